@@ -1,1 +1,5 @@
+//! gyro: a Diameter Gy/Ro online-charging node for multi-IMSI eSIM operators.
+
+pub mod config;
 pub mod diameter;
+pub mod server;

@@ -1,1 +1,122 @@
-fn main() {}
+//! The `gyro` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bytes::BytesMut;
+use clap::{Parser, Subcommand};
+
+use gyro::config::Config;
+use gyro::diameter::{dump, Framer, Message};
+
+#[derive(Parser)]
+#[command(
+    name = "gyro",
+    version,
+    about = "Diameter Gy/Ro online-charging node with a multi-IMSI resolver"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Diameter node.
+    Serve {
+        /// Configuration file (default: the embedded config/gyro.toml).
+        #[arg(long, env = "GYRO_CONFIG")]
+        config: Option<PathBuf>,
+        /// Override node.listen.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Override metrics.listen.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
+    },
+    /// Decode Diameter messages from hex text, a hex file or a binary file.
+    Decode {
+        /// Print JSON instead of the human tree.
+        #[arg(long)]
+        json: bool,
+        /// Hex string, or a path to a file holding hex or raw bytes.
+        input: String,
+    },
+}
+
+fn decode_input(input: &str) -> anyhow::Result<Vec<u8>> {
+    let raw = match std::fs::read(input) {
+        Ok(b) => b,
+        Err(_) => input.as_bytes().to_vec(),
+    };
+    let text: String = String::from_utf8_lossy(&raw)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if !text.is_empty() && text.len() % 2 == 0 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("bad hex"))
+            .collect();
+    }
+    if std::path::Path::new(input).exists() {
+        return Ok(raw);
+    }
+    anyhow::bail!("'{input}' is neither hex nor a readable file")
+}
+
+fn decode(json: bool, input: &str) -> anyhow::Result<()> {
+    let bytes = decode_input(input)?;
+    let dict = gyro::diameter::Dictionary::builtin();
+    let mut buf = BytesMut::from(&bytes[..]);
+    let framer = Framer::default();
+    let mut n = 0;
+    while let Some(frame) = framer
+        .next_frame(&mut buf)
+        .context("cannot frame the input")?
+    {
+        let m = Message::new(&frame).context("cannot parse the header")?;
+        if json {
+            println!("{}", dump::to_json(&dict, &m));
+        } else {
+            print!("{}", dump::to_human(&dict, &m));
+        }
+        if let Err(v) = gyro::diameter::validate::validate(&dict, &m) {
+            eprintln!("invalid: {} (Result-Code {})", v.message, v.result_code);
+        }
+        n += 1;
+    }
+    if !buf.is_empty() {
+        anyhow::bail!("{} trailing octets do not form a whole message", buf.len());
+    }
+    if n == 0 {
+        anyhow::bail!("no message in the input");
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            metrics_listen,
+        } => {
+            let mut cfg = Config::load(config.as_deref())?;
+            if let Some(l) = listen {
+                cfg.node.listen = l;
+            }
+            if let Some(m) = metrics_listen {
+                cfg.metrics.listen = Some(m);
+            }
+            gyro::server::init_logging(&cfg);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(gyro::server::serve(cfg))
+        }
+        Command::Decode { json, input } => decode(json, &input),
+    }
+}

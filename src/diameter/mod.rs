@@ -11,6 +11,7 @@ pub mod framer;
 pub mod header;
 pub mod message;
 pub mod peer;
+pub mod transport;
 pub mod validate;
 pub mod value;
 

@@ -1,0 +1,292 @@
+//! gyro's TOML configuration: the model, humane durations, and validation
+//! that names the file and field at fault.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The configuration `gyro serve` uses when no file is given.
+pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: {field}: {message}")]
+    Field {
+        file: String,
+        field: String,
+        message: String,
+    },
+}
+
+/// A duration written as `30s`, `500ms`, `5m`, `12h` or `180d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumaneDuration(pub Duration);
+
+impl std::str::FromStr for HumaneDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration like 30s, 5m, 12h or 180d"))?;
+        let secs = |k: u64| Duration::from_secs(n.saturating_mul(k));
+        Ok(HumaneDuration(match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => secs(1),
+            "m" => secs(60),
+            "h" => secs(3600),
+            "d" => secs(86_400),
+            _ => return Err(format!("'{s}': unit must be ms, s, m, h or d")),
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumaneDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeSection,
+    #[serde(default)]
+    pub diameter: DiameterSection,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    pub origin_host: String,
+    pub origin_realm: String,
+    pub listen: SocketAddr,
+    /// Host-IP-Address values for CER/CEA; empty means the listen address
+    /// (or 127.0.0.1 when listening on every address).
+    #[serde(default)]
+    pub host_ip_addresses: Vec<IpAddr>,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiameterSection {
+    pub watchdog_interval: HumaneDuration,
+    pub handshake_timeout: HumaneDuration,
+    pub dpa_timeout: HumaneDuration,
+    pub reconnect_interval: HumaneDuration,
+    pub shutdown_grace: HumaneDuration,
+    pub max_message_size: u32,
+    pub dictionary_dir: Option<PathBuf>,
+    pub dictionaries: Vec<PathBuf>,
+    pub accept_unknown_peers: bool,
+    pub peers: Vec<PeerSection>,
+}
+
+impl Default for DiameterSection {
+    fn default() -> Self {
+        DiameterSection {
+            watchdog_interval: HumaneDuration(Duration::from_secs(30)),
+            handshake_timeout: HumaneDuration(Duration::from_secs(10)),
+            dpa_timeout: HumaneDuration(Duration::from_secs(5)),
+            reconnect_interval: HumaneDuration(Duration::from_secs(30)),
+            shutdown_grace: HumaneDuration(Duration::from_secs(10)),
+            max_message_size: 65_536,
+            dictionary_dir: Some(PathBuf::from("dictionaries")),
+            dictionaries: vec![],
+            accept_unknown_peers: true,
+            peers: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSection {
+    pub origin_host: String,
+    /// Set to make gyro open (and keep) the connection.
+    pub connect: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A tracing filter (`info`, `gyro=debug`); RUST_LOG overrides it.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            level: "info".into(),
+            format: LogFormat::Human,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Prometheus endpoint (`/metrics`); absent disables it.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        }
+    }
+}
+
+impl Config {
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            None => Self::parse(EMBEDDED, "embedded config/gyro.toml"),
+            Some(p) => {
+                let file = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    file: file.clone(),
+                    source,
+                })?;
+                Self::parse(&text, &file)
+            }
+        }
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |field: &str, message: &str| ConfigError::Field {
+            file: file.to_string(),
+            field: field.to_string(),
+            message: message.to_string(),
+        };
+        let ident_ok = |s: &str| !s.is_empty() && s.is_ascii() && !s.contains(char::is_whitespace);
+        if !ident_ok(&self.node.origin_host) {
+            return Err(bad("node.origin_host", "must be a non-empty ASCII FQDN"));
+        }
+        if !ident_ok(&self.node.origin_realm) {
+            return Err(bad("node.origin_realm", "must be a non-empty ASCII realm"));
+        }
+        let d = &self.diameter;
+        if d.watchdog_interval.0 < Duration::from_secs(1) {
+            return Err(bad(
+                "diameter.watchdog_interval",
+                "must be at least 1s (RFC 3539 recommends 30s, minimum 6s)",
+            ));
+        }
+        if d.max_message_size < 4096 {
+            return Err(bad(
+                "diameter.max_message_size",
+                "must be at least 4096 octets",
+            ));
+        }
+        for (i, p) in d.peers.iter().enumerate() {
+            if !ident_ok(&p.origin_host) {
+                return Err(bad(
+                    &format!("diameter.peers[{i}].origin_host"),
+                    "must be a non-empty ASCII FQDN",
+                ));
+            }
+        }
+        if !d.accept_unknown_peers && d.peers.is_empty() {
+            return Err(bad(
+                "diameter.peers",
+                "accept_unknown_peers = false needs at least one [[diameter.peers]] entry",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn host_ips(&self) -> Vec<IpAddr> {
+        if !self.node.host_ip_addresses.is_empty() {
+            return self.node.host_ip_addresses.clone();
+        }
+        let ip = self.node.listen.ip();
+        if ip.is_unspecified() {
+            vec![IpAddr::from([127, 0, 0, 1])]
+        } else {
+            vec![ip]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_config_is_valid() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.node.listen.port(), 3868);
+        assert_eq!(c.node.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            "180d".parse::<HumaneDuration>().unwrap().0,
+            Duration::from_secs(180 * 86_400)
+        );
+        assert_eq!(
+            "500ms".parse::<HumaneDuration>().unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert!("5 parsecs".parse::<HumaneDuration>().is_err());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_field() {
+        let t = EMBEDDED.replace(
+            "watchdog_interval = \"30s\"",
+            "watchdog_interval = \"30 fortnights\"",
+        );
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.toml:") && e.contains("watchdog_interval"),
+            "{e}"
+        );
+        let t = EMBEDDED.replace("origin_host = \"gyro.test.local\"", "origin_host = \"\"");
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "x.toml: node.origin_host: must be a non-empty ASCII FQDN"
+        );
+        let e = Config::parse("[node]\nbogus = 1\n", "y.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("y.toml") && e.contains("bogus"), "{e}");
+    }
+}

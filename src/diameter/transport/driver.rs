@@ -1,0 +1,286 @@
+//! Drives one TCP connection: reads and frames bytes, feeds the peer state
+//! machine, dispatches application requests concurrently and writes answers in
+//! batches from a separate writer task.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::app::{Reply, Request};
+use super::{metrics_names as mn, Shared};
+use crate::diameter::answer::{error_answer, simple_error};
+use crate::diameter::codes::{result, DisconnectCause};
+use crate::diameter::message::Message;
+use crate::diameter::peer::{Action, ConnState, PeerCapabilities, PeerConnection, Role};
+use crate::diameter::validate::validate;
+
+/// Most answers one write batches together.
+const WRITE_BATCH: usize = 256;
+
+async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    while let Some(first) = rx.recv().await {
+        out.extend_from_slice(&first);
+        let mut n = 1;
+        while n < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(b) => {
+                    out.extend_from_slice(&b);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
+            return;
+        }
+        out.clear();
+    }
+    let _ = wr.shutdown().await;
+}
+
+pub(super) fn command_label(code: u32) -> &'static str {
+    match code {
+        257 => "CE",
+        258 => "RA",
+        272 => "CC",
+        274 => "AS",
+        275 => "ST",
+        280 => "DW",
+        282 => "DP",
+        _ => "other",
+    }
+}
+
+fn count_message(direction: &'static str, frame: &[u8]) {
+    let Some(m) = Message::new(frame) else { return };
+    let h = m.header;
+    let kind = if h.is_request() { "request" } else { "answer" };
+    let rc = if h.is_request() {
+        String::new()
+    } else {
+        m.result_code().map(|c| c.to_string()).unwrap_or_default()
+    };
+    metrics::counter!(mn::MESSAGES, "direction" => direction, "command" => command_label(h.command),
+        "kind" => kind, "application" => h.application.to_string(), "result" => rc)
+    .increment(1);
+}
+
+struct InFlight(Arc<AtomicUsize>);
+impl InFlight {
+    fn new(c: &Arc<AtomicUsize>) -> Self {
+        c.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!(mn::INFLIGHT).increment(1.0);
+        InFlight(c.clone())
+    }
+}
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!(mn::INFLIGHT).decrement(1.0);
+    }
+}
+
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    role: Role,
+    dial_host: Option<String>,
+) -> Option<crate::diameter::peer::CloseReason> {
+    let _ = stream.set_nodelay(true);
+    let remote = stream.peer_addr().ok();
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel::<Bytes>(4096);
+    let writer_task = tokio::spawn(writer(wr, rx));
+    let reg = shared.peers.register();
+    if let Some(h) = &dial_host {
+        shared.peers.dialling(&reg, h);
+    }
+    let mut fsm = PeerConnection::new(
+        role,
+        shared.local.clone(),
+        shared.dict.clone(),
+        shared.conn_cfg.clone(),
+        Instant::now(),
+    );
+    let mut shutdown = shared.shutdown.subscribe();
+    let inflight = Arc::new(AtomicUsize::new(0));
+    let mut peer: Option<Arc<PeerCapabilities>> = None;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut draining = *shutdown.borrow();
+    let mut close_reason = None;
+    if draining {
+        return None;
+    }
+    'conn: loop {
+        // Act on everything the state machine decided.
+        while let Some(a) = fsm.poll_action() {
+            match a {
+                Action::Send(b) => {
+                    count_message("out", &b);
+                    if tx.send(b).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Action::Deliver(frame) => {
+                    if let Some(b) = dispatch(&shared, frame, peer.as_ref(), &tx, &inflight) {
+                        count_message("out", &b);
+                        if tx.send(b).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                }
+                Action::Up(caps) => {
+                    tracing::info!(peer = %caps.origin_host, realm = %caps.origin_realm, product = %caps.product_name, ?remote, ?role, "peer up");
+                    metrics::gauge!(mn::PEER_UP, "peer" => caps.origin_host.clone()).set(1.0);
+                    peer = Some(Arc::new(caps));
+                }
+                Action::Watchdog(state) => {
+                    let name = peer
+                        .as_ref()
+                        .map(|p| p.origin_host.clone())
+                        .unwrap_or_default();
+                    tracing::info!(peer = %name, state = state.as_str(), "watchdog");
+                    metrics::gauge!(mn::PEER_WATCHDOG, "peer" => name).set(state as u8 as f64);
+                }
+                Action::PeerDisconnecting(cause) => {
+                    tracing::info!(peer = ?peer.as_ref().map(|p| &p.origin_host), ?cause, "peer sent DPR");
+                }
+                Action::Close(reason) => {
+                    tracing::info!(peer = ?peer.as_ref().map(|p| &p.origin_host), ?remote, ?reason, "closing connection");
+                    close_reason = Some(reason);
+                    break 'conn;
+                }
+            }
+        }
+        let deadline = fsm.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => {
+                        fsm.transport_closed();
+                        tracing::info!(peer = ?peer.as_ref().map(|p| &p.origin_host), ?remote, "transport closed by peer");
+                        break 'conn;
+                    }
+                    Ok(_) => {}
+                }
+                loop {
+                    match shared.framer.next_frame(&mut buf) {
+                        Ok(Some(frame)) => {
+                            count_message("in", &frame);
+                            fsm.handle_frame(frame, Instant::now(), &shared.peers.policy(&reg));
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            metrics::counter!(mn::DECODE_ERRORS, "kind" => "framing").increment(1);
+                            tracing::warn!(?remote, error = %e, "unrecoverable framing error, closing");
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            _ = sleep_opt(deadline) => fsm.handle_timeout(Instant::now()),
+            _ = reg.kill.notified() => {
+                tracing::info!(?remote, "election lost by our connection, closing it");
+                break 'conn;
+            }
+            r = shutdown.changed(), if !draining => {
+                let _ = r;
+                draining = true;
+                // Finish what is in flight before saying goodbye.
+                while inflight.load(Ordering::Acquire) > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                fsm.disconnect(DisconnectCause::Rebooting, Instant::now());
+                if fsm.state() == ConnState::Closed { break 'conn; }
+            }
+        }
+    }
+    if let Some(p) = &peer {
+        metrics::gauge!(mn::PEER_UP, "peer" => p.origin_host.clone()).set(0.0);
+    }
+    drop(tx);
+    let _ = writer_task.await;
+    close_reason
+}
+
+async fn sleep_opt(d: Option<tokio::time::Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Routes an application message; returns an answer to send at once, if any.
+fn dispatch(
+    shared: &Arc<Shared>,
+    frame: Bytes,
+    peer: Option<&Arc<PeerCapabilities>>,
+    tx: &mpsc::Sender<Bytes>,
+    inflight: &Arc<AtomicUsize>,
+) -> Option<Bytes> {
+    let msg = Message::new(&frame)?;
+    let h = msg.header;
+    if !h.is_request() {
+        tracing::debug!(
+            command = h.command,
+            hbh = h.hop_by_hop,
+            "answer with no pending request, dropped"
+        );
+        return None;
+    }
+    let mut out = BytesMut::with_capacity(256);
+    let Some(app) = shared.apps.get(&h.application) else {
+        metrics::counter!(mn::DECODE_ERRORS, "kind" => "application").increment(1);
+        simple_error(
+            &mut out,
+            &shared.local.origin,
+            &msg,
+            result::APPLICATION_UNSUPPORTED,
+            "no application registered for this Application-Id",
+        );
+        return Some(out.freeze());
+    };
+    if shared.dict.command(h.application, h.command).is_none() {
+        simple_error(
+            &mut out,
+            &shared.local.origin,
+            &msg,
+            result::COMMAND_UNSUPPORTED,
+            "command not supported",
+        );
+        return Some(out.freeze());
+    }
+    if let Err(v) = validate(&shared.dict, &msg) {
+        metrics::counter!(mn::DECODE_ERRORS, "kind" => "invalid").increment(1);
+        tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = v.result_code, error = %v.message, "rejected request");
+        error_answer(&mut out, &shared.dict, &shared.local.origin, &msg, &v);
+        return Some(out.freeze());
+    }
+    let peer = peer.cloned().unwrap_or_default();
+    let guard = InFlight::new(inflight);
+    match app.handle(
+        Request::new(frame, peer),
+        &shared.app_ctx,
+        SystemTime::now(),
+    ) {
+        Reply::Ready(a) => a,
+        Reply::Later(fut) => {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _guard = guard;
+                if let Some(b) = fut.await {
+                    count_message("out", &b);
+                    let _ = tx.send(b).await;
+                }
+            });
+            None
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The tokio edge of the Diameter layer: listener, outbound connectors,
+//! graceful shutdown. Protocol decisions stay in the sans-IO modules.
+
+pub mod app;
+mod driver;
+pub mod peers;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use app::{AppContext, Application, Reply, Request};
+pub use peers::PeerTable;
+
+use crate::diameter::dictionary::Dictionary;
+use crate::diameter::framer::Framer;
+use crate::diameter::peer::{ConnConfig, LocalNode, Role};
+
+/// Prometheus metric names.
+pub mod metrics_names {
+    pub const MESSAGES: &str = "gyro_diameter_messages_total";
+    pub const DECODE_ERRORS: &str = "gyro_diameter_decode_errors_total";
+    pub const INFLIGHT: &str = "gyro_diameter_inflight_requests";
+    pub const PEER_UP: &str = "gyro_diameter_peer_up";
+    pub const PEER_WATCHDOG: &str = "gyro_diameter_peer_watchdog_state";
+    pub const CONNECTIONS: &str = "gyro_diameter_connections";
+}
+
+pub(crate) struct Shared {
+    local: Arc<LocalNode>,
+    dict: Arc<Dictionary>,
+    framer: Framer,
+    conn_cfg: ConnConfig,
+    apps: HashMap<u32, Arc<dyn Application>>,
+    app_ctx: AppContext,
+    peers: Arc<PeerTable>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// An outbound peer gyro keeps a connection to.
+#[derive(Debug, Clone)]
+pub struct OutboundPeer {
+    pub origin_host: String,
+    pub address: SocketAddr,
+}
+
+pub struct NodeSettings {
+    pub local: Arc<LocalNode>,
+    pub dictionary: Arc<Dictionary>,
+    pub conn: ConnConfig,
+    pub max_message_size: u32,
+    /// None accepts any peer.
+    pub allowed_peers: Option<Vec<String>>,
+    pub reconnect_interval: Duration,
+    /// How long shutdown waits for DPA and in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+pub struct Node {
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+    reconnect: Duration,
+    grace: Duration,
+}
+
+impl Node {
+    pub fn new(s: NodeSettings, apps: Vec<Arc<dyn Application>>) -> Node {
+        let peers = PeerTable::new(&s.local.origin.host, s.allowed_peers);
+        let app_ctx = AppContext {
+            origin: s.local.origin.clone(),
+            dictionary: s.dictionary.clone(),
+        };
+        let shared = Arc::new(Shared {
+            local: s.local,
+            dict: s.dictionary,
+            framer: Framer::new(s.max_message_size),
+            conn_cfg: s.conn,
+            apps: apps.into_iter().map(|a| (a.application_id(), a)).collect(),
+            app_ctx,
+            peers,
+            shutdown: watch::channel(false).0,
+        });
+        Node {
+            shared,
+            tasks: JoinSet::new(),
+            reconnect: s.reconnect_interval,
+            grace: s.shutdown_grace,
+        }
+    }
+
+    pub fn peers(&self) -> Arc<PeerTable> {
+        self.shared.peers.clone()
+    }
+
+    /// Accepts connections on `listener` until shutdown.
+    pub fn listen(&mut self, listener: TcpListener) {
+        let shared = self.shared.clone();
+        let mut stop = shared.shutdown.subscribe();
+        self.tasks.spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok((stream, addr)) => {
+                            tracing::debug!(%addr, "accepted connection");
+                            let s = shared.clone();
+                            conns.spawn(async move {
+                                metrics::gauge!(metrics_names::CONNECTIONS).increment(1.0);
+                                driver::run(s, stream, Role::Responder, None).await;
+                                metrics::gauge!(metrics_names::CONNECTIONS).decrement(1.0);
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    },
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                    _ = stop.changed() => break,
+                }
+            }
+            // Stop accepting; let the open connections finish and send DPR.
+            drop(listener);
+            while conns.join_next().await.is_some() {}
+        });
+    }
+
+    /// Keeps a connection to `peer`, reconnecting every `reconnect_interval` (Tc).
+    pub fn connect(&mut self, peer: OutboundPeer) {
+        let shared = self.shared.clone();
+        let tc = self.reconnect;
+        let mut stop = shared.shutdown.subscribe();
+        self.tasks.spawn(async move {
+            loop {
+                if *stop.borrow() {
+                    return;
+                }
+                match TcpStream::connect(peer.address).await {
+                    Ok(stream) => {
+                        tracing::info!(peer = %peer.origin_host, addr = %peer.address, "connected");
+                        driver::run(shared.clone(), stream, Role::Initiator, Some(peer.origin_host.clone())).await;
+                    }
+                    Err(e) => tracing::warn!(peer = %peer.origin_host, addr = %peer.address, error = %e, "connect failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(tc) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+
+    /// Graceful stop: no new connections, in-flight requests finish, DPR to
+    /// every peer, wait for DPA (bounded by the grace period).
+    pub async fn shutdown(mut self) {
+        let _ = self.shared.shutdown.send(true);
+        let grace = self.grace;
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+        }
+    }
+
+    /// Runs until one of the node's tasks ends (they end only on shutdown).
+    pub async fn wait(&mut self) {
+        let _ = self.tasks.join_next().await;
+    }
+}

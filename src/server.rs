@@ -1,0 +1,139 @@
+//! `gyro serve`: wires configuration, dictionaries, metrics and the Diameter
+//! node together and runs until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, LogFormat};
+use crate::diameter::answer::Origin;
+use crate::diameter::dictionary::{Dictionary, BUILTIN};
+use crate::diameter::header::application;
+use crate::diameter::peer::{ConnConfig, LocalNode};
+use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
+
+pub fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cfg.log.format {
+        LogFormat::Json => b.json().try_init(),
+        LogFormat::Human => b.try_init(),
+    };
+}
+
+/// The configured dictionary folder when it exists, else the compiled-in set;
+/// then any extra files.
+pub fn load_dictionary(cfg: &Config) -> anyhow::Result<Dictionary> {
+    let d = &cfg.diameter;
+    match d.dictionary_dir.as_deref().filter(|p| p.is_dir()) {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "loading dictionaries");
+            Ok(Dictionary::load(Some(dir), &d.dictionaries)?)
+        }
+        None => {
+            let mut sources: Vec<_> = BUILTIN
+                .iter()
+                .map(|(n, t)| (n.into(), t.to_string()))
+                .collect();
+            for p in &d.dictionaries {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read dictionary", p.display()))?;
+                sources.push((p.clone(), text));
+            }
+            Ok(Dictionary::from_sources(sources)?)
+        }
+    }
+}
+
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let dict = Arc::new(load_dictionary(&cfg)?);
+    if let Some(addr) = cfg.metrics.listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .with_context(|| format!("metrics.listen: cannot serve /metrics on {addr}"))?;
+        tracing::info!(%addr, "Prometheus metrics at /metrics");
+    }
+    let boot = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let e2e_seed = ((boot.as_secs() as u32 & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    let local = Arc::new(LocalNode::new(
+        Origin {
+            host: cfg.node.origin_host.clone(),
+            realm: cfg.node.origin_realm.clone(),
+            // Stable for this boot, larger after every restart (RFC 6733 §8.16).
+            state_id: boot.as_secs() as u32,
+        },
+        cfg.host_ips(),
+        vec![application::CREDIT_CONTROL],
+        e2e_seed,
+    ));
+    let d = &cfg.diameter;
+    let allowed = if d.accept_unknown_peers {
+        tracing::warn!(
+            "accept_unknown_peers = true: any Diameter peer may connect (development default)"
+        );
+        None
+    } else {
+        Some(d.peers.iter().map(|p| p.origin_host.clone()).collect())
+    };
+    let mut node = Node::new(
+        NodeSettings {
+            local,
+            dictionary: dict,
+            conn: ConnConfig {
+                tw: d.watchdog_interval.0,
+                handshake_timeout: d.handshake_timeout.0,
+                dpa_timeout: d.dpa_timeout.0,
+                jitter_seed: rand::random::<u64>() | 1,
+            },
+            max_message_size: d.max_message_size,
+            allowed_peers: allowed,
+            reconnect_interval: d.reconnect_interval.0,
+            shutdown_grace: d.shutdown_grace.0,
+        },
+        vec![],
+    );
+    let listener = TcpListener::bind(cfg.node.listen)
+        .await
+        .with_context(|| format!("node.listen: cannot listen on {}", cfg.node.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
+    node.listen(listener);
+    for p in &d.peers {
+        if let Some(address) = p.connect {
+            node.connect(OutboundPeer {
+                origin_host: p.origin_host.clone(),
+                address,
+            });
+        }
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
+    node.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
