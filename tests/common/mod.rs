@@ -1,0 +1,293 @@
+//! Shared harness for integration tests: a real `gyro serve` process on a free
+//! port, the third-party peers from ../shared/peers and tshark captures.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_listening(port: u16, secs: u64) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The installed peers: $GYRO_PEERS_DIR, else target/peers. CI sets the
+/// variable, so there a missing install fails the test instead of skipping it.
+pub fn peers_dir() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("GYRO_PEERS_DIR") {
+        let p = PathBuf::from(d);
+        assert!(
+            p.join("erlang/_build").is_dir(),
+            "GYRO_PEERS_DIR={} is not an installed peers folder",
+            p.display()
+        );
+        return Some(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers");
+    if p.join("erlang/_build").is_dir() {
+        Some(p)
+    } else {
+        eprintln!("peers not installed (run .ci/run or target/peers/install.sh): skipping");
+        None
+    }
+}
+
+pub struct Gyro {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub dir: PathBuf,
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "gyro-test-{tag}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+impl Gyro {
+    /// Starts gyro with the embedded defaults plus `extra` TOML appended to the
+    /// [diameter] section.
+    pub fn start(tag: &str, diameter_extra: &str) -> Gyro {
+        let dir = temp_dir(tag);
+        let port = free_port();
+        let metrics = free_port();
+        let mut base = include_str!("../../config/gyro.toml").to_string();
+        if diameter_extra.contains("watchdog_interval") {
+            base = base.replace("watchdog_interval = \"30s\"", "");
+        }
+        let base = base
+            .replace(
+                "listen = \"0.0.0.0:3868\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            )
+            .replace(
+                "listen = \"127.0.0.1:9464\"",
+                &format!("listen = \"127.0.0.1:{metrics}\""),
+            )
+            .replace(
+                "data_dir = \"./data\"",
+                &format!("data_dir = \"{}\"", dir.join("data").display()),
+            )
+            .replace("level = \"info\"", "level = \"debug\"")
+            .replace(
+                "accept_unknown_peers = true",
+                &format!("accept_unknown_peers = true\n{diameter_extra}"),
+            );
+        let cfg = dir.join("gyro.toml");
+        std::fs::write(&cfg, base).unwrap();
+        let log = dir.join("gyro.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_gyro"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_listening(port, 20),
+            "gyro did not listen; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Gyro {
+            child,
+            port,
+            log,
+            dir,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (SIGKILL after 20 s).
+    pub fn stop(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                return self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gyro {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tshark capture on loopback for some ports.
+pub struct Capture {
+    pub pcap: PathBuf,
+    script: PathBuf,
+    ports: String,
+    stopped: bool,
+}
+
+impl Capture {
+    pub fn start(peers: &Path, dir: &Path, ports: &[u16]) -> Capture {
+        let pcap = dir.join("capture.pcap");
+        let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
+        let ports = ports.join(",");
+        let script = peers.join("tshark/capture.sh");
+        let ok = Command::new(&script)
+            .arg("start")
+            .arg(&pcap)
+            .arg(&ports)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tshark capture did not start");
+        Capture {
+            pcap,
+            script,
+            ports,
+            stopped: false,
+        }
+    }
+
+    /// Stops the capture and runs dissect.sh; returns (passed, output).
+    pub fn dissect(&mut self, peers: &Path) -> (bool, String) {
+        if !self.stopped {
+            let _ = Command::new(&self.script)
+                .arg("stop")
+                .arg(&self.pcap)
+                .status();
+            self.stopped = true;
+        }
+        let out = Command::new(peers.join("tshark/dissect.sh"))
+            .arg(&self.pcap)
+            .arg(&self.ports)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = Command::new(&self.script)
+                .arg("stop")
+                .arg(&self.pcap)
+                .status();
+        }
+    }
+}
+
+/// Runs a command with a timeout; returns (exit success, stdout+stderr).
+pub fn run(cmd: &mut Command, timeout: Duration) -> (bool, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let until = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = t1.join().unwrap() + &t2.join().unwrap();
+    (status.is_some_and(|s| s.success()), text)
+}
+
+/// A raw Diameter client over a plain socket, for hand-made bytes.
+pub struct RawPeer {
+    pub stream: TcpStream,
+}
+
+impl RawPeer {
+    pub fn connect(addr: SocketAddr) -> RawPeer {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        RawPeer { stream }
+    }
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+    /// Reads one whole message; None on EOF, reset or timeout.
+    pub fn recv(&mut self) -> Option<Vec<u8>> {
+        let mut hdr = [0u8; 4];
+        self.stream.read_exact(&mut hdr).ok()?;
+        let len = u32::from_be_bytes([0, hdr[1], hdr[2], hdr[3]]) as usize;
+        let mut rest = vec![0u8; len.checked_sub(4)?];
+        self.stream.read_exact(&mut rest).ok()?;
+        let mut v = hdr.to_vec();
+        v.extend(rest);
+        Some(v)
+    }
+    /// True when the server closed the connection (EOF or reset) within the timeout.
+    pub fn closed_by_server(&mut self) -> bool {
+        let mut b = [0u8; 64];
+        loop {
+            match self.stream.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => {
+                    return !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    )
+                }
+            }
+        }
+    }
+}

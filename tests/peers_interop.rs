@@ -1,0 +1,224 @@
+//! gyro against real third-party Diameter stacks (Erlang/OTP diameter,
+//! freeDiameter) over TCP, in both roles, with tshark checking every byte.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn assert_dissects_clean(cap: &mut Capture, peers: &std::path::Path, expect: &[&str]) -> String {
+    let (ok, text) = cap.dissect(peers);
+    assert!(ok, "tshark found problems:\n{text}");
+    for e in expect {
+        assert!(text.contains(e), "capture lacks {e}:\n{text}");
+    }
+    text
+}
+
+/// Erlang/OTP as the PGW: CER/CEA, a CCR (no application registered yet →
+/// 3007 with the E bit), DWR/DWA both ways after 6 s of silence, DPR from the peer.
+#[test]
+fn erlang_client_connects_keeps_alive_and_disconnects() {
+    let Some(peers) = peers_dir() else { return };
+    // Any message resets a watchdog, so only the side with the shorter Tw
+    // sends DWR: here the peer's (6 s) against gyro's 20 s.
+    let mut gyro = Gyro::start("erl-client", "watchdog_interval = \"20s\"");
+    let mut cap = Capture::start(&peers, &gyro.dir, &[gyro.port]);
+    let (_, out) = run(
+        Command::new(peers.join("erlang/gy_peer.escript")).args([
+            "client",
+            "--server",
+            &gyro.addr().to_string(),
+            "--sessions",
+            "1",
+            "--updates",
+            "0",
+            "--hold-s",
+            "9",
+            "--watchdog-ms",
+            "6000",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.contains("peer up: gyro.test.local"), "{out}");
+    assert!(out.contains("Result-Code=3007"), "{out}");
+    let text = assert_dissects_clean(
+        &mut cap,
+        &peers,
+        &[
+            "Capabilities-Exchange Request",
+            "Capabilities-Exchange Answer",
+            "Device-Watchdog Request",
+            "Device-Watchdog Answer",
+            "Disconnect-Peer Request",
+            "Disconnect-Peer Answer",
+            "3007",
+        ],
+    );
+    let to_gyro = text
+        .lines()
+        .filter(|l| {
+            l.contains("Device-Watchdog Request")
+                && l.split_whitespace().nth(2) == Some(&gyro.port.to_string())
+        })
+        .count();
+    assert!(to_gyro >= 1, "the peer's DWR did not reach gyro:\n{text}");
+    let log = gyro.log_text();
+    assert!(log.contains("peer sent DPR"), "{log}");
+    assert!(gyro.stop().success());
+}
+
+/// gyro dials the Erlang/OTP server, keeps the link up with DWR, and on
+/// SIGTERM sends DPR and exits 0 after the DPA.
+#[test]
+fn gyro_connects_to_erlang_server_and_sends_dpr_on_sigterm() {
+    let Some(peers) = peers_dir() else { return };
+    let port = free_port();
+    let dir = temp_dir("erl-server");
+    let log = dir.join("erl.log");
+    let mut server = Command::new(peers.join("erlang/gy_peer.escript"))
+        .args([
+            "server",
+            "--port",
+            &port.to_string(),
+            "--watchdog-ms",
+            "20000",
+        ])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_listening(port, 30), "erlang server did not start");
+    let mut cap = Capture::start(&peers, &dir, &[port]);
+    // gyro's Tw (4 s) is the shorter one: the DWR seen must be gyro's.
+    let mut gyro = Gyro::start(
+        "erl-server-gyro",
+        &format!("watchdog_interval = \"4s\"\n[[diameter.peers]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{port}\""),
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    let status = gyro.stop();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        status.success(),
+        "gyro exit {status:?}\n{}",
+        gyro.log_text()
+    );
+    let text = assert_dissects_clean(
+        &mut cap,
+        &peers,
+        &[
+            "Capabilities-Exchange Request",
+            "Capabilities-Exchange Answer",
+            "Device-Watchdog Request",
+            "Device-Watchdog Answer",
+            "Disconnect-Peer Request",
+            "Disconnect-Peer Answer",
+        ],
+    );
+    let from_gyro = text
+        .lines()
+        .filter(|l| {
+            l.contains("Device-Watchdog Request")
+                && l.split_whitespace().nth(2) == Some(&port.to_string())
+        })
+        .count();
+    assert!(from_gyro >= 1, "gyro sent no DWR:\n{text}");
+    let erl = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        erl.contains("gyro.test.local"),
+        "erlang saw no gyro peer:\n{erl}\n{text}"
+    );
+    assert!(gyro.log_text().contains("peer up"), "{}", gyro.log_text());
+}
+
+/// freeDiameter as the PGW: CER/CEA, DWR/DWA (Tw 6 s), DPR on exit.
+#[test]
+fn freediameter_client_connects_keeps_alive_and_disconnects() {
+    let Some(peers) = peers_dir() else { return };
+    let mut gyro = Gyro::start("fd-client", "watchdog_interval = \"6s\"");
+    let mut cap = Capture::start(&peers, &gyro.dir, &[gyro.port]);
+    let local = free_port();
+    let (_, out) = run(
+        Command::new(peers.join("freediameter/fd_peer.sh")).args([
+            "client",
+            "--server",
+            &gyro.addr().to_string(),
+            "--peer-identity",
+            "gyro.test.local",
+            "--identity",
+            "pgw-fd.test.local",
+            "--sessions",
+            "1",
+            "--updates",
+            "0",
+            "--hold-s",
+            "9",
+            "--tw",
+            "6",
+            "--local-port",
+            &local.to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.contains("3007"), "freeDiameter got no CCA:\n{out}");
+    assert_dissects_clean(
+        &mut cap,
+        &peers,
+        &[
+            "Capabilities-Exchange Request",
+            "Capabilities-Exchange Answer",
+            "Device-Watchdog Request",
+            "Device-Watchdog Answer",
+            "Disconnect-Peer Request",
+            "Disconnect-Peer Answer",
+        ],
+    );
+    assert!(gyro.log_text().contains("pgw-fd.test.local"));
+    assert!(gyro.stop().success());
+}
+
+/// gyro dials freeDiameter's OCS, watchdogs, then DPR on SIGTERM.
+#[test]
+fn gyro_connects_to_freediameter_server() {
+    let Some(peers) = peers_dir() else { return };
+    let port = free_port();
+    let dir = temp_dir("fd-server");
+    let log = dir.join("fd.log");
+    let mut server = Command::new(peers.join("freediameter/fd_peer.sh"))
+        .args(["server", "--port", &port.to_string(), "--tw", "6"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_listening(port, 30), "freeDiameter did not start");
+    let mut cap = Capture::start(&peers, &dir, &[port]);
+    let mut gyro = Gyro::start(
+        "fd-server-gyro",
+        &format!("watchdog_interval = \"6s\"\n[[diameter.peers]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{port}\""),
+    );
+    std::thread::sleep(Duration::from_secs(10));
+    let status = gyro.stop();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.success(), "{}", gyro.log_text());
+    assert_dissects_clean(
+        &mut cap,
+        &peers,
+        &[
+            "Capabilities-Exchange Request",
+            "Capabilities-Exchange Answer",
+            "Device-Watchdog Request",
+            "Device-Watchdog Answer",
+            "Disconnect-Peer Request",
+            "Disconnect-Peer Answer",
+        ],
+    );
+    assert!(gyro.log_text().contains("peer up"), "{}", gyro.log_text());
+}
