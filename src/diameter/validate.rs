@@ -1,8 +1,8 @@
 //! Dictionary-driven validation of received messages: finds the first thing
 //! wrong and names the RFC 6733 result code and Failed-AVP for it.
 
-use super::avp::{avp_flags, Avp, AvpIter};
-use super::dictionary::{DataType, Dictionary, RuleSet};
+use super::avp::{avp_flags, AvpIter};
+use super::dictionary::{Check, Dictionary, RuleSet};
 use super::header::{command, HEADER_LEN, VERSION};
 use super::message::Message;
 
@@ -142,19 +142,48 @@ fn walk<'a>(
             }
             continue;
         };
-        let def = dict.def(id);
-        if avp.flags & def.must_not != 0 {
+        let meta = dict.meta(id);
+        if avp.flags & meta.must_not != 0 {
+            let name = &dict.def(id).name;
             return Err(v(
                 3009,
                 FailedAvp::Raw(avp.raw()),
-                format!("{}: flag bits not allowed for this AVP", def.name),
+                format!("{name}: flag bits not allowed for this AVP"),
             ));
         }
-        check_value(dict, def.data_type, &avp, depth).map_err(|(code, why)| {
-            // Errors inside a group keep the innermost AVP that is at fault.
-            if let Some(inner) = why.1 {
-                return inner;
+        let data = avp.data();
+        let fault: Option<(u32, &str)> = match meta.check {
+            Check::Any => None,
+            Check::Fixed(n) => {
+                (data.len() != n as usize).then_some((5014, "wrong data length for its type"))
             }
+            Check::Utf8 => avp.utf8().is_err().then_some((5004, "not valid UTF-8")),
+            Check::Identity => avp
+                .identity()
+                .is_err()
+                .then_some((5004, "not an ASCII DiameterIdentity")),
+            Check::Uri => avp.uri().is_err().then_some((5004, "not a DiameterURI")),
+            Check::Address => match data {
+                [0, 1, ..] | [0, 2, ..] => avp
+                    .address()
+                    .is_err()
+                    .then_some((5004, "bad address for its family")),
+                // Other IANA families (E.164 and friends) carry free-form octets.
+                [_, _, ..] => None,
+                _ => Some((5004, "address shorter than its family")),
+            },
+            Check::Grouped => {
+                if depth >= MAX_DEPTH {
+                    Some((5004, "grouped AVPs nested too deep"))
+                } else {
+                    // Errors inside a group name the innermost AVP at fault.
+                    walk(dict, avp.grouped(), dict.def(id).group.as_ref(), depth + 1)?;
+                    None
+                }
+            }
+        };
+        if let Some((code, why)) = fault {
+            let def = dict.def(id);
             let failed = if code == 5014 {
                 FailedAvp::Example {
                     code: avp.code,
@@ -165,9 +194,10 @@ fn walk<'a>(
             } else {
                 FailedAvp::Raw(avp.raw())
             };
-            v(code, failed, format!("{}: {}", def.name, why.0))
-        })?;
-        if def.data_type == DataType::Enumerated && avp.is_mandatory() && !def.enums.is_empty() {
+            return Err(v(code, failed, format!("{}: {why}", def.name)));
+        }
+        if meta.closed_enum && avp.is_mandatory() {
+            let def = dict.def(id);
             let val = avp.enumerated().unwrap_or_default();
             if def.enum_name(val).is_none() {
                 return Err(v(
@@ -183,8 +213,9 @@ fn walk<'a>(
     }
     if let Some(rules) = rules {
         for (rule, &count) in rules.rules.iter().zip(counts.iter()) {
-            let def = dict.def(rule.avp);
-            if (count as u32) < rule.min {
+            let count = count as u32;
+            if count < rule.min {
+                let def = dict.def(rule.avp);
                 return Err(v(
                     5005,
                     FailedAvp::Example {
@@ -196,7 +227,8 @@ fn walk<'a>(
                     format!("missing AVP {}", def.name),
                 ));
             }
-            if count as u32 > rule.max {
+            if count > rule.max {
+                let def = dict.def(rule.avp);
                 return Err(v(
                     if rule.max == 0 { 5008 } else { 5009 },
                     FailedAvp::None,
@@ -209,58 +241,4 @@ fn walk<'a>(
         }
     }
     Ok(())
-}
-
-type ValueFault<'a> = (u32, (String, Option<Violation<'a>>));
-
-fn check_value<'a>(
-    dict: &Dictionary,
-    t: DataType,
-    avp: &Avp<'a>,
-    depth: usize,
-) -> Result<(), ValueFault<'a>> {
-    use DataType::*;
-    let len = avp.data().len();
-    let fixed = |n: usize| {
-        if len == n {
-            Ok(())
-        } else {
-            Err((5014, (format!("{len} octets of data, {n} expected"), None)))
-        }
-    };
-    match t {
-        Integer32 | Unsigned32 | Float32 | Enumerated | Time => fixed(4),
-        Integer64 | Unsigned64 | Float64 => fixed(8),
-        UTF8String => avp
-            .utf8()
-            .map(|_| ())
-            .map_err(|e| (5004, (e.to_string(), None))),
-        DiameterIdentity => avp
-            .identity()
-            .map(|_| ())
-            .map_err(|e| (5004, (e.to_string(), None))),
-        DiameterURI => avp
-            .uri()
-            .map(|_| ())
-            .map_err(|e| (5004, (e.to_string(), None))),
-        Address => match avp.data() {
-            [0, 1, ..] | [0, 2, ..] => avp
-                .address()
-                .map(|_| ())
-                .map_err(|e| (5004, (e.to_string(), None))),
-            // Other IANA families (E.164 and friends) carry free-form octets.
-            [_, _, ..] => Ok(()),
-            _ => Err((5004, ("address shorter than its family".into(), None))),
-        },
-        Grouped => {
-            if depth >= MAX_DEPTH {
-                return Err((5004, ("grouped AVPs nested too deep".into(), None)));
-            }
-            let def = dict.avp(avp.code, avp.vendor);
-            let rules = def.and_then(|d| d.group.as_ref());
-            walk(dict, avp.grouped(), rules, depth + 1)
-                .map_err(|inner| (inner.result_code, (String::new(), Some(inner))))
-        }
-        OctetString | IPFilterRule => Ok(()),
-    }
 }

@@ -70,6 +70,49 @@ impl DataType {
     }
 }
 
+/// What validating a value of a type takes, packed for the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Any,
+    Fixed(u8),
+    Utf8,
+    Identity,
+    Uri,
+    Address,
+    Grouped,
+}
+
+/// The few facts validation needs per AVP, kept dense so a message's AVPs
+/// touch a handful of cache lines rather than whole definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct AvpMeta {
+    pub must_not: u8,
+    pub check: Check,
+    /// Enumerated with known values: an M-bit AVP must carry one of them.
+    pub closed_enum: bool,
+}
+
+impl AvpMeta {
+    fn of(d: &AvpDefinition) -> AvpMeta {
+        use DataType::*;
+        let check = match d.data_type {
+            Integer32 | Unsigned32 | Float32 | Enumerated | Time => Check::Fixed(4),
+            Integer64 | Unsigned64 | Float64 => Check::Fixed(8),
+            UTF8String => Check::Utf8,
+            DiameterIdentity => Check::Identity,
+            DiameterURI => Check::Uri,
+            Address => Check::Address,
+            Grouped => Check::Grouped,
+            OctetString | IPFilterRule => Check::Any,
+        };
+        AvpMeta {
+            must_not: d.must_not,
+            check,
+            closed_enum: d.data_type == Enumerated && !d.enums.is_empty(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AvpDefinition {
     pub name: String,
@@ -145,6 +188,7 @@ pub struct ApplicationDef {
 #[derive(Debug, Clone)]
 pub struct Dictionary {
     avps: Vec<AvpDefinition>,
+    meta: Vec<AvpMeta>,
     base: Vec<u16>,
     tgpp: Vec<u16>,
     other: HashMap<(u32, u32), AvpId>,
@@ -233,6 +277,10 @@ impl Dictionary {
     #[inline]
     pub fn def(&self, id: AvpId) -> &AvpDefinition {
         &self.avps[id as usize]
+    }
+    #[inline]
+    pub fn meta(&self, id: AvpId) -> AvpMeta {
+        self.meta[id as usize]
     }
     pub fn avp_by_name(&self, name: &str) -> Option<&AvpDefinition> {
         self.by_name.get(name).map(|&id| &self.avps[id as usize])

@@ -465,6 +465,7 @@ pub(super) fn build(
         }
     }
     Ok(Dictionary {
+        meta: avps.iter().map(super::AvpMeta::of).collect(),
         avps,
         base,
         tgpp,
