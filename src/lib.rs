@@ -2,4 +2,6 @@
 
 pub mod config;
 pub mod diameter;
+pub mod inventory;
+pub mod resolver;
 pub mod server;

@@ -1,0 +1,151 @@
+//! The narrow storage trait the inventory is written against, and its sled
+//! implementation. Records are typed values under prefixed keys; every write
+//! is one atomic batch with a sequence number, so a crash leaves either all of
+//! an operation or none of it, and other back-ends (PostgreSQL) can follow the
+//! same contract with an ordered change feed.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Leading octet of every stored value: the encoding's version.
+const FORMAT_VERSION: u8 = 1;
+const SEQ_KEY: &[u8] = b"meta/seq";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Backend(String),
+    #[error("record {key}: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Writes that commit together or not at all.
+#[derive(Default)]
+pub struct WriteBatch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteBatch {
+    pub fn put<T: Serialize>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
+        let mut v = vec![FORMAT_VERSION];
+        // Serialising plain data structs to JSON cannot fail.
+        serde_json::to_writer(&mut v, value).expect("inventory records serialise");
+        self.ops.push((key.into(), Some(v)));
+    }
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        self.ops.push((key.into(), None));
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message,
+    };
+    match v.split_first() {
+        Some((&FORMAT_VERSION, rest)) => {
+            serde_json::from_slice(rest).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((other, _)) => Err(corrupt(format!("unknown format version {other}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+/// What the inventory needs from a store.
+pub trait Storage: Send + Sync + 'static {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every (key, value) whose key starts with `prefix`, in key order.
+    fn scan_raw(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_>;
+    /// Applies the batch atomically and durably; returns its sequence number.
+    fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
+    /// A fresh id, unique for this store.
+    fn next_id(&self) -> Result<u64, StoreError>;
+}
+
+pub trait StorageExt: Storage {
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.get_raw(key.as_bytes())? {
+            Some(v) => decode(key.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
+    }
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get_raw(key.as_bytes())?.is_some())
+    }
+    fn scan<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+        self.scan_raw(prefix.as_bytes())
+            .map(|r| r.and_then(|(k, v)| decode(&k, &v)))
+            .collect()
+    }
+}
+
+impl<S: Storage + ?Sized> StorageExt for S {}
+
+pub struct SledStore {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl SledStore {
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let tree = db.open_tree("inventory")?;
+        Ok(SledStore { db, tree })
+    }
+    /// A throw-away store (tests, benches).
+    pub fn temporary() -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let tree = db.open_tree("inventory")?;
+        Ok(SledStore { db, tree })
+    }
+}
+
+impl Storage for SledStore {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+    fn scan_raw(
+        &self,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_> {
+        Box::new(self.tree.scan_prefix(prefix).map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(StoreError::from)
+        }))
+    }
+    fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
+        let seq = self.db.generate_id()?;
+        let mut b = sled::Batch::default();
+        for (k, v) in batch.ops {
+            match v {
+                Some(v) => b.insert(k, v),
+                None => b.remove(k),
+            }
+        }
+        b.insert(SEQ_KEY, &seq.to_be_bytes());
+        // One sled batch is atomic: after a crash it is all there or not at all.
+        self.tree.apply_batch(b)?;
+        self.tree.flush()?;
+        Ok(seq)
+    }
+    fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+}

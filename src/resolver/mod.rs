@@ -1,0 +1,11 @@
+//! Resolution of a charging request to the subscriber and network behind it:
+//! identity (IMSI, MSISDN, sponsor proxy Origin-Host) and location (ULI,
+//! SGSN-MCC-MNC, IMS visited network) → profile, account, sponsor, rate code.
+//! Pure: no sockets, no store; readers use lock-free snapshots.
+
+pub mod index;
+pub mod location;
+pub mod resolve;
+
+pub use index::{Catalog, Index};
+pub use resolve::{Miss, Subscriber};

@@ -1,0 +1,258 @@
+//! Identity resolution: the IMSI (or MSISDN) of a request and the Origin-Host
+//! that relayed it → profile, slot, sponsor, account and product, or the
+//! precise reason why not.
+
+use super::index::{digits_u64, AccountState, ImsiStatus, Index, ProfileStatus};
+use crate::inventory::model::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscriber {
+    /// The IMSI the device is using (after undoing a sponsor's translation).
+    pub imsi: u64,
+    pub iccid: u128,
+    pub slot: u8,
+    pub sponsor: u16,
+    pub account: u64,
+    pub product: u16,
+}
+
+/// Why a request resolves to no chargeable subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Miss {
+    #[error("malformed identity")]
+    Malformed,
+    #[error("unknown IMSI")]
+    UnknownImsi,
+    #[error("unknown MSISDN")]
+    UnknownMsisdn,
+    #[error("IMSI is on hold")]
+    ImsiOnHold,
+    #[error("IMSI is not embedded in a profile (available, in a dynamic pool or end of life)")]
+    NotEmbedded,
+    #[error("profile is disposed")]
+    DisposedProfile,
+    #[error("profile is not assigned to an account")]
+    UnassignedProfile,
+    #[error("account is closed")]
+    ClosedAccount,
+    #[error("account's grace period is over")]
+    GraceExpired,
+    #[error("unknown account")]
+    UnknownAccount,
+}
+
+impl Index {
+    /// Resolves an IMSI as received from `origin_host`. A sponsor's proxy that
+    /// translates IMSIs presents the operator's IMSI: the sponsor is the proxy's,
+    /// and the IMSI in use is the sponsor's one in the same profile.
+    pub fn resolve_imsi(
+        &self,
+        imsi: &str,
+        origin_host: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Subscriber, Miss> {
+        let catalog = self.catalog();
+        let proxy = origin_host.and_then(|h| catalog.sponsor_by_origin_host(h));
+        let mut used = digits_u64(imsi).ok_or(Miss::Malformed)?;
+        let mut via_translation = None;
+        if let Some(sp) = proxy {
+            if let Some(t) = &catalog.sponsors[sp as usize].translation {
+                if let Some(orig) = t.to_sponsor(imsi).as_deref().and_then(digits_u64) {
+                    if self.imsis.contains_key(&orig) {
+                        used = orig;
+                        via_translation = Some(sp);
+                    }
+                }
+            }
+        }
+        let e = self.imsi(used).ok_or(Miss::UnknownImsi)?;
+        match e.status {
+            ImsiStatus::Embedded => {}
+            ImsiStatus::Hold => return Err(Miss::ImsiOnHold),
+            _ => return Err(Miss::NotEmbedded),
+        }
+        let p = self.profile(e.iccid).ok_or(Miss::NotEmbedded)?;
+        match p.status {
+            ProfileStatus::Assigned => {}
+            ProfileStatus::Disposed => return Err(Miss::DisposedProfile),
+            ProfileStatus::Available => return Err(Miss::UnassignedProfile),
+        }
+        let a = self.account(p.account).ok_or(Miss::UnknownAccount)?;
+        check_account(a.state, now)?;
+        Ok(Subscriber {
+            imsi: used,
+            iccid: e.iccid,
+            slot: e.slot,
+            sponsor: via_translation.unwrap_or(e.sponsor),
+            account: p.account,
+            product: a.product,
+        })
+    }
+
+    /// MSISDN → account id, for requests that carry only an E.164 identity.
+    pub fn resolve_msisdn(&self, msisdn: &str, now: UnixTime) -> Result<(u64, u16), Miss> {
+        let m = digits_u64(msisdn).ok_or(Miss::Malformed)?;
+        let id = self.account_by_msisdn(m).ok_or(Miss::UnknownMsisdn)?;
+        let a = self.account(id).ok_or(Miss::UnknownAccount)?;
+        check_account(a.state, now)?;
+        Ok((id, a.product))
+    }
+}
+
+fn check_account(s: AccountState, now: UnixTime) -> Result<(), Miss> {
+    match s {
+        AccountState::Active => Ok(()),
+        AccountState::Grace(until) if now <= until => Ok(()),
+        AccountState::Grace(_) => Err(Miss::GraceExpired),
+        AccountState::Closed => Err(Miss::ClosedAccount),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::index::{iccid_key, Catalog};
+    use super::*;
+    use crate::inventory::model::*;
+
+    fn sponsor(id: &str, plmn: &str, host: &str, translation: Option<(&str, &str)>) -> Sponsor {
+        Sponsor {
+            id: id.into(),
+            name: id.into(),
+            plmns: vec![plmn.into()],
+            translation: translation.map(|(s, o)| Translation {
+                sponsor_prefix: s.into(),
+                operator_prefix: o.into(),
+            }),
+            proxy_origin_hosts: vec![host.into()],
+            currency: "EUR".into(),
+            provision_in_home_hss: translation.is_none(),
+        }
+    }
+
+    fn setup() -> std::sync::Arc<Index> {
+        let idx = Index::new();
+        idx.set_catalog(Catalog::new(
+            vec![
+                sponsor("own", "26201", "pgw.operator.example", None),
+                sponsor(
+                    "partner-x",
+                    "21377",
+                    "gy.partner-x.example",
+                    Some(("213779", "262019")),
+                ),
+            ],
+            vec![Product {
+                name: "EU".into(),
+                rate_codes: vec![],
+                rate_code_groups: vec![],
+            }],
+        ));
+        let iccid = "8949102620100000126";
+        for (slot, (imsi, sp)) in [("262019000000001", "own"), ("213779000000001", "partner-x")]
+            .iter()
+            .enumerate()
+        {
+            idx.put_imsi(&Imsi {
+                imsi: imsi.to_string(),
+                batch: "b".into(),
+                sponsor: sp.to_string(),
+                state: ImsiState::Embedded {
+                    profile: iccid.into(),
+                    slot: slot as u8 + 1,
+                },
+            });
+        }
+        idx.put_imsi(&Imsi {
+            imsi: "262019000000002".into(),
+            batch: "b".into(),
+            sponsor: "own".into(),
+            state: ImsiState::Hold {
+                until: 100,
+                reserved_for: None,
+            },
+        });
+        idx.put_profile(&Profile {
+            iccid: iccid.into(),
+            pool: "p".into(),
+            imsis: vec![],
+            transport_key_label: String::new(),
+            ki: Secret::default(),
+            opc: Secret::default(),
+            pin1: Secret::default(),
+            puk1: Secret::default(),
+            pin2: Secret::default(),
+            puk2: Secret::default(),
+            state: ProfileState::Assigned { account: 7 },
+        });
+        idx.put_account(&Account {
+            id: 7,
+            msisdn: "491700000001".into(),
+            product: "EU".into(),
+            profile: Some(iccid.into()),
+            status: AccountStatus::Active,
+            created_at: 0,
+        });
+        idx
+    }
+
+    #[test]
+    fn home_and_translated_sponsor_imsis_reach_the_same_account() {
+        let idx = setup();
+        let home = idx
+            .resolve_imsi("262019000000001", Some("pgw.operator.example"), 0)
+            .unwrap();
+        assert_eq!((home.account, home.slot, home.sponsor), (7, 1, 0));
+        // Through Partner X's proxy the own IMSI stands for X's IMSI in slot 2.
+        let x = idx
+            .resolve_imsi("262019000000001", Some("gy.partner-x.example"), 0)
+            .unwrap();
+        assert_eq!(
+            (x.account, x.slot, x.sponsor, x.imsi),
+            (7, 2, 1, 213779000000001)
+        );
+        assert_eq!(x.iccid, iccid_key("8949102620100000126").unwrap());
+        // X's own IMSI, not translated, also resolves.
+        let raw = idx.resolve_imsi("213779000000001", None, 0).unwrap();
+        assert_eq!((raw.slot, raw.sponsor), (2, 1));
+        assert_eq!(idx.resolve_msisdn("491700000001", 0).unwrap(), (7, 0));
+    }
+
+    #[test]
+    fn every_miss_has_its_reason() {
+        let idx = setup();
+        assert_eq!(
+            idx.resolve_imsi("262019999999999", None, 0),
+            Err(Miss::UnknownImsi)
+        );
+        assert_eq!(idx.resolve_imsi("26201x", None, 0), Err(Miss::Malformed));
+        assert_eq!(
+            idx.resolve_imsi("262019000000002", None, 0),
+            Err(Miss::ImsiOnHold)
+        );
+        assert_eq!(idx.resolve_msisdn("4900", 0), Err(Miss::UnknownMsisdn));
+        let mut a = Account {
+            id: 7,
+            msisdn: "491700000001".into(),
+            product: "EU".into(),
+            profile: None,
+            status: AccountStatus::Grace { until: 50 },
+            created_at: 0,
+        };
+        idx.put_account(&a);
+        assert!(idx.resolve_imsi("262019000000001", None, 49).is_ok());
+        assert_eq!(
+            idx.resolve_imsi("262019000000001", None, 51),
+            Err(Miss::GraceExpired)
+        );
+        a.status = AccountStatus::Closed;
+        idx.put_account(&a);
+        assert_eq!(
+            idx.resolve_imsi("262019000000001", None, 0),
+            Err(Miss::ClosedAccount)
+        );
+        assert_eq!(
+            idx.resolve_msisdn("491700000001", 0),
+            Err(Miss::UnknownMsisdn)
+        );
+    }
+}
