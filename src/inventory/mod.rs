@@ -1,6 +1,33 @@
 //! The SIM/IMSI inventory: the durable truth (sled, behind the `Storage`
 //! trait) about sponsors, IMSI batches, eSIM profiles, pools, products and
-//! accounts, the operations that change it, and their audit trail.
+//! accounts, the operations that change it, and their audit trail. After each
+//! commit the resolver's indexes are updated, so readers see changes at once.
 
+pub mod export;
+pub mod import;
 pub mod model;
+pub mod ops;
+pub mod seed;
+pub mod stock;
 pub mod store;
+
+pub use ops::{Inventory, InventoryError};
+
+/// A rejected input line: which line, which field, what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LineError {
+    pub line: usize,
+    pub field: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: {} '{}': {}",
+            self.line, self.field, self.value, self.reason
+        )
+    }
+}

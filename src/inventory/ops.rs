@@ -1,0 +1,391 @@
+//! The `Inventory`: catalogue definitions, index rebuild, onboarding. Writers
+//! serialise on one mutex and commit one atomic batch (with its audit record)
+//! per operation; readers use the resolver's lock-free indexes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use super::model::*;
+use super::store::{Storage, StorageExt, StoreError, WriteBatch};
+use super::LineError;
+use crate::resolver::index::{iccid_key, Catalog, Index};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{what} '{id}' not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{file}: rejected, nothing imported: {} bad line(s); first: {}", errors.len(), errors.first().map(|e| e.to_string()).unwrap_or_default())]
+    Rejected {
+        file: String,
+        errors: Vec<LineError>,
+    },
+    #[error("no available eSIM profile for product '{0}'")]
+    OutOfStock(String),
+}
+
+pub fn invalid(field: &str, message: impl Into<String>) -> InventoryError {
+    InventoryError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub at: UnixTime,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// What the writers keep in memory beside the store: available profiles per
+/// pool (with the sponsors in each) and IMSIs waiting in dynamic pools.
+#[derive(Default)]
+pub(crate) struct Stock {
+    /// pool → ICCID → sponsor ids of its IMSIs.
+    pub(crate) available: HashMap<String, BTreeMap<String, Vec<String>>>,
+    /// (dynamic pool, sponsor) → IMSIs in it.
+    pub(crate) dynamic: BTreeMap<(String, String), u64>,
+}
+
+pub struct Inventory {
+    pub(crate) store: Arc<dyn Storage>,
+    pub(crate) index: Arc<Index>,
+    pub(crate) write: Mutex<Stock>,
+}
+
+pub fn now_unix() -> UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Inventory {
+    /// Opens the inventory over `store` and rebuilds the indexes from it.
+    pub fn open(store: Arc<dyn Storage>) -> Result<Inventory, InventoryError> {
+        let inv = Inventory {
+            store,
+            index: Index::new(),
+            write: Mutex::new(Stock::default()),
+        };
+        inv.rebuild()?;
+        Ok(inv)
+    }
+
+    pub fn index(&self) -> Arc<Index> {
+        self.index.clone()
+    }
+    pub fn store(&self) -> &dyn Storage {
+        &*self.store
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Stock> {
+        // A writer that panicked left no half-written state behind (commits
+        // are atomic), so the guard is still good.
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rebuilds every index and the stock counters from the store.
+    pub fn rebuild(&self) -> Result<(), InventoryError> {
+        let mut stock = self.lock();
+        self.refresh_catalog()?;
+        *stock = Stock::default();
+        let mut sponsor_of: HashMap<String, String> = HashMap::new();
+        for r in self.store.scan_raw(b"imsi/") {
+            let (k, v) = r?;
+            let i: Imsi = super::store::decode(&k, &v)?;
+            self.index.put_imsi(&i);
+            if let ImsiState::InDynamicPool { pool } = &i.state {
+                *stock
+                    .dynamic
+                    .entry((pool.clone(), i.sponsor.clone()))
+                    .or_default() += 1;
+            }
+            if matches!(i.state, ImsiState::Embedded { .. }) {
+                sponsor_of.insert(i.imsi, i.sponsor);
+            }
+        }
+        for r in self.store.scan_raw(b"profile/") {
+            let (k, v) = r?;
+            let p: Profile = super::store::decode(&k, &v)?;
+            self.index.put_profile(&p);
+            if p.state == ProfileState::Available {
+                let sponsors = p
+                    .imsis
+                    .iter()
+                    .filter_map(|i| sponsor_of.get(i).cloned())
+                    .collect();
+                stock
+                    .available
+                    .entry(p.pool.clone())
+                    .or_default()
+                    .insert(p.iccid.clone(), sponsors);
+            }
+        }
+        for r in self.store.scan_raw(b"account/") {
+            let (k, v) = r?;
+            let a: Account = super::store::decode(&k, &v)?;
+            self.index.put_account(&a);
+        }
+        Ok(())
+    }
+
+    fn refresh_catalog(&self) -> Result<(), InventoryError> {
+        let sponsors: Vec<Sponsor> = self.store.scan("sponsor/")?;
+        let products: Vec<Product> = self.store.scan("product/")?;
+        self.index.set_catalog(Catalog::new(sponsors, products));
+        Ok(())
+    }
+
+    pub(crate) fn audit(
+        &self,
+        b: &mut WriteBatch,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), InventoryError> {
+        let id = self.store.next_id()?;
+        b.put(
+            format!("audit/{id:020}"),
+            &AuditRecord {
+                at: now_unix(),
+                actor: actor.into(),
+                action: action.into(),
+                subject: subject.into(),
+                before,
+                after,
+            },
+        );
+        Ok(())
+    }
+
+    fn put_catalog<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        actor: &str,
+        kind: &str,
+        id: &str,
+        value: &T,
+    ) -> Result<(), InventoryError> {
+        let _g = self.lock();
+        let key = format!("{kind}/{id}");
+        let before: Option<serde_json::Value> = self.store.get(&key)?;
+        let mut b = WriteBatch::default();
+        b.put(key, value);
+        self.audit(
+            &mut b,
+            actor,
+            &format!("define-{kind}"),
+            id,
+            before,
+            serde_json::to_value(value).ok(),
+        )?;
+        self.store.commit(b)?;
+        self.refresh_catalog()
+    }
+
+    pub fn define_sponsor(&self, actor: &str, s: &Sponsor) -> Result<(), InventoryError> {
+        if s.id.is_empty() {
+            return Err(invalid("id", "must not be empty"));
+        }
+        if s.plmns.is_empty()
+            || s.plmns
+                .iter()
+                .any(|p| !(5..=6).contains(&p.len()) || !p.bytes().all(|c| c.is_ascii_digit()))
+        {
+            return Err(invalid(
+                "plmns",
+                "each entry is MCC+MNC, 5 or 6 digits (\"26201\")",
+            ));
+        }
+        if let Some(t) = &s.translation {
+            if !s
+                .plmns
+                .iter()
+                .any(|p| t.sponsor_prefix.starts_with(p.as_str()))
+            {
+                return Err(invalid(
+                    "translation.sponsor_prefix",
+                    "must lie inside the sponsor's plmns",
+                ));
+            }
+        }
+        self.put_catalog(actor, "sponsor", &s.id, s)
+    }
+
+    pub fn define_product(&self, actor: &str, p: &Product) -> Result<(), InventoryError> {
+        if p.name.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        self.put_catalog(actor, "product", &p.name, p)
+    }
+
+    pub fn define_pool(&self, actor: &str, p: &EsimPool) -> Result<(), InventoryError> {
+        self.check_products(p.products.iter().map(|x| x.product.as_str()))?;
+        self.put_catalog(actor, "pool", &p.name, p)
+    }
+
+    pub fn define_dynamic_pool(
+        &self,
+        actor: &str,
+        p: &DynamicImsiPool,
+    ) -> Result<(), InventoryError> {
+        self.check_products(p.products.iter().map(String::as_str))?;
+        self.put_catalog(actor, "dynpool", &p.name, p)
+    }
+
+    pub fn set_hold_policy(&self, actor: &str, h: &HoldPolicy) -> Result<(), InventoryError> {
+        self.put_catalog(actor, "policy", "hold", h)
+    }
+
+    fn check_products<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Result<(), InventoryError> {
+        for n in names {
+            if !self.store.exists(&format!("product/{n}"))? {
+                return Err(InventoryError::NotFound {
+                    what: "product",
+                    id: n.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sponsor(&self, id: &str) -> Result<Sponsor, InventoryError> {
+        self.store
+            .get(&format!("sponsor/{id}"))?
+            .ok_or(InventoryError::NotFound {
+                what: "sponsor",
+                id: id.into(),
+            })
+    }
+    pub fn pools(&self) -> Result<Vec<EsimPool>, InventoryError> {
+        Ok(self.store.scan("pool/")?)
+    }
+    pub fn dynamic_pools(&self) -> Result<Vec<DynamicImsiPool>, InventoryError> {
+        Ok(self.store.scan("dynpool/")?)
+    }
+    pub fn products(&self) -> Result<Vec<Product>, InventoryError> {
+        Ok(self.store.scan("product/")?)
+    }
+    pub fn imsi(&self, imsi: &str) -> Result<Option<Imsi>, InventoryError> {
+        Ok(self.store.get(&format!("imsi/{imsi}"))?)
+    }
+    pub fn profile(&self, iccid: &str) -> Result<Option<Profile>, InventoryError> {
+        Ok(self.store.get(&format!("profile/{iccid}"))?)
+    }
+    pub fn account(&self, id: u64) -> Result<Option<Account>, InventoryError> {
+        Ok(self.store.get(&format!("account/{id:020}"))?)
+    }
+    pub fn audit_log(&self) -> Result<Vec<AuditRecord>, InventoryError> {
+        Ok(self.store.scan("audit/")?)
+    }
+
+    /// Onboarding: a new account for `product` gets an available profile from
+    /// the product's pools, highest priority (lowest number) first.
+    pub fn onboard(
+        &self,
+        actor: &str,
+        product: &str,
+        msisdn: Option<&str>,
+    ) -> Result<(Account, Profile), InventoryError> {
+        let mut stock = self.lock();
+        if !self.store.exists(&format!("product/{product}"))? {
+            return Err(InventoryError::NotFound {
+                what: "product",
+                id: product.into(),
+            });
+        }
+        if let Some(m) = msisdn {
+            if !(6..=15).contains(&m.len()) || !m.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(invalid("msisdn", "6 to 15 digits, E.164 without '+'"));
+            }
+            if self.index.msisdn_taken(m) {
+                return Err(InventoryError::Conflict(format!(
+                    "msisdn {m} already belongs to an account"
+                )));
+            }
+        }
+        let mut pools: Vec<(u32, String)> = self
+            .pools()?
+            .into_iter()
+            .filter_map(|p| {
+                p.products
+                    .iter()
+                    .find(|x| x.product == product)
+                    .map(|x| (x.priority, p.name.clone()))
+            })
+            .collect();
+        pools.sort();
+        let iccid = pools
+            .iter()
+            .find_map(|(_, pool)| {
+                stock
+                    .available
+                    .get(pool)
+                    .and_then(|m| m.keys().next().cloned())
+            })
+            .ok_or_else(|| InventoryError::OutOfStock(product.into()))?;
+        let mut profile: Profile =
+            self.store
+                .get(&format!("profile/{iccid}"))?
+                .ok_or(InventoryError::NotFound {
+                    what: "profile",
+                    id: iccid.clone(),
+                })?;
+        let id = self.store.next_id()? + 1;
+        let msisdn = match msisdn {
+            Some(m) => m.to_string(),
+            None => format!("4917{id:08}"),
+        };
+        let account = Account {
+            id,
+            msisdn,
+            product: product.into(),
+            profile: Some(iccid.clone()),
+            status: AccountStatus::Active,
+            created_at: now_unix(),
+        };
+        profile.state = ProfileState::Assigned { account: id };
+        let mut b = WriteBatch::default();
+        b.put(format!("profile/{iccid}"), &profile);
+        b.put(format!("account/{id:020}"), &account);
+        b.put(
+            format!("history/{iccid}/{:020}", account.created_at),
+            &(id, "assigned"),
+        );
+        self.audit(
+            &mut b,
+            actor,
+            "onboard",
+            &format!("account {id}"),
+            None,
+            Some(serde_json::json!({"product": product, "iccid": iccid})),
+        )?;
+        self.store.commit(b)?;
+        if let Some(m) = stock.available.get_mut(&profile.pool) {
+            m.remove(&iccid);
+        }
+        self.index.put_profile(&profile);
+        self.index.put_account(&account);
+        Ok((account, profile))
+    }
+
+    pub fn profile_key_ok(iccid: &str) -> bool {
+        iccid_key(iccid).is_some()
+    }
+}
