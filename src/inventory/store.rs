@@ -65,6 +65,9 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError
     }
 }
 
+/// Records in key order, as (key, value) pairs.
+pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
+
 /// What the inventory needs from a store.
 pub trait Storage: Send + Sync + 'static {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
@@ -72,7 +75,7 @@ pub trait Storage: Send + Sync + 'static {
     fn scan_raw(
         &self,
         prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_>;
+    ) -> RecordIter<'_>;
     /// Applies the batch atomically and durably; returns its sequence number.
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
     /// A fresh id, unique for this store.
@@ -124,7 +127,7 @@ impl Storage for SledStore {
     fn scan_raw(
         &self,
         prefix: &[u8],
-    ) -> Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_> {
+    ) -> RecordIter<'_> {
         Box::new(self.tree.scan_prefix(prefix).map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(StoreError::from)
