@@ -69,6 +69,50 @@ pub struct Config {
     pub log: LogSection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub inventory: InventorySection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Admin HTTP API; absent disables it.
+    pub listen: Option<SocketAddr>,
+    /// Bearer token every request must carry.
+    pub token: String,
+}
+
+/// The token the shipped configuration uses; gyro warns while it is in use.
+pub const DEV_TOKEN: &str = "gyro-dev-token";
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            token: DEV_TOKEN.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventorySection {
+    /// Seed scenario loaded into an empty inventory; absent = the embedded
+    /// config/seed.toml, "" = no seed.
+    pub seed: Option<PathBuf>,
+    /// Stock lines below this many available profiles are flagged.
+    pub stock_alert_below: u64,
+}
+
+impl Default for InventorySection {
+    fn default() -> Self {
+        InventorySection {
+            seed: None,
+            stock_alert_below: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +264,9 @@ impl Config {
                     "must be a non-empty ASCII FQDN",
                 ));
             }
+        }
+        if self.api.token.len() < 8 {
+            return Err(bad("api.token", "must be at least 8 characters"));
         }
         if !d.accept_unknown_peers && d.peers.is_empty() {
             return Err(bad(

@@ -1,5 +1,7 @@
 //! gyro: a Diameter Gy/Ro online-charging node for multi-IMSI eSIM operators.
 
+pub mod api;
+pub mod cli;
 pub mod config;
 pub mod diameter;
 pub mod inventory;

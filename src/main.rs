@@ -35,6 +35,23 @@ enum Command {
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
     },
+    /// SIM/IMSI inventory operations.
+    Inventory {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::InventoryCommand,
+    },
+    /// Stock levels: available profiles and dynamic-pool IMSIs.
+    Stock {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        /// sponsor or product
+        #[arg(long, default_value = "sponsor")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Decode Diameter messages from hex text, a hex file or a binary file.
     Decode {
         /// Print JSON instead of the human tree.
@@ -118,5 +135,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(gyro::server::serve(cfg))
         }
         Command::Decode { json, input } => decode(json, &input),
+        Command::Inventory { target, command } => gyro::cli::inventory(&target, command),
+        Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
     }
 }

@@ -7,12 +7,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::api::ApiState;
 use crate::config::{Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
 use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
+use crate::inventory::seed;
+use crate::inventory::store::SledStore;
+use crate::inventory::Inventory;
 
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -50,7 +54,70 @@ pub fn load_dictionary(cfg: &Config) -> anyhow::Result<Dictionary> {
     }
 }
 
+/// Opens the inventory under `data_dir` and seeds it when empty.
+pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
+    let dir = cfg.node.data_dir.join("inventory");
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("node.data_dir: cannot create {}", dir.display()))?;
+    let store = SledStore::open(&dir).map_err(|e| {
+        anyhow::anyhow!(
+            "node.data_dir: cannot open the inventory in {}: {e} (is another gyro using it? then use --api)",
+            dir.display()
+        )
+    })?;
+    let started = std::time::Instant::now();
+    let inv = Arc::new(Inventory::open(Arc::new(store))?);
+    let (imsis, profiles, accounts) = inv.index().counts();
+    tracing::info!(
+        imsis,
+        profiles,
+        accounts,
+        ms = started.elapsed().as_millis() as u64,
+        "inventory indexes rebuilt"
+    );
+    let seed_path = cfg.inventory.seed.clone();
+    let (text, name) = match &seed_path {
+        Some(p) if p.as_os_str().is_empty() => return Ok(inv),
+        Some(p) => (
+            std::fs::read_to_string(p)
+                .with_context(|| format!("inventory.seed: cannot read {}", p.display()))?,
+            p.display().to_string(),
+        ),
+        None => (
+            seed::EMBEDDED.to_string(),
+            "embedded config/seed.toml".to_string(),
+        ),
+    };
+    if !inv.is_seeded()? && accounts == 0 && profiles == 0 {
+        let s = seed::parse(&text, &name)?;
+        inv.apply_seed(&s, &name)?;
+        let (imsis, profiles, accounts) = inv.index().counts();
+        tracing::info!(seed = %name, imsis, profiles, accounts, "empty inventory seeded");
+    }
+    Ok(inv)
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
+    if let Some(addr) = cfg.api.listen {
+        if cfg.api.token == crate::config::DEV_TOKEN {
+            tracing::warn!("api.token is the development default: set your own in production");
+        }
+        let state = Arc::new(ApiState {
+            inventory: inventory.clone(),
+            token: cfg.api.token.clone(),
+            stock_alert_below: cfg.inventory.stock_alert_below,
+        });
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("api.listen: cannot listen on {addr}"))?;
+        tracing::info!(%addr, "admin API at /api/v1");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, crate::api::router(state)).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
     let dict = Arc::new(load_dictionary(&cfg)?);
     if let Some(addr) = cfg.metrics.listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()

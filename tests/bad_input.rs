@@ -214,19 +214,10 @@ fn unframeable_bytes_close_only_that_connection() {
 fn unknown_peers_are_refused_when_an_allow_list_is_configured() {
     let dir = temp_dir("allow-list-2");
     let port = free_port();
-    let cfg = include_str!("../config/gyro.toml")
-        .replace(
-            "listen = \"0.0.0.0:3868\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace(
-            "listen = \"127.0.0.1:9464\"",
-            &format!("listen = \"127.0.0.1:{}\"", free_port()),
-        )
-        .replace(
-            "accept_unknown_peers = true",
-            "accept_unknown_peers = false\n[[diameter.peers]]\norigin_host = \"pgw.test.local\"",
-        );
+    let cfg = config_text(&dir, port, free_port(), free_port(), "").replace(
+        "accept_unknown_peers = true",
+        "accept_unknown_peers = false\n[[diameter.peers]]\norigin_host = \"pgw.test.local\"",
+    );
     std::fs::write(dir.join("gyro.toml"), cfg).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gyro"))
         .args(["serve", "--config"])

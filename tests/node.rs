@@ -216,14 +216,11 @@ fn decode_prints_named_avps_and_json() {
 fn a_bad_dictionary_file_stops_start_up_with_file_and_line() {
     let dir = common::temp_dir("bad-dict");
     std::fs::write(dir.join("vendor.xml"), "<diameter>\n<application id=\"4\">\n<avp name=\"X\" code=\"5\">\n<data type=\"Nonsense\"/>\n</avp></application></diameter>\n").unwrap();
-    let cfg = include_str!("../config/gyro.toml")
+    let port = common::free_port();
+    let cfg = common::config_text(&dir, port, common::free_port(), common::free_port(), "")
         .replace(
             "dictionaries = []",
             &format!("dictionaries = [\"{}\"]", dir.join("vendor.xml").display()),
-        )
-        .replace(
-            "listen = \"0.0.0.0:3868\"",
-            &format!("listen = \"127.0.0.1:{}\"", common::free_port()),
         );
     std::fs::write(dir.join("gyro.toml"), cfg).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gyro"))

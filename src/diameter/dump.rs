@@ -35,9 +35,9 @@ fn command_name(dict: &Dictionary, m: &Message<'_>) -> String {
 }
 
 /// Formats a UTC instant as RFC 3339 (civil-from-days, no time-zone database).
-pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -63,7 +63,10 @@ fn hex(b: &[u8]) -> String {
         })
 }
 
-fn value(dict: &Dictionary, a: &Avp<'_>) -> Value {
+/// Deeper groups are shown as hex: a hostile message must not exhaust the stack.
+const MAX_DEPTH: usize = 16;
+
+fn value(dict: &Dictionary, a: &Avp<'_>, depth: usize) -> Value {
     use DataType::*;
     let Some(def) = dict.avp(a.code, a.vendor) else {
         return json!({ "hex": hex(a.data()) });
@@ -88,12 +91,13 @@ fn value(dict: &Dictionary, a: &Avp<'_>) -> Value {
             Ok(s) if !s.is_empty() && s.bytes().all(|c| (0x20..0x7f).contains(&c)) => json!(s),
             _ => json!({ "hex": hex(a.data()) }),
         }),
-        Grouped => Some(Value::Array(avps_json(dict, a.grouped()))),
+        Grouped if depth >= MAX_DEPTH => Some(json!({ "too_deep": hex(a.data()) })),
+        Grouped => Some(Value::Array(avps_json(dict, a.grouped(), depth + 1))),
     };
     r.unwrap_or_else(|| json!({ "invalid": hex(a.data()) }))
 }
 
-fn avps_json(dict: &Dictionary, it: AvpIter<'_>) -> Vec<Value> {
+fn avps_json(dict: &Dictionary, it: AvpIter<'_>, depth: usize) -> Vec<Value> {
     let mut out = vec![];
     for item in it {
         match item {
@@ -102,7 +106,7 @@ fn avps_json(dict: &Dictionary, it: AvpIter<'_>) -> Vec<Value> {
                     .avp(a.code, a.vendor)
                     .map_or_else(|| format!("AVP-{}", a.code), |d| d.name.clone());
                 let mut o = json!({
-                    "name": name, "code": a.code, "flags": flag_letters(a.flags), "value": value(dict, &a)
+                    "name": name, "code": a.code, "flags": flag_letters(a.flags), "value": value(dict, &a, depth)
                 });
                 if a.vendor != 0 {
                     o["vendor"] = json!(a.vendor);
@@ -131,7 +135,7 @@ pub fn to_json(dict: &Dictionary, m: &Message<'_>) -> Value {
         "hop_by_hop": h.hop_by_hop,
         "end_to_end": h.end_to_end,
         "length": h.length,
-        "avps": avps_json(dict, m.avps()),
+        "avps": avps_json(dict, m.avps(), 0),
     })
 }
 
@@ -153,11 +157,11 @@ fn human_avps(dict: &Dictionary, out: &mut String, it: AvpIter<'_>, depth: usize
                     a.code,
                     flag_letters(a.flags)
                 );
-                if def.is_some_and(|d| d.data_type == DataType::Grouped) {
+                if def.is_some_and(|d| d.data_type == DataType::Grouped) && depth < MAX_DEPTH {
                     out.push('\n');
                     human_avps(dict, out, a.grouped(), depth + 1);
                 } else {
-                    let v = value(dict, &a);
+                    let v = value(dict, &a, MAX_DEPTH);
                     let s = match &v {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),

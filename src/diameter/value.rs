@@ -4,9 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds between 1900-01-01 (NTP epoch) and 1970-01-01.
-const NTP_TO_UNIX: u64 = 2_208_988_800;
+const NTP_TO_UNIX: i64 = 2_208_988_800;
 /// Unix seconds of the start of NTP era 1 (2036-02-07T06:28:16Z).
-const ERA1_UNIX: u64 = (1u64 << 32) - NTP_TO_UNIX;
+const ERA1_UNIX: i64 = (1i64 << 32) - NTP_TO_UNIX;
 
 /// A Diameter Time value: the 32-bit seconds field of an NTP timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -14,9 +14,10 @@ pub struct DiameterTime(pub u32);
 
 impl DiameterTime {
     /// Applies the SNTP rule (RFC 4330 §3): a clear top bit means era 1, so
-    /// values keep meaning something after 2036.
-    pub fn unix_seconds(self) -> u64 {
-        let v = self.0 as u64;
+    /// values keep meaning something after 2036. Era-0 values from 1968-01-20
+    /// up to 1970 are before the Unix epoch, hence signed.
+    pub fn unix_seconds(self) -> i64 {
+        let v = self.0 as i64;
         if self.0 & 0x8000_0000 != 0 {
             v - NTP_TO_UNIX
         } else {
@@ -24,16 +25,21 @@ impl DiameterTime {
         }
     }
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.unix_seconds())
+        let s = self.unix_seconds();
+        if s >= 0 {
+            UNIX_EPOCH + Duration::from_secs(s as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(s.unsigned_abs())
+        }
     }
-    pub fn from_unix_seconds(secs: u64) -> Self {
-        DiameterTime(((secs + NTP_TO_UNIX) & 0xffff_ffff) as u32)
+    pub fn from_unix_seconds(secs: i64) -> Self {
+        DiameterTime((secs + NTP_TO_UNIX).rem_euclid(1 << 32) as u32)
     }
     pub fn from_system_time(t: SystemTime) -> Self {
-        let secs = t
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let secs = match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(before) => -(before.duration().as_secs() as i64),
+        };
         Self::from_unix_seconds(secs)
     }
 }
@@ -98,6 +104,11 @@ mod tests {
         let t = DiameterTime(0x0754_FD00);
         assert_eq!(t.unix_seconds(), 2_208_988_800);
         assert_eq!(DiameterTime::from_unix_seconds(2_208_988_800), t);
+        // 1969-12-31T23:59:59Z: era 0, before the Unix epoch, no overflow.
+        let t = DiameterTime(0x83AA_7E7F);
+        assert_eq!(t.unix_seconds(), -1);
+        assert_eq!(DiameterTime::from_unix_seconds(-1), t);
+        assert!(t.to_system_time() < UNIX_EPOCH);
     }
 
     #[test]

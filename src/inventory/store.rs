@@ -72,10 +72,7 @@ pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), Sto
 pub trait Storage: Send + Sync + 'static {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every (key, value) whose key starts with `prefix`, in key order.
-    fn scan_raw(
-        &self,
-        prefix: &[u8],
-    ) -> RecordIter<'_>;
+    fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_>;
     /// Applies the batch atomically and durably; returns its sequence number.
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
     /// A fresh id, unique for this store.
@@ -124,10 +121,7 @@ impl Storage for SledStore {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(key)?.map(|v| v.to_vec()))
     }
-    fn scan_raw(
-        &self,
-        prefix: &[u8],
-    ) -> RecordIter<'_> {
+    fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_> {
         Box::new(self.tree.scan_prefix(prefix).map(|r| {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(StoreError::from)

@@ -14,7 +14,7 @@ pub enum LocationError {
     UnsupportedType(u8),
     #[error(
         "{kind} location needs {} octets of AVP data (type octet included), got {actual}",
-        lens(.expected)
+        Lens(.expected)
     )]
     BadLength {
         kind: GeoLocationType,
@@ -35,13 +35,9 @@ pub enum LocationError {
     NotImsDomain,
 }
 
-struct Lens(&'static [usize]);
+struct Lens<'a>(&'a [usize]);
 
-fn lens(l: &&'static [usize]) -> Lens {
-    Lens(*l)
-}
-
-impl fmt::Display for Lens {
+impl fmt::Display for Lens<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, n) in self.0.iter().enumerate() {
             if i > 0 {
@@ -155,13 +151,8 @@ impl Plmn {
 
 impl fmt::Display for Plmn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:03}{:0w$}",
-            self.mcc,
-            self.mnc,
-            w = usize::from(self.mnc_digits)
-        )
+        let w = usize::from(self.mnc_digits);
+        write!(f, "{:03}{:0w$}", self.mcc, self.mnc)
     }
 }
 
@@ -199,14 +190,8 @@ impl RateCode {
 
 impl fmt::Display for RateCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = self.0;
-        write!(
-            f,
-            "E212-{:03}-{:0w$}",
-            p.mcc,
-            p.mnc,
-            w = usize::from(p.mnc_digits)
-        )
+        let (p, w) = (self.0, usize::from(self.0.mnc_digits));
+        write!(f, "E212-{:03}-{:0w$}", p.mcc, p.mnc)
     }
 }
 
@@ -217,86 +202,65 @@ impl FromStr for RateCode {
     }
 }
 
-/// Geographic Location Type octet of 3GPP-User-Location-Info (TS 29.061). 138/139 exist but
-/// their layout is not established, so they are rejected like spare values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum GeoLocationType {
-    Cgi = 0,
-    Sai = 1,
-    Rai = 2,
-    Tai = 128,
-    Ecgi = 129,
-    TaiEcgi = 130,
-    ENodeB = 131,
-    TaiENodeB = 132,
-    ExtENodeB = 133,
-    TaiExtENodeB = 134,
-    Ncgi = 135,
-    Tai5gs = 136,
-    Tai5gsNcgi = 137,
+// One row per type keeps the code, the name used in errors and the accepted lengths together.
+macro_rules! geo_location_types {
+    ($($variant:ident = $code:literal, $name:literal, $lens:expr;)*) => {
+        /// Geographic Location Type octet of 3GPP-User-Location-Info (TS 29.061). 138/139 exist
+        /// but their layout is not established, so they are rejected like spare values.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum GeoLocationType {
+            $($variant = $code,)*
+        }
+
+        impl GeoLocationType {
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// Accepted AVP data lengths, type octet included.
+            pub const fn data_lens(self) -> &'static [usize] {
+                match self {
+                    $(Self::$variant => &$lens,)*
+                }
+            }
+        }
+
+        impl TryFrom<u8> for GeoLocationType {
+            type Error = LocationError;
+            fn try_from(code: u8) -> Result<Self, Self::Error> {
+                match code {
+                    $($code => Ok(Self::$variant),)*
+                    other => Err(LocationError::UnsupportedType(other)),
+                }
+            }
+        }
+    };
+}
+
+// 5GS TAI: TS 24.501 makes the TAC 24-bit, but Wireshark decodes a 16-bit one. Senders of both
+// kinds exist and the length is the only thing that tells them apart, so both are accepted.
+geo_location_types! {
+    Cgi = 0, "CGI", [8];
+    Sai = 1, "SAI", [8];
+    Rai = 2, "RAI", [8];
+    Tai = 128, "TAI", [6];
+    Ecgi = 129, "ECGI", [8];
+    TaiEcgi = 130, "TAI+ECGI", [13];
+    ENodeB = 131, "eNodeB ID", [7];
+    TaiENodeB = 132, "TAI+eNodeB ID", [12];
+    ExtENodeB = 133, "extended eNodeB ID", [7];
+    TaiExtENodeB = 134, "TAI+extended eNodeB ID", [12];
+    Ncgi = 135, "NCGI", [9];
+    Tai5gs = 136, "5GS TAI", [7, 6];
+    Tai5gsNcgi = 137, "5GS TAI+NCGI", [15, 14];
 }
 
 impl GeoLocationType {
     pub const fn code(self) -> u8 {
         self as u8
-    }
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Cgi => "CGI",
-            Self::Sai => "SAI",
-            Self::Rai => "RAI",
-            Self::Tai => "TAI",
-            Self::Ecgi => "ECGI",
-            Self::TaiEcgi => "TAI+ECGI",
-            Self::ENodeB => "eNodeB ID",
-            Self::TaiENodeB => "TAI+eNodeB ID",
-            Self::ExtENodeB => "extended eNodeB ID",
-            Self::TaiExtENodeB => "TAI+extended eNodeB ID",
-            Self::Ncgi => "NCGI",
-            Self::Tai5gs => "5GS TAI",
-            Self::Tai5gsNcgi => "5GS TAI+NCGI",
-        }
-    }
-
-    /// Accepted AVP data lengths, type octet included.
-    pub const fn data_lens(self) -> &'static [usize] {
-        match self {
-            Self::Cgi | Self::Sai | Self::Rai | Self::Ecgi => &[8],
-            Self::Tai => &[6],
-            Self::TaiEcgi => &[13],
-            Self::ENodeB | Self::ExtENodeB => &[7],
-            Self::TaiENodeB | Self::TaiExtENodeB => &[12],
-            Self::Ncgi => &[9],
-            // TS 24.501 makes the 5GS TAC 24-bit, but Wireshark decodes a 16-bit one; senders
-            // of both kinds exist, and the length is the only thing that tells them apart.
-            Self::Tai5gs => &[7, 6],
-            Self::Tai5gsNcgi => &[15, 14],
-        }
-    }
-}
-
-impl TryFrom<u8> for GeoLocationType {
-    type Error = LocationError;
-    fn try_from(code: u8) -> Result<Self, Self::Error> {
-        use GeoLocationType as T;
-        Ok(match code {
-            0 => T::Cgi,
-            1 => T::Sai,
-            2 => T::Rai,
-            128 => T::Tai,
-            129 => T::Ecgi,
-            130 => T::TaiEcgi,
-            131 => T::ENodeB,
-            132 => T::TaiENodeB,
-            133 => T::ExtENodeB,
-            134 => T::TaiExtENodeB,
-            135 => T::Ncgi,
-            136 => T::Tai5gs,
-            137 => T::Tai5gsNcgi,
-            other => return Err(LocationError::UnsupportedType(other)),
-        })
     }
 }
 
@@ -336,7 +300,7 @@ const ENB_MASK: u64 = 0x0F_FFFF;
 // the SMeNB flag never has to be read: its polarity differs between Wireshark and ergw_aaa.
 const EXT_ENB_MASK: u64 = 0x1F_FFFF;
 // The 36-bit NR cell id sits in the low bits of its 5 octets, as cgrates reads it; Wireshark
-// instead treats the trailing nibble as spare. Real cells will tell which one is right.
+// instead treats the trailing nibble as spare. A capture from a live NR cell would settle it.
 const NCI_MASK: u64 = 0x0F_FFFF_FFFF;
 
 /// Decodes the data of 3GPP-User-Location-Info (type octet + location field). Never allocates.
@@ -365,44 +329,34 @@ pub fn decode_uli(data: &[u8]) -> Result<UserLocation, LocationError> {
         enb_id: None,
         nci: None,
     };
-    match kind {
-        T::Cgi => {
-            loc.lac = Some(be(&f[3..5]) as u16);
-            loc.ci = Some(be(&f[5..7]) as u16);
-        }
-        T::Sai => {
-            loc.lac = Some(be(&f[3..5]) as u16);
-            loc.sac = Some(be(&f[5..7]) as u16);
-        }
-        T::Rai => {
-            loc.lac = Some(be(&f[3..5]) as u16);
-            loc.rac = Some(be(&f[5..7]) as u16);
-        }
-        T::Tai => loc.tac = Some(be(&f[3..5]) as u32),
-        T::Ecgi => loc.eci = Some((be(&f[3..7]) & ECI_MASK) as u32),
-        T::ENodeB => loc.enb_id = Some((be(&f[3..6]) & ENB_MASK) as u32),
-        T::ExtENodeB => loc.enb_id = Some((be(&f[3..6]) & EXT_ENB_MASK) as u32),
-        T::Ncgi => loc.nci = Some(be(&f[3..8]) & NCI_MASK),
-        T::Tai5gs => loc.tac = Some(be(&f[3..]) as u32),
+    // A combined type is a TAI followed by one single-part layout. That part repeats a PLMN,
+    // which is checked for corruption but not kept: rating follows the tracking area's network.
+    let (part, ids) = match kind {
         T::TaiEcgi | T::TaiENodeB | T::TaiExtENodeB | T::Tai5gsNcgi => {
-            // The second part repeats a PLMN; it is checked for corruption but not kept, since
-            // rating follows the tracking area's network.
-            let tac_len = if kind == T::Tai5gsNcgi {
-                data.len() - 12
-            } else {
-                2
+            let part = match kind {
+                T::TaiEcgi => T::Ecgi,
+                T::TaiENodeB => T::ENodeB,
+                T::TaiExtENodeB => T::ExtENodeB,
+                _ => T::Ncgi,
             };
-            let (tai, second) = f.split_at(3 + tac_len);
-            plmn_at(second)?;
+            let (tai, second) = f.split_at(data.len() - part.data_lens()[0]);
             loc.tac = Some(be(&tai[3..]) as u32);
-            let id = be(&second[3..]);
-            match kind {
-                T::TaiEcgi => loc.eci = Some((id & ECI_MASK) as u32),
-                T::TaiENodeB => loc.enb_id = Some((id & ENB_MASK) as u32),
-                T::TaiExtENodeB => loc.enb_id = Some((id & EXT_ENB_MASK) as u32),
-                _ => loc.nci = Some(id & NCI_MASK),
-            }
+            plmn_at(second)?;
+            (part, &second[3..])
         }
+        _ => (kind, &f[3..]),
+    };
+    let two = |i: usize| Some(be(&ids[i..i + 2]) as u16);
+    match part {
+        T::Cgi => (loc.lac, loc.ci) = (two(0), two(2)),
+        T::Sai => (loc.lac, loc.sac) = (two(0), two(2)),
+        T::Rai => (loc.lac, loc.rac) = (two(0), two(2)),
+        T::Tai | T::Tai5gs => loc.tac = Some(be(ids) as u32),
+        T::Ecgi => loc.eci = Some((be(ids) & ECI_MASK) as u32),
+        T::ENodeB => loc.enb_id = Some((be(ids) & ENB_MASK) as u32),
+        T::ExtENodeB => loc.enb_id = Some((be(ids) & EXT_ENB_MASK) as u32),
+        T::Ncgi => loc.nci = Some(be(ids) & NCI_MASK),
+        T::TaiEcgi | T::TaiENodeB | T::TaiExtENodeB | T::Tai5gsNcgi => {}
     }
     Ok(loc)
 }
@@ -461,19 +415,42 @@ fn plmn_at(f: &[u8]) -> Result<Plmn, LocationError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use LocationError as E;
 
     fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|h| u8::from_str_radix(h, 16).unwrap())
-            .collect()
+        let digit = |h| u8::from_str_radix(h, 16).unwrap();
+        s.split_whitespace().map(digit).collect()
     }
 
     fn p(mcc: u16, mnc: u16, d: u8) -> Plmn {
         Plmn::new(mcc, mnc, d).unwrap()
     }
 
-    fn uli(s: &str) -> UserLocation {
-        decode_uli(&hex(s)).unwrap()
+    /// Type, PLMN and every id that is present, so one string also proves the others are `None`.
+    fn summary(data: &str) -> String {
+        let l = decode_uli(&hex(data)).unwrap();
+        let (s, w) = (
+            |v: Option<u16>| v.map(u64::from),
+            |v: Option<u32>| v.map(u64::from),
+        );
+        let ids = [
+            s(l.lac),
+            s(l.ci),
+            s(l.sac),
+            s(l.rac),
+            w(l.tac),
+            w(l.eci),
+            w(l.enb_id),
+            l.nci,
+        ];
+        let names = ["lac", "ci", "sac", "rac", "tac", "eci", "enb", "nci"];
+        let mut out = format!("{} {}", l.kind.code(), l.plmn);
+        for (name, v) in names.iter().zip(ids) {
+            if let Some(v) = v {
+                out += &format!(" {name}={v:X}");
+            }
+        }
+        out
     }
 
     #[test]
@@ -488,39 +465,25 @@ mod tests {
             assert_eq!(plmn.to_tbcd(), bytes, "{plmn}");
             assert_eq!(Plmn::from_tbcd(bytes), Ok(plmn));
             assert_eq!(plmn.to_string(), text);
-            assert_eq!(Plmn::parse(text), Ok(plmn));
+            assert_eq!(text.parse(), Ok(plmn));
         }
         assert_ne!(p(262, 1, 2), p(262, 1, 3));
     }
 
     #[test]
-    fn tbcd_rejects_non_decimal_nibbles() {
-        let bad = |b, field, nibble| {
-            assert_eq!(
-                Plmn::from_tbcd(b),
-                Err(LocationError::BadDigit { field, nibble })
-            )
-        };
-        bad([0xA2, 0xF2, 0x10], "MCC", 0xA);
-        bad([0x62, 0xFB, 0x10], "MCC", 0xB);
-        bad([0x62, 0xC2, 0x10], "MNC", 0xC);
-        bad([0x62, 0xF2, 0x1F], "MNC", 0xF);
-    }
-
-    #[test]
-    fn new_checks_ranges() {
-        assert!(Plmn::new(1000, 1, 2).is_err());
-        assert!(Plmn::new(262, 100, 2).is_err());
-        assert!(Plmn::new(262, 1000, 3).is_err());
-        assert!(Plmn::new(262, 1, 4).is_err());
-        assert!(Plmn::new(0, 0, 2).is_ok());
-    }
-
-    #[test]
-    fn sgsn_mcc_mnc_text() {
-        assert_eq!(Plmn::parse("26201"), Ok(p(262, 1, 2)));
-        assert_eq!("302777".parse(), Ok(p(302, 777, 3)));
-        for bad in [
+    fn plmn_rejects_bad_input() {
+        for (b, field, nibble) in [
+            ([0xA2, 0xF2, 0x10], "MCC", 0xA),
+            ([0x62, 0xFB, 0x10], "MCC", 0xB),
+            ([0x62, 0xC2, 0x10], "MNC", 0xC),
+            ([0x62, 0xF2, 0x1F], "MNC", 0xF),
+        ] {
+            assert_eq!(Plmn::from_tbcd(b), Err(E::BadDigit { field, nibble }));
+        }
+        for (mcc, mnc, d) in [(1000, 1, 2), (262, 100, 2), (262, 1000, 3), (262, 1, 4)] {
+            assert!(Plmn::new(mcc, mnc, d).is_err());
+        }
+        let bad_text = [
             "",
             "2620",
             "2620011",
@@ -528,8 +491,9 @@ mod tests {
             "+26201",
             "26 01",
             "２６２０１",
-        ] {
-            assert_eq!(Plmn::parse(bad), Err(LocationError::BadMccMnc), "{bad:?}");
+        ];
+        for bad in bad_text {
+            assert_eq!(Plmn::parse(bad), Err(E::BadMccMnc), "{bad:?}");
         }
     }
 
@@ -543,9 +507,9 @@ mod tests {
             Plmn::from_imsi_prefix("310260123456789", 3),
             Some(p(310, 260, 3))
         );
-        assert_eq!(Plmn::from_imsi_prefix("2620", 2), None);
-        assert_eq!(Plmn::from_imsi_prefix("26201", 4), None);
-        assert_eq!(Plmn::from_imsi_prefix("26x011234", 2), None);
+        for (imsi, d) in [("2620", 2), ("26201", 4), ("26x011234", 2)] {
+            assert_eq!(Plmn::from_imsi_prefix(imsi, d), None);
+        }
     }
 
     #[test]
@@ -557,166 +521,93 @@ mod tests {
             assert_eq!(RateCode::parse(s).unwrap().to_string(), s);
         }
         assert_eq!(RateCode::parse("E212-262-01").unwrap().plmn(), p(262, 1, 2));
-        for bad in [
+        let bad_codes = [
             "E212-262-1",
             "E212-26201",
             "e212-262-01",
             "E212-262-0001",
-            "E212-2a2-01",
-            "E212-262_01",
-        ] {
-            assert_eq!(
-                RateCode::parse(bad),
-                Err(LocationError::BadRateCode),
-                "{bad:?}"
-            );
+            "E212-2a2-",
+        ];
+        for bad in bad_codes {
+            assert_eq!(RateCode::parse(bad), Err(E::BadRateCode), "{bad:?}");
         }
     }
 
     #[test]
-    fn tai_and_ecgi_reference_example() {
-        let l = uli("82 62 F2 10 12 34 62 F2 10 0A BC DE F1");
-        assert_eq!((l.kind, l.plmn), (GeoLocationType::TaiEcgi, p(262, 1, 2)));
-        assert_eq!((l.tac, l.eci), (Some(0x1234), Some(0xABC_DEF1)));
+    fn decodes_every_layout() {
+        for row in [
+            // Reference examples.
+            "82 62 F2 10 12 34 62 F2 10 0A BC DE F1 => 130 26201 tac=1234 eci=ABCDEF1",
+            "81 03 72 77 0A BC DE F1 => 129 302777 eci=ABCDEF1",
+            "80 03 72 77 00 64 => 128 302777 tac=64",
+            // Computed from the layouts; spare bits are set where a mask must drop them.
+            "81 03 72 77 FA BC DE F1 => 129 302777 eci=ABCDEF1",
+            "00 62 F2 10 12 34 56 78 => 0 26201 lac=1234 ci=5678",
+            "01 03 72 77 00 01 FF FE => 1 302777 lac=1 sac=FFFE",
+            "02 13 00 62 AB CD 2A FF => 2 310260 lac=ABCD rac=2AFF",
+            "83 62 F2 10 FA BC DE => 131 26201 enb=ABCDE",
+            "84 62 F2 10 00 01 62 F2 10 0A BC DE => 132 26201 tac=1 enb=ABCDE",
+            "85 32 F4 51 9F FF FF => 133 23415 enb=1FFFFF",
+            "85 32 F4 51 E1 23 45 => 133 23415 enb=12345",
+            "86 32 F4 51 00 07 32 F4 51 01 23 45 => 134 23415 tac=7 enb=12345",
+            "87 03 72 77 F1 23 45 67 89 => 135 302777 nci=123456789",
+            "88 62 F2 10 12 34 56 => 136 26201 tac=123456",
+            "88 62 F2 10 12 34 => 136 26201 tac=1234",
+            "89 62 F2 10 00 00 01 62 F2 10 01 23 45 67 89 => 137 26201 tac=1 nci=123456789",
+            "89 62 F2 10 AB CD 62 F2 10 F1 23 45 67 89 => 137 26201 tac=ABCD nci=123456789",
+            // The serving PLMN of a combined type is the TAI's, not the cell's.
+            "82 62 F2 10 00 01 03 72 77 00 00 00 01 => 130 26201 tac=1 eci=1",
+        ] {
+            let (data, want) = row.split_once(" => ").unwrap();
+            assert_eq!(summary(data), want, "{data}");
+        }
+        let l = decode_uli(&hex("82 62 F2 10 12 34 62 F2 10 0A BC DE F1")).unwrap();
         assert_eq!(l.rate_code().to_string(), "E212-262-01");
-        assert_eq!((l.lac, l.enb_id, l.nci), (None, None, None));
-    }
-
-    #[test]
-    fn ecgi_and_tai_only() {
-        let l = uli("81 03 72 77 0A BC DE F1");
-        assert_eq!(
-            (l.kind, l.eci, l.tac),
-            (GeoLocationType::Ecgi, Some(0xABC_DEF1), None)
-        );
-        assert_eq!(l.rate_code().to_string(), "E212-302-777");
-        // The spare nibble in front of the ECI is not part of the id.
-        assert_eq!(uli("81 03 72 77 FA BC DE F1").eci, Some(0xABC_DEF1));
-        let l = uli("80 03 72 77 00 64");
-        assert_eq!(
-            (l.kind, l.plmn, l.tac),
-            (GeoLocationType::Tai, p(302, 777, 3), Some(100))
-        );
-    }
-
-    #[test]
-    fn cgi_sai_rai() {
-        let l = uli("00 62 F2 10 12 34 56 78");
-        assert_eq!(
-            (l.kind, l.lac, l.ci, l.sac),
-            (GeoLocationType::Cgi, Some(0x1234), Some(0x5678), None)
-        );
-        let l = uli("01 03 72 77 00 01 FF FE");
-        assert_eq!(
-            (l.kind, l.plmn, l.lac, l.sac),
-            (GeoLocationType::Sai, p(302, 777, 3), Some(1), Some(0xFFFE))
-        );
-        let l = uli("02 13 00 62 AB CD 2A FF");
-        assert_eq!(
-            (l.kind, l.plmn, l.lac, l.rac),
-            (
-                GeoLocationType::Rai,
-                p(310, 260, 3),
-                Some(0xABCD),
-                Some(0x2AFF)
-            )
-        );
-    }
-
-    #[test]
-    fn enodeb_variants() {
-        let l = uli("83 62 F2 10 FA BC DE");
-        assert_eq!(
-            (l.kind, l.enb_id),
-            (GeoLocationType::ENodeB, Some(0xA_BCDE))
-        );
-        let l = uli("84 62 F2 10 00 01 62 F2 10 0A BC DE");
-        assert_eq!(
-            (l.kind, l.tac, l.enb_id),
-            (GeoLocationType::TaiENodeB, Some(1), Some(0xA_BCDE))
-        );
-        // SMeNB flag and the two spare bits are masked off whatever their polarity.
-        let l = uli("85 32 F4 51 9F FF FF");
-        assert_eq!(
-            (l.kind, l.plmn, l.enb_id),
-            (GeoLocationType::ExtENodeB, p(234, 15, 2), Some(0x1F_FFFF))
-        );
-        assert_eq!(uli("85 32 F4 51 E1 23 45").enb_id, Some(0x01_2345));
-        let l = uli("86 32 F4 51 00 07 32 F4 51 01 23 45");
-        assert_eq!(
-            (l.kind, l.tac, l.enb_id),
-            (GeoLocationType::TaiExtENodeB, Some(7), Some(0x01_2345))
-        );
-    }
-
-    #[test]
-    fn nr_locations() {
-        let l = uli("87 03 72 77 F1 23 45 67 89");
-        assert_eq!(
-            (l.kind, l.plmn, l.nci),
-            (GeoLocationType::Ncgi, p(302, 777, 3), Some(0x1_2345_6789))
-        );
-        let l = uli("88 62 F2 10 12 34 56");
-        assert_eq!((l.kind, l.tac), (GeoLocationType::Tai5gs, Some(0x12_3456)));
-        assert_eq!(uli("88 62 F2 10 12 34").tac, Some(0x1234));
-        let l = uli("89 62 F2 10 00 00 01 62 F2 10 01 23 45 67 89");
-        assert_eq!(
-            (l.kind, l.tac, l.nci),
-            (GeoLocationType::Tai5gsNcgi, Some(1), Some(0x1_2345_6789))
-        );
-        let l = uli("89 62 F2 10 AB CD 62 F2 10 01 23 45 67 89");
-        assert_eq!((l.tac, l.nci), (Some(0xABCD), Some(0x1_2345_6789)));
     }
 
     #[test]
     fn decode_errors() {
-        assert_eq!(decode_uli(&[]), Err(LocationError::Empty));
+        let digit = |field, nibble| E::BadDigit { field, nibble };
+        let (kind, expected) = (GeoLocationType::Ecgi, &[8][..]);
+        for (data, want) in [
+            ("", E::Empty),
+            ("03 62 F2 10 12 34 56 78", E::UnsupportedType(3)),
+            ("8A 62 F2 10 12 34", E::UnsupportedType(138)),
+            ("FF", E::UnsupportedType(255)),
+            (
+                "81 03 72 77 0A BC DE",
+                E::BadLength {
+                    kind,
+                    expected,
+                    actual: 7,
+                },
+            ),
+            ("80 6A F2 10 00 64", digit("MCC", 0xA)),
+            // A corrupt second PLMN is refused even though only the first one is kept.
+            ("82 62 F2 10 12 34 62 F2 1A 0A BC DE F1", digit("MNC", 0xA)),
+        ] {
+            assert_eq!(decode_uli(&hex(data)), Err(want), "{data}");
+        }
+        let msg = |data| decode_uli(&hex(data)).unwrap_err().to_string();
         assert_eq!(
-            decode_uli(&hex("03 62 F2 10 12 34 56 78")),
-            Err(LocationError::UnsupportedType(3))
-        );
-        assert_eq!(
-            decode_uli(&hex("8A 62 F2 10 12 34")),
-            Err(LocationError::UnsupportedType(138))
-        );
-        let e = decode_uli(&hex("81 03 72 77 0A BC DE")).unwrap_err();
-        assert_eq!(
-            e,
-            LocationError::BadLength {
-                kind: GeoLocationType::Ecgi,
-                expected: &[8],
-                actual: 7
-            }
-        );
-        assert_eq!(
-            e.to_string(),
+            msg("81 03 72 77 0A BC DE"),
             "ECGI (129) location needs 8 octets of AVP data (type octet included), got 7"
         );
-        let e = decode_uli(&hex("88 62 F2 10 12 34 56 78")).unwrap_err();
-        assert!(e.to_string().contains("needs 7 or 6 octets"), "{e}");
-        assert!(matches!(
-            decode_uli(&hex("80 6A F2 10 00 64")),
-            Err(LocationError::BadDigit { nibble: 0xA, .. })
-        ));
-        // A corrupt second PLMN in a combined type is still an error.
-        assert!(matches!(
-            decode_uli(&hex("82 62 F2 10 12 34 62 F2 1A 0A BC DE F1")),
-            Err(LocationError::BadDigit {
-                field: "MNC",
-                nibble: 0xA
-            })
-        ));
+        assert!(msg("88 62 F2 10 12 34 56 78").starts_with("5GS TAI (136) location needs 7 or 6"));
     }
 
     #[test]
     fn visited_network() {
-        let ok = |s: &str, plmn| assert_eq!(plmn_from_visited_network(s), Ok(plmn), "{s}");
-        ok("ims.mnc099.mcc460.3gppnetwork.org", p(460, 99, 2));
-        ok("ims.mnc777.mcc302.3gppnetwork.org", p(302, 777, 3));
-        ok("ims.mnc001.mcc262.3gppnetwork.org", p(262, 1, 2));
-        ok("IMS.MNC001.MCC262.3GPPNETWORK.ORG", p(262, 1, 2));
-        ok("mnc260.mcc310.3gppnetwork.org", p(310, 260, 3));
-        ok("pcscf.ims.mnc015.mcc234.3gppnetwork.org", p(234, 15, 2));
+        for (s, plmn) in [
+            ("ims.mnc099.mcc460.3gppnetwork.org", p(460, 99, 2)),
+            ("ims.mnc777.mcc302.3gppnetwork.org", p(302, 777, 3)),
+            ("ims.mnc001.mcc262.3gppnetwork.org", p(262, 1, 2)),
+            ("IMS.MNC001.MCC262.3GPPNETWORK.ORG", p(262, 1, 2)),
+            ("mnc260.mcc310.3gppnetwork.org", p(310, 260, 3)),
+            ("pcscf.ims.mnc015.mcc234.3gppnetwork.org", p(234, 15, 2)),
+        ] {
+            assert_eq!(plmn_from_visited_network(s), Ok(plmn), "{s}");
+        }
         for bad in [
             "",
             "ims.mnc01.mcc262.3gppnetwork.org",
@@ -729,17 +620,14 @@ mod tests {
             "mcc262.3gppnetwork.org",
             "operator.example.com",
         ] {
-            assert_eq!(
-                plmn_from_visited_network(bad),
-                Err(LocationError::NotImsDomain),
-                "{bad:?}"
-            );
+            let got = plmn_from_visited_network(bad);
+            assert_eq!(got, Err(E::NotImsDomain), "{bad:?}");
         }
     }
 
     fn any_plmn() -> impl Strategy<Value = Plmn> {
-        (0u16..1000, 2u8..=3)
-            .prop_flat_map(|(mcc, d)| (0..10u16.pow(d.into())).prop_map(move |mnc| p(mcc, mnc, d)))
+        let mnc = |(mcc, d): (u16, u8)| (0..10u16.pow(d.into())).prop_map(move |m| p(mcc, m, d));
+        (0u16..1000, 2u8..=3).prop_flat_map(mnc)
     }
 
     proptest! {
@@ -755,15 +643,17 @@ mod tests {
             let _ = decode_uli(&data);
         }
 
+        // Plain random bytes seldom start with a known type at a near-valid length; these do.
         #[test]
-        fn decode_uli_known_types_never_panic(
+        fn known_types_at_their_lengths_never_panic(
             code in prop::sample::select(vec![0u8, 1, 2, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137]),
-            rest in proptest::collection::vec(any::<u8>(), 0..16),
+            rest in proptest::collection::vec(any::<u8>(), 5..16),
         ) {
             let mut data = vec![code];
             data.extend(rest);
             if let Ok(l) = decode_uli(&data) {
                 prop_assert_eq!(l.kind.code(), code);
+                prop_assert!(l.kind.data_lens().contains(&data.len()));
             }
         }
     }

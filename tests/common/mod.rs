@@ -48,9 +48,48 @@ pub fn peers_dir() -> Option<PathBuf> {
     }
 }
 
+/// The embedded config rewritten for a test: its own ports and data dir, debug
+/// logs, and `diameter_extra` appended to the [diameter] section.
+pub fn config_text(dir: &Path, port: u16, metrics: u16, api: u16, diameter_extra: &str) -> String {
+    let mut base = include_str!("../../config/gyro.toml").to_string();
+    if diameter_extra.contains("watchdog_interval") {
+        base = base.replace("watchdog_interval = \"30s\"", "");
+    }
+    let data = dir.join("data");
+    let pairs = [
+        (
+            "listen = \"0.0.0.0:3868\"",
+            format!("listen = \"127.0.0.1:{port}\""),
+        ),
+        (
+            "listen = \"127.0.0.1:9464\"",
+            format!("listen = \"127.0.0.1:{metrics}\""),
+        ),
+        (
+            "listen = \"127.0.0.1:8080\"",
+            format!("listen = \"127.0.0.1:{api}\""),
+        ),
+        (
+            "data_dir = \"./data\"",
+            format!("data_dir = \"{}\"", data.display()),
+        ),
+        ("level = \"info\"", "level = \"debug\"".to_string()),
+        (
+            "accept_unknown_peers = true",
+            format!("accept_unknown_peers = true\n{diameter_extra}"),
+        ),
+    ];
+    for (from, to) in pairs {
+        assert!(base.contains(from), "config/gyro.toml no longer has {from}");
+        base = base.replace(from, &to);
+    }
+    base
+}
+
 pub struct Gyro {
     pub child: Child,
     pub port: u16,
+    pub api_port: u16,
     pub log: PathBuf,
     pub dir: PathBuf,
 }
@@ -72,28 +111,8 @@ impl Gyro {
         let dir = temp_dir(tag);
         let port = free_port();
         let metrics = free_port();
-        let mut base = include_str!("../../config/gyro.toml").to_string();
-        if diameter_extra.contains("watchdog_interval") {
-            base = base.replace("watchdog_interval = \"30s\"", "");
-        }
-        let base = base
-            .replace(
-                "listen = \"0.0.0.0:3868\"",
-                &format!("listen = \"127.0.0.1:{port}\""),
-            )
-            .replace(
-                "listen = \"127.0.0.1:9464\"",
-                &format!("listen = \"127.0.0.1:{metrics}\""),
-            )
-            .replace(
-                "data_dir = \"./data\"",
-                &format!("data_dir = \"{}\"", dir.join("data").display()),
-            )
-            .replace("level = \"info\"", "level = \"debug\"")
-            .replace(
-                "accept_unknown_peers = true",
-                &format!("accept_unknown_peers = true\n{diameter_extra}"),
-            );
+        let api_port = free_port();
+        let base = config_text(&dir, port, metrics, api_port, diameter_extra);
         let cfg = dir.join("gyro.toml");
         std::fs::write(&cfg, base).unwrap();
         let log = dir.join("gyro.log");
@@ -113,6 +132,7 @@ impl Gyro {
         Gyro {
             child,
             port,
+            api_port,
             log,
             dir,
         }
@@ -120,6 +140,10 @@ impl Gyro {
 
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
     }
 
     pub fn log_text(&self) -> String {

@@ -1,0 +1,387 @@
+//! The admin HTTP API (`/api/v1/…`, JSON, bearer token): inventory
+//! definitions, imports, onboarding, stock, export and look-ups. Errors are
+//! JSON bodies naming the field at fault.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::inventory::import::BatchSpec;
+use crate::inventory::model::*;
+use crate::inventory::stock::StockBy;
+use crate::inventory::{Inventory, InventoryError};
+
+pub struct ApiState {
+    pub inventory: Arc<Inventory>,
+    pub token: String,
+    pub stock_alert_below: u64,
+}
+
+type St = State<Arc<ApiState>>;
+
+pub struct ApiError(StatusCode, serde_json::Value);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        let msg = e.to_string();
+        match e {
+            InventoryError::Invalid { field, message } => ApiError(
+                StatusCode::BAD_REQUEST,
+                json!({"error": message, "field": field}),
+            ),
+            InventoryError::NotFound { what, id } => ApiError(
+                StatusCode::NOT_FOUND,
+                json!({"error": msg, "field": what, "value": id}),
+            ),
+            InventoryError::Conflict(_) | InventoryError::OutOfStock(_) => {
+                ApiError(StatusCode::CONFLICT, json!({"error": msg}))
+            }
+            InventoryError::Rejected { file, errors } => ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": format!("{file}: rejected, nothing imported"), "lines": errors}),
+            ),
+            InventoryError::Store(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
+            }
+        }
+    }
+}
+
+fn bad(field: &str, message: &str) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        json!({"error": message, "field": field}),
+    )
+}
+
+fn authorize(st: &ApiState, h: &HeaderMap) -> Result<(), ApiError> {
+    let ok = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.as_bytes(), st.token.as_bytes()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "missing or wrong bearer token", "field": "Authorization"}),
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Runs a blocking inventory call off the async workers (imports and
+/// commits touch the disk).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, InventoryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": e.to_string()}),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// Parses a JSON body, turning serde's complaint into a 400 naming the field.
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let m = e.to_string();
+        let field = m.split('`').nth(1).unwrap_or("body").to_string();
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            json!({"error": format!("invalid JSON body: {m}"), "field": field}),
+        )
+    })
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api/v1/sponsors", post(post_sponsor))
+        .route("/api/v1/products", post(post_product))
+        .route("/api/v1/pools", post(post_pool))
+        .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
+        .route("/api/v1/hold-policy", put(put_hold_policy))
+        .route("/api/v1/batches", post(post_batch))
+        .route("/api/v1/profiles", post(post_profiles))
+        .route("/api/v1/profiles/{iccid}", get(get_profile))
+        .route("/api/v1/accounts", post(post_account))
+        .route("/api/v1/accounts/{id}", get(get_account))
+        .route("/api/v1/imsis/{imsi}", get(get_imsi))
+        .route("/api/v1/stock", get(get_stock))
+        .route("/api/v1/export", get(get_export))
+        .with_state(state)
+}
+
+macro_rules! define {
+    ($name:ident, $ty:ty, $method:ident) => {
+        async fn $name(
+            State(st): St,
+            h: HeaderMap,
+            b: axum::body::Bytes,
+        ) -> Result<impl IntoResponse, ApiError> {
+            authorize(&st, &h)?;
+            let v: $ty = body(&b)?;
+            let inv = st.inventory.clone();
+            let out = v.clone();
+            blocking(move || inv.$method("api", &v)).await?;
+            Ok((StatusCode::CREATED, Json(out)))
+        }
+    };
+}
+
+define!(post_sponsor, Sponsor, define_sponsor);
+define!(post_product, Product, define_product);
+define!(post_pool, EsimPool, define_pool);
+define!(post_dynamic_pool, DynamicImsiPool, define_dynamic_pool);
+define!(put_hold_policy, HoldPolicy, set_hold_policy);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    sponsor: String,
+    name: String,
+    #[serde(default)]
+    recycling: bool,
+    #[serde(default)]
+    end_of_life: bool,
+    /// Either a list of IMSIs or the CSV text.
+    #[serde(default)]
+    imsis: Option<Vec<String>>,
+    #[serde(default)]
+    csv: Option<String>,
+}
+
+async fn post_batch(
+    State(st): St,
+    h: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let v: BatchBody = body(&b)?;
+    let text = match (v.imsis, v.csv) {
+        (Some(list), None) => list.join("\n"),
+        (None, Some(csv)) => csv,
+        _ => {
+            return Err(bad(
+                "imsis",
+                "give exactly one of imsis (a list) or csv (text)",
+            ))
+        }
+    };
+    let inv = st.inventory.clone();
+    let report = blocking(move || {
+        let spec = BatchSpec {
+            sponsor: &v.sponsor,
+            name: &v.name,
+            recycling: v.recycling,
+            end_of_life: v.end_of_life,
+        };
+        inv.import_batch("api", &spec, "request body", text.as_bytes(), &|_| {})
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesBody {
+    pool: String,
+    csv: String,
+}
+
+async fn post_profiles(
+    State(st): St,
+    h: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let v: ProfilesBody = body(&b)?;
+    let inv = st.inventory.clone();
+    let report = blocking(move || {
+        inv.import_profiles("api", &v.pool, "request body", v.csv.as_bytes(), &|_| {})
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+/// A profile as the API shows it: no secrets.
+fn profile_view(p: &Profile) -> serde_json::Value {
+    json!({
+        "iccid": p.iccid,
+        "iccid_grouped": iccid_grouped(&p.iccid),
+        "pool": p.pool,
+        "imsis": p.imsis,
+        "transport_key_label": p.transport_key_label,
+        "state": p.state,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountBody {
+    product: String,
+    #[serde(default)]
+    msisdn: Option<String>,
+}
+
+async fn post_account(
+    State(st): St,
+    h: HeaderMap,
+    b: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let v: AccountBody = body(&b)?;
+    let inv = st.inventory.clone();
+    let (account, profile) =
+        blocking(move || inv.onboard("api", &v.product, v.msisdn.as_deref())).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"account": account, "profile": profile_view(&profile)})),
+    ))
+}
+
+async fn get_account(
+    State(st): St,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| bad("id", "account ids are numbers"))?;
+    let inv = st.inventory.clone();
+    let a = blocking(move || inv.account(id)).await?;
+    a.map(Json).ok_or_else(|| {
+        InventoryError::NotFound {
+            what: "account",
+            id: id.to_string(),
+        }
+        .into()
+    })
+}
+
+async fn get_profile(
+    State(st): St,
+    h: HeaderMap,
+    Path(iccid): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let iccid: String = iccid.chars().filter(|c| !c.is_whitespace()).collect();
+    let inv = st.inventory.clone();
+    let key = iccid.clone();
+    let p = blocking(move || inv.profile(&key)).await?;
+    p.map(|p| Json(profile_view(&p))).ok_or_else(|| {
+        InventoryError::NotFound {
+            what: "profile",
+            id: iccid,
+        }
+        .into()
+    })
+}
+
+async fn get_imsi(
+    State(st): St,
+    h: HeaderMap,
+    Path(imsi): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    if imsi.is_empty() || imsi.len() > 15 || !imsi.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("imsi", "an IMSI is 6 to 15 digits"));
+    }
+    let inv = st.inventory.clone();
+    let now = crate::inventory::ops::now_unix();
+    let key = imsi.clone();
+    let (rec, profile, account) = blocking(move || {
+        let rec = inv.imsi(&key)?;
+        let profile = match rec.as_ref().map(|r| &r.state) {
+            Some(ImsiState::Embedded { profile, .. }) => inv.profile(profile)?,
+            _ => None,
+        };
+        let account = match profile.as_ref().map(|p| &p.state) {
+            Some(ProfileState::Assigned { account }) => inv.account(*account)?,
+            _ => None,
+        };
+        Ok((rec, profile, account))
+    })
+    .await?;
+    let rec = rec.ok_or(InventoryError::NotFound {
+        what: "imsi",
+        id: imsi.clone(),
+    })?;
+    let resolution = match st.inventory.index().resolve_imsi(&imsi, None, now) {
+        Ok(s) => json!({"chargeable": true, "account": s.account, "slot": s.slot}),
+        Err(why) => json!({"chargeable": false, "reason": why.to_string()}),
+    };
+    Ok(Json(json!({
+        "imsi": rec,
+        "profile": profile.as_ref().map(profile_view),
+        "account": account,
+        "resolution": resolution,
+    })))
+}
+
+#[derive(Deserialize)]
+struct StockQuery {
+    by: Option<String>,
+}
+
+async fn get_stock(
+    State(st): St,
+    h: HeaderMap,
+    Query(q): Query<StockQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let by = match q.by.as_deref().unwrap_or("sponsor") {
+        "sponsor" => StockBy::Sponsor,
+        "product" => StockBy::Product,
+        _ => return Err(bad("by", "must be sponsor or product")),
+    };
+    let inv = st.inventory.clone();
+    let alert = st.stock_alert_below;
+    let lines = blocking(move || inv.stock(by, alert)).await?;
+    Ok(Json(lines))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+async fn get_export(
+    State(st): St,
+    h: HeaderMap,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    authorize(&st, &h)?;
+    if q.format.as_deref().unwrap_or("portabilling") != "portabilling" {
+        return Err(bad("format", "the only export format is portabilling"));
+    }
+    let inv = st.inventory.clone();
+    let bytes = blocking(move || {
+        let mut out = vec![];
+        inv.export_portabilling(&mut out)?;
+        Ok(out)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/csv")], bytes).into_response())
+}

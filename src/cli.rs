@@ -1,0 +1,339 @@
+//! The inventory and stock subcommands: each works on the store directly, or
+//! through a running node's admin API with `--api URL`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::inventory::import::BatchSpec;
+use crate::inventory::stock::{self, StockBy, StockLine};
+use crate::inventory::{Inventory, InventoryError};
+
+#[derive(Args, Clone)]
+pub struct Target {
+    /// Configuration file (default: the embedded config/gyro.toml).
+    #[arg(long, env = "GYRO_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Override node.data_dir.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Talk to a running node's admin API (http://HOST:PORT) instead of opening the store.
+    #[arg(long, env = "GYRO_API", global = true)]
+    pub api: Option<String>,
+    /// Bearer token for --api (default: api.token from the configuration).
+    #[arg(long, env = "GYRO_API_TOKEN", global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum InventoryCommand {
+    /// Import a batch of IMSIs (one per line) for a sponsor; a bad file changes nothing.
+    ImportBatch {
+        #[arg(long)]
+        sponsor: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        recycling: bool,
+        #[arg(long)]
+        end_of_life: bool,
+        file: PathBuf,
+    },
+    /// Import eSIM profiles (iccid, imsi1..imsi10, ki, opc, pin1, puk1, pin2, puk2, transport_key_label).
+    ImportProfiles {
+        #[arg(long)]
+        pool: String,
+        file: PathBuf,
+    },
+    /// Export the inventory (PortaBilling SIM upload layout).
+    Export {
+        #[arg(long, default_value = "portabilling")]
+        format: String,
+        file: PathBuf,
+    },
+    /// Onboard a new account for a product: it gets an available profile.
+    Onboard {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        msisdn: Option<String>,
+    },
+    /// Show an IMSI, its profile and account, and whether it is chargeable.
+    Imsi { imsi: String },
+}
+
+enum Mode {
+    Direct(std::sync::Arc<Inventory>, Box<Config>),
+    Api {
+        base: String,
+        token: String,
+        client: reqwest::blocking::Client,
+    },
+}
+
+fn mode(t: &Target) -> anyhow::Result<Mode> {
+    let mut cfg = Config::load(t.config.as_deref())?;
+    if let Some(d) = &t.data_dir {
+        cfg.node.data_dir = d.clone();
+    }
+    match &t.api {
+        Some(base) => Ok(Mode::Api {
+            base: base.trim_end_matches('/').to_string(),
+            token: t.token.clone().unwrap_or_else(|| cfg.api.token.clone()),
+            client: reqwest::blocking::Client::new(),
+        }),
+        None => Ok(Mode::Direct(
+            crate::server::open_inventory(&cfg)?,
+            Box::new(cfg),
+        )),
+    }
+}
+
+fn api_call(
+    client: &reqwest::blocking::Client,
+    req: reqwest::blocking::RequestBuilder,
+    what: &str,
+) -> anyhow::Result<reqwest::blocking::Response> {
+    let _ = client;
+    let r = req
+        .send()
+        .with_context(|| format!("{what}: cannot reach the API"))?;
+    if r.status().is_success() {
+        return Ok(r);
+    }
+    let status = r.status();
+    let body: Value = r.json().unwrap_or(json!({}));
+    if let Some(lines) = body["lines"].as_array() {
+        for l in lines {
+            eprintln!(
+                "line {}: {} '{}': {}",
+                l["line"],
+                l["field"].as_str().unwrap_or(""),
+                l["value"].as_str().unwrap_or(""),
+                l["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
+    bail!(
+        "{what}: {status}: {}",
+        body["error"].as_str().unwrap_or("error")
+    )
+}
+
+fn report_rejection(e: InventoryError) -> anyhow::Error {
+    if let InventoryError::Rejected { errors, .. } = &e {
+        for l in errors {
+            eprintln!("{l}");
+        }
+    }
+    anyhow::anyhow!(e)
+}
+
+fn progress_bar(label: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} lines ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.set_message(label.to_string());
+    pb
+}
+
+pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
+    let m = mode(t)?;
+    match cmd {
+        InventoryCommand::ImportBatch {
+            sponsor,
+            name,
+            recycling,
+            end_of_life,
+            file,
+        } => {
+            let label = file.display().to_string();
+            match m {
+                Mode::Direct(inv, _) => {
+                    let f = std::fs::File::open(&file)
+                        .with_context(|| format!("{label}: cannot open"))?;
+                    let pb = progress_bar(&format!("importing {label}"));
+                    let spec = BatchSpec {
+                        sponsor: &sponsor,
+                        name: &name,
+                        recycling,
+                        end_of_life,
+                    };
+                    let r = inv
+                        .import_batch("cli", &spec, &label, std::io::BufReader::new(f), &|n| {
+                            pb.set_position(n)
+                        })
+                        .map_err(report_rejection);
+                    pb.finish_and_clear();
+                    let r = r?;
+                    println!("imported {} IMSIs into batch {}", r.imported, r.name);
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let csv = std::fs::read_to_string(&file)
+                        .with_context(|| format!("{label}: cannot read"))?;
+                    let req = client.post(format!("{base}/api/v1/batches")).bearer_auth(token).json(&json!({"sponsor": sponsor, "name": name, "recycling": recycling, "end_of_life": end_of_life, "csv": csv}));
+                    let v: Value = api_call(&client, req, &label)?.json()?;
+                    println!(
+                        "imported {} IMSIs into batch {}",
+                        v["imported"],
+                        v["name"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        InventoryCommand::ImportProfiles { pool, file } => {
+            let label = file.display().to_string();
+            match m {
+                Mode::Direct(inv, _) => {
+                    let f = std::fs::File::open(&file)
+                        .with_context(|| format!("{label}: cannot open"))?;
+                    let pb = progress_bar(&format!("importing {label}"));
+                    let r = inv
+                        .import_profiles("cli", &pool, &label, std::io::BufReader::new(f), &|n| {
+                            pb.set_position(n)
+                        })
+                        .map_err(report_rejection);
+                    pb.finish_and_clear();
+                    println!("imported {} profiles into pool {}", r?.imported, pool);
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let csv = std::fs::read_to_string(&file)
+                        .with_context(|| format!("{label}: cannot read"))?;
+                    let req = client
+                        .post(format!("{base}/api/v1/profiles"))
+                        .bearer_auth(token)
+                        .json(&json!({"pool": pool, "csv": csv}));
+                    let v: Value = api_call(&client, req, &label)?.json()?;
+                    println!("imported {} profiles into pool {}", v["imported"], pool);
+                }
+            }
+        }
+        InventoryCommand::Export { format, file } => {
+            if format != "portabilling" {
+                bail!("--format: the only export format is portabilling");
+            }
+            let label = file.display().to_string();
+            match m {
+                Mode::Direct(inv, _) => {
+                    let f = std::fs::File::create(&file)
+                        .with_context(|| format!("{label}: cannot create"))?;
+                    let n = inv.export_portabilling(std::io::BufWriter::new(f))?;
+                    println!("exported {n} rows to {label}");
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let req = client
+                        .get(format!("{base}/api/v1/export?format=portabilling"))
+                        .bearer_auth(token);
+                    let bytes = api_call(&client, req, "export")?.bytes()?;
+                    std::fs::write(&file, &bytes)
+                        .with_context(|| format!("{label}: cannot write"))?;
+                    println!(
+                        "exported {} rows to {label}",
+                        bytes
+                            .iter()
+                            .filter(|&&b| b == b'\n')
+                            .count()
+                            .saturating_sub(1)
+                    );
+                }
+            }
+        }
+        InventoryCommand::Onboard { product, msisdn } => {
+            let v = match m {
+                Mode::Direct(inv, _) => {
+                    let (a, p) = inv.onboard("cli", &product, msisdn.as_deref())?;
+                    json!({"account": a, "profile": {"iccid": p.iccid, "pool": p.pool, "imsis": p.imsis}})
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let req = client
+                        .post(format!("{base}/api/v1/accounts"))
+                        .bearer_auth(token)
+                        .json(&json!({"product": product, "msisdn": msisdn}));
+                    api_call(&client, req, "onboard")?.json()?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        InventoryCommand::Imsi { imsi } => {
+            let v = match m {
+                Mode::Direct(inv, _) => {
+                    let rec = inv
+                        .imsi(&imsi)?
+                        .ok_or_else(|| anyhow::anyhow!("imsi {imsi}: not in the inventory"))?;
+                    let res =
+                        inv.index()
+                            .resolve_imsi(&imsi, None, crate::inventory::ops::now_unix());
+                    json!({"imsi": rec, "resolution": match res { Ok(s) => json!({"chargeable": true, "account": s.account, "slot": s.slot}), Err(w) => json!({"chargeable": false, "reason": w.to_string()}) }})
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let req = client
+                        .get(format!("{base}/api/v1/imsis/{imsi}"))
+                        .bearer_auth(token);
+                    api_call(&client, req, &imsi)?.json()?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
+
+pub fn stock(t: &Target, by: &str, as_json: bool) -> anyhow::Result<()> {
+    let by_enum = match by {
+        "sponsor" => StockBy::Sponsor,
+        "product" => StockBy::Product,
+        _ => bail!("--by: must be sponsor or product"),
+    };
+    let lines: Vec<StockLine> = match mode(t)? {
+        Mode::Direct(inv, cfg) => inv.stock(by_enum, cfg.inventory.stock_alert_below)?,
+        Mode::Api {
+            base,
+            token,
+            client,
+        } => {
+            let req = client
+                .get(format!("{base}/api/v1/stock?by={by}"))
+                .bearer_auth(token);
+            let v: Vec<Value> = api_call(&client, req, "stock")?.json()?;
+            v.into_iter()
+                .map(|l| StockLine {
+                    name: l["name"].as_str().unwrap_or("").into(),
+                    available_profiles: l["available_profiles"].as_u64().unwrap_or(0),
+                    dynamic_imsis: l["dynamic_imsis"].as_u64().unwrap_or(0),
+                    alert: l["alert"].as_bool().unwrap_or(false),
+                })
+                .collect()
+        }
+    };
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&lines)?);
+    } else {
+        print!("{}", stock::table(&lines, by_enum));
+    }
+    Ok(())
+}
