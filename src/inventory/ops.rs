@@ -101,42 +101,31 @@ impl Inventory {
         let mut stock = self.lock();
         self.refresh_catalog()?;
         *stock = Stock::default();
-        let mut sponsor_of: HashMap<String, String> = HashMap::new();
-        for r in self.store.scan_raw(b"imsi/") {
+        // Accounts, then profiles, then IMSIs: each IMSI entry copies what it
+        // needs from its profile and account.
+        for r in self.store.scan_raw(b"account/") {
             let (k, v) = r?;
-            let i: Imsi = super::store::decode(&k, &v)?;
-            self.index.put_imsi(&i);
-            if let ImsiState::InDynamicPool { pool } = &i.state {
-                *stock
-                    .dynamic
-                    .entry((pool.clone(), i.sponsor.clone()))
-                    .or_default() += 1;
-            }
-            if matches!(i.state, ImsiState::Embedded { .. }) {
-                sponsor_of.insert(i.imsi, i.sponsor);
-            }
+            let a: Account = super::store::decode(&k, &v)?;
+            self.index.put_account(&a, None);
         }
+        let catalog = self.index.catalog();
+        let sponsor_of = |imsi: &str| catalog.sponsors.iter().find(|s| s.owns_imsi(imsi)).map(|s| s.id.clone());
         for r in self.store.scan_raw(b"profile/") {
             let (k, v) = r?;
             let p: Profile = super::store::decode(&k, &v)?;
             self.index.put_profile(&p);
             if p.state == ProfileState::Available {
-                let sponsors = p
-                    .imsis
-                    .iter()
-                    .filter_map(|i| sponsor_of.get(i).cloned())
-                    .collect();
-                stock
-                    .available
-                    .entry(p.pool.clone())
-                    .or_default()
-                    .insert(p.iccid.clone(), sponsors);
+                let sponsors = p.imsis.iter().filter_map(|i| sponsor_of(i)).collect();
+                stock.available.entry(p.pool.clone()).or_default().insert(p.iccid.clone(), sponsors);
             }
         }
-        for r in self.store.scan_raw(b"account/") {
+        for r in self.store.scan_raw(b"imsi/") {
             let (k, v) = r?;
-            let a: Account = super::store::decode(&k, &v)?;
-            self.index.put_account(&a);
+            let i: Imsi = super::store::decode(&k, &v)?;
+            self.index.put_imsi(&i);
+            if let ImsiState::InDynamicPool { pool } = &i.state {
+                *stock.dynamic.entry((pool.clone(), i.sponsor.clone())).or_default() += 1;
+            }
         }
         Ok(())
     }
@@ -380,8 +369,7 @@ impl Inventory {
         if let Some(m) = stock.available.get_mut(&profile.pool) {
             m.remove(&iccid);
         }
-        self.index.put_profile(&profile);
-        self.index.put_account(&account);
+        self.index.put_account(&account, Some(&profile));
         Ok((account, profile))
     }
 

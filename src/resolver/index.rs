@@ -45,18 +45,37 @@ pub enum ImsiStatus {
     EndOfLife,
 }
 
+/// Everything a charging request needs about one IMSI, denormalised from its
+/// profile and account so that resolving is one hash probe.
 #[derive(Debug, Clone, Copy)]
 pub struct ImsiEntry {
-    /// Profile holding it (0 = none).
-    pub iccid: u128,
+    /// ICCID key (see `iccid_key`) in two halves: a u128 would force 16-octet
+    /// alignment and a larger map entry.
+    iccid: [u64; 2],
+    pub account: u64,
+    /// Active: i64::MAX; grace: its end; closed: i64::MIN.
+    pub account_until: UnixTime,
     pub sponsor: u16,
+    pub product: u16,
     pub slot: u8,
     pub status: ImsiStatus,
+    pub profile_status: ProfileStatus,
+}
+
+impl ImsiEntry {
+    pub fn iccid(&self) -> u128 {
+        (self.iccid[0] as u128) << 64 | self.iccid[1] as u128
+    }
+}
+
+fn split(k: u128) -> [u64; 2] {
+    [(k >> 64) as u64, k as u64]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ProfileStatus {
+    None,
     Available,
     Assigned,
     Disposed,
@@ -73,6 +92,16 @@ pub enum AccountState {
     Active,
     Grace(UnixTime),
     Closed,
+}
+
+impl AccountState {
+    fn until(self) -> UnixTime {
+        match self {
+            AccountState::Active => UnixTime::MAX,
+            AccountState::Grace(t) => t,
+            AccountState::Closed => UnixTime::MIN,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,12 +159,14 @@ impl Catalog {
     }
 }
 
+type Fx = rustc_hash::FxBuildHasher;
+
 #[derive(Default)]
 pub struct Index {
-    pub(crate) imsis: DashMap<u64, ImsiEntry>,
-    pub(crate) profiles: DashMap<u128, ProfileEntry>,
-    pub(crate) accounts: DashMap<u64, AccountEntry>,
-    pub(crate) msisdns: DashMap<u64, u64>,
+    pub(crate) imsis: DashMap<u64, ImsiEntry, Fx>,
+    pub(crate) profiles: DashMap<[u64; 2], ProfileEntry, Fx>,
+    pub(crate) accounts: DashMap<u64, AccountEntry, Fx>,
+    pub(crate) msisdns: DashMap<u64, u64, Fx>,
     pub(crate) catalog: ArcSwap<Catalog>,
 }
 
@@ -150,53 +181,73 @@ impl Index {
         self.catalog.store(Arc::new(c));
     }
 
-    pub fn put_imsi(&self, i: &Imsi) {
-        let Some(key) = digits_u64(&i.imsi) else {
-            return;
+    /// Fills an IMSI entry's profile and account fields from those maps.
+    fn denormalise(&self, e: &mut ImsiEntry) {
+        let (pstatus, account) = match self.profiles.get(&e.iccid) {
+            Some(p) if e.status == ImsiStatus::Embedded => (p.status, p.account),
+            _ => (ProfileStatus::None, 0),
         };
-        let sponsor = self
-            .catalog
-            .load()
-            .sponsor_index(&i.sponsor)
-            .unwrap_or(u16::MAX);
+        e.profile_status = pstatus;
+        e.account = account;
+        match self.accounts.get(&account).filter(|_| pstatus == ProfileStatus::Assigned) {
+            Some(a) => {
+                e.product = a.product;
+                e.account_until = a.state.until();
+            }
+            None => {
+                e.product = u16::MAX;
+                e.account_until = UnixTime::MIN;
+            }
+        }
+    }
+
+    pub fn put_imsi(&self, i: &Imsi) {
+        let Some(key) = digits_u64(&i.imsi) else { return };
+        let sponsor = self.catalog.load().sponsor_index(&i.sponsor).unwrap_or(u16::MAX);
         let (status, iccid, slot) = match &i.state {
             ImsiState::Available => (ImsiStatus::Available, 0, 0),
-            ImsiState::Embedded { profile, slot } => {
-                (ImsiStatus::Embedded, iccid_key(profile).unwrap_or(0), *slot)
-            }
+            ImsiState::Embedded { profile, slot } => (ImsiStatus::Embedded, iccid_key(profile).unwrap_or(0), *slot),
             ImsiState::InDynamicPool { .. } => (ImsiStatus::InDynamicPool, 0, 0),
             ImsiState::Hold { .. } => (ImsiStatus::Hold, 0, 0),
             ImsiState::EndOfLife => (ImsiStatus::EndOfLife, 0, 0),
         };
-        self.imsis.insert(
-            key,
-            ImsiEntry {
-                iccid,
-                sponsor,
-                slot,
-                status,
-            },
-        );
+        let mut e = ImsiEntry {
+            iccid: split(iccid),
+            account: 0,
+            account_until: UnixTime::MIN,
+            sponsor,
+            product: u16::MAX,
+            slot,
+            status,
+            profile_status: ProfileStatus::None,
+        };
+        self.denormalise(&mut e);
+        self.imsis.insert(key, e);
     }
 
+    /// Records the profile and refreshes the entries of its IMSIs.
     pub fn put_profile(&self, p: &Profile) {
-        let Some(key) = iccid_key(&p.iccid) else {
-            return;
-        };
+        let Some(key) = iccid_key(&p.iccid) else { return };
         let (status, account) = match p.state {
             ProfileState::Available => (ProfileStatus::Available, 0),
             ProfileState::Assigned { account } => (ProfileStatus::Assigned, account),
             ProfileState::Disposed => (ProfileStatus::Disposed, 0),
         };
+        let key = split(key);
         self.profiles.insert(key, ProfileEntry { account, status });
+        for imsi in p.imsis.iter().filter_map(|i| digits_u64(i)) {
+            let current = self.imsis.get(&imsi).map(|e| *e);
+            if let Some(mut e) = current.filter(|e| e.iccid == key) {
+                self.denormalise(&mut e);
+                self.imsis.insert(imsi, e);
+            }
+        }
     }
 
-    pub fn put_account(&self, a: &Account) {
-        let product = self
-            .catalog
-            .load()
-            .product_index(&a.product)
-            .unwrap_or(u16::MAX);
+    /// Records the account; pass its profile so that the profile's IMSIs see
+    /// the change (product, status) at once.
+    pub fn put_account(&self, a: &Account, profile: Option<&Profile>) {
+        let product = self.catalog.load().product_index(&a.product).unwrap_or(u16::MAX);
         let state = match a.status {
             AccountStatus::Active => AccountState::Active,
             AccountStatus::Grace { until } => AccountState::Grace(until),
@@ -210,13 +261,16 @@ impl Index {
                 self.msisdns.insert(m, a.id);
             }
         }
+        if let Some(p) = profile {
+            self.put_profile(p);
+        }
     }
 
     pub fn imsi(&self, imsi: u64) -> Option<ImsiEntry> {
         self.imsis.get(&imsi).map(|e| *e)
     }
     pub fn profile(&self, iccid: u128) -> Option<ProfileEntry> {
-        self.profiles.get(&iccid).map(|e| *e)
+        self.profiles.get(&split(iccid)).map(|e| *e)
     }
     pub fn account(&self, id: u64) -> Option<AccountEntry> {
         self.accounts.get(&id).map(|e| *e)

@@ -57,11 +57,14 @@ impl Index {
         let mut via_translation = None;
         if let Some(sp) = proxy {
             if let Some(t) = &catalog.sponsors[sp as usize].translation {
-                if let Some(orig) = t.to_sponsor(imsi).as_deref().and_then(digits_u64) {
-                    if self.imsis.contains_key(&orig) {
-                        used = orig;
-                        via_translation = Some(sp);
-                    }
+                // Arithmetic, not string building: this runs on every request.
+                let orig = imsi.strip_prefix(t.operator_prefix.as_str()).and_then(|rest| {
+                    let prefix: u64 = t.sponsor_prefix.parse().ok()?;
+                    Some(prefix * 10u64.checked_pow(rest.len() as u32)? + digits_u64(rest).unwrap_or(0))
+                });
+                if let Some(orig) = orig.filter(|o| self.imsis.contains_key(o)) {
+                    used = orig;
+                    via_translation = Some(sp);
                 }
             }
         }
@@ -71,21 +74,24 @@ impl Index {
             ImsiStatus::Hold => return Err(Miss::ImsiOnHold),
             _ => return Err(Miss::NotEmbedded),
         }
-        let p = self.profile(e.iccid).ok_or(Miss::NotEmbedded)?;
-        match p.status {
+        match e.profile_status {
             ProfileStatus::Assigned => {}
             ProfileStatus::Disposed => return Err(Miss::DisposedProfile),
             ProfileStatus::Available => return Err(Miss::UnassignedProfile),
+            ProfileStatus::None => return Err(Miss::NotEmbedded),
         }
-        let a = self.account(p.account).ok_or(Miss::UnknownAccount)?;
-        check_account(a.state, now)?;
+        match e.account_until {
+            UnixTime::MIN => return Err(Miss::ClosedAccount),
+            until if now > until => return Err(Miss::GraceExpired),
+            _ => {}
+        }
         Ok(Subscriber {
             imsi: used,
-            iccid: e.iccid,
+            iccid: e.iccid(),
             slot: e.slot,
             sponsor: via_translation.unwrap_or(e.sponsor),
-            account: p.account,
-            product: a.product,
+            account: e.account,
+            product: e.product,
         })
     }
 
@@ -171,10 +177,26 @@ mod tests {
                 reserved_for: None,
             },
         });
-        idx.put_profile(&Profile {
-            iccid: iccid.into(),
+        idx.put_profile(&profile());
+        idx.put_account(
+            &Account {
+                id: 7,
+                msisdn: "491700000001".into(),
+                product: "EU".into(),
+                profile: Some(iccid.into()),
+                status: AccountStatus::Active,
+                created_at: 0,
+            },
+            Some(&profile()),
+        );
+        idx
+    }
+
+    fn profile() -> Profile {
+        Profile {
+            iccid: "8949102620100000126".into(),
             pool: "p".into(),
-            imsis: vec![],
+            imsis: vec!["262019000000001".into(), "213779000000001".into()],
             transport_key_label: String::new(),
             ki: Secret::default(),
             opc: Secret::default(),
@@ -183,16 +205,7 @@ mod tests {
             pin2: Secret::default(),
             puk2: Secret::default(),
             state: ProfileState::Assigned { account: 7 },
-        });
-        idx.put_account(&Account {
-            id: 7,
-            msisdn: "491700000001".into(),
-            product: "EU".into(),
-            profile: Some(iccid.into()),
-            status: AccountStatus::Active,
-            created_at: 0,
-        });
-        idx
+        }
     }
 
     #[test]
@@ -238,14 +251,14 @@ mod tests {
             status: AccountStatus::Grace { until: 50 },
             created_at: 0,
         };
-        idx.put_account(&a);
+        idx.put_account(&a, Some(&profile()));
         assert!(idx.resolve_imsi("262019000000001", None, 49).is_ok());
         assert_eq!(
             idx.resolve_imsi("262019000000001", None, 51),
             Err(Miss::GraceExpired)
         );
         a.status = AccountStatus::Closed;
-        idx.put_account(&a);
+        idx.put_account(&a, Some(&profile()));
         assert_eq!(
             idx.resolve_imsi("262019000000001", None, 0),
             Err(Miss::ClosedAccount)

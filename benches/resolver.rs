@@ -1,0 +1,159 @@
+//! Resolver benchmarks on synthetic inventories: IMSI lookup latency with 1 M
+//! (or GYRO_BENCH_PROFILES) two-IMSI profiles loaded, index memory per
+//! profile, and the time to rebuild the indexes from a sled store.
+//!
+//! Run: `cargo bench --bench resolver`; `GYRO_BENCH_PROFILES=10000000` for 10 M.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use gyro::inventory::model::*;
+use gyro::inventory::store::{SledStore, Storage, WriteBatch};
+use gyro::inventory::Inventory;
+use gyro::resolver::{Catalog, Index};
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
+}
+
+fn sponsors() -> Vec<Sponsor> {
+    let s = |id: &str, plmn: &str, t: Option<Translation>| Sponsor {
+        id: id.into(),
+        name: id.into(),
+        plmns: vec![plmn.into()],
+        translation: t,
+        proxy_origin_hosts: vec![format!("gy.{id}.example")],
+        currency: "EUR".into(),
+        provision_in_home_hss: true,
+    };
+    vec![
+        s("own", "26201", None),
+        s("partner-x", "21377", Some(Translation { sponsor_prefix: "21377".into(), operator_prefix: "26201".into() })),
+    ]
+}
+
+fn iccid(i: u64) -> String {
+    let p = format!("89491026{i:011}");
+    format!("{p}{}", luhn_digit(&p))
+}
+
+fn profile(i: u64, account: u64) -> Profile {
+    Profile {
+        iccid: iccid(i),
+        pool: "pool".into(),
+        imsis: vec![format!("26201{i:010}"), format!("21377{i:010}")],
+        transport_key_label: "K".into(),
+        ki: Secret("00".repeat(16)),
+        opc: Secret("00".repeat(16)),
+        pin1: Secret("1111".into()),
+        puk1: Secret("11111111".into()),
+        pin2: Secret("2222".into()),
+        puk2: Secret("22222222".into()),
+        state: ProfileState::Assigned { account },
+    }
+}
+
+fn account(i: u64) -> Account {
+    Account {
+        id: i + 1,
+        msisdn: format!("4917{i:08}"),
+        product: "P".into(),
+        profile: Some(iccid(i)),
+        status: AccountStatus::Active,
+        created_at: 0,
+    }
+}
+
+fn imsi(p: &Profile, slot: usize) -> Imsi {
+    Imsi {
+        imsi: p.imsis[slot].clone(),
+        batch: "b".into(),
+        sponsor: if slot == 0 { "own" } else { "partner-x" }.into(),
+        state: ImsiState::Embedded { profile: p.iccid.clone(), slot: slot as u8 + 1 },
+    }
+}
+
+fn build_index(n: u64) -> Arc<Index> {
+    let idx = Index::new();
+    idx.set_catalog(Catalog::new(sponsors(), vec![Product { name: "P".into(), rate_codes: vec![], rate_code_groups: vec![] }]));
+    // The order a rebuild uses: account, profile, then its IMSIs.
+    for i in 0..n {
+        let p = profile(i, i + 1);
+        idx.put_account(&account(i), None);
+        idx.put_profile(&p);
+        idx.put_imsi(&imsi(&p, 0));
+        idx.put_imsi(&imsi(&p, 1));
+    }
+    idx
+}
+
+fn resolver(c: &mut Criterion) {
+    let n: u64 = std::env::var("GYRO_BENCH_PROFILES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let before = rss_bytes();
+    let t = Instant::now();
+    let idx = build_index(n);
+    let built = t.elapsed();
+    let after = rss_bytes();
+    println!(
+        "index: {n} two-IMSI profiles (with accounts) built in {:.2} s; {} bytes of memory per profile",
+        built.as_secs_f64(),
+        (after - before) / n
+    );
+    // A pseudo-random walk over the loaded IMSIs, so lookups miss the cache.
+    let probes: Vec<String> = (0..4096u64).map(|k| format!("26201{:010}", (k * 2_654_435_761) % n)).collect();
+    let translated: Vec<String> = probes.clone();
+    let mut g = c.benchmark_group("resolver");
+    let mut i = 0;
+    g.bench_function(format!("resolve_imsi_{n}"), |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(idx.resolve_imsi(black_box(&probes[i]), None, 0).ok())
+        })
+    });
+    g.bench_function(format!("resolve_translated_imsi_via_proxy_{n}"), |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(idx.resolve_imsi(black_box(&translated[i]), Some("gy.partner-x.example"), 0).ok())
+        })
+    });
+    g.finish();
+    drop(idx);
+
+    // Rebuild from a sled store of `m` profiles (written once, outside the timing).
+    let m: u64 = std::env::var("GYRO_BENCH_REBUILD").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let store = Arc::new(SledStore::temporary().unwrap());
+    let mut b = WriteBatch::default();
+    for s in sponsors() {
+        b.put(format!("sponsor/{}", s.id), &s);
+    }
+    b.put("product/P", &Product { name: "P".into(), rate_codes: vec![], rate_code_groups: vec![] });
+    store.commit(b).unwrap();
+    for chunk in (0..m).collect::<Vec<_>>().chunks(50_000) {
+        let mut b = WriteBatch::default();
+        for &i in chunk {
+            let p = profile(i, i + 1);
+            b.put(format!("imsi/{}", p.imsis[0]), &imsi(&p, 0));
+            b.put(format!("imsi/{}", p.imsis[1]), &imsi(&p, 1));
+            b.put(format!("account/{:020}", i + 1), &account(i));
+            b.put(format!("profile/{}", p.iccid), &p);
+        }
+        store.commit(b).unwrap();
+    }
+    let t = Instant::now();
+    let inv = Inventory::open(store).unwrap();
+    let took = t.elapsed();
+    println!(
+        "rebuild: {m} profiles ({} IMSIs, {m} accounts) from sled in {:.2} s = {:.0} profiles/s",
+        2 * m,
+        took.as_secs_f64(),
+        m as f64 / took.as_secs_f64()
+    );
+    black_box(inv.index().counts());
+}
+
+criterion_group!(benches, resolver);
+criterion_main!(benches);
