@@ -17,7 +17,12 @@ use gyro::resolver::{Catalog, Index};
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 4096
 }
 
 fn sponsors() -> Vec<Sponsor> {
@@ -32,7 +37,14 @@ fn sponsors() -> Vec<Sponsor> {
     };
     vec![
         s("own", "26201", None),
-        s("partner-x", "21377", Some(Translation { sponsor_prefix: "21377".into(), operator_prefix: "26201".into() })),
+        s(
+            "partner-x",
+            "21377",
+            Some(Translation {
+                sponsor_prefix: "21377".into(),
+                operator_prefix: "26201".into(),
+            }),
+        ),
     ]
 }
 
@@ -73,13 +85,23 @@ fn imsi(p: &Profile, slot: usize) -> Imsi {
         imsi: p.imsis[slot].clone(),
         batch: "b".into(),
         sponsor: if slot == 0 { "own" } else { "partner-x" }.into(),
-        state: ImsiState::Embedded { profile: p.iccid.clone(), slot: slot as u8 + 1 },
+        state: ImsiState::Embedded {
+            profile: p.iccid.clone(),
+            slot: slot as u8 + 1,
+        },
     }
 }
 
 fn build_index(n: u64) -> Arc<Index> {
     let idx = Index::new();
-    idx.set_catalog(Catalog::new(sponsors(), vec![Product { name: "P".into(), rate_codes: vec![], rate_code_groups: vec![] }]));
+    idx.set_catalog(Catalog::new(
+        sponsors(),
+        vec![Product {
+            name: "P".into(),
+            rate_codes: vec![],
+            rate_code_groups: vec![],
+        }],
+    ));
     // The order a rebuild uses: account, profile, then its IMSIs.
     for i in 0..n {
         let p = profile(i, i + 1);
@@ -92,7 +114,10 @@ fn build_index(n: u64) -> Arc<Index> {
 }
 
 fn resolver(c: &mut Criterion) {
-    let n: u64 = std::env::var("GYRO_BENCH_PROFILES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::var("GYRO_BENCH_PROFILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let before = rss_bytes();
     let t = Instant::now();
     let idx = build_index(n);
@@ -104,7 +129,9 @@ fn resolver(c: &mut Criterion) {
         (after - before) / n
     );
     // A pseudo-random walk over the loaded IMSIs, so lookups miss the cache.
-    let probes: Vec<String> = (0..4096u64).map(|k| format!("26201{:010}", (k * 2_654_435_761) % n)).collect();
+    let probes: Vec<String> = (0..4096u64)
+        .map(|k| format!("26201{:010}", (k * 2_654_435_761) % n))
+        .collect();
     let translated: Vec<String> = probes.clone();
     let mut g = c.benchmark_group("resolver");
     let mut i = 0;
@@ -117,20 +144,33 @@ fn resolver(c: &mut Criterion) {
     g.bench_function(format!("resolve_translated_imsi_via_proxy_{n}"), |b| {
         b.iter(|| {
             i = (i + 1) & 4095;
-            black_box(idx.resolve_imsi(black_box(&translated[i]), Some("gy.partner-x.example"), 0).ok())
+            black_box(
+                idx.resolve_imsi(black_box(&translated[i]), Some("gy.partner-x.example"), 0)
+                    .ok(),
+            )
         })
     });
     g.finish();
     drop(idx);
 
     // Rebuild from a sled store of `m` profiles (written once, outside the timing).
-    let m: u64 = std::env::var("GYRO_BENCH_REBUILD").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let store = Arc::new(SledStore::temporary().unwrap());
     let mut b = WriteBatch::default();
     for s in sponsors() {
         b.put(format!("sponsor/{}", s.id), &s);
     }
-    b.put("product/P", &Product { name: "P".into(), rate_codes: vec![], rate_code_groups: vec![] });
+    b.put(
+        "product/P",
+        &Product {
+            name: "P".into(),
+            rate_codes: vec![],
+            rate_code_groups: vec![],
+        },
+    );
     store.commit(b).unwrap();
     for chunk in (0..m).collect::<Vec<_>>().chunks(50_000) {
         let mut b = WriteBatch::default();

@@ -73,6 +73,37 @@ pub struct Config {
     pub api: ApiSection,
     #[serde(default)]
     pub inventory: InventorySection,
+    #[serde(default)]
+    pub charging: ChargingSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChargingSection {
+    /// Rating data (bundles, groups, tariffs); absent = the embedded config/rating.toml.
+    pub rating: Option<PathBuf>,
+    /// Where xDRs go; relative paths are under node.data_dir.
+    pub xdr_dir: PathBuf,
+    /// A new xDR file starts past this size (and every UTC day).
+    pub xdr_max_bytes: u64,
+    /// Copy a failing MSCC Result-Code to command level.
+    pub raise_mscc_result: bool,
+    /// Final-Unit-Action on the last grant: "terminate" or "redirect".
+    pub final_unit_action: String,
+    pub redirect_url: Option<String>,
+}
+
+impl Default for ChargingSection {
+    fn default() -> Self {
+        ChargingSection {
+            rating: None,
+            xdr_dir: PathBuf::from("xdr"),
+            xdr_max_bytes: 64 << 20,
+            raise_mscc_result: false,
+            final_unit_action: "terminate".into(),
+            redirect_url: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +294,24 @@ impl Config {
                     &format!("diameter.peers[{i}].origin_host"),
                     "must be a non-empty ASCII FQDN",
                 ));
+            }
+        }
+        match (
+            self.charging.final_unit_action.as_str(),
+            &self.charging.redirect_url,
+        ) {
+            ("terminate", _) | ("redirect", Some(_)) => {}
+            ("redirect", None) => {
+                return Err(bad(
+                    "charging.redirect_url",
+                    "needed when final_unit_action = \"redirect\"",
+                ))
+            }
+            _ => {
+                return Err(bad(
+                    "charging.final_unit_action",
+                    "must be \"terminate\" or \"redirect\"",
+                ))
             }
         }
         if self.api.token.len() < 8 {

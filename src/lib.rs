@@ -1,9 +1,11 @@
 //! gyro: a Diameter Gy/Ro online-charging node for multi-IMSI eSIM operators.
 
 pub mod api;
+pub mod charging;
 pub mod cli;
 pub mod config;
 pub mod diameter;
 pub mod inventory;
+pub mod rating;
 pub mod resolver;
 pub mod server;

@@ -8,6 +8,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::ApiState;
+use crate::charging::app::CreditControl;
+use crate::charging::committer::{load_balances, Committer, XdrWriter};
+use crate::charging::engine::{Engine, EngineConfig};
 use crate::config::{Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
@@ -17,6 +20,7 @@ use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
+use crate::rating::Rating;
 
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -97,13 +101,55 @@ pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
     Ok(inv)
 }
 
+/// The embedded OCS: rating data, balances loaded from the store, the commit
+/// thread and the Credit-Control application.
+pub fn charging(
+    cfg: &Config,
+    inventory: &Arc<Inventory>,
+) -> anyhow::Result<(Arc<Engine>, CreditControl)> {
+    let c = &cfg.charging;
+    let rating = match &c.rating {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("charging.rating: cannot read {}", p.display()))?;
+            Rating::parse(&text, &p.display().to_string())?
+        }
+        None => Rating::parse(crate::rating::EMBEDDED, "embedded config/rating.toml")?,
+    };
+    let engine = Arc::new(Engine::new(
+        inventory.index(),
+        Arc::new(rating),
+        EngineConfig {
+            raise_mscc_result: c.raise_mscc_result,
+            final_unit_action: if c.final_unit_action == "redirect" {
+                1
+            } else {
+                0
+            },
+            redirect_url: c.redirect_url.clone(),
+            ..EngineConfig::default()
+        },
+    ));
+    for (account, used) in load_balances(inventory) {
+        engine.balances.load(account, used);
+    }
+    let dir = cfg.node.data_dir.join(&c.xdr_dir);
+    let xdr = XdrWriter::new(dir.clone(), c.xdr_max_bytes)
+        .with_context(|| format!("charging.xdr_dir: cannot create {}", dir.display()))?;
+    let committer = Committer::start(inventory.clone(), xdr);
+    Ok((engine.clone(), CreditControl { engine, committer }))
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
+    let (engine, app) = charging(&cfg, &inventory)?;
+    crate::charging::app::spawn_supervision(engine.clone());
     if let Some(addr) = cfg.api.listen {
         if cfg.api.token == crate::config::DEV_TOKEN {
             tracing::warn!("api.token is the development default: set your own in production");
         }
         let state = Arc::new(ApiState {
+            engine: Some(engine.clone()),
             inventory: inventory.clone(),
             token: cfg.api.token.clone(),
             stock_alert_below: cfg.inventory.stock_alert_below,
@@ -165,7 +211,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             reconnect_interval: d.reconnect_interval.0,
             shutdown_grace: d.shutdown_grace.0,
         },
-        vec![],
+        vec![Arc::new(app)],
     );
     let listener = TcpListener::bind(cfg.node.listen)
         .await

@@ -19,6 +19,8 @@ use crate::inventory::{Inventory, InventoryError};
 
 pub struct ApiState {
     pub inventory: Arc<Inventory>,
+    /// The embedded OCS, for balances (absent in CLI-only use).
+    pub engine: Option<Arc<crate::charging::engine::Engine>>,
     pub token: String,
     pub stock_alert_below: u64,
 }
@@ -126,6 +128,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/accounts", post(post_account))
         .route("/api/v1/accounts/{id}", get(get_account))
+        .route("/api/v1/accounts/{id}/balance", get(get_balance))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
         .route("/api/v1/stock", get(get_stock))
         .route("/api/v1/export", get(get_export))
@@ -384,4 +387,46 @@ async fn get_export(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv")], bytes).into_response())
+}
+
+async fn get_balance(
+    State(st): St,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| bad("id", "account ids are numbers"))?;
+    let inv = st.inventory.clone();
+    let account = blocking(move || inv.account(id))
+        .await?
+        .ok_or(InventoryError::NotFound {
+            what: "account",
+            id: id.to_string(),
+        })?;
+    let Some(engine) = &st.engine else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "charging is not running"}),
+        ));
+    };
+    let b = engine.balances.get(id);
+    let bundle = engine.rating.bundle(&account.product);
+    Ok(Json(json!({
+        "account": id,
+        "product": account.product,
+        "data": {
+            "allowance_octets": bundle.map(|b| b.data_octets),
+            "used_octets": b.used.data_octets,
+            "reserved_octets": b.reserved_data,
+            "fup_octets": bundle.and_then(|b| b.fup_octets),
+            "fup_crossed": b.used.fup_crossed,
+        },
+        "voice": {
+            "allowance_seconds": bundle.map(|b| b.voice_seconds),
+            "used_seconds": b.used.voice_seconds,
+            "reserved_seconds": b.reserved_voice,
+        },
+    })))
 }

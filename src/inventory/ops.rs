@@ -109,14 +109,24 @@ impl Inventory {
             self.index.put_account(&a, None);
         }
         let catalog = self.index.catalog();
-        let sponsor_of = |imsi: &str| catalog.sponsors.iter().find(|s| s.owns_imsi(imsi)).map(|s| s.id.clone());
+        let sponsor_of = |imsi: &str| {
+            catalog
+                .sponsors
+                .iter()
+                .find(|s| s.owns_imsi(imsi))
+                .map(|s| s.id.clone())
+        };
         for r in self.store.scan_raw(b"profile/") {
             let (k, v) = r?;
             let p: Profile = super::store::decode(&k, &v)?;
             self.index.put_profile(&p);
             if p.state == ProfileState::Available {
                 let sponsors = p.imsis.iter().filter_map(|i| sponsor_of(i)).collect();
-                stock.available.entry(p.pool.clone()).or_default().insert(p.iccid.clone(), sponsors);
+                stock
+                    .available
+                    .entry(p.pool.clone())
+                    .or_default()
+                    .insert(p.iccid.clone(), sponsors);
             }
         }
         for r in self.store.scan_raw(b"imsi/") {
@@ -124,7 +134,10 @@ impl Inventory {
             let i: Imsi = super::store::decode(&k, &v)?;
             self.index.put_imsi(&i);
             if let ImsiState::InDynamicPool { pool } = &i.state {
-                *stock.dynamic.entry((pool.clone(), i.sponsor.clone())).or_default() += 1;
+                *stock
+                    .dynamic
+                    .entry((pool.clone(), i.sponsor.clone()))
+                    .or_default() += 1;
             }
         }
         Ok(())

@@ -189,7 +189,11 @@ impl Index {
         };
         e.profile_status = pstatus;
         e.account = account;
-        match self.accounts.get(&account).filter(|_| pstatus == ProfileStatus::Assigned) {
+        match self
+            .accounts
+            .get(&account)
+            .filter(|_| pstatus == ProfileStatus::Assigned)
+        {
             Some(a) => {
                 e.product = a.product;
                 e.account_until = a.state.until();
@@ -202,11 +206,19 @@ impl Index {
     }
 
     pub fn put_imsi(&self, i: &Imsi) {
-        let Some(key) = digits_u64(&i.imsi) else { return };
-        let sponsor = self.catalog.load().sponsor_index(&i.sponsor).unwrap_or(u16::MAX);
+        let Some(key) = digits_u64(&i.imsi) else {
+            return;
+        };
+        let sponsor = self
+            .catalog
+            .load()
+            .sponsor_index(&i.sponsor)
+            .unwrap_or(u16::MAX);
         let (status, iccid, slot) = match &i.state {
             ImsiState::Available => (ImsiStatus::Available, 0, 0),
-            ImsiState::Embedded { profile, slot } => (ImsiStatus::Embedded, iccid_key(profile).unwrap_or(0), *slot),
+            ImsiState::Embedded { profile, slot } => {
+                (ImsiStatus::Embedded, iccid_key(profile).unwrap_or(0), *slot)
+            }
             ImsiState::InDynamicPool { .. } => (ImsiStatus::InDynamicPool, 0, 0),
             ImsiState::Hold { .. } => (ImsiStatus::Hold, 0, 0),
             ImsiState::EndOfLife => (ImsiStatus::EndOfLife, 0, 0),
@@ -227,7 +239,9 @@ impl Index {
 
     /// Records the profile and refreshes the entries of its IMSIs.
     pub fn put_profile(&self, p: &Profile) {
-        let Some(key) = iccid_key(&p.iccid) else { return };
+        let Some(key) = iccid_key(&p.iccid) else {
+            return;
+        };
         let (status, account) = match p.state {
             ProfileState::Available => (ProfileStatus::Available, 0),
             ProfileState::Assigned { account } => (ProfileStatus::Assigned, account),
@@ -247,7 +261,11 @@ impl Index {
     /// Records the account; pass its profile so that the profile's IMSIs see
     /// the change (product, status) at once.
     pub fn put_account(&self, a: &Account, profile: Option<&Profile>) {
-        let product = self.catalog.load().product_index(&a.product).unwrap_or(u16::MAX);
+        let product = self
+            .catalog
+            .load()
+            .product_index(&a.product)
+            .unwrap_or(u16::MAX);
         let state = match a.status {
             AccountStatus::Active => AccountState::Active,
             AccountStatus::Grace { until } => AccountState::Grace(until),

@@ -58,10 +58,15 @@ impl Index {
         if let Some(sp) = proxy {
             if let Some(t) = &catalog.sponsors[sp as usize].translation {
                 // Arithmetic, not string building: this runs on every request.
-                let orig = imsi.strip_prefix(t.operator_prefix.as_str()).and_then(|rest| {
-                    let prefix: u64 = t.sponsor_prefix.parse().ok()?;
-                    Some(prefix * 10u64.checked_pow(rest.len() as u32)? + digits_u64(rest).unwrap_or(0))
-                });
+                let orig = imsi
+                    .strip_prefix(t.operator_prefix.as_str())
+                    .and_then(|rest| {
+                        let prefix: u64 = t.sponsor_prefix.parse().ok()?;
+                        Some(
+                            prefix * 10u64.checked_pow(rest.len() as u32)?
+                                + digits_u64(rest).unwrap_or(0),
+                        )
+                    });
                 if let Some(orig) = orig.filter(|o| self.imsis.contains_key(o)) {
                     used = orig;
                     via_translation = Some(sp);

@@ -1,0 +1,296 @@
+//! A Credit-Control-Request read in place: the identities, the services with
+//! their requested and used units, and every location AVP gyro can rate on.
+
+use crate::diameter::dictionary::VENDOR_3GPP;
+use crate::diameter::{Avp, Message};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestType {
+    Initial,
+    Update,
+    Termination,
+    Event,
+}
+
+impl RequestType {
+    fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            1 => Self::Initial,
+            2 => Self::Update,
+            3 => Self::Termination,
+            4 => Self::Event,
+            _ => return None,
+        })
+    }
+}
+
+/// Service-Context-Id, by the last label before `@` (TS 32.299 §7.1.12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceContext {
+    Gy,
+    Ims,
+    Sms,
+    MmTel,
+    Other,
+}
+
+impl ServiceContext {
+    pub fn parse(s: &str) -> Self {
+        let service = s
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .rsplit('.')
+            .next()
+            .unwrap_or("");
+        match service {
+            "32251" | "32255" => Self::Gy,
+            "32260" => Self::Ims,
+            "32274" => Self::Sms,
+            "32275" => Self::MmTel,
+            _ => Self::Other,
+        }
+    }
+    pub fn is_voice(self) -> bool {
+        matches!(self, Self::Ims | Self::MmTel)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Units {
+    pub total_octets: Option<u64>,
+    pub input_octets: Option<u64>,
+    pub output_octets: Option<u64>,
+    pub time: Option<u32>,
+}
+
+impl Units {
+    fn read(avp: &Avp<'_>) -> Units {
+        let mut u = Units::default();
+        for m in avp
+            .grouped()
+            .map_while(Result::ok)
+            .filter(|m| m.vendor == 0)
+        {
+            match m.code {
+                421 => u.total_octets = m.u64().ok(),
+                412 => u.input_octets = m.u64().ok(),
+                414 => u.output_octets = m.u64().ok(),
+                420 => u.time = m.u32().ok(),
+                _ => {}
+            }
+        }
+        u
+    }
+    /// Octets used: the total, or input + output when only those are given.
+    pub fn octets(&self) -> u64 {
+        self.total_octets.unwrap_or_else(|| {
+            self.input_octets
+                .unwrap_or(0)
+                .saturating_add(self.output_octets.unwrap_or(0))
+        })
+    }
+    pub fn is_empty(&self) -> bool {
+        *self == Units::default()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceUnits {
+    pub rating_group: Option<u32>,
+    pub service_identifier: Option<u32>,
+    /// None: no RSU, so nothing new is to be granted.
+    pub requested: Option<Units>,
+    pub used: Units,
+    pub reporting_reason: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ccr<'a> {
+    pub session_id: &'a str,
+    pub origin_host: &'a str,
+    pub request_type: Option<RequestType>,
+    pub request_number: u32,
+    pub service_context: &'a str,
+    pub imsi: Option<&'a str>,
+    pub msisdn: Option<&'a str>,
+    pub multiple_services: bool,
+    /// MSCCs, or one entry made of the top-level RSU/USU.
+    pub services: Vec<ServiceUnits>,
+    pub sgsn_mcc_mnc: Option<&'a str>,
+    pub uli: Option<&'a [u8]>,
+    pub ims_visited_network: Option<&'a str>,
+    /// 0 originating, 1 terminating (IMS Role-Of-Node).
+    pub role_of_node: Option<i32>,
+    pub called_party: Option<&'a str>,
+    pub event_timestamp: Option<u32>,
+    pub termination_cause: Option<i32>,
+}
+
+/// `<IMSI>@imsi`, `<MSISDN>@msisdn`, or a bare IMSI.
+fn user_name<'a>(s: &'a str, c: &mut Ccr<'a>) {
+    if let Some(i) = s.strip_suffix("@imsi") {
+        c.imsi.get_or_insert(i);
+    } else if let Some(m) = s.strip_suffix("@msisdn") {
+        c.msisdn.get_or_insert(m);
+    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        c.imsi.get_or_insert(s);
+    }
+}
+
+fn service_information<'a>(si: &Avp<'a>, c: &mut Ccr<'a>) {
+    for m in si
+        .grouped()
+        .map_while(Result::ok)
+        .filter(|m| m.vendor == VENDOR_3GPP)
+    {
+        match m.code {
+            874 => ps_information(&m, c),
+            876 => {
+                for x in m
+                    .grouped()
+                    .map_while(Result::ok)
+                    .filter(|x| x.vendor == VENDOR_3GPP)
+                {
+                    match x.code {
+                        2713 => c.ims_visited_network = x.utf8().ok(),
+                        829 => c.role_of_node = x.enumerated().ok(),
+                        832 => c.called_party = x.utf8().ok(),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn ps_information<'a>(ps: &Avp<'a>, c: &mut Ccr<'a>) {
+    for x in ps
+        .grouped()
+        .map_while(Result::ok)
+        .filter(|x| x.vendor == VENDOR_3GPP)
+    {
+        match x.code {
+            18 => c.sgsn_mcc_mnc = x.utf8().ok(),
+            22 => c.uli = Some(x.octets()),
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Ccr<'a> {
+    /// Reads a CCR that passed dictionary validation.
+    pub fn read(m: &Message<'a>) -> Ccr<'a> {
+        let mut c = Ccr::default();
+        let mut top = ServiceUnits::default();
+        let mut top_used = false;
+        for a in m.avps().map_while(Result::ok) {
+            match (a.code, a.vendor) {
+                (263, 0) => c.session_id = a.utf8().unwrap_or_default(),
+                (264, 0) => c.origin_host = a.utf8().unwrap_or_default(),
+                (416, 0) => c.request_type = a.enumerated().ok().and_then(RequestType::from_i32),
+                (415, 0) => c.request_number = a.u32().unwrap_or(0),
+                (461, 0) => c.service_context = a.utf8().unwrap_or_default(),
+                (443, 0) => {
+                    let t = a.member(450, 0).and_then(|t| t.enumerated().ok());
+                    let d = a.member(444, 0).and_then(|d| d.utf8().ok());
+                    // Each type fills its own slot: an MSISDN never overwrites an IMSI.
+                    match (t, d) {
+                        (Some(1), Some(d)) => {
+                            c.imsi.get_or_insert(d);
+                        }
+                        (Some(0), Some(d)) => {
+                            c.msisdn.get_or_insert(d);
+                        }
+                        _ => {}
+                    }
+                }
+                (1, 0) => user_name(a.utf8().unwrap_or_default(), &mut c),
+                (455, 0) => c.multiple_services = a.enumerated().ok() == Some(1),
+                (456, 0) => {
+                    let mut s = ServiceUnits::default();
+                    for x in a.grouped().map_while(Result::ok) {
+                        match (x.code, x.vendor) {
+                            (432, 0) => s.rating_group = x.u32().ok(),
+                            (439, 0) => s.service_identifier = x.u32().ok(),
+                            (437, 0) => s.requested = Some(Units::read(&x)),
+                            (446, 0) => {
+                                let u = Units::read(&x);
+                                s.used.total_octets = add(s.used.total_octets, u.total_octets);
+                                s.used.input_octets = add(s.used.input_octets, u.input_octets);
+                                s.used.output_octets = add(s.used.output_octets, u.output_octets);
+                                s.used.time =
+                                    add(s.used.time.map(u64::from), u.time.map(u64::from))
+                                        .map(|t| t as u32);
+                                if let Some(r) = x.member(872, VENDOR_3GPP) {
+                                    s.reporting_reason = r.enumerated().ok();
+                                }
+                            }
+                            (872, VENDOR_3GPP) => s.reporting_reason = x.enumerated().ok(),
+                            _ => {}
+                        }
+                    }
+                    c.services.push(s);
+                }
+                (437, 0) => {
+                    top.requested = Some(Units::read(&a));
+                    top_used = true;
+                }
+                (446, 0) => {
+                    top.used = Units::read(&a);
+                    top_used = true;
+                }
+                (873, VENDOR_3GPP) => service_information(&a, &mut c),
+                // Some gateways put the 29.061 AVPs at top level.
+                (18, VENDOR_3GPP) => c.sgsn_mcc_mnc = c.sgsn_mcc_mnc.or(a.utf8().ok()),
+                (22, VENDOR_3GPP) => c.uli = c.uli.or(Some(a.octets())),
+                (55, 0) => c.event_timestamp = a.u32().ok(),
+                (295, 0) => c.termination_cause = a.enumerated().ok(),
+                _ => {}
+            }
+        }
+        if c.services.is_empty() && top_used {
+            c.services.push(top);
+        }
+        c
+    }
+}
+
+fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.saturating_add(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_contexts() {
+        assert_eq!(ServiceContext::parse("32251@3gpp.org"), ServiceContext::Gy);
+        assert_eq!(
+            ServiceContext::parse("14.32251@3gpp.org"),
+            ServiceContext::Gy
+        );
+        assert_eq!(
+            ServiceContext::parse("ext.01.001.8.32260@3gpp.org"),
+            ServiceContext::Ims
+        );
+        assert_eq!(ServiceContext::parse("32274@3gpp.org"), ServiceContext::Sms);
+        assert_eq!(ServiceContext::parse("x@y"), ServiceContext::Other);
+    }
+
+    #[test]
+    fn user_name_forms() {
+        let mut c = Ccr::default();
+        user_name("491700000001@msisdn", &mut c);
+        user_name("262019000000001@imsi", &mut c);
+        assert_eq!(
+            (c.imsi, c.msisdn),
+            (Some("262019000000001"), Some("491700000001"))
+        );
+    }
+}

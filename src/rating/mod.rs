@@ -1,0 +1,287 @@
+//! Rating: what a product's bundle allows where, how much to grant, and what
+//! a sponsor charges wholesale for the octets used on a visited network. Pure:
+//! configuration and numbers in, decisions out.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+
+use crate::config::HumaneDuration;
+use crate::resolver::location::{Plmn, RateCode};
+
+pub const EMBEDDED: &str = include_str!("../../config/rating.toml");
+
+/// Octets in the GB that sponsor prices are quoted per.
+pub const OCTETS_PER_GB: u64 = 1_000_000_000;
+/// Money is kept to this many decimal places, rounded half to even.
+pub const MONEY_SCALE: u32 = 6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RatingError {
+    #[error("{file}: {message}")]
+    Config { file: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRating {
+    reporting_currency: String,
+    grant: GrantConfig,
+    #[serde(default)]
+    rate_code_groups: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    bundle: Vec<Bundle>,
+    #[serde(default)]
+    tariff: Vec<RawTariff>,
+    #[serde(default)]
+    exchange_rates: HashMap<String, Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    pub data_octets: u64,
+    pub voice_seconds: u64,
+    pub validity_time: HumaneDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub product: String,
+    pub data_octets: u64,
+    #[serde(default)]
+    pub fup_octets: Option<u64>,
+    #[serde(default)]
+    pub voice_seconds: u64,
+    /// E.164 prefixes (no '+') outgoing calls may go to.
+    #[serde(default)]
+    pub outgoing_prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTariff {
+    sponsor: String,
+    prices: HashMap<String, Decimal>,
+}
+
+/// Everything rating needs, indexed for the request path.
+#[derive(Debug, Clone)]
+pub struct Rating {
+    pub reporting_currency: String,
+    pub grant: GrantConfig,
+    groups: HashMap<String, HashSet<RateCode>>,
+    bundles: HashMap<String, Bundle>,
+    /// (sponsor id, visited PLMN) → price per GB in the sponsor's currency.
+    prices: HashMap<(String, Plmn), Decimal>,
+    rates: HashMap<String, Decimal>,
+}
+
+/// The sponsor's wholesale cost of some octets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholesaleCost {
+    pub price_per_gb: Decimal,
+    pub amount: Decimal,
+    /// In the reporting currency.
+    pub reporting_amount: Decimal,
+}
+
+impl Rating {
+    pub fn parse(text: &str, file: &str) -> Result<Rating, RatingError> {
+        let bad = |message: String| RatingError::Config {
+            file: file.into(),
+            message,
+        };
+        let raw: RawRating =
+            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+        let mut groups = HashMap::new();
+        for (name, codes) in raw.rate_code_groups {
+            let mut set = HashSet::new();
+            for c in codes {
+                let rc = RateCode::parse(&c)
+                    .map_err(|e| bad(format!("rate_code_groups.\"{name}\": '{c}': {e}")))?;
+                set.insert(rc);
+            }
+            groups.insert(name, set);
+        }
+        let mut prices = HashMap::new();
+        for t in raw.tariff {
+            for (plmn, price) in t.prices {
+                let p = Plmn::parse(&plmn)
+                    .map_err(|e| bad(format!("tariff {}: network '{plmn}': {e}", t.sponsor)))?;
+                if price.is_sign_negative() {
+                    return Err(bad(format!(
+                        "tariff {}: network {plmn}: price must not be negative",
+                        t.sponsor
+                    )));
+                }
+                prices.insert((t.sponsor.clone(), p), price);
+            }
+        }
+        if raw.grant.validity_time.0 < Duration::from_secs(1) {
+            return Err(bad("grant.validity_time: must be at least 1s".into()));
+        }
+        Ok(Rating {
+            reporting_currency: raw.reporting_currency,
+            grant: raw.grant,
+            groups,
+            bundles: raw
+                .bundle
+                .into_iter()
+                .map(|b| (b.product.clone(), b))
+                .collect(),
+            prices,
+            rates: raw.exchange_rates,
+        })
+    }
+
+    pub fn bundle(&self, product: &str) -> Option<&Bundle> {
+        self.bundles.get(product)
+    }
+
+    /// Whether a product's networks (its rate codes and groups) include `rc`.
+    pub fn covers(&self, product: &crate::inventory::model::Product, rc: RateCode) -> bool {
+        product
+            .rate_codes
+            .iter()
+            .any(|c| RateCode::parse(c).is_ok_and(|x| x == rc))
+            || product
+                .rate_code_groups
+                .iter()
+                .any(|g| self.groups.get(g).is_some_and(|s| s.contains(&rc)))
+    }
+
+    /// Outgoing calls must go to one of the bundle's destination prefixes;
+    /// incoming calls are allowed from anywhere.
+    pub fn voice_destination_allowed(&self, bundle: &Bundle, e164: &str) -> bool {
+        bundle
+            .outgoing_prefixes
+            .iter()
+            .any(|p| e164.starts_with(p.as_str()))
+    }
+
+    /// Wholesale cost of `octets` used on `visited` through `sponsor`. None
+    /// when the sponsor has no price there (its own network, or the operator).
+    pub fn wholesale(
+        &self,
+        sponsor: &str,
+        currency: &str,
+        visited: Plmn,
+        octets: u64,
+    ) -> Option<WholesaleCost> {
+        let price = *self.prices.get(&(sponsor.to_string(), visited))?;
+        let amount = (price * Decimal::from(octets) / Decimal::from(OCTETS_PER_GB))
+            .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven);
+        let rate = if currency == self.reporting_currency {
+            Decimal::ONE
+        } else {
+            *self.rates.get(currency)?
+        };
+        Some(WholesaleCost {
+            price_per_gb: price,
+            amount,
+            reporting_amount: (amount * rate)
+                .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven),
+        })
+    }
+
+    /// Price per GB for comparisons across sponsors (least cost), in the
+    /// reporting currency.
+    pub fn price_in_reporting(
+        &self,
+        sponsor: &str,
+        currency: &str,
+        visited: Plmn,
+    ) -> Option<Decimal> {
+        self.wholesale(sponsor, currency, visited, OCTETS_PER_GB)
+            .map(|c| c.reporting_amount)
+    }
+}
+
+/// grant = min(requested, configured grant size, remaining).
+pub fn grant(requested: Option<u64>, grant_size: u64, remaining: u64) -> u64 {
+    requested
+        .unwrap_or(grant_size)
+        .min(grant_size)
+        .min(remaining)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rating() -> Rating {
+        Rating::parse(EMBEDDED, "config/rating.toml").unwrap()
+    }
+
+    #[test]
+    fn story_prices_and_rounding() {
+        let r = rating();
+        let andorra = Plmn::parse("21377").unwrap();
+        // 1.5 GB on 213-77 through Partner X at 1.01/GB.
+        let c = r
+            .wholesale("partner-x", "EUR", andorra, 1_500_000_000)
+            .unwrap();
+        assert_eq!(c.amount, Decimal::new(1515, 3));
+        assert_eq!(c.reporting_amount, c.amount);
+        // 1 octet at 1.01/GB = 0.00000000101 → rounds to 0.000000.
+        assert_eq!(
+            r.wholesale("partner-x", "EUR", andorra, 1).unwrap().amount,
+            Decimal::ZERO
+        );
+        // Least cost in Albania: W (0.2) beats Y (0.3); Montenegro: Y (0.41) beats W (1.21).
+        let al = Plmn::parse("27602").unwrap();
+        assert!(
+            r.price_in_reporting("partner-w", "EUR", al).unwrap()
+                < r.price_in_reporting("partner-y", "EUR", Plmn::parse("27603").unwrap())
+                    .unwrap()
+        );
+        let me = Plmn::parse("29701").unwrap();
+        assert!(
+            r.price_in_reporting("partner-y", "EUR", me).unwrap()
+                < r.price_in_reporting("partner-w", "EUR", me).unwrap()
+        );
+        assert!(r
+            .wholesale("own", "EUR", Plmn::parse("26201").unwrap(), 10)
+            .is_none());
+    }
+
+    #[test]
+    fn currencies_convert_before_comparing() {
+        let r = rating();
+        let me = Plmn::parse("29701").unwrap();
+        // A GBP price of 0.41 is 0.4797 EUR at 1.17.
+        let c = r.wholesale("partner-y", "GBP", me, OCTETS_PER_GB).unwrap();
+        assert_eq!(c.amount, Decimal::new(41, 2));
+        assert_eq!(c.reporting_amount, Decimal::new(4797, 4));
+        assert!(
+            r.wholesale("partner-y", "JPY", me, 1).is_none(),
+            "no rate, no guess"
+        );
+    }
+
+    #[test]
+    fn grants() {
+        assert_eq!(grant(Some(500), 1000, 10_000), 500);
+        assert_eq!(grant(None, 1000, 10_000), 1000);
+        assert_eq!(grant(Some(5000), 1000, 300), 300);
+        assert_eq!(grant(Some(5000), 1000, 0), 0);
+    }
+
+    #[test]
+    fn bad_config_names_the_field() {
+        let e = Rating::parse(
+            &EMBEDDED.replace("\"21377\" = \"1.01\"", "\"2137x\" = \"1.01\""),
+            "r.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("r.toml: tariff partner-x: network '2137x'"),
+            "{e}"
+        );
+    }
+}
