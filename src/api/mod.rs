@@ -131,6 +131,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/accounts/{id}/balance", get(get_balance))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
         .route("/api/v1/stock", get(get_stock))
+        .route("/api/v1/outbox", get(get_outbox))
         .route("/api/v1/export", get(get_export))
         .with_state(state)
 }
@@ -429,4 +430,18 @@ async fn get_balance(
             "reserved_seconds": b.reserved_voice,
         },
     })))
+}
+
+/// Events waiting for delivery (fair-usage throttling, provisioning).
+async fn get_outbox(State(st): St, h: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let inv = st.inventory.clone();
+    let events: Vec<serde_json::Value> = blocking(move || {
+        Ok(crate::inventory::store::StorageExt::scan(
+            inv.store(),
+            "outbox/",
+        )?)
+    })
+    .await?;
+    Ok(Json(events))
 }

@@ -42,7 +42,7 @@ impl Application for CreditControl {
     fn handle(&self, req: Request, ctx: &AppContext, now: SystemTime) -> Reply {
         let m = req.message();
         let ccr = Ccr::read(&m);
-        if let Some((stored, seq)) = self.engine.duplicate(&ccr) {
+        if let Some((stored, seq)) = self.engine.duplicate(&ccr, m.header.end_to_end) {
             metrics::counter!("gyro_charging_duplicates_total").increment(1);
             let answer = with_hop_by_hop(&stored, m.header.hop_by_hop);
             if seq <= self.committer.durable_now() {
@@ -65,7 +65,8 @@ impl Application for CreditControl {
         cca::encode(&mut buf, &ctx.origin, &m, &decision, &fui);
         let answer = buf.freeze();
         let seq = decision.commit.map_or(0, |c| self.committer.submit(c));
-        self.engine.remember(&ccr, answer.clone(), seq);
+        self.engine
+            .remember(&ccr, m.header.end_to_end, answer.clone(), seq);
         metrics::counter!("gyro_charging_requests_total", "result" => decision.result_code.to_string()).increment(1);
         if seq == 0 {
             return Reply::Ready(Some(answer));

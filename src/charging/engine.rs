@@ -186,17 +186,17 @@ impl Engine {
     }
 
     /// The stored answer for a retransmitted request, if this is one.
-    pub fn duplicate(&self, ccr: &Ccr<'_>) -> Option<(bytes::Bytes, u64)> {
+    pub fn duplicate(&self, ccr: &Ccr<'_>, end_to_end: u32) -> Option<(bytes::Bytes, u64)> {
         self.sessions
             .map
             .get(ccr.session_id)
-            .and_then(|s| s.answer_for(ccr.request_number))
+            .and_then(|s| s.answer_for(ccr.request_number, end_to_end))
     }
 
     /// Keeps the encoded answer for retransmissions of this request.
-    pub fn remember(&self, ccr: &Ccr<'_>, answer: bytes::Bytes, seq: u64) {
+    pub fn remember(&self, ccr: &Ccr<'_>, end_to_end: u32, answer: bytes::Bytes, seq: u64) {
         if let Some(mut s) = self.sessions.map.get_mut(ccr.session_id) {
-            s.remember(ccr.request_number, answer, seq);
+            s.remember(ccr.request_number, end_to_end, answer, seq);
         }
     }
 
@@ -430,6 +430,19 @@ impl Engine {
         });
         let error_message = (!covered)
             .then(|| format!("visited network {} is not in the bundle", session.rate_code));
+        // A refused CCR-I ends the session before it starts: a later CCR-U/T
+        // for it is unknown (5002) and nothing more is charged.
+        let refused_start = rt == RequestType::Initial && result_code != result::SUCCESS;
+        drop(entry);
+        if refused_start {
+            if let Some((_, s)) = self.sessions.map.remove(ccr.session_id) {
+                self.balances.with(s.subscriber.account, |b| {
+                    for r in &s.reservations {
+                        b.release(r.allowance, r.units);
+                    }
+                });
+            }
+        }
         Decision {
             result_code,
             services: answers,

@@ -36,8 +36,9 @@ pub struct Session {
     pub rate_code: RateCode,
     pub state: SessionState,
     pub reservations: Vec<Reservation>,
-    /// (request number, answer bytes, commit it waits for) of the latest requests.
-    pub answers: VecDeque<(u32, Bytes, u64)>,
+    /// (request number, End-to-End id, answer bytes, commit it waits for)
+    /// of the latest requests.
+    pub answers: VecDeque<(u32, u32, Bytes, u64)>,
     /// After this, the reservations are released (Tcc).
     pub expires: UnixTime,
 }
@@ -53,19 +54,22 @@ impl Session {
             expires,
         }
     }
-    pub fn answer_for(&self, number: u32) -> Option<(Bytes, u64)> {
+    /// A retransmission repeats both the request number and the End-to-End
+    /// identifier (RFC 6733 §6.1.1); a new request that reuses a Session-Id
+    /// does not.
+    pub fn answer_for(&self, number: u32, end_to_end: u32) -> Option<(Bytes, u64)> {
         self.answers
             .iter()
-            .find(|(n, _, _)| *n == number)
-            .map(|(_, b, s)| (b.clone(), *s))
+            .find(|(n, e, _, _)| *n == number && *e == end_to_end)
+            .map(|(_, _, b, s)| (b.clone(), *s))
     }
     /// `seq`: the commit that must be durable before this answer may be sent
     /// (again); 0 when none.
-    pub fn remember(&mut self, number: u32, answer: Bytes, seq: u64) {
+    pub fn remember(&mut self, number: u32, end_to_end: u32, answer: Bytes, seq: u64) {
         if self.answers.len() == KEPT_ANSWERS {
             self.answers.pop_front();
         }
-        self.answers.push_back((number, answer, seq));
+        self.answers.push_back((number, end_to_end, answer, seq));
     }
     /// Takes the reservation for `key`, if any.
     pub fn take_reservation(&mut self, key: u32) -> Option<Reservation> {

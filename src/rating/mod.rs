@@ -174,7 +174,8 @@ impl Rating {
     ) -> Option<WholesaleCost> {
         let price = *self.prices.get(&(sponsor.to_string(), visited))?;
         let amount = (price * Decimal::from(octets) / Decimal::from(OCTETS_PER_GB))
-            .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven);
+            .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven)
+            .normalize();
         let rate = if currency == self.reporting_currency {
             Decimal::ONE
         } else {
@@ -184,7 +185,8 @@ impl Rating {
             price_per_gb: price,
             amount,
             reporting_amount: (amount * rate)
-                .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven),
+                .round_dp_with_strategy(MONEY_SCALE, RoundingStrategy::MidpointNearestEven)
+                .normalize(),
         })
     }
 

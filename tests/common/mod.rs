@@ -108,14 +108,31 @@ impl Gyro {
     /// Starts gyro with the embedded defaults plus `extra` TOML appended to the
     /// [diameter] section.
     pub fn start(tag: &str, diameter_extra: &str) -> Gyro {
-        let dir = temp_dir(tag);
+        Self::start_inner(tag, diameter_extra, "", None)
+    }
+
+    /// Starts gyro again on the data directory of an earlier run.
+    pub fn restart(tag: &str, dir: &Path) -> Gyro {
+        Self::start_inner(tag, "", "", Some(dir.to_path_buf()))
+    }
+
+    fn start_inner(
+        tag: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+        reuse: Option<PathBuf>,
+    ) -> Gyro {
+        let dir = reuse.unwrap_or_else(|| temp_dir(tag));
         let port = free_port();
         let metrics = free_port();
         let api_port = free_port();
-        let base = config_text(&dir, port, metrics, api_port, diameter_extra);
+        let base = config_text(&dir, port, metrics, api_port, diameter_extra).replace(
+            "final_unit_action = \"terminate\"",
+            &format!("final_unit_action = \"terminate\"\n{charging_extra}"),
+        );
         let cfg = dir.join("gyro.toml");
         std::fs::write(&cfg, base).unwrap();
-        let log = dir.join("gyro.log");
+        let log = dir.join(format!("gyro-{tag}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_gyro"))
             .args(["serve", "--config"])
             .arg(&cfg)
@@ -313,5 +330,23 @@ impl RawPeer {
                 }
             }
         }
+    }
+}
+
+/// The node's admin API, for tests.
+pub fn api_get(g: &Gyro, path: &str) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .get(format!("{}{path}", g.api()))
+        .bearer_auth("gyro-dev-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+impl Gyro {
+    /// Starts gyro with extra TOML appended to its [charging] section.
+    pub fn start_with_charging(tag: &str, diameter_extra: &str, charging_extra: &str) -> Gyro {
+        Self::start_inner(tag, diameter_extra, charging_extra, None)
     }
 }
