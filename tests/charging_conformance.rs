@@ -1,0 +1,343 @@
+//! RFC 4006 server conformance over a real socket: retransmissions are
+//! answered from the store and never charged twice, out-of-order updates are
+//! accepted, CCR-T without updates works, CCR-U after CCR-T and unknown
+//! sessions get 5002, unknown subscribers 5030, Tcc releases reservations, and
+//! kill -9 mid-traffic loses no acknowledged usage.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use common::*;
+use gyro::diameter::builder::AvpDef;
+use gyro::diameter::dictionary::VENDOR_3GPP;
+use gyro::diameter::{codes, Message, MessageBuilder};
+
+struct Ccr<'a> {
+    session: &'a str,
+    kind: u32,
+    number: u32,
+    e2e: u32,
+    imsi: &'a str,
+    requested: Option<u64>,
+    used: u64,
+    retransmit: bool,
+}
+
+fn ccr(c: &Ccr<'_>) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    let mut b = MessageBuilder::request(&mut buf, 272, 4, true, c.e2e, c.e2e);
+    b.utf8(codes::SESSION_ID, c.session)
+        .utf8(codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(codes::ORIGIN_REALM, "test.local")
+        .utf8(codes::DESTINATION_REALM, "test.local")
+        .u32(codes::AUTH_APPLICATION_ID, 4)
+        .utf8(AvpDef::base(461), "32251@3gpp.org")
+        .i32(AvpDef::base(416), c.kind as i32)
+        .u32(AvpDef::base(415), c.number);
+    // An MSISDN first: it must not take the IMSI's place.
+    b.group(AvpDef::base(443), |b| {
+        b.i32(AvpDef::base(450), 0)
+            .utf8(AvpDef::base(444), "491700009999");
+    });
+    b.group(AvpDef::base(443), |b| {
+        b.i32(AvpDef::base(450), 1).utf8(AvpDef::base(444), c.imsi);
+    });
+    b.i32(AvpDef::base(455), 1);
+    b.group(AvpDef::base(456), |b| {
+        if let Some(r) = c.requested {
+            b.group(AvpDef::base(437), |b| {
+                b.u64(AvpDef::base(421), r);
+            });
+        }
+        if c.used > 0 {
+            b.group(AvpDef::base(446), |b| {
+                b.u64(AvpDef::base(421), c.used);
+            });
+        }
+        b.u32(AvpDef::base(432), 10);
+    });
+    b.group(AvpDef::vendor(873, VENDOR_3GPP, true), |b| {
+        b.group(AvpDef::vendor(874, VENDOR_3GPP, true), |b| {
+            b.utf8(AvpDef::vendor(18, VENDOR_3GPP, false), "26201");
+        });
+    });
+    b.finish();
+    if c.retransmit {
+        buf[4] |= 0x10;
+    }
+    buf.to_vec()
+}
+
+struct Cca {
+    bytes: Vec<u8>,
+    result: Option<u32>,
+    mscc_result: Option<u32>,
+    granted: Option<u64>,
+    hbh: u32,
+}
+
+fn send(p: &mut RawPeer, c: &Ccr<'_>) -> Cca {
+    p.send(&ccr(c));
+    let bytes = p.recv().expect("a CCA");
+    let m = Message::new(&bytes).unwrap();
+    let mscc = m.find(456, 0);
+    Cca {
+        result: m.result_code(),
+        mscc_result: mscc
+            .and_then(|x| x.member(268, 0))
+            .and_then(|a| a.u32().ok()),
+        granted: mscc
+            .and_then(|x| x.member(431, 0))
+            .and_then(|g| g.member(421, 0))
+            .and_then(|a| a.u64().ok()),
+        hbh: m.header.hop_by_hop,
+        bytes,
+    }
+}
+
+fn open(g: &Gyro) -> RawPeer {
+    let mut buf = BytesMut::new();
+    let mut b = MessageBuilder::request(&mut buf, 257, 0, false, 1, 1);
+    b.utf8(codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(codes::ORIGIN_REALM, "test.local")
+        .address(codes::HOST_IP_ADDRESS, "127.0.0.1".parse().unwrap())
+        .u32(codes::VENDOR_ID, 0)
+        .utf8(codes::PRODUCT_NAME, "conformance")
+        .u32(codes::AUTH_APPLICATION_ID, 4);
+    b.finish();
+    let mut p = RawPeer::connect(g.addr());
+    p.send(&buf);
+    assert_eq!(
+        Message::new(&p.recv().unwrap()).unwrap().result_code(),
+        Some(2001)
+    );
+    p
+}
+
+fn used(g: &Gyro) -> (u64, u64) {
+    let id = api_get(g, "/api/v1/imsis/262019000000001")["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let b = api_get(g, &format!("/api/v1/accounts/{id}/balance"));
+    (
+        b["data"]["used_octets"].as_u64().unwrap(),
+        b["data"]["reserved_octets"].as_u64().unwrap(),
+    )
+}
+
+const IMSI: &str = "262019000000001";
+
+#[test]
+fn session_rules() {
+    let g = Gyro::start("conf-session", "");
+    let mut p = open(&g);
+    let base = |s, kind, number, e2e| Ccr {
+        session: s,
+        kind,
+        number,
+        e2e,
+        imsi: IMSI,
+        requested: Some(1000),
+        used: 0,
+        retransmit: false,
+    };
+
+    // Duplicate U: same number and End-to-End id, T flag → the stored answer,
+    // with the new Hop-by-Hop id, charged once.
+    assert_eq!(send(&mut p, &base("s1", 1, 0, 100)).result, Some(2001));
+    let u = Ccr {
+        used: 700,
+        ..base("s1", 2, 1, 101)
+    };
+    let first = send(&mut p, &u);
+    assert_eq!(first.result, Some(2001));
+    let mut again = ccr(&Ccr {
+        retransmit: true,
+        ..u
+    });
+    again[12..16].copy_from_slice(&555u32.to_be_bytes());
+    p.send(&again);
+    let second = p.recv().unwrap();
+    assert_eq!(Message::new(&second).unwrap().header.hop_by_hop, 555);
+    assert_eq!(
+        second[16..],
+        first.bytes[16..],
+        "same answer apart from Hop-by-Hop"
+    );
+    assert_eq!(first.hbh, 101);
+    assert_eq!(used(&g).0, 700, "charged once");
+
+    // Out-of-order updates are accepted.
+    assert_eq!(
+        send(
+            &mut p,
+            &Ccr {
+                used: 10,
+                ..base("s1", 2, 3, 103)
+            }
+        )
+        .result,
+        Some(2001)
+    );
+    assert_eq!(
+        send(
+            &mut p,
+            &Ccr {
+                used: 20,
+                ..base("s1", 2, 2, 102)
+            }
+        )
+        .result,
+        Some(2001)
+    );
+    assert_eq!(used(&g).0, 730);
+    // CCR-T, then a CCR-U after it → 5002.
+    assert_eq!(
+        send(
+            &mut p,
+            &Ccr {
+                requested: None,
+                used: 5,
+                ..base("s1", 3, 4, 104)
+            }
+        )
+        .result,
+        Some(2001)
+    );
+    assert_eq!(send(&mut p, &base("s1", 2, 5, 105)).result, Some(5002));
+    assert_eq!(used(&g), (735, 0), "the T released the reservation");
+
+    // CCR-T straight after CCR-I.
+    assert_eq!(send(&mut p, &base("s2", 1, 0, 200)).result, Some(2001));
+    assert_eq!(
+        send(
+            &mut p,
+            &Ccr {
+                requested: None,
+                ..base("s2", 3, 1, 201)
+            }
+        )
+        .result,
+        Some(2001)
+    );
+    // An update for a session nobody opened.
+    assert_eq!(send(&mut p, &base("nobody", 2, 1, 300)).result, Some(5002));
+    // Unknown subscriber.
+    let unknown = Ccr {
+        imsi: "262019999999999",
+        ..base("s3", 1, 0, 400)
+    };
+    assert_eq!(send(&mut p, &unknown).result, Some(5030));
+    // A Session-Id reused with a new End-to-End id is a new request.
+    let r = send(&mut p, &base("s1", 1, 0, 500));
+    assert_eq!((r.result, r.granted), (Some(2001), Some(1000)));
+}
+
+#[test]
+fn tcc_releases_a_silent_sessions_reservation() {
+    let dir = temp_dir("conf-tcc-rating");
+    let rating =
+        gyro::rating::EMBEDDED.replace("validity_time = \"10m\"", "validity_time = \"1s\"");
+    let path = dir.join("rating.toml");
+    std::fs::write(&path, rating).unwrap();
+    let g = Gyro::start_with_charging("conf-tcc", "", &format!("rating = \"{}\"", path.display()));
+    let mut p = open(&g);
+    let i = send(
+        &mut p,
+        &Ccr {
+            session: "t1",
+            kind: 1,
+            number: 0,
+            e2e: 1,
+            imsi: IMSI,
+            requested: Some(4000),
+            used: 0,
+            retransmit: false,
+        },
+    );
+    assert_eq!(i.granted, Some(4000));
+    assert_eq!(used(&g).1, 4000);
+    // Tcc = 2 × Validity-Time = 2 s; the sweep runs every second.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(used(&g), (0, 0));
+    let u = send(
+        &mut p,
+        &Ccr {
+            session: "t1",
+            kind: 2,
+            number: 1,
+            e2e: 2,
+            imsi: IMSI,
+            requested: Some(1),
+            used: 1,
+            retransmit: false,
+        },
+    );
+    assert_eq!(u.result, Some(5002), "the expired session is gone");
+}
+
+/// Sequential CCR-U with 1000 octets each until kill -9; after a restart the
+/// balance holds at least every acknowledged report.
+#[test]
+fn kill_9_loses_no_acknowledged_usage() {
+    let mut g = Gyro::start("conf-kill", "");
+    let dir = g.dir.clone();
+    let (before, _) = used(&g);
+    let mut p = open(&g);
+    assert_eq!(
+        send(
+            &mut p,
+            &Ccr {
+                session: "k",
+                kind: 1,
+                number: 0,
+                e2e: 1,
+                imsi: IMSI,
+                requested: Some(1000),
+                used: 0,
+                retransmit: false
+            }
+        )
+        .result,
+        Some(2001)
+    );
+    let pid = g.child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    });
+    let mut acked = 0u64;
+    for n in 1..1_000_000u32 {
+        p.send(&ccr(&Ccr {
+            session: "k",
+            kind: 2,
+            number: n,
+            e2e: 1 + n,
+            imsi: IMSI,
+            requested: Some(1000),
+            used: 1000,
+            retransmit: false,
+        }));
+        match p.recv() {
+            Some(b) if Message::new(&b).and_then(|m| m.result_code()) == Some(2001) => {
+                acked += 1000
+            }
+            _ => break,
+        }
+    }
+    killer.join().unwrap();
+    let _ = g.child.wait();
+    assert!(acked > 0, "no request was answered before the kill");
+    drop(g);
+    let g = Gyro::restart("conf-kill-2", &dir);
+    let (after, _) = used(&g);
+    assert!(
+        after - before >= acked,
+        "acknowledged {acked} octets, only {} survived",
+        after - before
+    );
+}
