@@ -73,7 +73,6 @@ fn ccr(c: &Ccr<'_>) -> Vec<u8> {
 struct Cca {
     bytes: Vec<u8>,
     result: Option<u32>,
-    mscc_result: Option<u32>,
     granted: Option<u64>,
     hbh: u32,
 }
