@@ -84,9 +84,6 @@ fn send(p: &mut RawPeer, c: &Ccr<'_>) -> Cca {
     let mscc = m.find(456, 0);
     Cca {
         result: m.result_code(),
-        mscc_result: mscc
-            .and_then(|x| x.member(268, 0))
-            .and_then(|a| a.u32().ok()),
         granted: mscc
             .and_then(|x| x.member(431, 0))
             .and_then(|g| g.member(421, 0))
