@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod diameter;
 pub mod inventory;
+pub mod load;
 pub mod rating;
 pub mod resolver;
 pub mod server;

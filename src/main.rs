@@ -52,6 +52,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Gy load generator (CCR-I, K CCR-U, CCR-T per session) with latency figures.
+    Load(gyro::load::LoadArgs),
     /// Decode Diameter messages from hex text, a hex file or a binary file.
     Decode {
         /// Print JSON instead of the human tree.
@@ -137,5 +139,11 @@ fn main() -> anyhow::Result<()> {
         Command::Decode { json, input } => decode(json, &input),
         Command::Inventory { target, command } => gyro::cli::inventory(&target, command),
         Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
+        Command::Load(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(gyro::load::run(args))
+        }
     }
 }
