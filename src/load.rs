@@ -95,6 +95,9 @@ struct Req<'a> {
     kind: i32,
     number: u32,
     hbh: u32,
+    /// Unique per Origin-Host across connections: servers use (Origin-Host,
+    /// End-to-End) to spot retransmissions.
+    e2e: u32,
     imsi: &'a str,
     plmn: &'a str,
     used: u64,
@@ -102,7 +105,7 @@ struct Req<'a> {
 
 fn ccr(r: &Req<'_>) -> Bytes {
     let mut buf = BytesMut::with_capacity(640);
-    let mut b = MessageBuilder::request(&mut buf, 272, 4, true, r.hbh, r.hbh);
+    let mut b = MessageBuilder::request(&mut buf, 272, 4, true, r.hbh, r.e2e);
     b.utf8(codes::SESSION_ID, r.session)
         .utf8(codes::ORIGIN_HOST, r.origin)
         .utf8(codes::ORIGIN_REALM, "test.local")
@@ -297,10 +300,18 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         };
         conns.push(connect(args.target, origin, n).await?);
     }
+    // Some stacks (OTP diameter) drop requests that arrive while they are
+    // still bringing the peer up after the CEA: give them a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let run_id = std::process::id();
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let next_session = Arc::new(AtomicU64::new(0));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0);
+    let next_e2e = Arc::new(std::sync::atomic::AtomicU32::new((seed & 0xfff) << 20));
     let answered = Arc::new(AtomicU64::new(0));
     let pacer = (args.rate > 0).then(|| Arc::new(Semaphore::new(0)));
     if let Some(sem) = pacer.clone() {
@@ -345,6 +356,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let conn = conns[w % conns.len()].clone();
         let args = args.clone();
         let next_session = next_session.clone();
+        let next_e2e = next_e2e.clone();
         let answered = answered.clone();
         let pacer = pacer.clone();
         workers.push(tokio::spawn(async move {
@@ -382,6 +394,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                         kind,
                         number,
                         hbh,
+                        e2e: next_e2e.fetch_add(1, Ordering::Relaxed),
                         imsi,
                         plmn,
                         used: args.used_octets,
