@@ -337,3 +337,109 @@ fn kill_9_loses_no_acknowledged_usage() {
         after - before
     );
 }
+
+/// A Ro (IMS) voice request: CC-Time units, Called-Party-Address, Role-Of-Node,
+/// location from IMS-Visited-Network-Identifier.
+fn voice(
+    session: &str,
+    kind: i32,
+    number: u32,
+    e2e: u32,
+    role: i32,
+    called: &str,
+    used: u32,
+) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    let mut b = MessageBuilder::request(&mut buf, 272, 4, true, e2e, e2e);
+    b.utf8(codes::SESSION_ID, session)
+        .utf8(codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(codes::ORIGIN_REALM, "test.local")
+        .utf8(codes::DESTINATION_REALM, "test.local")
+        .u32(codes::AUTH_APPLICATION_ID, 4)
+        .utf8(AvpDef::base(461), "32260@3gpp.org")
+        .i32(AvpDef::base(416), kind)
+        .u32(AvpDef::base(415), number)
+        .utf8(codes::USER_NAME, &format!("{IMSI}@imsi"));
+    b.group(AvpDef::base(456), |b| {
+        if kind != 3 {
+            b.group(AvpDef::base(437), |b| {
+                b.u32(AvpDef::base(420), 600);
+            });
+        }
+        if used > 0 {
+            b.group(AvpDef::base(446), |b| {
+                b.u32(AvpDef::base(420), used);
+            });
+        }
+    });
+    b.group(AvpDef::vendor(873, VENDOR_3GPP, true), |b| {
+        b.group(AvpDef::vendor(876, VENDOR_3GPP, true), |b| {
+            b.i32(AvpDef::vendor(862, VENDOR_3GPP, true), 6)
+                .i32(AvpDef::vendor(829, VENDOR_3GPP, true), role)
+                .utf8(AvpDef::vendor(832, VENDOR_3GPP, true), called)
+                .utf8(
+                    AvpDef::vendor(2713, VENDOR_3GPP, true),
+                    "ims.mnc077.mcc213.3gppnetwork.org",
+                );
+        });
+    });
+    b.finish();
+    buf.to_vec()
+}
+
+fn voice_answer(p: &mut RawPeer, req: &[u8]) -> (Option<u32>, Option<u32>, Option<u32>) {
+    p.send(req);
+    let bytes = p.recv().expect("a CCA");
+    let m = Message::new(&bytes).unwrap();
+    let mscc = m.find(456, 0);
+    (
+        m.result_code(),
+        mscc.and_then(|x| x.member(268, 0))
+            .and_then(|a| a.u32().ok()),
+        mscc.and_then(|x| x.member(431, 0))
+            .and_then(|g| g.member(420, 0))
+            .and_then(|a| a.u32().ok()),
+    )
+}
+
+#[test]
+fn ro_voice_is_charged_on_the_minutes_for_allowed_destinations() {
+    let g = Gyro::start("conf-voice", "");
+    let mut p = open(&g);
+    // Outgoing to Germany from Andorra (213-77): granted 300 s (the grant size), then 120 s used.
+    assert_eq!(
+        voice_answer(&mut p, &voice("v1", 1, 0, 1, 0, "tel:+4930123456", 0)),
+        (Some(2001), Some(2001), Some(300))
+    );
+    assert_eq!(
+        voice_answer(&mut p, &voice("v1", 3, 1, 2, 0, "tel:+4930123456", 120)).0,
+        Some(2001)
+    );
+    // Outgoing to the US is not in the EU bundle's destinations.
+    assert_eq!(
+        voice_answer(
+            &mut p,
+            &voice("v2", 1, 0, 3, 0, "sip:+12125551234@ims.example", 0)
+        )
+        .1,
+        Some(4010)
+    );
+    // Incoming from anywhere is allowed.
+    assert_eq!(
+        voice_answer(&mut p, &voice("v3", 1, 0, 4, 1, "tel:+4930123456", 0)).2,
+        Some(300)
+    );
+    let id = api_get(&g, &format!("/api/v1/imsis/{IMSI}"))["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let b = api_get(&g, &format!("/api/v1/accounts/{id}/balance"));
+    assert_eq!(b["voice"]["used_seconds"], 120);
+    assert_eq!(
+        b["voice"]["reserved_seconds"], 300,
+        "the incoming call's reservation"
+    );
+    assert_eq!(
+        b["data"]["used_octets"], 0,
+        "voice never touches the data allowance"
+    );
+}
