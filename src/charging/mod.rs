@@ -9,3 +9,6 @@ pub mod ccr;
 pub mod committer;
 pub mod engine;
 pub mod session;
+
+#[cfg(test)]
+mod engine_tests;

@@ -1,0 +1,240 @@
+//! The engine without sockets or clocks: grants, final units, exhaustion,
+//! coverage, Tcc with a virtual `now`, and sponsor costs.
+
+use std::sync::Arc;
+
+use super::ccr::{Ccr, RequestType, ServiceUnits, Units};
+use super::engine::*;
+use crate::inventory::model::*;
+use crate::rating::Rating;
+use crate::resolver::{Catalog, Index};
+
+const IMSI: &str = "262019000000001";
+
+fn engine() -> Engine {
+    let idx = Index::new();
+    let sponsors = vec![
+        Sponsor {
+            id: "own".into(),
+            name: "Own".into(),
+            plmns: vec!["26201".into()],
+            translation: None,
+            proxy_origin_hosts: vec![],
+            currency: "EUR".into(),
+            provision_in_home_hss: true,
+        },
+        Sponsor {
+            id: "partner-x".into(),
+            name: "Partner X".into(),
+            plmns: vec!["21377".into()],
+            translation: Some(Translation {
+                sponsor_prefix: "213779".into(),
+                operator_prefix: "262019".into(),
+            }),
+            proxy_origin_hosts: vec!["gy.partner-x.example".into()],
+            currency: "EUR".into(),
+            provision_in_home_hss: false,
+        },
+    ];
+    let product = Product {
+        name: "EU Neighbour - Andorra 30-Day Pass".into(),
+        rate_codes: vec!["E212-262-01".into(), "E212-213-77".into()],
+        rate_code_groups: vec![],
+    };
+    idx.set_catalog(Catalog::new(sponsors, vec![product]));
+    let profile = Profile {
+        iccid: "894910262010000012345".into(),
+        pool: "p".into(),
+        imsis: vec![IMSI.into(), "213779000000001".into()],
+        transport_key_label: String::new(),
+        ki: Secret::default(),
+        opc: Secret::default(),
+        pin1: Secret::default(),
+        puk1: Secret::default(),
+        pin2: Secret::default(),
+        puk2: Secret::default(),
+        state: ProfileState::Assigned { account: 1 },
+    };
+    let account = Account {
+        id: 1,
+        msisdn: "491700000001".into(),
+        product: "EU Neighbour - Andorra 30-Day Pass".into(),
+        profile: Some(profile.iccid.clone()),
+        status: AccountStatus::Active,
+        created_at: 0,
+    };
+    idx.put_account(&account, None);
+    idx.put_profile(&profile);
+    for (slot, (i, s)) in [(IMSI, "own"), ("213779000000001", "partner-x")]
+        .into_iter()
+        .enumerate()
+    {
+        idx.put_imsi(&Imsi {
+            imsi: i.into(),
+            batch: "b".into(),
+            sponsor: s.into(),
+            state: ImsiState::Embedded {
+                profile: profile.iccid.clone(),
+                slot: slot as u8 + 1,
+            },
+        });
+    }
+    // A 1000-octet bundle, 400-octet grants, FUP at 700, Validity-Time 10 s.
+    let text = crate::rating::EMBEDDED
+        .replace("data_octets = 10000000\n", "data_octets = 400\n")
+        .replace("validity_time = \"10m\"", "validity_time = \"10s\"")
+        .replace(
+            "data_octets = 100000000000\nfup_octets = 50000000000",
+            "data_octets = 1000\nfup_octets = 700",
+        );
+    let rating = Rating::parse(&text, "test").unwrap();
+    Engine::new(idx, Arc::new(rating), EngineConfig::default())
+}
+
+fn ccr<'a>(
+    sid: &'a str,
+    rt: RequestType,
+    n: u32,
+    requested: Option<u64>,
+    used: u64,
+    plmn: &'a str,
+    origin: &'a str,
+) -> Ccr<'a> {
+    Ccr {
+        session_id: sid,
+        origin_host: origin,
+        request_type: Some(rt),
+        request_number: n,
+        service_context: "32251@3gpp.org",
+        imsi: Some(IMSI),
+        sgsn_mcc_mnc: Some(plmn),
+        services: vec![ServiceUnits {
+            rating_group: Some(10),
+            requested: requested.map(|r| Units {
+                total_octets: Some(r),
+                ..Units::default()
+            }),
+            used: Units {
+                total_octets: (used > 0).then_some(used),
+                ..Units::default()
+            },
+            ..ServiceUnits::default()
+        }],
+        ..Ccr::default()
+    }
+}
+
+#[test]
+fn grants_shrink_to_what_remains_then_final_unit_then_4012() {
+    let e = engine();
+    let d = e.charge(
+        &ccr("s", RequestType::Initial, 0, Some(500), 0, "26201", "pgw"),
+        0,
+    );
+    assert_eq!(d.services[0].granted.map(|g| g.1), Some(400));
+    assert!(!d.services[0].final_unit);
+    assert_eq!(d.services[0].validity_time, Some(10));
+    let d = e.charge(
+        &ccr("s", RequestType::Update, 1, Some(500), 400, "26201", "pgw"),
+        1,
+    );
+    assert_eq!(d.services[0].granted.map(|g| g.1), Some(400));
+    let d = e.charge(
+        &ccr("s", RequestType::Update, 2, Some(500), 400, "26201", "pgw"),
+        2,
+    );
+    assert_eq!(d.services[0].granted.map(|g| g.1), Some(200));
+    assert!(d.services[0].final_unit, "the last 200 octets");
+    // 800 used: the FUP threshold (700) was crossed on this request, once.
+    assert!(d.commit.as_ref().unwrap().fup.is_some());
+    let d = e.charge(
+        &ccr("s", RequestType::Update, 3, Some(500), 200, "26201", "pgw"),
+        3,
+    );
+    assert_eq!(d.services[0].result_code, CREDIT_LIMIT_REACHED);
+    assert!(
+        d.commit.as_ref().unwrap().fup.is_none(),
+        "the FUP event fires once"
+    );
+    assert_eq!(d.result_code, 2001);
+    let d = e.charge(
+        &ccr("s", RequestType::Termination, 4, None, 50, "26201", "pgw"),
+        4,
+    );
+    assert_eq!(d.result_code, 2001);
+    let b = e.balances.get(1);
+    assert_eq!((b.used.data_octets, b.reserved_data), (1050, 0));
+}
+
+#[test]
+fn an_uncovered_network_refuses_the_session() {
+    let e = engine();
+    let d = e.charge(
+        &ccr("j", RequestType::Initial, 0, Some(100), 0, "44000", "pgw"),
+        0,
+    );
+    assert_eq!(d.result_code, END_USER_SERVICE_DENIED);
+    assert_eq!(d.services[0].result_code, END_USER_SERVICE_DENIED);
+    assert_eq!(e.balances.get(1).reserved_data, 0);
+    let d = e.charge(
+        &ccr("j", RequestType::Termination, 1, None, 10, "44000", "pgw"),
+        1,
+    );
+    assert_eq!(d.result_code, 5002, "the refused session does not exist");
+}
+
+#[test]
+fn tcc_releases_reservations_at_twice_the_validity_time() {
+    let e = engine();
+    e.charge(
+        &ccr("t", RequestType::Initial, 0, Some(300), 0, "26201", "pgw"),
+        100,
+    );
+    assert_eq!(e.balances.get(1).reserved_data, 300);
+    assert_eq!(e.expire(119), 0);
+    assert_eq!(e.expire(120), 1);
+    assert_eq!(e.balances.get(1).reserved_data, 0);
+    let d = e.charge(
+        &ccr("t", RequestType::Update, 1, Some(1), 1, "26201", "pgw"),
+        121,
+    );
+    assert_eq!(d.result_code, 5002);
+}
+
+#[test]
+fn translated_imsi_through_the_proxy_costs_the_sponsor_price() {
+    let e = engine();
+    e.charge(
+        &ccr(
+            "x",
+            RequestType::Initial,
+            0,
+            Some(100),
+            0,
+            "21377",
+            "gy.partner-x.example",
+        ),
+        0,
+    );
+    let d = e.charge(
+        &ccr(
+            "x",
+            RequestType::Termination,
+            1,
+            None,
+            5000,
+            "21377",
+            "gy.partner-x.example",
+        ),
+        1,
+    );
+    let x = &d.commit.unwrap().xdrs[0];
+    assert_eq!(
+        (x.sponsor.as_str(), x.imsi.as_str(), x.rate_code.as_str()),
+        ("Partner X", "213779000000001", "E212-213-77")
+    );
+    // 5000 octets at 1.01/GB = 0.00000505, rounded half-to-even at 6 places.
+    assert_eq!(x.cost, Some(rust_decimal::Decimal::new(5, 6)));
+    assert_eq!(x.cost_currency.as_deref(), Some("EUR"));
+    assert_eq!(x.iccid, "894910262010000012345");
+}
