@@ -113,11 +113,20 @@ fn build_index(n: u64) -> Arc<Index> {
     idx
 }
 
+/// `cargo test --all-targets` runs benches once as a smoke test: keep it small.
+fn default_size(full: u64) -> u64 {
+    if std::env::args().any(|a| a == "--bench") {
+        full
+    } else {
+        10_000
+    }
+}
+
 fn resolver(c: &mut Criterion) {
     let n: u64 = std::env::var("GYRO_BENCH_PROFILES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or_else(|| default_size(1_000_000));
     let before = rss_bytes();
     let t = Instant::now();
     let idx = build_index(n);
@@ -157,7 +166,7 @@ fn resolver(c: &mut Criterion) {
     let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+        .unwrap_or_else(|| default_size(200_000));
     let store = Arc::new(SledStore::temporary().unwrap());
     let mut b = WriteBatch::default();
     for s in sponsors() {
