@@ -17,8 +17,8 @@ fn assert_dissects_clean(cap: &mut Capture, peers: &std::path::Path, expect: &[&
     text
 }
 
-/// Erlang/OTP as the PGW: CER/CEA, a CCR (no application registered yet →
-/// 3007 with the E bit), DWR/DWA both ways after 6 s of silence, DPR from the peer.
+/// Erlang/OTP as the PGW: CER/CEA, a charged session (CCR-I, CCR-T), DWR/DWA
+/// after the peer's 6 s of silence, DPR from the peer.
 #[test]
 fn erlang_client_connects_keeps_alive_and_disconnects() {
     let Some(peers) = peers_dir() else { return };
@@ -43,7 +43,7 @@ fn erlang_client_connects_keeps_alive_and_disconnects() {
         Duration::from_secs(60),
     );
     assert!(out.contains("peer up: gyro.test.local"), "{out}");
-    assert!(out.contains("Result-Code=3007"), "{out}");
+    assert!(out.contains("all CCA Result-Code 2001"), "{out}");
     let text = assert_dissects_clean(
         &mut cap,
         &peers,
@@ -54,7 +54,7 @@ fn erlang_client_connects_keeps_alive_and_disconnects() {
             "Device-Watchdog Answer",
             "Disconnect-Peer Request",
             "Disconnect-Peer Answer",
-            "3007",
+            "Credit-Control Answer",
         ],
     );
     let to_gyro = text
@@ -163,7 +163,10 @@ fn freediameter_client_connects_keeps_alive_and_disconnects() {
         ]),
         Duration::from_secs(60),
     );
-    assert!(out.contains("3007"), "freeDiameter got no CCA:\n{out}");
+    assert!(
+        out.contains("all CCA Result-Code 2001"),
+        "freeDiameter's session was not charged:\n{out}"
+    );
     assert_dissects_clean(
         &mut cap,
         &peers,

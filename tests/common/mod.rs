@@ -123,36 +123,56 @@ impl Gyro {
         reuse: Option<PathBuf>,
     ) -> Gyro {
         let dir = reuse.unwrap_or_else(|| temp_dir(tag));
-        let port = free_port();
-        let metrics = free_port();
-        let api_port = free_port();
-        let base = config_text(&dir, port, metrics, api_port, diameter_extra).replace(
-            "final_unit_action = \"terminate\"",
-            &format!("final_unit_action = \"terminate\"\n{charging_extra}"),
-        );
-        let cfg = dir.join("gyro.toml");
-        std::fs::write(&cfg, base).unwrap();
-        let log = dir.join(format!("gyro-{tag}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_gyro"))
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        assert!(
-            wait_listening(port, 20),
-            "gyro did not listen; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Gyro {
-            child,
-            port,
-            api_port,
-            log,
-            dir,
+        // A port free a moment ago can be taken by another test's outbound
+        // connection before gyro binds it: then try other ports.
+        let mut last_log = String::new();
+        for _attempt in 0..4 {
+            let port = free_port();
+            let metrics = free_port();
+            let api_port = free_port();
+            let base = config_text(&dir, port, metrics, api_port, diameter_extra).replace(
+                "final_unit_action = \"terminate\"",
+                &format!("final_unit_action = \"terminate\"\n{charging_extra}"),
+            );
+            let cfg = dir.join("gyro.toml");
+            std::fs::write(&cfg, base).unwrap();
+            let log = dir.join(format!("gyro-{tag}.log"));
+            let mut child = Command::new(env!("CARGO_BIN_EXE_gyro"))
+                .args(["serve", "--config"])
+                .arg(&cfg)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            let until = Instant::now() + Duration::from_secs(30);
+            let mut up = false;
+            while Instant::now() < until {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+                {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if up {
+                return Gyro {
+                    child,
+                    port,
+                    api_port,
+                    log,
+                    dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = std::fs::read_to_string(&log).unwrap_or_default();
         }
+        panic!("gyro did not start; last log:\n{last_log}");
     }
 
     pub fn addr(&self) -> SocketAddr {
