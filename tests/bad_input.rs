@@ -8,19 +8,6 @@ use common::*;
 use gyro::diameter::codes;
 use gyro::diameter::{Message, MessageBuilder};
 
-fn cer(host: &str) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, 257, 0, false, 1, 1);
-    b.utf8(codes::ORIGIN_HOST, host)
-        .utf8(codes::ORIGIN_REALM, "test.local")
-        .address(codes::HOST_IP_ADDRESS, "127.0.0.1".parse().unwrap())
-        .u32(codes::VENDOR_ID, 0)
-        .utf8(codes::PRODUCT_NAME, "raw-test")
-        .u32(codes::AUTH_APPLICATION_ID, 4);
-    b.finish();
-    buf.to_vec()
-}
-
 fn dwr(hbh: u32, f: impl FnOnce(&mut MessageBuilder<'_>)) -> Vec<u8> {
     let mut buf = BytesMut::new();
     let mut b = MessageBuilder::request(&mut buf, 280, 0, false, hbh, hbh);
@@ -37,12 +24,7 @@ fn good_dwr(hbh: u32) -> Vec<u8> {
 }
 
 fn open(gyro: &Gyro, host: &str) -> RawPeer {
-    let mut p = RawPeer::connect(gyro.addr());
-    p.send(&cer(host));
-    let cea = p.recv().expect("CEA");
-    let m = Message::new(&cea).unwrap();
-    assert_eq!(m.result_code(), Some(2001));
-    p
+    open_peer(gyro, host)
 }
 
 struct Answer {

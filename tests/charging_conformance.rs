@@ -94,22 +94,7 @@ fn send(p: &mut RawPeer, c: &Ccr<'_>) -> Cca {
 }
 
 fn open(g: &Gyro) -> RawPeer {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, 257, 0, false, 1, 1);
-    b.utf8(codes::ORIGIN_HOST, "pgw.test.local")
-        .utf8(codes::ORIGIN_REALM, "test.local")
-        .address(codes::HOST_IP_ADDRESS, "127.0.0.1".parse().unwrap())
-        .u32(codes::VENDOR_ID, 0)
-        .utf8(codes::PRODUCT_NAME, "conformance")
-        .u32(codes::AUTH_APPLICATION_ID, 4);
-    b.finish();
-    let mut p = RawPeer::connect(g.addr());
-    p.send(&buf);
-    assert_eq!(
-        Message::new(&p.recv().unwrap()).unwrap().result_code(),
-        Some(2001)
-    );
-    p
+    open_peer(g, "pgw.test.local")
 }
 
 fn used(g: &Gyro) -> (u64, u64) {

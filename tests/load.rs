@@ -58,6 +58,29 @@ fn load_against_gyro_charges_every_session() {
             .unwrap()
     };
     assert_eq!(used(truck) + used(balkan), 300 * 3 * 1000);
+    // Prometheus saw the same traffic.
+    let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", g.metrics_port))
+        .unwrap()
+        .text()
+        .unwrap();
+    let cca = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("gyro_diameter_messages_total")
+                && l.contains("direction=\"out\"")
+                && l.contains("command=\"CC\"")
+                && l.contains("result=\"2001\"")
+        })
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(cca.ends_with(" 1200"), "{cca}");
+    assert!(
+        metrics.contains("gyro_diameter_peer_up{peer=\"pgw.test.local\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gyro_diameter_inflight_requests"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -68,16 +68,7 @@ fn ccr(session: &str, hbh: u32) -> Vec<u8> {
 }
 
 fn cer() -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, 257, 0, false, 1, 1);
-    b.utf8(codes::ORIGIN_HOST, "pgw.test.local")
-        .utf8(codes::ORIGIN_REALM, "test.local")
-        .address(codes::HOST_IP_ADDRESS, "127.0.0.1".parse().unwrap())
-        .u32(codes::VENDOR_ID, 0)
-        .utf8(codes::PRODUCT_NAME, "t")
-        .u32(codes::AUTH_APPLICATION_ID, 4);
-    b.finish();
-    buf.to_vec()
+    common::cer("pgw.test.local")
 }
 
 async fn read_msg(s: &mut TcpStream) -> Vec<u8> {

@@ -70,35 +70,44 @@ fn erlang_client_connects_keeps_alive_and_disconnects() {
     assert!(gyro.stop().success());
 }
 
-/// gyro dials the Erlang/OTP server, keeps the link up with DWR, and on
-/// SIGTERM sends DPR and exits 0 after the DPA.
-#[test]
-fn gyro_connects_to_erlang_server_and_sends_dpr_on_sigterm() {
-    let Some(peers) = peers_dir() else { return };
-    let port = free_port();
-    let dir = temp_dir("erl-server");
-    let log = dir.join("erl.log");
-    let mut server = Command::new(peers.join("erlang/gy_peer.escript"))
-        .args([
-            "server",
-            "--port",
-            &port.to_string(),
-            "--watchdog-ms",
-            "20000",
-        ])
+const PEER_CONTROL: &[&str] = &[
+    "Capabilities-Exchange Request",
+    "Capabilities-Exchange Answer",
+    "Device-Watchdog Request",
+    "Device-Watchdog Answer",
+    "Disconnect-Peer Request",
+    "Disconnect-Peer Answer",
+];
+
+/// gyro dials a third-party server on `port` (started by `server`), keeps the
+/// link up for 10 s with its Tw, then gets SIGTERM: it must send DPR and exit
+/// 0. Returns the dissected capture and the server's output.
+fn gyro_dials(
+    peers: &std::path::Path,
+    tag: &str,
+    mut server: Command,
+    port: u16,
+    tw: &str,
+) -> (String, String) {
+    let dir = temp_dir(tag);
+    let log = dir.join("server.log");
+    let mut server = server
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_listening(port, 30), "erlang server did not start");
-    let mut cap = Capture::start(&peers, &dir, &[port]);
-    // gyro's Tw (4 s) is the shorter one: the DWR seen must be gyro's.
+    assert!(wait_listening(port, 30), "{tag}: the server did not start");
+    let mut cap = Capture::start(peers, &dir, &[port]);
     let mut gyro = Gyro::start(
-        "erl-server-gyro",
-        &format!("watchdog_interval = \"4s\"\n[[diameter.peers]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{port}\""),
+        tag,
+        &format!("watchdog_interval = \"{tw}\"\n[[diameter.peers]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{port}\""),
     );
     std::thread::sleep(Duration::from_secs(10));
     let status = gyro.stop();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(500));
     let _ = server.kill();
     let _ = server.wait();
     assert!(
@@ -106,18 +115,27 @@ fn gyro_connects_to_erlang_server_and_sends_dpr_on_sigterm() {
         "gyro exit {status:?}\n{}",
         gyro.log_text()
     );
-    let text = assert_dissects_clean(
-        &mut cap,
-        &peers,
-        &[
-            "Capabilities-Exchange Request",
-            "Capabilities-Exchange Answer",
-            "Device-Watchdog Request",
-            "Device-Watchdog Answer",
-            "Disconnect-Peer Request",
-            "Disconnect-Peer Answer",
-        ],
-    );
+    assert!(gyro.log_text().contains("peer up"), "{}", gyro.log_text());
+    let text = assert_dissects_clean(&mut cap, peers, PEER_CONTROL);
+    (text, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+/// gyro dials the Erlang/OTP server, keeps the link up with DWR, and on
+/// SIGTERM sends DPR and exits 0 after the DPA.
+#[test]
+fn gyro_connects_to_erlang_server_and_sends_dpr_on_sigterm() {
+    let Some(peers) = peers_dir() else { return };
+    let port = free_port();
+    let mut server = Command::new(peers.join("erlang/gy_peer.escript"));
+    server.args([
+        "server",
+        "--port",
+        &port.to_string(),
+        "--watchdog-ms",
+        "20000",
+    ]);
+    // gyro's Tw (4 s) is the shorter one: the DWR seen must be gyro's.
+    let (text, erl) = gyro_dials(&peers, "erl-server", server, port, "4s");
     let from_gyro = text
         .lines()
         .filter(|l| {
@@ -126,12 +144,10 @@ fn gyro_connects_to_erlang_server_and_sends_dpr_on_sigterm() {
         })
         .count();
     assert!(from_gyro >= 1, "gyro sent no DWR:\n{text}");
-    let erl = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         erl.contains("gyro.test.local"),
         "erlang saw no gyro peer:\n{erl}\n{text}"
     );
-    assert!(gyro.log_text().contains("peer up"), "{}", gyro.log_text());
 }
 
 /// freeDiameter as the PGW: CER/CEA, DWR/DWA (Tw 6 s), DPR on exit.
@@ -188,40 +204,7 @@ fn freediameter_client_connects_keeps_alive_and_disconnects() {
 fn gyro_connects_to_freediameter_server() {
     let Some(peers) = peers_dir() else { return };
     let port = free_port();
-    let dir = temp_dir("fd-server");
-    let log = dir.join("fd.log");
-    let mut server = Command::new(peers.join("freediameter/fd_peer.sh"))
-        .args(["server", "--port", &port.to_string(), "--tw", "6"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_listening(port, 30), "freeDiameter did not start");
-    let mut cap = Capture::start(&peers, &dir, &[port]);
-    let mut gyro = Gyro::start(
-        "fd-server-gyro",
-        &format!("watchdog_interval = \"6s\"\n[[diameter.peers]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{port}\""),
-    );
-    std::thread::sleep(Duration::from_secs(10));
-    let status = gyro.stop();
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(status.success(), "{}", gyro.log_text());
-    assert_dissects_clean(
-        &mut cap,
-        &peers,
-        &[
-            "Capabilities-Exchange Request",
-            "Capabilities-Exchange Answer",
-            "Device-Watchdog Request",
-            "Device-Watchdog Answer",
-            "Disconnect-Peer Request",
-            "Disconnect-Peer Answer",
-        ],
-    );
-    assert!(gyro.log_text().contains("peer up"), "{}", gyro.log_text());
+    let mut server = Command::new(peers.join("freediameter/fd_peer.sh"));
+    server.args(["server", "--port", &port.to_string(), "--tw", "6"]);
+    gyro_dials(&peers, "fd-server", server, port, "6s");
 }

@@ -90,6 +90,7 @@ pub struct Gyro {
     pub child: Child,
     pub port: u16,
     pub api_port: u16,
+    pub metrics_port: u16,
     pub log: PathBuf,
     pub dir: PathBuf,
 }
@@ -164,6 +165,7 @@ impl Gyro {
                     child,
                     port,
                     api_port,
+                    metrics_port: metrics,
                     log,
                     dir,
                 };
@@ -369,4 +371,31 @@ impl Gyro {
     pub fn start_with_charging(tag: &str, diameter_extra: &str, charging_extra: &str) -> Gyro {
         Self::start_inner(tag, diameter_extra, charging_extra, None)
     }
+}
+
+/// A CER from `host` offering credit control.
+pub fn cer(host: &str) -> Vec<u8> {
+    use gyro::diameter::{codes, MessageBuilder};
+    let mut buf = bytes::BytesMut::new();
+    let mut b = MessageBuilder::request(&mut buf, 257, 0, false, 1, 1);
+    b.utf8(codes::ORIGIN_HOST, host)
+        .utf8(codes::ORIGIN_REALM, "test.local")
+        .address(codes::HOST_IP_ADDRESS, "127.0.0.1".parse().unwrap())
+        .u32(codes::VENDOR_ID, 0)
+        .utf8(codes::PRODUCT_NAME, "gyro-test")
+        .u32(codes::AUTH_APPLICATION_ID, 4);
+    b.finish();
+    buf.to_vec()
+}
+
+/// Connects to `g` as `host` and completes CER/CEA (2001).
+pub fn open_peer(g: &Gyro, host: &str) -> RawPeer {
+    let mut p = RawPeer::connect(g.addr());
+    p.send(&cer(host));
+    let cea = p.recv().expect("CEA");
+    assert_eq!(
+        gyro::diameter::Message::new(&cea).and_then(|m| m.result_code()),
+        Some(2001)
+    );
+    p
 }
