@@ -238,3 +238,23 @@ fn translated_imsi_through_the_proxy_costs_the_sponsor_price() {
     assert_eq!(x.cost_currency.as_deref(), Some("EUR"));
     assert_eq!(x.iccid, "894910262010000012345");
 }
+
+#[test]
+fn raise_mscc_result_puts_4012_at_command_level() {
+    let mut e = engine();
+    e.cfg.raise_mscc_result = true;
+    e.charge(
+        &ccr("r", RequestType::Initial, 0, Some(400), 0, "26201", "pgw"),
+        0,
+    );
+    e.charge(
+        &ccr("r", RequestType::Update, 1, Some(400), 1000, "26201", "pgw"),
+        1,
+    );
+    let d = e.charge(
+        &ccr("r", RequestType::Update, 2, Some(400), 0, "26201", "pgw"),
+        2,
+    );
+    assert_eq!(d.services[0].result_code, CREDIT_LIMIT_REACHED);
+    assert_eq!(d.result_code, CREDIT_LIMIT_REACHED);
+}
