@@ -93,11 +93,9 @@ fn mode(t: &Target) -> anyhow::Result<Mode> {
 }
 
 fn api_call(
-    client: &reqwest::blocking::Client,
     req: reqwest::blocking::RequestBuilder,
     what: &str,
 ) -> anyhow::Result<reqwest::blocking::Response> {
-    let _ = client;
     let r = req
         .send()
         .with_context(|| format!("{what}: cannot reach the API"))?;
@@ -181,7 +179,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let csv = std::fs::read_to_string(&file)
                         .with_context(|| format!("{label}: cannot read"))?;
                     let req = client.post(format!("{base}/api/v1/batches")).bearer_auth(token).json(&json!({"sponsor": sponsor, "name": name, "recycling": recycling, "end_of_life": end_of_life, "csv": csv}));
-                    let v: Value = api_call(&client, req, &label)?.json()?;
+                    let v: Value = api_call(req, &label)?.json()?;
                     println!(
                         "imported {} IMSIs into batch {}",
                         v["imported"],
@@ -216,7 +214,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                         .post(format!("{base}/api/v1/profiles"))
                         .bearer_auth(token)
                         .json(&json!({"pool": pool, "csv": csv}));
-                    let v: Value = api_call(&client, req, &label)?.json()?;
+                    let v: Value = api_call(req, &label)?.json()?;
                     println!("imported {} profiles into pool {}", v["imported"], pool);
                 }
             }
@@ -241,7 +239,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let req = client
                         .get(format!("{base}/api/v1/export?format=portabilling"))
                         .bearer_auth(token);
-                    let bytes = api_call(&client, req, "export")?.bytes()?;
+                    let bytes = api_call(req, "export")?.bytes()?;
                     std::fs::write(&file, &bytes)
                         .with_context(|| format!("{label}: cannot write"))?;
                     println!(
@@ -270,7 +268,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                         .post(format!("{base}/api/v1/accounts"))
                         .bearer_auth(token)
                         .json(&json!({"product": product, "msisdn": msisdn}));
-                    api_call(&client, req, "onboard")?.json()?
+                    api_call(req, "onboard")?.json()?
                 }
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -294,7 +292,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let req = client
                         .get(format!("{base}/api/v1/imsis/{imsi}"))
                         .bearer_auth(token);
-                    api_call(&client, req, &imsi)?.json()?
+                    api_call(req, &imsi)?.json()?
                 }
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -319,7 +317,7 @@ pub fn stock(t: &Target, by: &str, as_json: bool) -> anyhow::Result<()> {
             let req = client
                 .get(format!("{base}/api/v1/stock?by={by}"))
                 .bearer_auth(token);
-            let v: Vec<Value> = api_call(&client, req, "stock")?.json()?;
+            let v: Vec<Value> = api_call(req, "stock")?.json()?;
             v.into_iter()
                 .map(|l| StockLine {
                     name: l["name"].as_str().unwrap_or("").into(),

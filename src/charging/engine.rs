@@ -13,7 +13,7 @@ use crate::diameter::codes::result;
 use crate::inventory::model::UnixTime;
 use crate::rating::{self, Rating};
 use crate::resolver::index::iccid_string;
-use crate::resolver::location::{decode_uli, plmn_from_visited_network, Plmn, RateCode};
+use crate::resolver::location::{decode_uli, plmn_from_visited_network, Plmn};
 use crate::resolver::{Index, Subscriber};
 
 pub const CREDIT_LIMIT_REACHED: u32 = 4012;
@@ -282,7 +282,6 @@ impl Engine {
         let mut committed = false;
         let fup;
         {
-            let mut reserve_failed = false;
             let balances = &self.balances;
             let rating = &*self.rating;
             fup = balances.with(sub.account, |bal| {
@@ -361,7 +360,6 @@ impl Engine {
                             let g = rating::grant(req, grant_size, remaining);
                             if g == 0 {
                                 a.result_code = CREDIT_LIMIT_REACHED;
-                                reserve_failed = true;
                             } else if rt == RequestType::Event {
                                 // Direct debiting: the units are used now.
                                 bal.commit(allowance, g);
@@ -387,7 +385,6 @@ impl Engine {
                         bal.release(r.allowance, r.units);
                     }
                 }
-                let _ = reserve_failed;
                 // Fair usage: one event when the threshold is first crossed.
                 match bundle.and_then(|b| b.fup_octets) {
                     Some(t) if !bal.used.fup_crossed && bal.used.data_octets >= t => {
@@ -462,9 +459,5 @@ impl Engine {
             });
         }
         dead.len()
-    }
-
-    pub fn rate_code_of(&self, ccr: &Ccr<'_>) -> Option<RateCode> {
-        location(ccr).map(|p| p.rate_code())
     }
 }

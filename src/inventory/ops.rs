@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::model::*;
 use super::store::{Storage, StorageExt, StoreError, WriteBatch};
 use super::LineError;
-use crate::resolver::index::{iccid_key, Catalog, Index};
+use crate::resolver::index::{Catalog, Index};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
@@ -384,9 +384,5 @@ impl Inventory {
         }
         self.index.put_account(&account, Some(&profile));
         Ok((account, profile))
-    }
-
-    pub fn profile_key_ok(iccid: &str) -> bool {
-        iccid_key(iccid).is_some()
     }
 }

@@ -56,7 +56,6 @@ struct RawCommand {
     short: String,
     request: Vec<RawRule>,
     answer: Vec<RawRule>,
-    at: At,
 }
 
 #[derive(Default)]
@@ -229,7 +228,6 @@ fn parse_file(idx: usize, ctx: &Ctx, st: &mut Staging) -> Result<(), DictionaryE
                     short: m.get("short").cloned().unwrap_or_default(),
                     request: vec![],
                     answer: vec![],
-                    at,
                 });
                 if empty {
                     st.commands.extend(command.take());
@@ -450,7 +448,6 @@ pub(super) fn build(
         };
         // A later file may restate a command; its grammar wins.
         commands.insert((c.app, c.code), def);
-        let _ = c.at;
     }
     let mut base = vec![NO_SLOT; DIRECT_CODES];
     let mut tgpp = vec![NO_SLOT; DIRECT_CODES];
