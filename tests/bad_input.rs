@@ -75,6 +75,15 @@ fn malformed_requests_get_rfc_answers_and_the_connection_survives() {
     let a = answer(&mut p);
     assert_eq!((a.result, a.failed_avp_code), (Some(5001), Some(4242)));
 
+    // Origin-Host twice → 5009, Failed-AVP names the extra one.
+    p.send(&dwr(21, |b| {
+        b.utf8(codes::ORIGIN_HOST, "raw.test.local")
+            .utf8(codes::ORIGIN_HOST, "again.test.local")
+            .utf8(codes::ORIGIN_REALM, "test.local");
+    }));
+    let a = answer(&mut p);
+    assert_eq!((a.result, a.failed_avp_code), (Some(5009), Some(264)));
+
     // An unknown AVP without the M bit is ignored.
     p.send(&dwr(12, |b| {
         b.utf8(codes::ORIGIN_HOST, "raw.test.local")

@@ -150,6 +150,8 @@ pub struct Rule {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     slots: Vec<u16>,
+    /// Rules with a minimum: the only ones a message's end needs to check.
+    required: Vec<u16>,
 }
 
 impl RuleSet {
@@ -160,11 +162,19 @@ impl RuleSet {
             _ => None,
         }
     }
+    pub fn required(&self) -> impl Iterator<Item = (usize, &Rule)> {
+        self.required
+            .iter()
+            .map(|&i| (i as usize, &self.rules[i as usize]))
+    }
     fn index(&mut self, avp_count: usize) {
         self.slots = vec![NO_SLOT; avp_count];
         for (i, r) in self.rules.iter().enumerate() {
             self.slots[r.avp as usize] = i as u16;
         }
+        self.required = (0..self.rules.len() as u16)
+            .filter(|&i| self.rules[i as usize].min > 0)
+            .collect();
     }
 }
 
