@@ -63,6 +63,19 @@ pub enum InventoryCommand {
     },
     /// Show an IMSI, its profile and account, and whether it is chargeable.
     Imsi { imsi: String },
+    /// Define sponsors, products, pools, dynamic pools and the hold policy from
+    /// a TOML file laid out like config/seed.toml ([[sponsor]], [[product]],
+    /// [[pool]], [[dynamic_pool]], [hold_policy]).
+    Define { file: PathBuf },
+    /// Move available IMSIs of a batch into a dynamic IMSI pool.
+    FillDynamicPool {
+        #[arg(long)]
+        pool: String,
+        #[arg(long)]
+        batch: String,
+        #[arg(long)]
+        count: u64,
+    },
 }
 
 enum Mode {
@@ -272,6 +285,95 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                 }
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        InventoryCommand::Define { file } => {
+            let label = file.display().to_string();
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("{label}: cannot read"))?;
+            let seed = crate::inventory::seed::parse(&text, &label)?;
+            if !seed.batch.is_empty()
+                || !seed.profiles.is_empty()
+                || !seed.account.is_empty()
+                || !seed.dynamic_fill.is_empty()
+            {
+                bail!("{label}: define takes only [[sponsor]], [[product]], [[pool]], [[dynamic_pool]] and [hold_policy]");
+            }
+            match m {
+                Mode::Direct(inv, _) => {
+                    for x in &seed.sponsor {
+                        inv.define_sponsor("cli", x)?;
+                    }
+                    for x in &seed.product {
+                        inv.define_product("cli", x)?;
+                    }
+                    for x in &seed.pool {
+                        inv.define_pool("cli", x)?;
+                    }
+                    for x in &seed.dynamic_pool {
+                        inv.define_dynamic_pool("cli", x)?;
+                    }
+                    if let Some(h) = &seed.hold_policy {
+                        inv.set_hold_policy("cli", h)?;
+                    }
+                }
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let mut calls: Vec<(&str, Value)> = vec![];
+                    calls.extend(seed.sponsor.iter().map(|x| ("sponsors", json!(x))));
+                    calls.extend(seed.product.iter().map(|x| ("products", json!(x))));
+                    calls.extend(seed.pool.iter().map(|x| ("pools", json!(x))));
+                    calls.extend(
+                        seed.dynamic_pool
+                            .iter()
+                            .map(|x| ("dynamic-pools", json!(x))),
+                    );
+                    for (path, body) in calls {
+                        api_call(
+                            client
+                                .post(format!("{base}/api/v1/{path}"))
+                                .bearer_auth(&token)
+                                .json(&body),
+                            &label,
+                        )?;
+                    }
+                    if let Some(h) = &seed.hold_policy {
+                        api_call(
+                            client
+                                .put(format!("{base}/api/v1/hold-policy"))
+                                .bearer_auth(&token)
+                                .json(h),
+                            &label,
+                        )?;
+                    }
+                }
+            }
+            let n = seed.sponsor.len()
+                + seed.product.len()
+                + seed.pool.len()
+                + seed.dynamic_pool.len()
+                + seed.hold_policy.iter().count();
+            println!("defined {n} item(s) from {label}");
+        }
+        InventoryCommand::FillDynamicPool { pool, batch, count } => {
+            let moved = match m {
+                Mode::Direct(inv, _) => inv.fill_dynamic_pool("cli", &pool, &batch, count)?,
+                Mode::Api {
+                    base,
+                    token,
+                    client,
+                } => {
+                    let req = client
+                        .post(format!("{base}/api/v1/dynamic-pools/{pool}/fill"))
+                        .bearer_auth(token)
+                        .json(&json!({"batch": batch, "count": count}));
+                    let v: Value = api_call(req, "fill-dynamic-pool")?.json()?;
+                    v["moved"].as_u64().unwrap_or(0)
+                }
+            };
+            println!("moved {moved} IMSIs of batch {batch} into dynamic pool {pool}");
         }
         InventoryCommand::Imsi { imsi } => {
             let v = match m {

@@ -220,6 +220,75 @@ fn cli_works_through_the_api_and_on_the_store() {
         "{table}"
     );
 
+    // Catalogue definitions from a TOML file, then a dynamic pool filled from the new batch.
+    let defs = g.dir.join("defs.toml");
+    std::fs::write(
+        &defs,
+        "[[product]]\nname = \"Andorra Weekend\"\nrate_codes = [\"E212-213-55\"]\n\n[[dynamic_pool]]\nname = \"dynamic Y2\"\nproducts = [\"Andorra Weekend\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(exe)
+        .args(["inventory", "define", "--api", &g.api()])
+        .arg(&defs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("defined 2 item(s)"));
+    let out = Command::new(exe)
+        .args([
+            "inventory",
+            "fill-dynamic-pool",
+            "--pool",
+            "dynamic Y2",
+            "--batch",
+            "3-Y",
+            "--count",
+            "10",
+            "--api",
+            &g.api(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("moved 3 IMSIs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = api_get(&g, "/api/v1/stock?by=product");
+    let weekend = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "Andorra Weekend")
+        .unwrap()
+        .clone();
+    assert_eq!(weekend["dynamic_imsis"], 3, "{v}");
+    let out = Command::new(exe)
+        .args([
+            "inventory",
+            "fill-dynamic-pool",
+            "--pool",
+            "dynamic Y2",
+            "--batch",
+            "nope",
+            "--count",
+            "1",
+            "--api",
+            &g.api(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("batch 'nope' not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Stopped node: the CLI opens the store itself.
     assert!(g.stop().success());
     let data = g.dir.join("data");

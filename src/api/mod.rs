@@ -122,6 +122,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/products", post(post_product))
         .route("/api/v1/pools", post(post_pool))
         .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
+        .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
         .route("/api/v1/hold-policy", put(put_hold_policy))
         .route("/api/v1/batches", post(post_batch))
         .route("/api/v1/profiles", post(post_profiles))
@@ -444,4 +445,25 @@ async fn get_outbox(State(st): St, h: HeaderMap) -> Result<impl IntoResponse, Ap
     })
     .await?;
     Ok(Json(events))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FillBody {
+    batch: String,
+    count: u64,
+}
+
+/// Moves available IMSIs of a batch into a dynamic IMSI pool.
+async fn post_fill(
+    State(st): St,
+    h: HeaderMap,
+    Path(name): Path<String>,
+    b: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let v: FillBody = body(&b)?;
+    let inv = st.inventory.clone();
+    let moved = blocking(move || inv.fill_dynamic_pool("api", &name, &v.batch, v.count)).await?;
+    Ok(Json(json!({"moved": moved})))
 }

@@ -415,6 +415,12 @@ impl Inventory {
                 id: pool.into(),
             });
         }
+        if !self.store.exists(&format!("batch/{batch}"))? {
+            return Err(InventoryError::NotFound {
+                what: "batch",
+                id: batch.into(),
+            });
+        }
         let mut moved = vec![];
         for r in self.store.scan_raw(b"imsi/") {
             if moved.len() as u64 >= count {
