@@ -67,7 +67,7 @@ impl Application for CreditControl {
         let seq = decision.commit.map_or(0, |c| self.committer.submit(c));
         self.engine
             .remember(&ccr, m.header.end_to_end, answer.clone(), seq);
-        metrics::counter!("gyro_charging_requests_total", "result" => decision.result_code.to_string()).increment(1);
+        metrics::counter!("gyro_charging_requests_total", "result" => crate::diameter::transport::result_label(decision.result_code)).increment(1);
         if seq == 0 {
             return Reply::Ready(Some(answer));
         }

@@ -249,7 +249,11 @@ impl Engine {
             return Decision::fail(USER_UNKNOWN, "account has no known product");
         };
         let bundle = self.rating.bundle(&product.name);
-        let covered = self.rating.covers(product, session.rate_code);
+        let covered = self.rating.covers(
+            catalog.product_rate_codes(sub.product),
+            &product.rate_code_groups,
+            session.rate_code,
+        );
         let sponsor = catalog.sponsors.get(sub.sponsor as usize);
         let voice = ServiceContext::parse(ccr.service_context).is_voice();
         let allowance = if voice {

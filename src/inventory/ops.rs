@@ -231,6 +231,16 @@ impl Inventory {
         if p.name.is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
+        if let Some(bad) = p
+            .rate_codes
+            .iter()
+            .find(|c| crate::resolver::location::RateCode::parse(c).is_err())
+        {
+            return Err(invalid(
+                "rate_codes",
+                format!("'{bad}' is not a rate code like E212-262-01"),
+            ));
+        }
         self.put_catalog(actor, "product", &p.name, p)
     }
 

@@ -142,14 +142,10 @@ impl Rating {
         self.bundles.get(product)
     }
 
-    /// Whether a product's networks (its rate codes and groups) include `rc`.
-    pub fn covers(&self, product: &crate::inventory::model::Product, rc: RateCode) -> bool {
-        product
-            .rate_codes
-            .iter()
-            .any(|c| RateCode::parse(c).is_ok_and(|x| x == rc))
-            || product
-                .rate_code_groups
+    /// Whether a product's networks (its rate codes and named groups) include `rc`.
+    pub fn covers(&self, codes: &[RateCode], groups: &[String], rc: RateCode) -> bool {
+        codes.contains(&rc)
+            || groups
                 .iter()
                 .any(|g| self.groups.get(g).is_some_and(|s| s.contains(&rc)))
     }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
+use super::location::RateCode;
+
 use crate::inventory::model::{
     Account, AccountStatus, Imsi, ImsiState, Product, Profile, ProfileState, Sponsor, UnixTime,
 };
@@ -117,6 +119,8 @@ pub struct Catalog {
     pub products: Vec<Product>,
     sponsor_ids: HashMap<String, u16>,
     product_ids: HashMap<String, u16>,
+    /// Each product's rate codes, parsed once rather than per request.
+    product_codes: Vec<Vec<RateCode>>,
     origin_hosts: HashMap<String, u16>,
 }
 
@@ -140,9 +144,25 @@ impl Catalog {
                 c.origin_hosts.insert(h.to_ascii_lowercase(), i as u16);
             }
         }
+        // Rate codes that do not parse were refused when the product was
+        // defined; here they simply cover nothing.
+        c.product_codes = products
+            .iter()
+            .map(|p| {
+                p.rate_codes
+                    .iter()
+                    .filter_map(|r| RateCode::parse(r).ok())
+                    .collect()
+            })
+            .collect();
         c.sponsors = sponsors;
         c.products = products;
         c
+    }
+    pub fn product_rate_codes(&self, product: u16) -> &[RateCode] {
+        self.product_codes
+            .get(product as usize)
+            .map_or(&[], Vec::as_slice)
     }
     pub fn sponsor_index(&self, id: &str) -> Option<u16> {
         self.sponsor_ids.get(id).copied()

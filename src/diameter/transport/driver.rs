@@ -58,17 +58,49 @@ pub(super) fn command_label(code: u32) -> &'static str {
     }
 }
 
+/// Metric label for a Result-Code: the common ones without allocating, since
+/// this runs for every message.
+pub fn result_label(code: u32) -> metrics::SharedString {
+    let s: &'static str = match code {
+        2001 => "2001",
+        3001 => "3001",
+        3007 => "3007",
+        3008 => "3008",
+        3009 => "3009",
+        3010 => "3010",
+        4010 => "4010",
+        4012 => "4012",
+        5001 => "5001",
+        5002 => "5002",
+        5004 => "5004",
+        5005 => "5005",
+        5009 => "5009",
+        5010 => "5010",
+        5014 => "5014",
+        5030 => "5030",
+        other => return other.to_string().into(),
+    };
+    s.into()
+}
+
+fn application_label(app: u32) -> metrics::SharedString {
+    match app {
+        0 => "0".into(),
+        4 => "4".into(),
+        other => other.to_string().into(),
+    }
+}
+
 fn count_message(direction: &'static str, frame: &[u8]) {
     let Some(m) = Message::new(frame) else { return };
     let h = m.header;
     let kind = if h.is_request() { "request" } else { "answer" };
-    let rc = if h.is_request() {
-        String::new()
-    } else {
-        m.result_code().map(|c| c.to_string()).unwrap_or_default()
+    let rc: metrics::SharedString = match (h.is_request(), m.result_code()) {
+        (false, Some(c)) => result_label(c),
+        _ => "".into(),
     };
     metrics::counter!(mn::MESSAGES, "direction" => direction, "command" => command_label(h.command),
-        "kind" => kind, "application" => h.application.to_string(), "result" => rc)
+        "kind" => kind, "application" => application_label(h.application), "result" => rc)
     .increment(1);
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use app::{AppContext, Application, Reply, Request};
+pub use driver::result_label;
 pub use peers::PeerTable;
 
 use crate::diameter::dictionary::Dictionary;
