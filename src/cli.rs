@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::inventory::import::BatchSpec;
+use crate::inventory::import::{BatchSpec, ImportReport};
 use crate::inventory::stock::{self, StockBy, StockLine};
 use crate::inventory::{Inventory, InventoryError};
 
@@ -153,6 +153,22 @@ fn progress_bar(label: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// Runs an import on `file` with a progress bar; bad lines go to stderr.
+fn import_file(
+    file: &std::path::Path,
+    run: impl FnOnce(
+        std::io::BufReader<std::fs::File>,
+        &dyn Fn(u64),
+    ) -> Result<ImportReport, InventoryError>,
+) -> anyhow::Result<ImportReport> {
+    let label = file.display().to_string();
+    let f = std::fs::File::open(file).with_context(|| format!("{label}: cannot open"))?;
+    let pb = progress_bar(&format!("importing {label}"));
+    let r = run(std::io::BufReader::new(f), &|n| pb.set_position(n)).map_err(report_rejection);
+    pb.finish_and_clear();
+    r
+}
+
 pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
     let m = mode(t)?;
     match cmd {
@@ -166,22 +182,15 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
             let label = file.display().to_string();
             match m {
                 Mode::Direct(inv, _) => {
-                    let f = std::fs::File::open(&file)
-                        .with_context(|| format!("{label}: cannot open"))?;
-                    let pb = progress_bar(&format!("importing {label}"));
                     let spec = BatchSpec {
                         sponsor: &sponsor,
                         name: &name,
                         recycling,
                         end_of_life,
                     };
-                    let r = inv
-                        .import_batch("cli", &spec, &label, std::io::BufReader::new(f), &|n| {
-                            pb.set_position(n)
-                        })
-                        .map_err(report_rejection);
-                    pb.finish_and_clear();
-                    let r = r?;
+                    let r = import_file(&file, |input, progress| {
+                        inv.import_batch("cli", &spec, &label, input, progress)
+                    })?;
                     println!("imported {} IMSIs into batch {}", r.imported, r.name);
                 }
                 Mode::Api {
@@ -205,15 +214,9 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
             let label = file.display().to_string();
             match m {
                 Mode::Direct(inv, _) => {
-                    let f = std::fs::File::open(&file)
-                        .with_context(|| format!("{label}: cannot open"))?;
-                    let pb = progress_bar(&format!("importing {label}"));
-                    let r = inv
-                        .import_profiles("cli", &pool, &label, std::io::BufReader::new(f), &|n| {
-                            pb.set_position(n)
-                        })
-                        .map_err(report_rejection);
-                    pb.finish_and_clear();
+                    let r = import_file(&file, |input, progress| {
+                        inv.import_profiles("cli", &pool, &label, input, progress)
+                    });
                     println!("imported {} profiles into pool {}", r?.imported, pool);
                 }
                 Mode::Api {

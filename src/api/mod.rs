@@ -271,12 +271,17 @@ async fn get_account(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
+    Ok(Json(account(&st, &id).await?))
+}
+
+/// The account named by a path segment: 400 if it is not a number, 404 if
+/// there is no such account.
+async fn account(st: &ApiState, id: &str) -> Result<Account, ApiError> {
     let id: u64 = id
         .parse()
         .map_err(|_| bad("id", "account ids are numbers"))?;
     let inv = st.inventory.clone();
-    let a = blocking(move || inv.account(id)).await?;
-    a.map(Json).ok_or_else(|| {
+    blocking(move || inv.account(id)).await?.ok_or_else(|| {
         InventoryError::NotFound {
             what: "account",
             id: id.to_string(),
@@ -397,16 +402,8 @@ async fn get_balance(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| bad("id", "account ids are numbers"))?;
-    let inv = st.inventory.clone();
-    let account = blocking(move || inv.account(id))
-        .await?
-        .ok_or(InventoryError::NotFound {
-            what: "account",
-            id: id.to_string(),
-        })?;
+    let account = account(&st, &id).await?;
+    let id = account.id;
     let Some(engine) = &st.engine else {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,

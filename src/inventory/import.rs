@@ -41,6 +41,56 @@ fn reader(input: impl Read) -> csv::Reader<impl Read> {
         .from_reader(input)
 }
 
+/// Numbered, readable CSV records. Unreadable lines are kept aside (merged into
+/// the report by `finish`), and progress ticks every 10 000 lines.
+struct Records<'p, I> {
+    rows: I,
+    line: usize,
+    unreadable: Vec<LineError>,
+    progress: &'p dyn Fn(u64),
+}
+
+impl<'p, I: Iterator<Item = csv::Result<csv::StringRecord>>> Records<'p, I> {
+    fn new(rows: I, first_line: usize, progress: &'p dyn Fn(u64)) -> Self {
+        Records {
+            rows,
+            line: first_line - 1,
+            unreadable: vec![],
+            progress,
+        }
+    }
+    /// All bad lines, the unreadable ones included, in line order.
+    fn finish(self, mut errors: Vec<LineError>) -> Vec<LineError> {
+        errors.extend(self.unreadable);
+        errors.sort_by_key(|e| e.line);
+        errors.truncate(MAX_REPORTED);
+        errors
+    }
+}
+
+impl<I: Iterator<Item = csv::Result<csv::StringRecord>>> Iterator for Records<'_, I> {
+    type Item = (usize, csv::StringRecord);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rec = self.rows.next()?;
+            self.line += 1;
+            if self.line % 10_000 == 0 {
+                (self.progress)(self.line as u64);
+            }
+            match rec {
+                Ok(r) => return Some((self.line, r)),
+                Err(e) => err(
+                    &mut self.unreadable,
+                    self.line,
+                    "line",
+                    "",
+                    &format!("unreadable CSV: {e}"),
+                ),
+            }
+        }
+    }
+}
+
 pub struct BatchSpec<'a> {
     pub sponsor: &'a str,
     pub name: &'a str,
@@ -73,24 +123,8 @@ impl Inventory {
         let mut errors = vec![];
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut order = vec![];
-        for (n, rec) in reader(input).into_records().enumerate() {
-            let line = n + 1;
-            if line % 10_000 == 0 {
-                progress(line as u64);
-            }
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    err(
-                        &mut errors,
-                        line,
-                        "line",
-                        "",
-                        &format!("unreadable CSV: {e}"),
-                    );
-                    continue;
-                }
-            };
+        let mut records = Records::new(reader(input).into_records(), 1, progress);
+        for (line, rec) in &mut records {
             let v = rec.get(0).unwrap_or("");
             if line == 1 && v.eq_ignore_ascii_case("imsi") {
                 continue;
@@ -128,6 +162,7 @@ impl Inventory {
                 order.push(v.to_string());
             }
         }
+        let errors = records.finish(errors);
         if !errors.is_empty() {
             return Err(InventoryError::Rejected {
                 file: file.into(),
@@ -232,24 +267,8 @@ impl Inventory {
         let mut imsis_used: HashSet<String> = HashSet::new();
         let mut profiles = vec![];
         let mut imsi_updates = vec![];
-        for (n, rec) in rows.enumerate() {
-            let line = n + 2;
-            if line % 10_000 == 0 {
-                progress(line as u64);
-            }
-            let rec = match rec {
-                Ok(r) => r,
-                Err(e) => {
-                    err(
-                        &mut errors,
-                        line,
-                        "line",
-                        "",
-                        &format!("unreadable CSV: {e}"),
-                    );
-                    continue;
-                }
-            };
+        let mut records = Records::new(rows, 2, progress);
+        for (line, rec) in &mut records {
             let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("").to_string();
             let before = errors.len();
             let iccid = get(col("iccid"));
@@ -350,6 +369,7 @@ impl Inventory {
             }
             profiles.push(profile);
         }
+        let errors = records.finish(errors);
         if !errors.is_empty() {
             return Err(InventoryError::Rejected {
                 file: file.into(),
