@@ -7,6 +7,7 @@ pub mod export;
 pub mod import;
 pub mod model;
 pub mod ops;
+mod rebuild;
 pub mod seed;
 pub mod stock;
 pub mod store;

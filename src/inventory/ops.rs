@@ -96,54 +96,7 @@ impl Inventory {
         self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Rebuilds every index and the stock counters from the store.
-    pub fn rebuild(&self) -> Result<(), InventoryError> {
-        let mut stock = self.lock();
-        self.refresh_catalog()?;
-        *stock = Stock::default();
-        // Accounts, then profiles, then IMSIs: each IMSI entry copies what it
-        // needs from its profile and account.
-        for r in self.store.scan_raw(b"account/") {
-            let (k, v) = r?;
-            let a: Account = super::store::decode(&k, &v)?;
-            self.index.put_account(&a, None);
-        }
-        let catalog = self.index.catalog();
-        let sponsor_of = |imsi: &str| {
-            catalog
-                .sponsors
-                .iter()
-                .find(|s| s.owns_imsi(imsi))
-                .map(|s| s.id.clone())
-        };
-        for r in self.store.scan_raw(b"profile/") {
-            let (k, v) = r?;
-            let p: Profile = super::store::decode(&k, &v)?;
-            self.index.put_profile(&p);
-            if p.state == ProfileState::Available {
-                let sponsors = p.imsis.iter().filter_map(|i| sponsor_of(i)).collect();
-                stock
-                    .available
-                    .entry(p.pool.clone())
-                    .or_default()
-                    .insert(p.iccid.clone(), sponsors);
-            }
-        }
-        for r in self.store.scan_raw(b"imsi/") {
-            let (k, v) = r?;
-            let i: Imsi = super::store::decode(&k, &v)?;
-            self.index.put_imsi(&i);
-            if let ImsiState::InDynamicPool { pool } = &i.state {
-                *stock
-                    .dynamic
-                    .entry((pool.clone(), i.sponsor.clone()))
-                    .or_default() += 1;
-            }
-        }
-        Ok(())
-    }
-
-    fn refresh_catalog(&self) -> Result<(), InventoryError> {
+    pub(crate) fn refresh_catalog(&self) -> Result<(), InventoryError> {
         let sponsors: Vec<Sponsor> = self.store.scan("sponsor/")?;
         let products: Vec<Product> = self.store.scan("product/")?;
         self.index.set_catalog(Catalog::new(sponsors, products));

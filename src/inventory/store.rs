@@ -68,11 +68,23 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], v: &[u8]) -> Result<T, StoreError
 /// Records in key order, as (key, value) pairs.
 pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a>;
 
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// What the inventory needs from a store.
 pub trait Storage: Send + Sync + 'static {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every (key, value) whose key starts with `prefix`, in key order.
     fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_>;
+    /// Calls `f` on every (key, value) under `prefix`, in key order, with the
+    /// store's own bytes where it can lend them (the rebuild reads millions of
+    /// records once); stops at the first error.
+    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
+        for r in self.scan_raw(prefix) {
+            let (k, v) = r?;
+            f(&k, &v)?;
+        }
+        Ok(())
+    }
     /// Applies the batch atomically and durably; returns its sequence number.
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
     /// A fresh id, unique for this store.
@@ -126,6 +138,13 @@ impl Storage for SledStore {
             r.map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .map_err(StoreError::from)
         }))
+    }
+    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
+        for r in self.tree.scan_prefix(prefix) {
+            let (k, v) = r?;
+            f(&k, &v)?;
+        }
+        Ok(())
     }
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;

@@ -1,18 +1,23 @@
-//! The resolver's in-memory indexes. Readers never take a lock that writers
-//! hold for long: per-entry maps are `dashmap` shards, the small catalogue
-//! (sponsors, products, pools, proxy Origin-Hosts) is an `arc-swap` snapshot.
-//! The inventory writes here after every commit, so a change is visible at once.
+//! The resolver's in-memory indexes, laid out for 10 M profiles in well under
+//! 150 octets each. IMSIs sit in a flat table of 16-octet slots that point at
+//! a profile row by ordinal; the row (see `table`) carries the profile's
+//! status and, denormalised, its account's id, product and state, so one
+//! account change is one row write whatever the number of IMSIs. Readers never
+//! wait on a writer for longer than a probe; the inventory writes here after
+//! every commit, so a change is visible at once. Puts are order-independent,
+//! so the rebuild can feed accounts, profiles and IMSIs from parallel scans.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
-use super::location::RateCode;
-
+pub use super::catalog::Catalog;
+use super::imsi_table::ImsiTable;
+use super::table::{hash_u64, row_for_iccid, OrdinalTable, Row, Rows};
 use crate::inventory::model::{
-    Account, AccountStatus, Imsi, ImsiState, Product, Profile, ProfileState, Sponsor, UnixTime,
+    Account, AccountStatus, Imsi, ImsiState, Profile, ProfileState, UnixTime,
 };
 
 /// Digits to a number: IMSIs (≤ 15 digits), MSISDNs (≤ 15) and ICCIDs (≤ 22)
@@ -47,31 +52,51 @@ pub enum ImsiStatus {
     EndOfLife,
 }
 
-/// Everything a charging request needs about one IMSI, denormalised from its
-/// profile and account so that resolving is one hash probe.
-#[derive(Debug, Clone, Copy)]
-pub struct ImsiEntry {
-    /// ICCID key (see `iccid_key`) in two halves: a u128 would force 16-octet
-    /// alignment and a larger map entry.
-    iccid: [u64; 2],
-    pub account: u64,
-    /// Active: i64::MAX; grace: its end; closed: i64::MIN.
-    pub account_until: UnixTime,
-    pub sponsor: u16,
-    pub product: u16,
-    pub slot: u8,
-    pub status: ImsiStatus,
-    pub profile_status: ProfileStatus,
-}
-
-impl ImsiEntry {
-    pub fn iccid(&self) -> u128 {
-        (self.iccid[0] as u128) << 64 | self.iccid[1] as u128
+impl ImsiStatus {
+    pub fn of(state: &ImsiState) -> ImsiStatus {
+        match state {
+            ImsiState::Available => ImsiStatus::Available,
+            ImsiState::Embedded { .. } => ImsiStatus::Embedded,
+            ImsiState::InDynamicPool { .. } => ImsiStatus::InDynamicPool,
+            ImsiState::Hold { .. } => ImsiStatus::Hold,
+            ImsiState::EndOfLife => ImsiStatus::EndOfLife,
+        }
     }
 }
 
-fn split(k: u128) -> [u64; 2] {
-    [(k >> 64) as u64, k as u64]
+/// One IMSI: eight octets beside its eight-octet key.
+#[derive(Debug, Clone, Copy)]
+pub struct ImsiEntry {
+    /// Row of the profile it is embedded in; `NO_PROFILE` otherwise.
+    pub(crate) profile: u32,
+    pub sponsor: u16,
+    pub slot: u8,
+    pub status: ImsiStatus,
+}
+
+pub(crate) const NO_PROFILE: u32 = u32::MAX;
+
+impl ImsiEntry {
+    fn pack(self) -> u64 {
+        self.profile as u64
+            | (self.sponsor as u64) << 32
+            | (self.slot as u64) << 48
+            | (self.status as u64) << 56
+    }
+    fn unpack(w: u64) -> ImsiEntry {
+        ImsiEntry {
+            profile: w as u32,
+            sponsor: (w >> 32) as u16,
+            slot: (w >> 48) as u8,
+            status: match (w >> 56) as u8 {
+                0 => ImsiStatus::Available,
+                1 => ImsiStatus::Embedded,
+                2 => ImsiStatus::InDynamicPool,
+                3 => ImsiStatus::Hold,
+                _ => ImsiStatus::EndOfLife,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,99 +108,99 @@ pub enum ProfileStatus {
     Disposed,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct ProfileEntry {
-    pub account: u64,
-    pub status: ProfileStatus,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
+    /// No account record has reached this profile's row.
+    Unknown,
     Active,
     Grace(UnixTime),
     Closed,
 }
 
 impl AccountState {
-    fn until(self) -> UnixTime {
-        match self {
-            AccountState::Active => UnixTime::MAX,
-            AccountState::Grace(t) => t,
-            AccountState::Closed => UnixTime::MIN,
+    fn of(s: &AccountStatus) -> AccountState {
+        match *s {
+            AccountStatus::Active => AccountState::Active,
+            AccountStatus::Grace { until } => AccountState::Grace(until),
+            AccountStatus::Closed => AccountState::Closed,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A profile row's state word: bits 0–1 profile status, 2–3 account state,
+/// 4–19 product index, 20–63 grace end in unix seconds (44 bits reach the
+/// year 557 000; an end before 1970 is already over and stored as 0).
+mod state {
+    use super::{AccountState, ProfileStatus, UnixTime};
+
+    const PRODUCT_SHIFT: u32 = 4;
+    const UNTIL_SHIFT: u32 = 20;
+    const UNTIL_MAX: i64 = (1 << 44) - 1;
+
+    pub fn profile(s: u64) -> ProfileStatus {
+        match s & 3 {
+            1 => ProfileStatus::Available,
+            2 => ProfileStatus::Assigned,
+            3 => ProfileStatus::Disposed,
+            _ => ProfileStatus::None,
+        }
+    }
+    pub fn with_profile(s: u64, p: ProfileStatus) -> u64 {
+        s & !3 | p as u64
+    }
+    pub fn account(s: u64) -> AccountState {
+        match s >> 2 & 3 {
+            1 => AccountState::Active,
+            2 => AccountState::Grace((s >> UNTIL_SHIFT) as i64),
+            3 => AccountState::Closed,
+            _ => AccountState::Unknown,
+        }
+    }
+    pub fn product(s: u64) -> u16 {
+        (s >> PRODUCT_SHIFT) as u16
+    }
+    pub fn with_account(s: u64, a: AccountState, product: u16) -> u64 {
+        let (kind, until): (u64, UnixTime) = match a {
+            AccountState::Unknown => (0, 0),
+            AccountState::Active => (1, 0),
+            AccountState::Grace(t) => (2, t.clamp(0, UNTIL_MAX)),
+            AccountState::Closed => (3, 0),
+        };
+        s & 3 | kind << 2 | (product as u64) << PRODUCT_SHIFT | (until as u64) << UNTIL_SHIFT
+    }
+    /// A row whose account is not (yet) known: no product.
+    pub fn without_account(s: u64) -> u64 {
+        with_account(s, AccountState::Unknown, u16::MAX)
+    }
+}
+
+/// What the resolver knows of an account: its profile row's copy, or for an
+/// account without a profile, its own entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountEntry {
+    pub id: u64,
     pub product: u16,
     pub state: AccountState,
 }
 
-/// Sponsors and products by small index, and proxy Origin-Hosts.
-#[derive(Debug, Default)]
-pub struct Catalog {
-    pub sponsors: Vec<Sponsor>,
-    pub products: Vec<Product>,
-    sponsor_ids: HashMap<String, u16>,
-    product_ids: HashMap<String, u16>,
-    /// Each product's rate codes, parsed once rather than per request.
-    product_codes: Vec<Vec<RateCode>>,
-    origin_hosts: HashMap<String, u16>,
+/// What a row says, read word by word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProfileView {
+    pub iccid: u128,
+    pub status: ProfileStatus,
+    pub account: AccountEntry,
 }
 
-impl Catalog {
-    pub fn new(sponsors: Vec<Sponsor>, products: Vec<Product>) -> Catalog {
-        let mut c = Catalog {
-            sponsor_ids: sponsors
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.id.clone(), i as u16))
-                .collect(),
-            product_ids: products
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.name.clone(), i as u16))
-                .collect(),
-            ..Catalog::default()
-        };
-        for (i, s) in sponsors.iter().enumerate() {
-            for h in &s.proxy_origin_hosts {
-                c.origin_hosts.insert(h.to_ascii_lowercase(), i as u16);
-            }
-        }
-        // Rate codes that do not parse were refused when the product was
-        // defined; here they simply cover nothing.
-        c.product_codes = products
-            .iter()
-            .map(|p| {
-                p.rate_codes
-                    .iter()
-                    .filter_map(|r| RateCode::parse(r).ok())
-                    .collect()
-            })
-            .collect();
-        c.sponsors = sponsors;
-        c.products = products;
-        c
-    }
-    pub fn product_rate_codes(&self, product: u16) -> &[RateCode] {
-        self.product_codes
-            .get(product as usize)
-            .map_or(&[], Vec::as_slice)
-    }
-    pub fn sponsor_index(&self, id: &str) -> Option<u16> {
-        self.sponsor_ids.get(id).copied()
-    }
-    pub fn product_index(&self, name: &str) -> Option<u16> {
-        self.product_ids.get(name).copied()
-    }
-    /// The sponsor whose Gy/Ro proxy this is.
-    pub fn sponsor_by_origin_host(&self, host: &str) -> Option<u16> {
-        if let Some(&i) = self.origin_hosts.get(host) {
-            return Some(i);
-        }
-        self.origin_hosts.get(&host.to_ascii_lowercase()).copied()
+fn view(row: &Row) -> ProfileView {
+    let s = row.state.load(Relaxed);
+    ProfileView {
+        iccid: row.iccid(),
+        status: state::profile(s),
+        account: AccountEntry {
+            id: row.account.load(Relaxed),
+            product: state::product(s),
+            state: state::account(s),
+        },
     }
 }
 
@@ -183,11 +208,14 @@ type Fx = rustc_hash::FxBuildHasher;
 
 #[derive(Default)]
 pub struct Index {
-    pub(crate) imsis: DashMap<u64, ImsiEntry, Fx>,
-    pub(crate) profiles: DashMap<[u64; 2], ProfileEntry, Fx>,
-    pub(crate) accounts: DashMap<u64, AccountEntry, Fx>,
-    pub(crate) msisdns: DashMap<u64, u64, Fx>,
-    pub(crate) catalog: ArcSwap<Catalog>,
+    imsis: ImsiTable,
+    rows: Rows,
+    by_iccid: OrdinalTable,
+    by_msisdn: OrdinalTable,
+    /// Accounts that have no profile (rare): MSISDN → account.
+    orphans: DashMap<u64, AccountEntry, Fx>,
+    accounts: AtomicUsize,
+    catalog: ArcSwap<Catalog>,
 }
 
 impl Index {
@@ -201,143 +229,186 @@ impl Index {
         self.catalog.store(Arc::new(c));
     }
 
-    /// Fills an IMSI entry's profile and account fields from those maps.
-    fn denormalise(&self, e: &mut ImsiEntry) {
-        let (pstatus, account) = match self.profiles.get(&e.iccid) {
-            Some(p) if e.status == ImsiStatus::Embedded => (p.status, p.account),
-            _ => (ProfileStatus::None, 0),
-        };
-        e.profile_status = pstatus;
-        e.account = account;
-        match self
-            .accounts
-            .get(&account)
-            .filter(|_| pstatus == ProfileStatus::Assigned)
-        {
-            Some(a) => {
-                e.product = a.product;
-                e.account_until = a.state.until();
-            }
-            None => {
-                e.product = u16::MAX;
-                e.account_until = UnixTime::MIN;
-            }
-        }
+    fn row(&self, iccid: u128) -> Option<(u32, &Row)> {
+        let ord = row_for_iccid(&self.rows, &self.by_iccid, iccid)?;
+        Some((ord, self.rows.get(ord)?))
     }
 
     pub fn put_imsi(&self, i: &Imsi) {
         let Some(key) = digits_u64(&i.imsi) else {
             return;
         };
-        let sponsor = self
-            .catalog
-            .load()
-            .sponsor_index(&i.sponsor)
-            .unwrap_or(u16::MAX);
-        let (status, iccid, slot) = match &i.state {
-            ImsiState::Available => (ImsiStatus::Available, 0, 0),
-            ImsiState::Embedded { profile, slot } => {
-                (ImsiStatus::Embedded, iccid_key(profile).unwrap_or(0), *slot)
-            }
-            ImsiState::InDynamicPool { .. } => (ImsiStatus::InDynamicPool, 0, 0),
-            ImsiState::Hold { .. } => (ImsiStatus::Hold, 0, 0),
-            ImsiState::EndOfLife => (ImsiStatus::EndOfLife, 0, 0),
+        let sponsor = self.catalog.load().sponsor_index(&i.sponsor);
+        let (iccid, slot) = match &i.state {
+            ImsiState::Embedded { profile, slot } => (iccid_key(profile), *slot),
+            _ => (None, 0),
         };
-        let mut e = ImsiEntry {
-            iccid: split(iccid),
-            account: 0,
-            account_until: UnixTime::MIN,
-            sponsor,
-            product: u16::MAX,
-            slot,
-            status,
-            profile_status: ProfileStatus::None,
-        };
-        self.denormalise(&mut e);
-        self.imsis.insert(key, e);
+        self.put_imsi_fields(key, sponsor, ImsiStatus::of(&i.state), iccid, slot);
     }
 
-    /// Records the profile and refreshes the entries of its IMSIs.
-    pub fn put_profile(&self, p: &Profile) {
-        let Some(key) = iccid_key(&p.iccid) else {
-            return;
+    /// An IMSI by its parts, as the rebuild decodes them.
+    pub(crate) fn put_imsi_fields(
+        &self,
+        imsi: u64,
+        sponsor: Option<u16>,
+        status: ImsiStatus,
+        iccid: Option<u128>,
+        slot: u8,
+    ) {
+        let profile = match (status, iccid) {
+            (ImsiStatus::Embedded, Some(k)) => self.row(k).map_or(NO_PROFILE, |(o, _)| o),
+            _ => NO_PROFILE,
         };
+        let entry = ImsiEntry {
+            profile,
+            sponsor: sponsor.unwrap_or(u16::MAX),
+            slot,
+            status,
+        };
+        // IMSI 0 (all zeros) names no subscriber and is the table's empty mark.
+        if imsi != 0 {
+            self.imsis.insert(imsi, entry.pack());
+        }
+    }
+
+    pub fn put_profile(&self, p: &Profile) {
         let (status, account) = match p.state {
             ProfileState::Available => (ProfileStatus::Available, 0),
             ProfileState::Assigned { account } => (ProfileStatus::Assigned, account),
             ProfileState::Disposed => (ProfileStatus::Disposed, 0),
         };
-        let key = split(key);
-        self.profiles.insert(key, ProfileEntry { account, status });
-        for imsi in p.imsis.iter().filter_map(|i| digits_u64(i)) {
-            let current = self.imsis.get(&imsi).map(|e| *e);
-            if let Some(mut e) = current.filter(|e| e.iccid == key) {
-                self.denormalise(&mut e);
-                self.imsis.insert(imsi, e);
-            }
+        if let Some(k) = iccid_key(&p.iccid) {
+            self.put_profile_fields(k, status, account);
         }
     }
 
-    /// Records the account; pass its profile so that the profile's IMSIs see
-    /// the change (product, status) at once.
-    pub fn put_account(&self, a: &Account, profile: Option<&Profile>) {
-        let product = self
-            .catalog
-            .load()
-            .product_index(&a.product)
-            .unwrap_or(u16::MAX);
-        let state = match a.status {
-            AccountStatus::Active => AccountState::Active,
-            AccountStatus::Grace { until } => AccountState::Grace(until),
-            AccountStatus::Closed => AccountState::Closed,
+    /// A profile's status and, when assigned, its account.
+    pub(crate) fn put_profile_fields(&self, iccid: u128, status: ProfileStatus, account: u64) {
+        let Some((_, row)) = self.row(iccid) else {
+            return;
         };
-        self.accounts.insert(a.id, AccountEntry { product, state });
-        if let Some(m) = digits_u64(&a.msisdn) {
-            if state == AccountState::Closed {
-                self.msisdns.remove(&m);
+        let before = if account == 0 {
+            row.account.load(Relaxed)
+        } else {
+            row.account.swap(account, Relaxed)
+        };
+        // The account state in the row belonged to another account.
+        let other = account != 0 && before != 0 && before != account;
+        row.update_state(|s| {
+            let s = state::with_profile(s, status);
+            if other {
+                state::without_account(s)
             } else {
-                self.msisdns.insert(m, a.id);
+                s
             }
-        }
+        });
+    }
+
+    /// Records the account on its profile's row; pass its profile when the
+    /// account record does not name it (or to record both at once).
+    pub fn put_account(&self, a: &Account, profile: Option<&Profile>) {
+        let product = self.catalog.load().product_index(&a.product);
+        let iccid = profile
+            .map(|p| p.iccid.as_str())
+            .or(a.profile.as_deref())
+            .and_then(iccid_key);
+        self.put_account_fields(
+            a.id,
+            digits_u64(&a.msisdn),
+            product,
+            AccountState::of(&a.status),
+            iccid,
+        );
         if let Some(p) = profile {
             self.put_profile(p);
         }
     }
 
+    pub(crate) fn put_account_fields(
+        &self,
+        id: u64,
+        msisdn: Option<u64>,
+        product: Option<u16>,
+        st: AccountState,
+        iccid: Option<u128>,
+    ) {
+        let product = product.unwrap_or(u16::MAX);
+        let entry = AccountEntry {
+            id,
+            product,
+            state: st,
+        };
+        let Some((ord, row)) = iccid.and_then(|k| self.row(k)) else {
+            // No profile: the account is reachable by MSISDN only.
+            match (msisdn, st) {
+                (Some(m), AccountState::Closed) => {
+                    self.orphans.remove(&m);
+                }
+                (Some(m), _) => {
+                    self.orphans.insert(m, entry);
+                }
+                (None, _) => {}
+            }
+            return;
+        };
+        row.account.store(id, Relaxed);
+        let before = row.update_state(|s| state::with_account(s, st, product));
+        if state::account(before) == AccountState::Unknown {
+            self.accounts.fetch_add(1, Relaxed);
+        }
+        // The MSISDN table hashes the row's MSISDN: take the old one out
+        // before the row changes, and put it back unless the account closed.
+        let Some(row_msisdn) = self.rows.msisdn(ord) else {
+            return;
+        };
+        let old = row_msisdn.load(Relaxed);
+        if old != 0 {
+            self.by_msisdn.remove(hash_u64(old), |o| o == ord);
+        }
+        row_msisdn.store(msisdn.unwrap_or(0), Relaxed);
+        if let Some(m) = msisdn {
+            self.orphans.remove(&m);
+            if st != AccountState::Closed {
+                let rows = &self.rows;
+                self.by_msisdn.insert(hash_u64(m), ord, |o| {
+                    hash_u64(rows.msisdn(o).map_or(0, |m| m.load(Relaxed)))
+                });
+            }
+        }
+    }
+
     pub fn imsi(&self, imsi: u64) -> Option<ImsiEntry> {
-        self.imsis.get(&imsi).map(|e| *e)
+        self.imsis.get(imsi).map(ImsiEntry::unpack)
     }
-    pub fn profile(&self, iccid: u128) -> Option<ProfileEntry> {
-        self.profiles.get(&split(iccid)).map(|e| *e)
+    /// The profile row an IMSI entry points at.
+    pub(crate) fn profile_of(&self, e: &ImsiEntry) -> Option<ProfileView> {
+        (e.profile != NO_PROFILE)
+            .then(|| self.rows.get(e.profile))
+            .flatten()
+            .map(view)
     }
-    pub fn account(&self, id: u64) -> Option<AccountEntry> {
-        self.accounts.get(&id).map(|e| *e)
-    }
-    pub fn account_by_msisdn(&self, msisdn: u64) -> Option<u64> {
-        self.msisdns.get(&msisdn).map(|e| *e)
+    pub fn account_by_msisdn(&self, msisdn: u64) -> Option<AccountEntry> {
+        let rows = &self.rows;
+        let row = self.by_msisdn.find(hash_u64(msisdn), |o| {
+            rows.msisdn(o).is_some_and(|m| m.load(Relaxed) == msisdn)
+        });
+        match row.and_then(|o| self.rows.get(o)) {
+            Some(r) => Some(view(r).account),
+            None => self.orphans.get(&msisdn).map(|e| *e),
+        }
     }
     pub fn msisdn_taken(&self, msisdn: &str) -> bool {
-        digits_u64(msisdn).is_some_and(|m| self.msisdns.contains_key(&m))
+        digits_u64(msisdn).is_some_and(|m| self.account_by_msisdn(m).is_some())
     }
+    /// IMSIs, profiles and accounts held.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.imsis.len(), self.profiles.len(), self.accounts.len())
+        (
+            self.imsis.len(),
+            self.rows.len(),
+            self.accounts.load(Relaxed) + self.orphans.len(),
+        )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iccid_keys_keep_leading_zeros_and_length() {
-        for s in [
-            "894910262010000012345",
-            "0089491026201000001",
-            "8949102620100000126",
-        ] {
-            assert_eq!(iccid_string(iccid_key(s).unwrap()), s);
-        }
-        assert_ne!(iccid_key("0123"), iccid_key("123"));
-        assert!(iccid_key("12a").is_none());
-    }
-}
+mod tests;

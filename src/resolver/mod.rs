@@ -3,9 +3,13 @@
 //! SGSN-MCC-MNC, IMS visited network) → profile, account, sponsor, rate code.
 //! Pure: no sockets, no store; readers use lock-free snapshots.
 
+mod catalog;
+mod hugepages;
+mod imsi_table;
 pub mod index;
 pub mod location;
 pub mod resolve;
+mod table;
 
 pub use index::{Catalog, Index};
 pub use resolve::{Miss, Subscriber};

@@ -55,58 +55,48 @@ impl Index {
         let proxy = origin_host.and_then(|h| catalog.sponsor_by_origin_host(h));
         let mut used = digits_u64(imsi).ok_or(Miss::Malformed)?;
         let mut via_translation = None;
+        let mut entry = None;
         if let Some(sp) = proxy {
-            if let Some(t) = &catalog.sponsors[sp as usize].translation {
-                // Arithmetic, not string building: this runs on every request.
-                let orig = imsi
-                    .strip_prefix(t.operator_prefix.as_str())
-                    .and_then(|rest| {
-                        let prefix: u64 = t.sponsor_prefix.parse().ok()?;
-                        Some(
-                            prefix * 10u64.checked_pow(rest.len() as u32)?
-                                + digits_u64(rest).unwrap_or(0),
-                        )
-                    });
-                if let Some(orig) = orig.filter(|o| self.imsis.contains_key(o)) {
-                    used = orig;
-                    via_translation = Some(sp);
-                }
+            let orig = catalog.untranslate(sp, imsi);
+            if let Some((o, e)) = orig.and_then(|o| Some((o, self.imsi(o)?))) {
+                used = o;
+                entry = Some(e);
+                via_translation = Some(sp);
             }
         }
-        let e = self.imsi(used).ok_or(Miss::UnknownImsi)?;
+        let e = match entry {
+            Some(e) => e,
+            None => self.imsi(used).ok_or(Miss::UnknownImsi)?,
+        };
         match e.status {
             ImsiStatus::Embedded => {}
             ImsiStatus::Hold => return Err(Miss::ImsiOnHold),
             _ => return Err(Miss::NotEmbedded),
         }
-        match e.profile_status {
+        let p = self.profile_of(&e).ok_or(Miss::NotEmbedded)?;
+        match p.status {
             ProfileStatus::Assigned => {}
             ProfileStatus::Disposed => return Err(Miss::DisposedProfile),
             ProfileStatus::Available => return Err(Miss::UnassignedProfile),
             ProfileStatus::None => return Err(Miss::NotEmbedded),
         }
-        match e.account_until {
-            UnixTime::MIN => return Err(Miss::ClosedAccount),
-            until if now > until => return Err(Miss::GraceExpired),
-            _ => {}
-        }
+        check_account(p.account.state, now)?;
         Ok(Subscriber {
             imsi: used,
-            iccid: e.iccid(),
+            iccid: p.iccid,
             slot: e.slot,
             sponsor: via_translation.unwrap_or(e.sponsor),
-            account: e.account,
-            product: e.product,
+            account: p.account.id,
+            product: p.account.product,
         })
     }
 
     /// MSISDN → account id, for requests that carry only an E.164 identity.
     pub fn resolve_msisdn(&self, msisdn: &str, now: UnixTime) -> Result<(u64, u16), Miss> {
         let m = digits_u64(msisdn).ok_or(Miss::Malformed)?;
-        let id = self.account_by_msisdn(m).ok_or(Miss::UnknownMsisdn)?;
-        let a = self.account(id).ok_or(Miss::UnknownAccount)?;
+        let a = self.account_by_msisdn(m).ok_or(Miss::UnknownMsisdn)?;
         check_account(a.state, now)?;
-        Ok((id, a.product))
+        Ok((a.id, a.product))
     }
 }
 
@@ -116,6 +106,7 @@ fn check_account(s: AccountState, now: UnixTime) -> Result<(), Miss> {
         AccountState::Grace(until) if now <= until => Ok(()),
         AccountState::Grace(_) => Err(Miss::GraceExpired),
         AccountState::Closed => Err(Miss::ClosedAccount),
+        AccountState::Unknown => Err(Miss::UnknownAccount),
     }
 }
 
