@@ -11,7 +11,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 use gyro::inventory::model::*;
-use gyro::inventory::store::{SledStore, Storage, WriteBatch};
+use gyro::inventory::store::{SledStore, Storage, StorageExt, WriteBatch};
 use gyro::inventory::Inventory;
 use gyro::resolver::{Catalog, Index};
 
@@ -170,7 +170,7 @@ fn resolver(c: &mut Criterion) {
     // On disk, as a node keeps it (a temporary sled lives in /dev/shm). A
     // complete store is kept for the next run: writing 10 M profiles takes
     // longer than rebuilding from them.
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rebuild-{m}"));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rebuild-{m}-v2"));
     let store = Arc::new(SledStore::open(&dir).unwrap());
     if store.get_raw(b"bench/complete").unwrap().is_none() {
         write_store(&store, m);
@@ -190,30 +190,40 @@ fn resolver(c: &mut Criterion) {
     );
 }
 
+/// Writes `m` profiles in batches of a thousand: sled 0.34's resident size
+/// grows with the size of a batch, and a few large ones exhaust the memory of
+/// a 10 M run. Resumes where an interrupted run stopped.
 fn write_store(store: &SledStore, m: u64) {
-    let mut b = WriteBatch::default();
-    for s in sponsors() {
-        b.put(format!("sponsor/{}", s.id), &s);
-    }
-    b.put(
-        "product/P",
-        &Product {
-            name: "P".into(),
-            rate_codes: vec![],
-            rate_code_groups: vec![],
-        },
-    );
-    store.commit(b).unwrap();
-    for chunk in (0..m).collect::<Vec<_>>().chunks(50_000) {
+    let done: u64 = store.get("bench/written").unwrap().unwrap_or(0);
+    if done == 0 {
         let mut b = WriteBatch::default();
-        for &i in chunk {
+        for s in sponsors() {
+            b.put(format!("sponsor/{}", s.id), &s);
+        }
+        b.put(
+            "product/P",
+            &Product {
+                name: "P".into(),
+                rate_codes: vec![],
+                rate_code_groups: vec![],
+            },
+        );
+        store.commit(b).unwrap();
+    }
+    let mut start = done;
+    while start < m {
+        let end = (start + 1000).min(m);
+        let mut b = WriteBatch::default();
+        for i in start..end {
             let p = profile(i, i + 1);
             b.put(format!("imsi/{}", p.imsis[0]), &imsi(&p, 0));
             b.put(format!("imsi/{}", p.imsis[1]), &imsi(&p, 1));
             b.put(format!("account/{:020}", i + 1), &account(i));
             b.put(format!("profile/{}", p.iccid), &p);
         }
+        b.put("bench/written", &end);
         store.commit(b).unwrap();
+        start = end;
     }
     let mut b = WriteBatch::default();
     b.put("bench/complete", &m);

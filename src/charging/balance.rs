@@ -11,6 +11,8 @@ pub enum Allowance {
     Voice,
 }
 
+impl crate::inventory::store::Record for Used {}
+
 /// The durable part, as stored under `balance/<account>`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Used {

@@ -3,6 +3,7 @@
 //! accounts, the operations that change it, and their audit trail. After each
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
+mod compact;
 pub mod export;
 pub mod import;
 pub mod model;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::store::Record;
+
 /// Unix seconds, UTC.
 pub type UnixTime = i64;
 
@@ -199,6 +201,14 @@ pub struct HoldPolicy {
     #[serde(default)]
     pub dynamic_swap_days: u32,
 }
+
+// Catalogue records are few: stored as JSON, readable with any sled tool.
+impl Record for Sponsor {}
+impl Record for ImsiBatch {}
+impl Record for EsimPool {}
+impl Record for DynamicImsiPool {}
+impl Record for Product {}
+impl Record for HoldPolicy {}
 
 /// Luhn check over all digits (ISO/IEC 7812), as ICCIDs carry.
 pub fn luhn_valid(digits: &str) -> bool {

@@ -38,6 +38,8 @@ pub fn invalid(field: &str, message: impl Into<String>) -> InventoryError {
     }
 }
 
+impl super::store::Record for AuditRecord {}
+
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub at: UnixTime,
@@ -97,9 +99,29 @@ impl Inventory {
     }
 
     pub(crate) fn refresh_catalog(&self) -> Result<(), InventoryError> {
-        let sponsors: Vec<Sponsor> = self.store.scan("sponsor/")?;
-        let products: Vec<Product> = self.store.scan("product/")?;
-        self.index.set_catalog(Catalog::new(sponsors, products));
+        // Index entries hold catalogue positions: a definition may add to the
+        // catalogue but must not move what is already in it.
+        let old = self.index.catalog();
+        let mut sponsors: Vec<Sponsor> = self.store.scan("sponsor/")?;
+        sponsors.sort_by_key(|s| old.sponsor_index(&s.id).unwrap_or(u16::MAX));
+        let mut products: Vec<Product> = self.store.scan("product/")?;
+        products.sort_by_key(|p| old.product_index(&p.name).unwrap_or(u16::MAX));
+        let mut pools: Vec<String> = self
+            .store
+            .scan::<EsimPool>("pool/")?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        pools.sort_by_key(|p| old.pool_index(p).unwrap_or(u16::MAX));
+        let mut dynamic: Vec<String> = self
+            .store
+            .scan::<DynamicImsiPool>("dynpool/")?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        dynamic.sort_by_key(|p| old.dynamic_pool_index(p).unwrap_or(u16::MAX));
+        self.index
+            .set_catalog(Catalog::new(sponsors, products).with_pools(pools, dynamic));
         Ok(())
     }
 
@@ -127,7 +149,7 @@ impl Inventory {
         Ok(())
     }
 
-    fn put_catalog<T: Serialize + serde::de::DeserializeOwned>(
+    fn put_catalog<T: super::store::Record>(
         &self,
         actor: &str,
         kind: &str,
@@ -331,7 +353,7 @@ impl Inventory {
         b.put(format!("account/{id:020}"), &account);
         b.put(
             format!("history/{iccid}/{:020}", account.created_at),
-            &(id, "assigned"),
+            &serde_json::json!([id, "assigned"]),
         );
         self.audit(
             &mut b,

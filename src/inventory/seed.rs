@@ -193,7 +193,7 @@ impl Inventory {
             self.onboard(actor, &a.product, a.msisdn.as_deref())?;
         }
         let mut b = WriteBatch::default();
-        b.put(SEEDED_KEY, &file);
+        b.put(SEEDED_KEY, &file.to_string());
         self.store.commit(b)?;
         Ok(true)
     }

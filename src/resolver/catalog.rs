@@ -21,6 +21,20 @@ pub struct Catalog {
     /// Per sponsor: the operator prefix its proxy writes and, as a number,
     /// the sponsor prefix it stands for.
     translations: Vec<Option<(String, u64)>>,
+    /// eSIM pools and dynamic IMSI pools by small index, for the rows and
+    /// IMSI entries that name one.
+    pub pools: Vec<String>,
+    pub dynamic_pools: Vec<String>,
+    pool_ids: HashMap<String, u16>,
+    dynamic_pool_ids: HashMap<String, u16>,
+}
+
+fn ids(names: &[String]) -> HashMap<String, u16> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), i as u16))
+        .collect()
 }
 
 impl Catalog {
@@ -64,6 +78,20 @@ impl Catalog {
         c.sponsors = sponsors;
         c.products = products;
         c
+    }
+    /// Adds the names of the eSIM pools and dynamic IMSI pools.
+    pub fn with_pools(mut self, pools: Vec<String>, dynamic_pools: Vec<String>) -> Catalog {
+        self.pool_ids = ids(&pools);
+        self.dynamic_pool_ids = ids(&dynamic_pools);
+        self.pools = pools;
+        self.dynamic_pools = dynamic_pools;
+        self
+    }
+    pub fn pool_index(&self, name: &str) -> Option<u16> {
+        self.pool_ids.get(name).copied()
+    }
+    pub fn dynamic_pool_index(&self, name: &str) -> Option<u16> {
+        self.dynamic_pool_ids.get(name).copied()
     }
     /// The IMSI that `imsi`, as sponsor `sponsor`'s proxy presents it,
     /// stands for: arithmetic, not string building, as it runs per request.

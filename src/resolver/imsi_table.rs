@@ -119,6 +119,27 @@ impl ImsiTable {
         s.insert(key, h, value)
     }
 
+    /// Every (key, value), shard by shard; a shard is read-locked while it
+    /// is walked.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64)) {
+        for s in self.shards.iter() {
+            let s = s.read().unwrap_or_else(|p| p.into_inner());
+            for &[k, v] in s.slots.iter().filter(|s| s[0] != 0) {
+                f(k, v);
+            }
+        }
+    }
+
+    /// Room for `n` keys in all, so that a bulk load does not regrow.
+    pub(crate) fn reserve(&self, n: usize) {
+        for s in self.shards.iter() {
+            let mut s = s.write().unwrap_or_else(|p| p.into_inner());
+            while (n / SHARDS + n / (SHARDS * 8)) * 8 > s.slots.len() * 7 {
+                s.grow();
+            }
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()

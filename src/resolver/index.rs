@@ -7,6 +7,7 @@
 //! every commit, so a change is visible at once. Puts are order-independent,
 //! so the rebuild can feed accounts, profiles and IMSIs from parallel scans.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -75,6 +76,14 @@ pub struct ImsiEntry {
 }
 
 pub(crate) const NO_PROFILE: u32 = u32::MAX;
+
+/// Where an IMSI sits, as far as the index cares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Place {
+    Nowhere,
+    Profile { iccid: u128, slot: u8 },
+    DynamicPool(u16),
+}
 
 impl ImsiEntry {
     fn pack(self) -> u64 {
@@ -204,7 +213,8 @@ fn view(row: &Row) -> ProfileView {
     }
 }
 
-type Fx = rustc_hash::FxBuildHasher;
+pub(crate) type AvailableProfiles = HashMap<String, BTreeMap<String, Vec<String>>>;
+pub(crate) type DynamicImsis = BTreeMap<(String, String), u64>;
 
 #[derive(Default)]
 pub struct Index {
@@ -213,7 +223,7 @@ pub struct Index {
     by_iccid: OrdinalTable,
     by_msisdn: OrdinalTable,
     /// Accounts that have no profile (rare): MSISDN → account.
-    orphans: DashMap<u64, AccountEntry, Fx>,
+    orphans: DashMap<u64, AccountEntry, rustc_hash::FxBuildHasher>,
     accounts: AtomicUsize,
     catalog: ArcSwap<Catalog>,
 }
@@ -238,26 +248,36 @@ impl Index {
         let Some(key) = digits_u64(&i.imsi) else {
             return;
         };
-        let sponsor = self.catalog.load().sponsor_index(&i.sponsor);
-        let (iccid, slot) = match &i.state {
-            ImsiState::Embedded { profile, slot } => (iccid_key(profile), *slot),
-            _ => (None, 0),
+        let catalog = self.catalog.load();
+        let place = match &i.state {
+            ImsiState::Embedded { profile, slot } => match iccid_key(profile) {
+                Some(iccid) => Place::Profile { iccid, slot: *slot },
+                None => Place::Nowhere,
+            },
+            ImsiState::InDynamicPool { pool } => {
+                Place::DynamicPool(catalog.dynamic_pool_index(pool).unwrap_or(u16::MAX))
+            }
+            _ => Place::Nowhere,
         };
-        self.put_imsi_fields(key, sponsor, ImsiStatus::of(&i.state), iccid, slot);
+        let sponsor = catalog.sponsor_index(&i.sponsor);
+        self.put_imsi_fields(key, sponsor, ImsiStatus::of(&i.state), place);
     }
 
-    /// An IMSI by its parts, as the rebuild decodes them.
+    /// An IMSI by its parts.
     pub(crate) fn put_imsi_fields(
         &self,
         imsi: u64,
         sponsor: Option<u16>,
         status: ImsiStatus,
-        iccid: Option<u128>,
-        slot: u8,
+        place: Place,
     ) {
-        let profile = match (status, iccid) {
-            (ImsiStatus::Embedded, Some(k)) => self.row(k).map_or(NO_PROFILE, |(o, _)| o),
-            _ => NO_PROFILE,
+        let (profile, slot) = match place {
+            Place::Profile { iccid, slot } if status == ImsiStatus::Embedded => {
+                (self.row(iccid).map_or(NO_PROFILE, |(o, _)| o), slot)
+            }
+            // Dynamic IMSIs keep their pool where embedded ones keep a row.
+            Place::DynamicPool(pool) if status == ImsiStatus::InDynamicPool => (pool as u32, 0),
+            _ => (NO_PROFILE, 0),
         };
         let entry = ImsiEntry {
             profile,
@@ -277,16 +297,26 @@ impl Index {
             ProfileState::Assigned { account } => (ProfileStatus::Assigned, account),
             ProfileState::Disposed => (ProfileStatus::Disposed, 0),
         };
+        let pool = self.catalog.load().pool_index(&p.pool);
         if let Some(k) = iccid_key(&p.iccid) {
-            self.put_profile_fields(k, status, account);
+            self.put_profile_fields(k, status, account, pool);
         }
     }
 
     /// A profile's status and, when assigned, its account.
-    pub(crate) fn put_profile_fields(&self, iccid: u128, status: ProfileStatus, account: u64) {
-        let Some((_, row)) = self.row(iccid) else {
+    pub(crate) fn put_profile_fields(
+        &self,
+        iccid: u128,
+        status: ProfileStatus,
+        account: u64,
+        pool: Option<u16>,
+    ) {
+        let Some((ord, row)) = self.row(iccid) else {
             return;
         };
+        if let Some(p) = self.rows.pool(ord) {
+            p.store(pool.unwrap_or(u16::MAX), Relaxed);
+        }
         let before = if account == 0 {
             row.account.load(Relaxed)
         } else {
@@ -400,6 +430,59 @@ impl Index {
     pub fn msisdn_taken(&self, msisdn: &str) -> bool {
         digits_u64(msisdn).is_some_and(|m| self.account_by_msisdn(m).is_some())
     }
+    /// The writers' stock, derived from the index: available profiles by
+    /// eSIM pool (ICCID → sponsor ids of its IMSIs), and IMSIs by (dynamic
+    /// pool, sponsor id).
+    pub(crate) fn stock(&self) -> (AvailableProfiles, DynamicImsis) {
+        let catalog = self.catalog.load();
+        let sponsor_id = |i: u16| catalog.sponsors.get(i as usize).map(|s| s.id.clone());
+        let mut sponsors_of: HashMap<u32, Vec<String>> = HashMap::new();
+        let mut dynamic = DynamicImsis::new();
+        self.imsis.for_each(|_, w| {
+            let e = ImsiEntry::unpack(w);
+            match e.status {
+                ImsiStatus::Embedded => {
+                    let available = self.rows.get(e.profile).is_some_and(|r| {
+                        state::profile(r.state.load(Relaxed)) == ProfileStatus::Available
+                    });
+                    if available {
+                        let list = sponsors_of.entry(e.profile).or_default();
+                        list.extend(sponsor_id(e.sponsor));
+                    }
+                }
+                ImsiStatus::InDynamicPool => {
+                    if let (Some(pool), Some(sp)) = (
+                        catalog.dynamic_pools.get(e.profile as usize),
+                        sponsor_id(e.sponsor),
+                    ) {
+                        *dynamic.entry((pool.clone(), sp)).or_default() += 1;
+                    }
+                }
+                _ => {}
+            }
+        });
+        let mut available = AvailableProfiles::new();
+        for ord in 0..self.rows.len() as u32 {
+            let Some(row) = self.rows.get(ord) else {
+                continue;
+            };
+            if state::profile(row.state.load(Relaxed)) != ProfileStatus::Available {
+                continue;
+            }
+            let pool = self.rows.pool(ord).map_or(u16::MAX, |p| p.load(Relaxed));
+            let Some(pool) = catalog.pools.get(pool as usize) else {
+                continue;
+            };
+            let mut sponsors = sponsors_of.remove(&ord).unwrap_or_default();
+            sponsors.sort();
+            available
+                .entry(pool.clone())
+                .or_default()
+                .insert(iccid_string(row.iccid()), sponsors);
+        }
+        (available, dynamic)
+    }
+
     /// IMSIs, profiles and accounts held.
     pub fn counts(&self) -> (usize, usize, usize) {
         (

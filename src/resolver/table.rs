@@ -7,7 +7,7 @@
 //! the ordinal tables store 4 octets per slot and compare keys through the
 //! rows they point at.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{OnceLock, RwLock};
 
 use hashbrown::HashTable;
@@ -69,11 +69,13 @@ impl<T: Default> Chunked<T> {
     }
 }
 
-/// Rows by ordinal, and each row's MSISDN apart (only MSISDN look-ups read
-/// it). Ordinals are never reused: profiles are disposed, not deleted.
+/// Rows by ordinal, and apart from them what charging never reads: each
+/// row's MSISDN (for MSISDN look-ups) and eSIM pool (for stock). Ordinals
+/// are never reused: profiles are disposed, not deleted.
 pub(crate) struct Rows {
     rows: Chunked<Row>,
     msisdns: Chunked<AtomicU64>,
+    pools: Chunked<AtomicU16>,
     len: AtomicU32,
 }
 
@@ -82,6 +84,7 @@ impl Default for Rows {
         Rows {
             rows: Chunked::new(),
             msisdns: Chunked::new(),
+            pools: Chunked::new(),
             len: AtomicU32::new(0),
         }
     }
@@ -94,6 +97,9 @@ impl Rows {
     pub(crate) fn msisdn(&self, ord: u32) -> Option<&AtomicU64> {
         self.msisdns.get(ord)
     }
+    pub(crate) fn pool(&self, ord: u32) -> Option<&AtomicU16> {
+        self.pools.get(ord)
+    }
     pub(crate) fn len(&self) -> usize {
         self.len.load(Relaxed) as usize
     }
@@ -101,6 +107,7 @@ impl Rows {
     fn push(&self, iccid: u128) -> Option<u32> {
         let ord = self.len.fetch_add(1, Relaxed);
         self.msisdns.get_or_grow(ord)?;
+        self.pools.get_or_grow(ord)?.store(u16::MAX, Relaxed);
         let row = self.rows.get_or_grow(ord)?;
         row.iccid[0].store((iccid >> 64) as u64, Relaxed);
         row.iccid[1].store(iccid as u64, Relaxed);
@@ -156,6 +163,14 @@ impl OrdinalTable {
         }
     }
 
+    /// Room for `n` more keys in all, so that a bulk load does not rehash.
+    pub(crate) fn reserve(&self, n: usize, rehash: impl Fn(u32) -> u64) {
+        for s in self.shards.iter() {
+            let mut s = s.write().unwrap_or_else(|p| p.into_inner());
+            s.reserve(n / SHARDS + n / (SHARDS * 8), |&o| rehash(o));
+        }
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.shards
@@ -185,14 +200,21 @@ pub(crate) fn row_for_iccid(rows: &Rows, table: &OrdinalTable, iccid: u128) -> O
     Some(ord)
 }
 
+/// A full-avalanche finaliser (MurmurHash3's): hashbrown takes its control
+/// tag from the top bits and its bucket from the bottom ones, and sequential
+/// ICCIDs and MSISDNs must spread over both.
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    let x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 pub(crate) fn hash_u64(k: u64) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(k)
+    mix(k)
 }
 
 pub(crate) fn hash_u128(k: u128) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(k)
+    mix(k as u64 ^ mix((k >> 64) as u64))
 }
 
 #[cfg(test)]

@@ -72,10 +72,13 @@ fn puts_in_any_order_give_the_same_view() {
                     AccountState::Active,
                     Some(k),
                 ),
-                1 => idx.put_profile_fields(k, ProfileStatus::Assigned, 7),
-                _ => {
-                    idx.put_imsi_fields(262019000000001, Some(0), ImsiStatus::Embedded, Some(k), 1)
-                }
+                1 => idx.put_profile_fields(k, ProfileStatus::Assigned, 7, None),
+                _ => idx.put_imsi_fields(
+                    262019000000001,
+                    Some(0),
+                    ImsiStatus::Embedded,
+                    Place::Profile { iccid: k, slot: 1 },
+                ),
             }
         }
         let e = idx.imsi(262019000000001).unwrap();
@@ -103,8 +106,13 @@ fn reassigned_profile_forgets_the_previous_account_state() {
     let idx = index();
     let k = iccid_key(ICCID).unwrap();
     idx.put_account_fields(7, Some(4917001), Some(0), AccountState::Active, Some(k));
-    idx.put_profile_fields(k, ProfileStatus::Assigned, 8);
-    idx.put_imsi_fields(262019000000001, Some(0), ImsiStatus::Embedded, Some(k), 1);
+    idx.put_profile_fields(k, ProfileStatus::Assigned, 8, None);
+    idx.put_imsi_fields(
+        262019000000001,
+        Some(0),
+        ImsiStatus::Embedded,
+        Place::Profile { iccid: k, slot: 1 },
+    );
     let p = idx.profile_of(&idx.imsi(262019000000001).unwrap()).unwrap();
     assert_eq!((p.account.id, p.account.state), (8, AccountState::Unknown));
 }
@@ -147,7 +155,7 @@ fn imsi_entries_pack_into_one_word() {
         );
     }
     let idx = index();
-    idx.put_imsi_fields(0, Some(0), ImsiStatus::Available, None, 0);
+    idx.put_imsi_fields(0, Some(0), ImsiStatus::Available, Place::Nowhere);
     assert!(idx.imsi(0).is_none());
     assert_eq!(idx.counts().0, 0);
 }
