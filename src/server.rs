@@ -70,14 +70,19 @@ pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
         )
     })?;
     let started = std::time::Instant::now();
-    let inv = Arc::new(Inventory::open(Arc::new(store))?);
+    // Beside the store, not in it: a derived cache that may be deleted.
+    let checkpoint = cfg.node.data_dir.join("index.checkpoint");
+    let inv = Arc::new(Inventory::open_with_checkpoint(
+        Arc::new(store),
+        Some(checkpoint),
+    )?);
     let (imsis, profiles, accounts) = inv.index().counts();
     tracing::info!(
         imsis,
         profiles,
         accounts,
         ms = started.elapsed().as_millis() as u64,
-        "inventory indexes rebuilt"
+        "inventory indexes ready"
     );
     let seed_path = cfg.inventory.seed.clone();
     let (text, name) = match &seed_path {
@@ -229,6 +234,10 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
     node.shutdown().await;
+    // The next start then loads the index instead of rebuilding it.
+    if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
+        tracing::warn!(error = %e, "index checkpoint not written");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -201,7 +201,7 @@ impl Inventory {
             None,
             Some(serde_json::json!({"sponsor": batch.sponsor, "count": batch.count, "file": file})),
         )?;
-        self.store.commit(b)?;
+        self.commit(b)?;
         for r in &records {
             self.index.put_imsi(r);
         }
@@ -394,7 +394,7 @@ impl Inventory {
             None,
             Some(serde_json::json!({"count": profiles.len(), "file": file})),
         )?;
-        self.store.commit(b)?;
+        self.commit(b)?;
         let sponsor_of: HashMap<&str, &str> = imsi_updates
             .iter()
             .map(|i| (i.imsi.as_str(), i.sponsor.as_str()))
@@ -465,7 +465,7 @@ impl Inventory {
             None,
             Some(serde_json::json!({"batch": batch, "count": moved.len()})),
         )?;
-        self.store.commit(b)?;
+        self.commit(b)?;
         for i in &moved {
             self.index.put_imsi(i);
             *stock

@@ -3,6 +3,7 @@
 //! accounts, the operations that change it, and their audit trail. After each
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
+mod checkpoint;
 mod compact;
 pub mod export;
 pub mod import;
@@ -13,6 +14,7 @@ pub mod seed;
 pub mod stock;
 pub mod store;
 
+pub use checkpoint::StartedFrom;
 pub use ops::{Inventory, InventoryError};
 
 /// A rejected input line: which line, which field, what was wrong.

@@ -64,6 +64,11 @@ pub struct Inventory {
     pub(crate) store: Arc<dyn Storage>,
     pub(crate) index: Arc<Index>,
     pub(crate) write: Mutex<Stock>,
+    /// Count of committed changes to indexed records (see `checkpoint`).
+    pub(crate) generation: std::sync::atomic::AtomicU64,
+    /// Where the index checkpoint lives, if the inventory keeps one.
+    pub(crate) checkpoint: Option<std::path::PathBuf>,
+    pub(crate) started_from: super::StartedFrom,
 }
 
 pub fn now_unix() -> UnixTime {
@@ -76,13 +81,30 @@ pub fn now_unix() -> UnixTime {
 impl Inventory {
     /// Opens the inventory over `store` and rebuilds the indexes from it.
     pub fn open(store: Arc<dyn Storage>) -> Result<Inventory, InventoryError> {
-        let inv = Inventory {
+        Self::open_with_checkpoint(store, None)
+    }
+
+    /// Opens the inventory, starting from the index checkpoint at `path`
+    /// when it is sound and rebuilding from the store when not; then leaves
+    /// a fresh checkpoint there for the next start.
+    pub fn open_with_checkpoint(
+        store: Arc<dyn Storage>,
+        path: Option<std::path::PathBuf>,
+    ) -> Result<Inventory, InventoryError> {
+        let mut inv = Inventory {
             store,
             index: Index::new(),
             write: Mutex::new(Stock::default()),
+            generation: Default::default(),
+            checkpoint: path,
+            started_from: super::StartedFrom::Rebuild,
         };
-        inv.rebuild()?;
+        inv.start()?;
         Ok(inv)
+    }
+
+    pub fn started_from(&self) -> super::StartedFrom {
+        self.started_from
     }
 
     pub fn index(&self) -> Arc<Index> {
@@ -169,7 +191,7 @@ impl Inventory {
             before,
             serde_json::to_value(value).ok(),
         )?;
-        self.store.commit(b)?;
+        self.commit(b)?;
         self.refresh_catalog()
     }
 
@@ -363,7 +385,7 @@ impl Inventory {
             None,
             Some(serde_json::json!({"product": product, "iccid": iccid})),
         )?;
-        self.store.commit(b)?;
+        self.commit(b)?;
         if let Some(m) = stock.available.get_mut(&profile.pool) {
             m.remove(&iccid);
         }

@@ -20,8 +20,7 @@ impl Inventory {
             let handles: Vec<_> = scans.iter().map(|f| s.spawn(|| f(self))).collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect::<Result<(), StoreError>>()
+                .try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
         })?;
         let (available, dynamic) = self.index.stock();
         *stock = Stock { available, dynamic };

@@ -194,7 +194,7 @@ impl Inventory {
         }
         let mut b = WriteBatch::default();
         b.put(SEEDED_KEY, &file.to_string());
-        self.store.commit(b)?;
+        self.commit(b)?;
         Ok(true)
     }
 }

@@ -68,12 +68,16 @@ pub fn corrupt(key: &[u8], message: String) -> StoreError {
 impl Record for u64 {}
 impl Record for String {}
 impl Record for serde_json::Value {}
+impl Record for Vec<String> {}
 
 impl WriteBatch {
     pub fn put<T: Record>(&mut self, key: impl Into<Vec<u8>>, value: &T) {
         let mut v = Vec::with_capacity(64);
         value.encode(&mut v);
         self.ops.push((key.into(), Some(v)));
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
+        self.ops.iter().map(|(k, _)| k.as_slice())
     }
     pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
         self.ops.push((key.into(), None));

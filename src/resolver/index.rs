@@ -86,13 +86,13 @@ pub(crate) enum Place {
 }
 
 impl ImsiEntry {
-    fn pack(self) -> u64 {
+    pub(super) fn pack(self) -> u64 {
         self.profile as u64
             | (self.sponsor as u64) << 32
             | (self.slot as u64) << 48
             | (self.status as u64) << 56
     }
-    fn unpack(w: u64) -> ImsiEntry {
+    pub(super) fn unpack(w: u64) -> ImsiEntry {
         ImsiEntry {
             profile: w as u32,
             sponsor: (w >> 32) as u16,
@@ -139,7 +139,7 @@ impl AccountState {
 /// A profile row's state word: bits 0–1 profile status, 2–3 account state,
 /// 4–19 product index, 20–63 grace end in unix seconds (44 bits reach the
 /// year 557 000; an end before 1970 is already over and stored as 0).
-mod state {
+pub(super) mod state {
     use super::{AccountState, ProfileStatus, UnixTime};
 
     const PRODUCT_SHIFT: u32 = 4;
@@ -218,13 +218,13 @@ pub(crate) type DynamicImsis = BTreeMap<(String, String), u64>;
 
 #[derive(Default)]
 pub struct Index {
-    imsis: ImsiTable,
-    rows: Rows,
-    by_iccid: OrdinalTable,
-    by_msisdn: OrdinalTable,
+    pub(super) imsis: ImsiTable,
+    pub(super) rows: Rows,
+    pub(super) by_iccid: OrdinalTable,
+    pub(super) by_msisdn: OrdinalTable,
     /// Accounts that have no profile (rare): MSISDN → account.
-    orphans: DashMap<u64, AccountEntry, rustc_hash::FxBuildHasher>,
-    accounts: AtomicUsize,
+    pub(super) orphans: DashMap<u64, AccountEntry, rustc_hash::FxBuildHasher>,
+    pub(super) accounts: AtomicUsize,
     catalog: ArcSwap<Catalog>,
 }
 

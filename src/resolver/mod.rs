@@ -9,6 +9,7 @@ mod imsi_table;
 pub mod index;
 pub mod location;
 pub mod resolve;
+pub mod snapshot;
 mod table;
 
 pub use index::{Catalog, Index};

@@ -1,0 +1,217 @@
+//! Fast start-up: the index checkpoint and the store's change feed.
+//!
+//! Rebuilding 10 M profiles means reading 40 M records out of sled, which
+//! takes minutes. So every inventory commit that touches an indexed record
+//! (IMSI, profile, account) also bumps the inventory generation and writes a
+//! feed entry naming the keys it changed, in the same atomic batch. A
+//! checkpoint is the index written out (`resolver::snapshot`) at some
+//! generation G; a start loads it and replays the feed after G, which is
+//! exact however the previous run ended, kill -9 included. Anything doubtful
+//! (no file, damage, a feed gap, a store older than the file) falls back to
+//! the full rebuild: the store is the truth, the checkpoint only a cache.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+use std::sync::atomic::Ordering::SeqCst;
+
+use super::model::{Account, Imsi, Profile};
+use super::ops::{Inventory, InventoryError, Stock};
+use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::resolver::Index;
+
+const GENERATION_KEY: &str = "meta/inventory-generation";
+const FEED: &str = "feed/";
+const INDEXED: [&str; 3] = ["imsi/", "profile/", "account/"];
+
+fn feed_key(generation: u64) -> String {
+    format!("{FEED}{generation:020}")
+}
+
+fn feed_generation(key: &[u8]) -> u64 {
+    std::str::from_utf8(&key[FEED.len()..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// How the index was built at open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartedFrom {
+    /// From the store, record by record.
+    Rebuild,
+    /// From the checkpoint, plus this many feed entries replayed.
+    Checkpoint { replayed: u64 },
+}
+
+/// Why a checkpoint was not used.
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Snapshot(#[from] crate::resolver::snapshot::SnapshotError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Stale(String),
+}
+
+impl Inventory {
+    /// Commits an inventory batch, with its feed entry when it changes
+    /// indexed records. Callers hold the writer lock.
+    pub(crate) fn commit(&self, mut b: WriteBatch) -> Result<u64, InventoryError> {
+        let keys: Vec<String> = b
+            .keys()
+            .filter(|k| INDEXED.iter().any(|p| k.starts_with(p.as_bytes())))
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        let next = self.generation.load(SeqCst) + 1;
+        if !keys.is_empty() {
+            b.put(GENERATION_KEY, &next);
+            b.put(feed_key(next), &keys);
+        }
+        let seq = self.store.commit(b)?;
+        if !keys.is_empty() {
+            self.generation.store(next, SeqCst);
+        }
+        Ok(seq)
+    }
+
+    /// Opening: the checkpoint plus the feed when they are sound, the full
+    /// rebuild otherwise; then a fresh checkpoint if anything was replayed.
+    pub(crate) fn start(&mut self) -> Result<(), InventoryError> {
+        let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
+        self.generation.store(generation, SeqCst);
+        let Some(path) = self.checkpoint.clone() else {
+            return self.rebuild();
+        };
+        self.refresh_catalog()?;
+        let fresh = match self.load_checkpoint(&path, generation) {
+            Ok(replayed) => {
+                tracing::info!(path = %path.display(), generation, replayed, "index loaded from checkpoint");
+                self.started_from = StartedFrom::Checkpoint { replayed };
+                replayed == 0
+            }
+            Err(why) => {
+                if path.exists() {
+                    tracing::warn!(path = %path.display(), %why, "index checkpoint not used; rebuilding from the store");
+                }
+                self.index = Index::new();
+                self.rebuild()?;
+                false
+            }
+        };
+        if !fresh {
+            self.write_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Loads the checkpoint and replays the feed up to `generation`; the
+    /// number of feed entries replayed.
+    fn load_checkpoint(&self, path: &Path, generation: u64) -> Result<u64, Unusable> {
+        let file = BufReader::with_capacity(1 << 20, File::open(path)?);
+        let at = self.index.read_snapshot(file)?;
+        if at > generation {
+            return Err(Unusable::Stale(format!(
+                "checkpoint at generation {at} is newer than the store ({generation})"
+            )));
+        }
+        let mut expected = at + 1;
+        let mut failed = None;
+        self.store.visit(FEED.as_bytes(), &mut |k, v| {
+            let g = feed_generation(k);
+            if g < expected || failed.is_some() {
+                return Ok(());
+            }
+            if g != expected {
+                failed = Some(format!("change feed jumps from {expected} to {g}"));
+                return Ok(());
+            }
+            expected += 1;
+            for key in decode::<Vec<String>>(k, v)? {
+                if let Err(e) = self.replay(&key) {
+                    failed = Some(e);
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(why) = failed {
+            return Err(Unusable::Stale(why));
+        }
+        if expected != generation + 1 {
+            return Err(Unusable::Stale(format!(
+                "change feed ends at {} short of generation {generation}",
+                expected - 1
+            )));
+        }
+        let (available, dynamic) = self.index.stock();
+        *self.lock() = Stock { available, dynamic };
+        Ok(generation - at)
+    }
+
+    /// Re-reads one changed record into the index.
+    fn replay(&self, key: &str) -> Result<(), String> {
+        let raw = self
+            .store
+            .get_raw(key.as_bytes())
+            .map_err(|e| e.to_string())?;
+        // Indexed records are never deleted; one that is gone means the
+        // index cannot be patched, only rebuilt.
+        let v = raw.ok_or_else(|| format!("{key} is gone"))?;
+        let k = key.as_bytes();
+        let bad = |e: StoreError| e.to_string();
+        if key.starts_with("imsi/") {
+            self.index.put_imsi(&decode::<Imsi>(k, &v).map_err(bad)?);
+        } else if key.starts_with("profile/") {
+            self.index
+                .put_profile(&decode::<Profile>(k, &v).map_err(bad)?);
+        } else if key.starts_with("account/") {
+            self.index
+                .put_account(&decode::<Account>(k, &v).map_err(bad)?, None);
+        }
+        Ok(())
+    }
+
+    /// Writes the index at the current generation, atomically replacing the
+    /// previous checkpoint, and drops the feed entries it covers. Holds the
+    /// writer lock meanwhile, so the file matches exactly one generation.
+    pub fn write_checkpoint(&self) -> Result<(), InventoryError> {
+        let Some(path) = &self.checkpoint else {
+            return Ok(());
+        };
+        let _writers = self.lock();
+        let generation = self.generation.load(SeqCst);
+        let io = |e: std::io::Error| {
+            InventoryError::Store(StoreError::Backend(format!("{}: {e}", path.display())))
+        };
+        let tmp = path.with_extension("tmp");
+        let file = File::create(&tmp).map_err(io)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        self.index.write_snapshot(generation, &mut w).map_err(io)?;
+        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        // Only now may the feed the checkpoint covers go.
+        let mut covered = Vec::new();
+        self.store.visit(FEED.as_bytes(), &mut |k, _| {
+            if feed_generation(k) <= generation {
+                covered.push(k.to_vec());
+            }
+            Ok(())
+        })?;
+        for chunk in covered.chunks(1000) {
+            let mut b = WriteBatch::default();
+            for k in chunk {
+                b.delete(k.clone());
+            }
+            self.store.commit(b)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! The index written out whole and read back: what lets a node with 10 M
+//! profiles start in seconds instead of scanning 40 M store records. The
+//! inventory tags each snapshot with the store generation it reflects and
+//! replays later changes on top; the store stays the truth, and any doubt
+//! about a snapshot (damage, another version, a gap in the changes) means a
+//! full rebuild instead.
+//!
+//! Layout, little-endian, CRC-32 over everything before the trailer:
+//! magic, generation, then the catalogue names the small indexes refer to
+//! (so that a catalogue changed since is remapped, not misread), the profile
+//! rows in ordinal order, the IMSI entries, the profile-less accounts.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::index::{state, AccountEntry, AccountState, ImsiEntry, ImsiStatus, Index};
+use super::table::{hash_u64, row_for_iccid};
+
+const MAGIC: &[u8; 8] = b"GYROIDX1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("index snapshot: {0}")]
+    Io(#[from] io::Error),
+    #[error("index snapshot: {0}")]
+    Invalid(&'static str),
+}
+
+struct Crc<T> {
+    inner: T,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Crc<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc.update(b);
+        self.inner.write_all(b)
+    }
+    fn put_u64(&mut self, v: u64) -> io::Result<()> {
+        self.put(&v.to_le_bytes())
+    }
+    fn put_u16(&mut self, v: u16) -> io::Result<()> {
+        self.put(&v.to_le_bytes())
+    }
+}
+
+impl<R: Read> Crc<R> {
+    fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        let mut b = [0; N];
+        self.inner.read_exact(&mut b)?;
+        self.crc.update(&b);
+        Ok(b)
+    }
+    fn u64(&mut self) -> io::Result<u64> {
+        self.take::<8>().map(u64::from_le_bytes)
+    }
+    fn u16(&mut self) -> io::Result<u16> {
+        self.take::<2>().map(u16::from_le_bytes)
+    }
+    fn string(&mut self) -> Result<String, SnapshotError> {
+        let n = self.u16()? as usize;
+        let mut b = vec![0; n];
+        self.inner.read_exact(&mut b)?;
+        self.crc.update(&b);
+        String::from_utf8(b).map_err(|_| SnapshotError::Invalid("name is not UTF-8"))
+    }
+}
+
+/// Old position → current position of each name (u16::MAX: gone).
+fn remap(old: &[String], current: impl Fn(&str) -> Option<u16>) -> Vec<u16> {
+    old.iter().map(|n| current(n).unwrap_or(u16::MAX)).collect()
+}
+
+fn at(map: &[u16], i: u16) -> u16 {
+    map.get(i as usize).copied().unwrap_or(u16::MAX)
+}
+
+impl Index {
+    /// Writes the whole index, tagged with `generation`. The caller keeps
+    /// writers out meanwhile (the inventory holds its writer lock).
+    pub fn write_snapshot(&self, generation: u64, w: impl Write) -> io::Result<()> {
+        let mut w = Crc {
+            inner: w,
+            crc: crc32fast::Hasher::new(),
+        };
+        w.put(MAGIC)?;
+        w.put_u64(generation)?;
+        let catalog = self.catalog();
+        let sponsors: Vec<&str> = catalog.sponsors.iter().map(|s| s.id.as_str()).collect();
+        let products: Vec<&str> = catalog.products.iter().map(|p| p.name.as_str()).collect();
+        let pools: Vec<&str> = catalog.pools.iter().map(String::as_str).collect();
+        let dynamic: Vec<&str> = catalog.dynamic_pools.iter().map(String::as_str).collect();
+        for names in [sponsors, products, pools, dynamic] {
+            w.put_u64(names.len() as u64)?;
+            for n in names {
+                w.put_u16(n.len() as u16)?;
+                w.put(n.as_bytes())?;
+            }
+        }
+        let rows = self.rows.len() as u32;
+        w.put_u64(rows as u64)?;
+        for ord in 0..rows {
+            let Some(r) = self.rows.get(ord) else {
+                return Err(io::Error::other("row missing"));
+            };
+            w.put(&r.iccid().to_le_bytes())?;
+            w.put_u64(r.account.load(Relaxed))?;
+            w.put_u64(r.state.load(Relaxed))?;
+            w.put_u64(self.rows.msisdn(ord).map_or(0, |m| m.load(Relaxed)))?;
+            w.put_u16(self.rows.pool(ord).map_or(u16::MAX, |p| p.load(Relaxed)))?;
+        }
+        w.put_u64(self.imsis.len() as u64)?;
+        let mut result = Ok(());
+        self.imsis.for_each(|k, v| {
+            if result.is_ok() {
+                result = w.put_u64(k).and_then(|_| w.put_u64(v));
+            }
+        });
+        result?;
+        let orphans: Vec<(u64, AccountEntry)> = self
+            .orphans
+            .iter()
+            .map(|e| (*e.key(), *e.value()))
+            .collect();
+        w.put_u64(orphans.len() as u64)?;
+        for (m, a) in orphans {
+            w.put_u64(m)?;
+            w.put_u64(a.id)?;
+            w.put_u64(state::with_account(0, a.state, a.product))?;
+        }
+        let crc = w.crc.clone().finalize();
+        w.inner.write_all(&crc.to_le_bytes())?;
+        w.inner.flush()
+    }
+
+    /// Loads a snapshot into this index, which must be empty and hold the
+    /// current catalogue; returns the snapshot's generation. On error the
+    /// index is in an unspecified state: discard it.
+    pub fn read_snapshot(&self, r: impl Read) -> Result<u64, SnapshotError> {
+        if self.rows.len() != 0 {
+            return Err(SnapshotError::Invalid("index is not empty"));
+        }
+        let mut r = Crc {
+            inner: r,
+            crc: crc32fast::Hasher::new(),
+        };
+        if &r.take::<8>()? != MAGIC {
+            return Err(SnapshotError::Invalid(
+                "not a gyro index snapshot of this version",
+            ));
+        }
+        let generation = r.u64()?;
+        let catalog = self.catalog();
+        let mut lists = Vec::new();
+        for _ in 0..4 {
+            let n = r.u64()?;
+            let names: Vec<String> = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
+            lists.push(names);
+        }
+        let sponsors = remap(&lists[0], |n| catalog.sponsor_index(n));
+        let products = remap(&lists[1], |n| catalog.product_index(n));
+        let pools = remap(&lists[2], |n| catalog.pool_index(n));
+        let dynamic = remap(&lists[3], |n| catalog.dynamic_pool_index(n));
+
+        let rows = r.u64()?;
+        if rows > u32::MAX as u64 {
+            return Err(SnapshotError::Invalid("row count"));
+        }
+        let rows = rows as usize;
+        self.by_iccid.reserve(rows, |o| {
+            super::table::hash_u128(self.rows.get(o).map_or(0, |r| r.iccid()))
+        });
+        let msisdn_of = |o: u32| hash_u64(self.rows.msisdn(o).map_or(0, |m| m.load(Relaxed)));
+        self.by_msisdn.reserve(rows, msisdn_of);
+        for ord in 0..rows as u32 {
+            let iccid = u128::from_le_bytes(r.take::<16>()?);
+            let account = r.u64()?;
+            let word = r.u64()?;
+            let msisdn = r.u64()?;
+            let pool = r.u16()?;
+            if row_for_iccid(&self.rows, &self.by_iccid, iccid) != Some(ord) {
+                return Err(SnapshotError::Invalid("duplicate ICCID"));
+            }
+            let row = self.rows.get(ord).ok_or(SnapshotError::Invalid("row"))?;
+            let st = state::account(word);
+            let product = at(&products, state::product(word));
+            row.account.store(account, Relaxed);
+            row.state
+                .store(state::with_account(word, st, product), Relaxed);
+            if st != AccountState::Unknown {
+                self.accounts.fetch_add(1, Relaxed);
+            }
+            if let Some(p) = self.rows.pool(ord) {
+                p.store(at(&pools, pool), Relaxed);
+            }
+            if let Some(m) = self.rows.msisdn(ord) {
+                m.store(msisdn, Relaxed);
+            }
+            if msisdn != 0 && st != AccountState::Closed {
+                self.by_msisdn.insert(hash_u64(msisdn), ord, msisdn_of);
+            }
+        }
+        let imsis = r.u64()?;
+        self.imsis.reserve(imsis as usize);
+        for _ in 0..imsis {
+            let key = r.u64()?;
+            let mut e = ImsiEntry::unpack(r.u64()?);
+            if key == 0 {
+                return Err(SnapshotError::Invalid("IMSI 0"));
+            }
+            e.sponsor = at(&sponsors, e.sponsor);
+            if e.status == ImsiStatus::InDynamicPool {
+                e.profile = at(&dynamic, e.profile as u16) as u32;
+            }
+            self.imsis.insert(key, e.pack());
+        }
+        for _ in 0..r.u64()? {
+            let m = r.u64()?;
+            let id = r.u64()?;
+            let word = r.u64()?;
+            let entry = AccountEntry {
+                id,
+                product: at(&products, state::product(word)),
+                state: state::account(word),
+            };
+            self.orphans.insert(m, entry);
+        }
+        let crc = r.crc.clone().finalize();
+        let mut stored = [0; 4];
+        r.inner.read_exact(&mut stored)?;
+        if u32::from_le_bytes(stored) != crc {
+            return Err(SnapshotError::Invalid("checksum mismatch"));
+        }
+        Ok(generation)
+    }
+}
+
+#[cfg(test)]
+mod tests;
