@@ -111,8 +111,11 @@ impl Inventory {
     /// Loads the checkpoint and replays the feed up to `generation`; the
     /// number of feed entries replayed.
     fn load_checkpoint(&self, path: &Path, generation: u64) -> Result<u64, Unusable> {
-        let file = BufReader::with_capacity(1 << 20, File::open(path)?);
-        let at = self.index.read_snapshot(file)?;
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let at = self
+            .index
+            .read_snapshot(BufReader::with_capacity(1 << 20, file), len)?;
         if at > generation {
             return Err(Unusable::Stale(format!(
                 "checkpoint at generation {at} is newer than the store ({generation})"

@@ -133,10 +133,14 @@ impl Index {
         w.inner.flush()
     }
 
-    /// Loads a snapshot into this index, which must be empty and hold the
-    /// current catalogue; returns the snapshot's generation. On error the
-    /// index is in an unspecified state: discard it.
-    pub fn read_snapshot(&self, r: impl Read) -> Result<u64, SnapshotError> {
+    /// Loads a snapshot of `len` octets into this index, which must be empty
+    /// and hold the current catalogue; returns the snapshot's generation.
+    /// Counts are checked against `len` before anything is allocated, so a
+    /// damaged file fails cleanly. On error the index is in an unspecified
+    /// state: discard it.
+    pub fn read_snapshot(&self, r: impl Read, len: u64) -> Result<u64, SnapshotError> {
+        // Each count must fit in what is left of the file at its record size.
+        let fits = |n: u64, size: u64| n.checked_mul(size).is_some_and(|b| b <= len);
         if self.rows.len() != 0 {
             return Err(SnapshotError::Invalid("index is not empty"));
         }
@@ -154,6 +158,9 @@ impl Index {
         let mut lists = Vec::new();
         for _ in 0..4 {
             let n = r.u64()?;
+            if !fits(n, 2) {
+                return Err(SnapshotError::Invalid("name count"));
+            }
             let names: Vec<String> = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
             lists.push(names);
         }
@@ -163,7 +170,7 @@ impl Index {
         let dynamic = remap(&lists[3], |n| catalog.dynamic_pool_index(n));
 
         let rows = r.u64()?;
-        if rows > u32::MAX as u64 {
+        if rows > u32::MAX as u64 || !fits(rows, 42) {
             return Err(SnapshotError::Invalid("row count"));
         }
         let rows = rows as usize;
@@ -201,6 +208,9 @@ impl Index {
             }
         }
         let imsis = r.u64()?;
+        if !fits(imsis, 16) {
+            return Err(SnapshotError::Invalid("IMSI count"));
+        }
         self.imsis.reserve(imsis as usize);
         for _ in 0..imsis {
             let key = r.u64()?;
@@ -214,7 +224,11 @@ impl Index {
             }
             self.imsis.insert(key, e.pack());
         }
-        for _ in 0..r.u64()? {
+        let orphans = r.u64()?;
+        if !fits(orphans, 24) {
+            return Err(SnapshotError::Invalid("account count"));
+        }
+        for _ in 0..orphans {
             let m = r.u64()?;
             let id = r.u64()?;
             let word = r.u64()?;

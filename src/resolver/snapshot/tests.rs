@@ -118,7 +118,10 @@ fn a_restored_index_answers_as_the_original() {
     let bytes = snapshot(&idx, 42);
     let back = Index::new();
     back.set_catalog(catalog(&["own", "partner-y"], &["EU", "World"]));
-    assert_eq!(back.read_snapshot(&bytes[..]).unwrap(), 42);
+    assert_eq!(
+        back.read_snapshot(&bytes[..], bytes.len() as u64).unwrap(),
+        42
+    );
     assert_eq!(resolved(&back), resolved(&idx));
     assert_eq!(back.counts(), idx.counts());
     assert_eq!(back.stock(), idx.stock());
@@ -149,7 +152,7 @@ fn a_catalogue_changed_since_is_remapped_by_name() {
         &["aaa", "own", "partner-y"],
         &["Asia", "EU", "World"],
     ));
-    back.read_snapshot(&bytes[..]).unwrap();
+    back.read_snapshot(&bytes[..], bytes.len() as u64).unwrap();
     let sub = back.resolve_imsi("260060000000001", None, 0).unwrap();
     assert_eq!((sub.sponsor, sub.product), (2, 2));
     let (_, dynamic) = back.stock();
@@ -168,13 +171,33 @@ fn damage_is_detected_not_loaded() {
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x40;
-    assert!(fresh().read_snapshot(&flipped[..]).is_err());
+    assert!(fresh()
+        .read_snapshot(&flipped[..], flipped.len() as u64)
+        .is_err());
     let truncated = &bytes[..bytes.len() - 9];
-    assert!(fresh().read_snapshot(truncated).is_err());
+    assert!(fresh()
+        .read_snapshot(truncated, truncated.len() as u64)
+        .is_err());
     assert!(matches!(
-        fresh().read_snapshot(&b"GYROIDX0........"[..]),
+        fresh().read_snapshot(&b"GYROIDX0........"[..], 16),
         Err(SnapshotError::Invalid(_))
     ));
     // Only into an empty index.
-    assert!(idx.read_snapshot(&bytes[..]).is_err());
+    assert!(idx.read_snapshot(&bytes[..], bytes.len() as u64).is_err());
+}
+
+#[test]
+fn counts_beyond_the_file_fail_before_allocating() {
+    let idx = populated();
+    let bytes = snapshot(&idx, 1);
+    // The sponsor-name count sits right after magic and generation.
+    for count in [u64::MAX, 1 << 40, bytes.len() as u64] {
+        let mut b = bytes.clone();
+        b[16..24].copy_from_slice(&count.to_le_bytes());
+        let i = Index::new();
+        assert!(matches!(
+            i.read_snapshot(&b[..], b.len() as u64),
+            Err(SnapshotError::Invalid(_))
+        ));
+    }
 }
