@@ -135,6 +135,9 @@ pub struct InventorySection {
     pub seed: Option<PathBuf>,
     /// Stock lines below this many available profiles are flagged.
     pub stock_alert_below: u64,
+    /// How often the index checkpoint is rewritten while inventory changes
+    /// keep coming, which bounds the change feed a start must replay.
+    pub checkpoint_every: HumaneDuration,
 }
 
 impl Default for InventorySection {
@@ -142,6 +145,7 @@ impl Default for InventorySection {
         InventorySection {
             seed: None,
             stock_alert_below: 100,
+            checkpoint_every: HumaneDuration(Duration::from_secs(3600)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! node together and runs until SIGTERM/SIGINT.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -231,12 +231,31 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             });
         }
     }
+    let every = cfg.inventory.checkpoint_every.0;
+    let periodic = inventory.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if periodic.changed_since_checkpoint() {
+                let inv = periodic.clone();
+                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
+                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
+                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
+                }
+            }
+        }
+    });
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
     node.shutdown().await;
     // The next start then loads the index instead of rebuilding it.
-    if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
-        tracing::warn!(error = %e, "index checkpoint not written");
+    if inventory.changed_since_checkpoint() {
+        if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
+            tracing::warn!(error = %e, "index checkpoint not written");
+        }
     }
     tracing::info!("stopped");
     Ok(())

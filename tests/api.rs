@@ -116,6 +116,74 @@ fn seeded_node_onboards_and_reports_stock_over_http() {
     assert_eq!(s, 404, "a rejected batch must change nothing");
 }
 
+/// Onboards one Balkan account and returns (account id, its first IMSI).
+fn onboard_balkan(g: &Gyro) -> (u64, String) {
+    let (s, v) = post(
+        g,
+        "/api/v1/accounts",
+        json!({"product": "Balkan Traveller 10-Day Pass"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let imsi = v["profile"]["imsis"][0].as_str().unwrap().to_string();
+    (v["account"]["id"].as_u64().unwrap(), imsi)
+}
+
+/// The log without terminal colour codes.
+fn plain_log(g: &Gyro) -> String {
+    let mut out = String::new();
+    let mut chars = g.log_text().chars().collect::<Vec<_>>().into_iter();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn resolves_to(g: &Gyro, imsi: &str, account: u64) {
+    let (s, v) = get(g, &format!("/api/v1/imsis/{imsi}"));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["resolution"]["chargeable"], true, "{v}");
+    assert_eq!(v["resolution"]["account"], account, "{v}");
+}
+
+#[test]
+fn restarts_start_from_the_checkpoint_after_sigterm_and_after_kill() {
+    let mut g = Gyro::start("api-ckpt", "");
+    let (first, first_imsi) = onboard_balkan(&g);
+    let before = stock(&g, "product", "Balkan Traveller 10-Day Pass");
+    assert!(g.stop().success());
+    assert!(g.dir.join("data/index.checkpoint").exists());
+
+    // SIGTERM wrote the checkpoint: the next start loads it, nothing to replay.
+    let mut g = Gyro::restart("api-ckpt-2", &g.dir);
+    let log = plain_log(&g);
+    assert!(log.contains("index loaded from checkpoint"), "{log}");
+    assert!(log.contains("replayed=0"), "{log}");
+    resolves_to(&g, &first_imsi, first);
+    assert_eq!(stock(&g, "product", "Balkan Traveller 10-Day Pass"), before);
+
+    // Killed after a change the checkpoint lacks: the feed brings it back.
+    let (second, second_imsi) = onboard_balkan(&g);
+    g.child.kill().unwrap();
+    g.child.wait().unwrap();
+    let g = Gyro::restart("api-ckpt-3", &g.dir);
+    let log = plain_log(&g);
+    assert!(log.contains("replayed=1"), "{log}");
+    resolves_to(&g, &first_imsi, first);
+    resolves_to(&g, &second_imsi, second);
+    assert_eq!(
+        stock(&g, "product", "Balkan Traveller 10-Day Pass"),
+        (before.0 - 1, before.1)
+    );
+}
+
 #[test]
 fn api_errors_name_the_field() {
     let g = Gyro::start("api-errors", "");

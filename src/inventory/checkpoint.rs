@@ -83,6 +83,7 @@ impl Inventory {
     pub(crate) fn start(&mut self) -> Result<(), InventoryError> {
         let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
         self.generation.store(generation, SeqCst);
+        self.checkpointed.store(generation, SeqCst);
         let Some(path) = self.checkpoint.clone() else {
             return self.rebuild();
         };
@@ -178,6 +179,12 @@ impl Inventory {
         Ok(())
     }
 
+    /// Whether inventory changes were committed since the last checkpoint
+    /// (or the open).
+    pub fn changed_since_checkpoint(&self) -> bool {
+        self.generation.load(SeqCst) != self.checkpointed.load(SeqCst)
+    }
+
     /// Writes the index at the current generation, atomically replacing the
     /// previous checkpoint, and drops the feed entries it covers. Holds the
     /// writer lock meanwhile, so the file matches exactly one generation.
@@ -215,6 +222,7 @@ impl Inventory {
             }
             self.store.commit(b)?;
         }
+        self.checkpointed.store(generation, SeqCst);
         Ok(())
     }
 }

@@ -66,6 +66,8 @@ pub struct Inventory {
     pub(crate) write: Mutex<Stock>,
     /// Count of committed changes to indexed records (see `checkpoint`).
     pub(crate) generation: std::sync::atomic::AtomicU64,
+    /// The generation the last checkpoint (or the open) reflects.
+    pub(crate) checkpointed: std::sync::atomic::AtomicU64,
     /// Where the index checkpoint lives, if the inventory keeps one.
     pub(crate) checkpoint: Option<std::path::PathBuf>,
     pub(crate) started_from: super::StartedFrom,
@@ -96,6 +98,7 @@ impl Inventory {
             index: Index::new(),
             write: Mutex::new(Stock::default()),
             generation: Default::default(),
+            checkpointed: Default::default(),
             checkpoint: path,
             started_from: super::StartedFrom::Rebuild,
         };
