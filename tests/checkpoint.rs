@@ -16,11 +16,14 @@ fn open(dir: &Path, checkpoint: Option<PathBuf>) -> Inventory {
     Inventory::open_with_checkpoint(store, checkpoint).unwrap()
 }
 
-/// Everything a user sees of the index: stock both ways, and how each given
-/// IMSI resolves.
-fn answers(inv: &Inventory, imsis: &[String]) -> (Vec<StockLine>, Vec<StockLine>, Vec<String>) {
+/// Everything a user sees of the index: what it holds, stock both ways, and
+/// how each given IMSI resolves.
+type Answers = ((usize, usize, usize), Vec<StockLine>, Vec<StockLine>, Vec<String>);
+
+fn answers(inv: &Inventory, imsis: &[String]) -> Answers {
     let idx = inv.index();
     (
+        idx.counts(),
         inv.stock(StockBy::Sponsor, 0).unwrap(),
         inv.stock(StockBy::Product, 0).unwrap(),
         imsis
@@ -58,7 +61,7 @@ fn checkpoint_plus_feed_answers_as_a_full_rebuild() {
         let inv = open(&dir, Some(ckpt.clone()));
         assert_eq!(inv.started_from(), StartedFrom::Checkpoint { replayed: 3 });
         let a = answers(&inv, &imsis);
-        assert!(a.2.iter().all(|r| r.starts_with("Ok(")), "{:?}", a.2);
+        assert!(a.3.iter().all(|r| r.starts_with("Ok(")), "{:?}", a.3);
         a
     };
     let rebuilt = {

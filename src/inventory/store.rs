@@ -23,6 +23,9 @@ pub enum StoreError {
     Backend(String),
     #[error("record {key}: {message}")]
     Corrupt { key: String, message: String },
+    /// Returned by a visitor to end a visit early; the visit then succeeds.
+    #[error("visit stopped")]
+    Stop,
 }
 
 impl From<sled::Error> for StoreError {
@@ -110,9 +113,17 @@ pub trait Storage: Send + Sync + 'static {
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
         for r in self.scan_raw(prefix) {
             let (k, v) = r?;
-            f(&k, &v)?;
+            match f(&k, &v) {
+                Err(StoreError::Stop) => break,
+                other => other?,
+            }
         }
         Ok(())
+    }
+    /// Like `visit`, from the last key under `prefix` backwards; `false` if
+    /// the store cannot (then nothing was visited).
+    fn visit_rev(&self, _prefix: &[u8], _f: &mut Visitor<'_>) -> Result<bool, StoreError> {
+        Ok(false)
     }
     /// Applies the batch atomically and durably; returns its sequence number.
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
@@ -176,9 +187,22 @@ impl Storage for SledStore {
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
         for r in self.tree.scan_prefix(prefix) {
             let (k, v) = r?;
-            f(&k, &v)?;
+            match f(&k, &v) {
+                Err(StoreError::Stop) => break,
+                other => other?,
+            }
         }
         Ok(())
+    }
+    fn visit_rev(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<bool, StoreError> {
+        for r in self.tree.scan_prefix(prefix).rev() {
+            let (k, v) = r?;
+            match f(&k, &v) {
+                Err(StoreError::Stop) => break,
+                other => other?,
+            }
+        }
+        Ok(true)
     }
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;
