@@ -18,7 +18,12 @@ fn open(dir: &Path, checkpoint: Option<PathBuf>) -> Inventory {
 
 /// Everything a user sees of the index: what it holds, stock both ways, and
 /// how each given IMSI resolves.
-type Answers = ((usize, usize, usize), Vec<StockLine>, Vec<StockLine>, Vec<String>);
+type Answers = (
+    (usize, usize, usize),
+    Vec<StockLine>,
+    Vec<StockLine>,
+    Vec<String>,
+);
 
 fn answers(inv: &Inventory, imsis: &[String]) -> Answers {
     let idx = inv.index();

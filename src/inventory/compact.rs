@@ -9,17 +9,13 @@
 //! appended, and a change that cannot be appended takes a new version byte.
 //! JSON records (version 1) written by earlier releases stay readable.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
 use super::model::*;
 use super::store::{corrupt, decode_json, Record, StoreError, COMPACT, JSON};
 
-type Text<'a> = Cow<'a, str>;
-
-fn text(s: &str) -> Text<'_> {
-    Cow::Borrowed(s)
+fn text(s: &str) -> &str {
+    s
 }
 
 fn encode<T: Serialize>(w: &T, out: &mut Vec<u8>) {
@@ -45,29 +41,39 @@ where
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct ImsiW<'a> {
-    #[serde(borrow)]
-    imsi: Text<'a>,
-    #[serde(borrow)]
-    batch: Text<'a>,
-    #[serde(borrow)]
-    sponsor: Text<'a>,
-    #[serde(borrow)]
-    state: ImsiStateW<'a>,
+/// The compact form of a stored record, borrowed from the store's bytes, or
+/// `None` for a JSON (version 1) record: the rebuild reads millions of them
+/// and copies nothing it does not keep.
+pub(crate) fn view<'a, W: Deserialize<'a>>(
+    key: &[u8],
+    v: &'a [u8],
+) -> Result<Option<W>, StoreError> {
+    match v.split_first() {
+        Some((&COMPACT, rest)) => postcard::from_bytes(rest)
+            .map(Some)
+            .map_err(|e| corrupt(key, format!("compact record: {e}"))),
+        _ => Ok(None),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
-enum ImsiStateW<'a> {
+pub(crate) struct ImsiW<'a> {
+    pub(crate) imsi: &'a str,
+    pub(crate) batch: &'a str,
+    pub(crate) sponsor: &'a str,
+    #[serde(borrow)]
+    pub(crate) state: ImsiStateW<'a>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ImsiStateW<'a> {
     Available,
     Embedded {
-        #[serde(borrow)]
-        profile: Text<'a>,
+        profile: &'a str,
         slot: u8,
     },
     InDynamicPool {
-        #[serde(borrow)]
-        pool: Text<'a>,
+        pool: &'a str,
     },
     Hold {
         until: UnixTime,
@@ -104,17 +110,17 @@ impl Record for Imsi {
     }
     fn decode(key: &[u8], v: &[u8]) -> Result<Self, StoreError> {
         decode(key, v, |w: ImsiW| Imsi {
-            imsi: w.imsi.into_owned(),
-            batch: w.batch.into_owned(),
-            sponsor: w.sponsor.into_owned(),
+            imsi: w.imsi.to_owned(),
+            batch: w.batch.to_owned(),
+            sponsor: w.sponsor.to_owned(),
             state: match w.state {
                 ImsiStateW::Available => ImsiState::Available,
                 ImsiStateW::Embedded { profile, slot } => ImsiState::Embedded {
-                    profile: profile.into_owned(),
+                    profile: profile.to_owned(),
                     slot,
                 },
                 ImsiStateW::InDynamicPool { pool } => ImsiState::InDynamicPool {
-                    pool: pool.into_owned(),
+                    pool: pool.to_owned(),
                 },
                 ImsiStateW::Hold {
                     until,
@@ -130,23 +136,20 @@ impl Record for Imsi {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ProfileW<'a> {
+pub(crate) struct ProfileW<'a> {
+    pub(crate) iccid: &'a str,
+    pub(crate) pool: &'a str,
     #[serde(borrow)]
-    iccid: Text<'a>,
-    #[serde(borrow)]
-    pool: Text<'a>,
-    #[serde(borrow)]
-    imsis: Vec<Text<'a>>,
-    #[serde(borrow)]
-    transport_key_label: Text<'a>,
+    pub(crate) imsis: Vec<&'a str>,
+    pub(crate) transport_key_label: &'a str,
     /// Ki, OPc, PIN1, PUK1, PIN2, PUK2.
     #[serde(borrow)]
-    secrets: [Text<'a>; 6],
-    state: ProfileStateW,
+    pub(crate) secrets: [&'a str; 6],
+    pub(crate) state: ProfileStateW,
 }
 
 #[derive(Serialize, Deserialize)]
-enum ProfileStateW {
+pub(crate) enum ProfileStateW {
     Available,
     Assigned { account: u64 },
     Disposed,
@@ -173,12 +176,12 @@ impl Record for Profile {
     }
     fn decode(key: &[u8], v: &[u8]) -> Result<Self, StoreError> {
         decode(key, v, |w: ProfileW| {
-            let [ki, opc, pin1, puk1, pin2, puk2] = w.secrets.map(|s| Secret(s.into_owned()));
+            let [ki, opc, pin1, puk1, pin2, puk2] = w.secrets.map(|s| Secret(s.to_owned()));
             Profile {
-                iccid: w.iccid.into_owned(),
-                pool: w.pool.into_owned(),
-                imsis: w.imsis.into_iter().map(Cow::into_owned).collect(),
-                transport_key_label: w.transport_key_label.into_owned(),
+                iccid: w.iccid.to_owned(),
+                pool: w.pool.to_owned(),
+                imsis: w.imsis.into_iter().map(str::to_owned).collect(),
+                transport_key_label: w.transport_key_label.to_owned(),
                 ki,
                 opc,
                 pin1,
@@ -196,20 +199,18 @@ impl Record for Profile {
 }
 
 #[derive(Serialize, Deserialize)]
-struct AccountW<'a> {
-    id: u64,
+pub(crate) struct AccountW<'a> {
+    pub(crate) id: u64,
+    pub(crate) msisdn: &'a str,
+    pub(crate) product: &'a str,
     #[serde(borrow)]
-    msisdn: Text<'a>,
-    #[serde(borrow)]
-    product: Text<'a>,
-    #[serde(borrow)]
-    profile: Option<Text<'a>>,
-    status: AccountStatusW,
-    created_at: UnixTime,
+    pub(crate) profile: Option<&'a str>,
+    pub(crate) status: AccountStatusW,
+    pub(crate) created_at: UnixTime,
 }
 
 #[derive(Serialize, Deserialize)]
-enum AccountStatusW {
+pub(crate) enum AccountStatusW {
     Active,
     Grace { until: UnixTime },
     Closed,
@@ -234,9 +235,9 @@ impl Record for Account {
     fn decode(key: &[u8], v: &[u8]) -> Result<Self, StoreError> {
         decode(key, v, |w: AccountW| Account {
             id: w.id,
-            msisdn: w.msisdn.into_owned(),
-            product: w.product.into_owned(),
-            profile: w.profile.map(Cow::into_owned),
+            msisdn: w.msisdn.to_owned(),
+            product: w.product.to_owned(),
+            profile: w.profile.map(str::to_owned),
             status: match w.status {
                 AccountStatusW::Active => AccountStatus::Active,
                 AccountStatusW::Grace { until } => AccountStatus::Grace { until },

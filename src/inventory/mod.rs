@@ -4,7 +4,7 @@
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
 mod checkpoint;
-mod compact;
+pub(crate) mod compact;
 pub mod export;
 pub mod import;
 pub mod model;

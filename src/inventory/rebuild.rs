@@ -7,9 +7,13 @@
 
 use std::sync::Mutex;
 
+use super::compact::{view, AccountStatusW, AccountW, ImsiStateW, ImsiW, ProfileStateW, ProfileW};
 use super::model::*;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{decode, StoreError};
+use crate::resolver::index::{
+    digits_u64, iccid_key, AccountState, ImsiStatus, Place, ProfileStatus,
+};
 
 const IMSIS: &[u8] = b"imsi/";
 
@@ -47,16 +51,48 @@ impl Inventory {
         Ok(())
     }
 
+    // Compact records are indexed straight from their borrowed view; JSON
+    // ones (written by earlier releases) are decoded whole.
+
     fn scan_accounts(&self) -> Result<(), StoreError> {
+        let catalog = self.index.catalog();
         self.store.visit(b"account/", &mut |k, v| {
-            self.index.put_account(&decode::<Account>(k, v)?, None);
+            let Some(a) = view::<AccountW>(k, v)? else {
+                self.index.put_account(&decode::<Account>(k, v)?, None);
+                return Ok(());
+            };
+            let state = match a.status {
+                AccountStatusW::Active => AccountState::Active,
+                AccountStatusW::Grace { until } => AccountState::Grace(until),
+                AccountStatusW::Closed => AccountState::Closed,
+            };
+            self.index.put_account_fields(
+                a.id,
+                digits_u64(a.msisdn),
+                catalog.product_index(a.product),
+                state,
+                a.profile.and_then(iccid_key),
+            );
             Ok(())
         })
     }
 
     fn scan_profiles(&self) -> Result<(), StoreError> {
+        let catalog = self.index.catalog();
         self.store.visit(b"profile/", &mut |k, v| {
-            self.index.put_profile(&decode::<Profile>(k, v)?);
+            let Some(p) = view::<ProfileW>(k, v)? else {
+                self.index.put_profile(&decode::<Profile>(k, v)?);
+                return Ok(());
+            };
+            let (status, account) = match p.state {
+                ProfileStateW::Available => (ProfileStatus::Available, 0),
+                ProfileStateW::Assigned { account } => (ProfileStatus::Assigned, account),
+                ProfileStateW::Disposed => (ProfileStatus::Disposed, 0),
+            };
+            if let Some(iccid) = iccid_key(p.iccid) {
+                let pool = catalog.pool_index(p.pool);
+                self.index.put_profile_fields(iccid, status, account, pool);
+            }
             Ok(())
         })
     }
@@ -64,6 +100,7 @@ impl Inventory {
     /// One end of the IMSI scan. A store that cannot scan backwards leaves
     /// the whole range to the forward scan, which then never meets anyone.
     fn scan_imsis(&self, meeting: &Mutex<Meeting>, backward: bool) -> Result<(), StoreError> {
+        let catalog = self.index.catalog();
         let mut other: Option<Vec<u8>> = None;
         let mut n = 0u32;
         let mut visit = |k: &[u8], v: &[u8]| {
@@ -73,7 +110,31 @@ impl Inventory {
             if met {
                 return Err(StoreError::Stop);
             }
-            self.index.put_imsi(&decode::<Imsi>(k, v)?);
+            match view::<ImsiW>(k, v)? {
+                Some(i) => {
+                    let (status, place) = match i.state {
+                        ImsiStateW::Available => (ImsiStatus::Available, Place::Nowhere),
+                        ImsiStateW::Embedded { profile, slot } => (
+                            ImsiStatus::Embedded,
+                            iccid_key(profile)
+                                .map_or(Place::Nowhere, |iccid| Place::Profile { iccid, slot }),
+                        ),
+                        ImsiStateW::InDynamicPool { pool } => (
+                            ImsiStatus::InDynamicPool,
+                            Place::DynamicPool(
+                                catalog.dynamic_pool_index(pool).unwrap_or(u16::MAX),
+                            ),
+                        ),
+                        ImsiStateW::Hold { .. } => (ImsiStatus::Hold, Place::Nowhere),
+                        ImsiStateW::EndOfLife => (ImsiStatus::EndOfLife, Place::Nowhere),
+                    };
+                    if let Some(key) = digits_u64(i.imsi) {
+                        let sponsor = catalog.sponsor_index(i.sponsor);
+                        self.index.put_imsi_fields(key, sponsor, status, place);
+                    }
+                }
+                None => self.index.put_imsi(&decode::<Imsi>(k, v)?),
+            }
             n += 1;
             if n % PUBLISH_EVERY == 0 {
                 let mut guard = meeting.lock().unwrap_or_else(|p| p.into_inner());
