@@ -15,6 +15,30 @@ pub(crate) fn filled<T: Default>(n: usize) -> Vec<T> {
     v
 }
 
+/// The allocator of the ordinal hash tables: the global one, with large
+/// blocks advised to use huge pages before hashbrown first writes them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Huge;
+
+// SAFETY: every block comes from, and goes back to, the global allocator
+// unchanged; `advise` only hints at how to back it.
+unsafe impl allocator_api2::alloc::Allocator for Huge {
+    fn allocate(
+        &self,
+        layout: std::alloc::Layout,
+    ) -> Result<std::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let block = allocator_api2::alloc::Global.allocate(layout)?;
+        advise(block.as_ptr() as *mut u8 as usize, block.len());
+        Ok(block)
+    }
+
+    unsafe fn deallocate(&self, ptr: std::ptr::NonNull<u8>, layout: std::alloc::Layout) {
+        // SAFETY: the caller passes a block `allocate` returned for `layout`,
+        // which is a block of the global allocator for that layout.
+        unsafe { allocator_api2::alloc::Global.deallocate(ptr, layout) }
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn advise(addr: usize, len: usize) {
     const PAGE: usize = 4096;

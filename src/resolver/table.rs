@@ -12,6 +12,8 @@ use std::sync::{OnceLock, RwLock};
 
 use hashbrown::HashTable;
 
+use super::hugepages::Huge;
+
 /// 2^16 rows of 32 octets: one 2 MiB huge page per chunk.
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
@@ -122,7 +124,7 @@ const SHARDS: usize = 16;
 /// different keys do not contend; readers hold a shard's read lock only for
 /// the probe.
 pub(crate) struct OrdinalTable {
-    shards: Box<[RwLock<HashTable<u32>>]>,
+    shards: Box<[RwLock<HashTable<u32, Huge>>]>,
 }
 
 impl Default for OrdinalTable {
