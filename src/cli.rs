@@ -80,11 +80,39 @@ pub enum InventoryCommand {
 
 enum Mode {
     Direct(std::sync::Arc<Inventory>, Box<Config>),
-    Api {
-        base: String,
-        token: String,
-        client: reqwest::blocking::Client,
-    },
+    Api(Api),
+}
+
+/// A running node's admin API.
+struct Api {
+    base: String,
+    token: String,
+    client: reqwest::blocking::Client,
+}
+
+impl Api {
+    fn get(&self, path: &str, what: &str) -> anyhow::Result<reqwest::blocking::Response> {
+        let req = self.client.get(format!("{}{path}", self.base));
+        api_call(req.bearer_auth(&self.token), what)
+    }
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl serde::Serialize,
+        what: &str,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        let req = self.client.request(method, format!("{}{path}", self.base));
+        api_call(req.bearer_auth(&self.token).json(body), what)
+    }
+    fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        what: &str,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        self.send(reqwest::Method::POST, path, body, what)
+    }
 }
 
 fn mode(t: &Target) -> anyhow::Result<Mode> {
@@ -93,11 +121,11 @@ fn mode(t: &Target) -> anyhow::Result<Mode> {
         cfg.node.data_dir = d.clone();
     }
     match &t.api {
-        Some(base) => Ok(Mode::Api {
+        Some(base) => Ok(Mode::Api(Api {
             base: base.trim_end_matches('/').to_string(),
             token: t.token.clone().unwrap_or_else(|| cfg.api.token.clone()),
             client: reqwest::blocking::Client::new(),
-        }),
+        })),
         None => Ok(Mode::Direct(
             crate::server::open_inventory(&cfg)?,
             Box::new(cfg),
@@ -193,15 +221,11 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     })?;
                     println!("imported {} IMSIs into batch {}", r.imported, r.name);
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
+                Mode::Api(api) => {
                     let csv = std::fs::read_to_string(&file)
                         .with_context(|| format!("{label}: cannot read"))?;
-                    let req = client.post(format!("{base}/api/v1/batches")).bearer_auth(token).json(&json!({"sponsor": sponsor, "name": name, "recycling": recycling, "end_of_life": end_of_life, "csv": csv}));
-                    let v: Value = api_call(req, &label)?.json()?;
+                    let body = json!({"sponsor": sponsor, "name": name, "recycling": recycling, "end_of_life": end_of_life, "csv": csv});
+                    let v: Value = api.post("/api/v1/batches", &body, &label)?.json()?;
                     println!(
                         "imported {} IMSIs into batch {}",
                         v["imported"],
@@ -219,18 +243,11 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     });
                     println!("imported {} profiles into pool {}", r?.imported, pool);
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
+                Mode::Api(api) => {
                     let csv = std::fs::read_to_string(&file)
                         .with_context(|| format!("{label}: cannot read"))?;
-                    let req = client
-                        .post(format!("{base}/api/v1/profiles"))
-                        .bearer_auth(token)
-                        .json(&json!({"pool": pool, "csv": csv}));
-                    let v: Value = api_call(req, &label)?.json()?;
+                    let body = json!({"pool": pool, "csv": csv});
+                    let v: Value = api.post("/api/v1/profiles", &body, &label)?.json()?;
                     println!("imported {} profiles into pool {}", v["imported"], pool);
                 }
             }
@@ -247,15 +264,10 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let n = inv.export_portabilling(std::io::BufWriter::new(f))?;
                     println!("exported {n} rows to {label}");
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
-                    let req = client
-                        .get(format!("{base}/api/v1/export?format=portabilling"))
-                        .bearer_auth(token);
-                    let bytes = api_call(req, "export")?.bytes()?;
+                Mode::Api(api) => {
+                    let bytes = api
+                        .get("/api/v1/export?format=portabilling", "export")?
+                        .bytes()?;
                     std::fs::write(&file, &bytes)
                         .with_context(|| format!("{label}: cannot write"))?;
                     println!(
@@ -275,16 +287,9 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let (a, p) = inv.onboard("cli", &product, msisdn.as_deref())?;
                     json!({"account": a, "profile": {"iccid": p.iccid, "pool": p.pool, "imsis": p.imsis}})
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
-                    let req = client
-                        .post(format!("{base}/api/v1/accounts"))
-                        .bearer_auth(token)
-                        .json(&json!({"product": product, "msisdn": msisdn}));
-                    api_call(req, "onboard")?.json()?
+                Mode::Api(api) => {
+                    let body = json!({"product": product, "msisdn": msisdn});
+                    api.post("/api/v1/accounts", &body, "onboard")?.json()?
                 }
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -319,11 +324,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                         inv.set_hold_policy("cli", h)?;
                     }
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
+                Mode::Api(api) => {
                     let mut calls: Vec<(&str, Value)> = vec![];
                     calls.extend(seed.sponsor.iter().map(|x| ("sponsors", json!(x))));
                     calls.extend(seed.product.iter().map(|x| ("products", json!(x))));
@@ -334,22 +335,10 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                             .map(|x| ("dynamic-pools", json!(x))),
                     );
                     for (path, body) in calls {
-                        api_call(
-                            client
-                                .post(format!("{base}/api/v1/{path}"))
-                                .bearer_auth(&token)
-                                .json(&body),
-                            &label,
-                        )?;
+                        api.post(&format!("/api/v1/{path}"), &body, &label)?;
                     }
                     if let Some(h) = &seed.hold_policy {
-                        api_call(
-                            client
-                                .put(format!("{base}/api/v1/hold-policy"))
-                                .bearer_auth(&token)
-                                .json(h),
-                            &label,
-                        )?;
+                        api.send(reqwest::Method::PUT, "/api/v1/hold-policy", h, &label)?;
                     }
                 }
             }
@@ -363,16 +352,10 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
         InventoryCommand::FillDynamicPool { pool, batch, count } => {
             let moved = match m {
                 Mode::Direct(inv, _) => inv.fill_dynamic_pool("cli", &pool, &batch, count)?,
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
-                    let req = client
-                        .post(format!("{base}/api/v1/dynamic-pools/{pool}/fill"))
-                        .bearer_auth(token)
-                        .json(&json!({"batch": batch, "count": count}));
-                    let v: Value = api_call(req, "fill-dynamic-pool")?.json()?;
+                Mode::Api(api) => {
+                    let body = json!({"batch": batch, "count": count});
+                    let path = format!("/api/v1/dynamic-pools/{pool}/fill");
+                    let v: Value = api.post(&path, &body, "fill-dynamic-pool")?.json()?;
                     v["moved"].as_u64().unwrap_or(0)
                 }
             };
@@ -387,18 +370,9 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let res =
                         inv.index()
                             .resolve_imsi(&imsi, None, crate::inventory::ops::now_unix());
-                    json!({"imsi": rec, "resolution": match res { Ok(s) => json!({"chargeable": true, "account": s.account, "slot": s.slot}), Err(w) => json!({"chargeable": false, "reason": w.to_string()}) }})
+                    json!({"imsi": rec, "resolution": crate::resolver::resolve::resolution_json(&res)})
                 }
-                Mode::Api {
-                    base,
-                    token,
-                    client,
-                } => {
-                    let req = client
-                        .get(format!("{base}/api/v1/imsis/{imsi}"))
-                        .bearer_auth(token);
-                    api_call(req, &imsi)?.json()?
-                }
+                Mode::Api(api) => api.get(&format!("/api/v1/imsis/{imsi}"), &imsi)?.json()?,
             };
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -414,15 +388,10 @@ pub fn stock(t: &Target, by: &str, as_json: bool) -> anyhow::Result<()> {
     };
     let lines: Vec<StockLine> = match mode(t)? {
         Mode::Direct(inv, cfg) => inv.stock(by_enum, cfg.inventory.stock_alert_below)?,
-        Mode::Api {
-            base,
-            token,
-            client,
-        } => {
-            let req = client
-                .get(format!("{base}/api/v1/stock?by={by}"))
-                .bearer_auth(token);
-            let v: Vec<Value> = api_call(req, "stock")?.json()?;
+        Mode::Api(api) => {
+            let v: Vec<Value> = api
+                .get(&format!("/api/v1/stock?by={by}"), "stock")?
+                .json()?;
             v.into_iter()
                 .map(|l| StockLine {
                     name: l["name"].as_str().unwrap_or("").into(),

@@ -338,10 +338,9 @@ async fn get_imsi(
         what: "imsi",
         id: imsi.clone(),
     })?;
-    let resolution = match st.inventory.index().resolve_imsi(&imsi, None, now) {
-        Ok(s) => json!({"chargeable": true, "account": s.account, "slot": s.slot}),
-        Err(why) => json!({"chargeable": false, "reason": why.to_string()}),
-    };
+    let resolution = crate::resolver::resolve::resolution_json(
+        &st.inventory.index().resolve_imsi(&imsi, None, now),
+    );
     Ok(Json(json!({
         "imsi": rec,
         "profile": profile.as_ref().map(profile_view),

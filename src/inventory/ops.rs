@@ -127,24 +127,25 @@ impl Inventory {
         // Index entries hold catalogue positions: a definition may add to the
         // catalogue but must not move what is already in it.
         let old = self.index.catalog();
-        let mut sponsors: Vec<Sponsor> = self.store.scan("sponsor/")?;
-        sponsors.sort_by_key(|s| old.sponsor_index(&s.id).unwrap_or(u16::MAX));
-        let mut products: Vec<Product> = self.store.scan("product/")?;
-        products.sort_by_key(|p| old.product_index(&p.name).unwrap_or(u16::MAX));
-        let mut pools: Vec<String> = self
-            .store
-            .scan::<EsimPool>("pool/")?
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        pools.sort_by_key(|p| old.pool_index(p).unwrap_or(u16::MAX));
-        let mut dynamic: Vec<String> = self
-            .store
-            .scan::<DynamicImsiPool>("dynpool/")?
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
-        dynamic.sort_by_key(|p| old.dynamic_pool_index(p).unwrap_or(u16::MAX));
+        // Known items keep their position; new ones follow in key order.
+        fn in_old_order<T>(mut items: Vec<T>, position: impl Fn(&T) -> Option<u16>) -> Vec<T> {
+            items.sort_by_key(|x| position(x).unwrap_or(u16::MAX));
+            items
+        }
+        let sponsors = in_old_order(self.store.scan::<Sponsor>("sponsor/")?, |s| {
+            old.sponsor_index(&s.id)
+        });
+        let products = in_old_order(self.store.scan::<Product>("product/")?, |p| {
+            old.product_index(&p.name)
+        });
+        let pools = self.store.scan::<EsimPool>("pool/")?;
+        let pools = in_old_order(pools.into_iter().map(|p| p.name).collect(), |p| {
+            old.pool_index(p)
+        });
+        let dynamic = self.store.scan::<DynamicImsiPool>("dynpool/")?;
+        let dynamic = in_old_order(dynamic.into_iter().map(|p| p.name).collect(), |p| {
+            old.dynamic_pool_index(p)
+        });
         self.index
             .set_catalog(Catalog::new(sponsors, products).with_pools(pools, dynamic));
         Ok(())

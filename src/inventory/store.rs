@@ -102,6 +102,21 @@ pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), Sto
 
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
 
+/// Hands `records` to `f` until they run out, `f` fails, or `f` stops.
+fn feed<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    records: impl Iterator<Item = Result<(K, V), StoreError>>,
+    f: &mut Visitor<'_>,
+) -> Result<(), StoreError> {
+    for r in records {
+        let (k, v) = r?;
+        match f(k.as_ref(), v.as_ref()) {
+            Err(StoreError::Stop) => break,
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 /// What the inventory needs from a store.
 pub trait Storage: Send + Sync + 'static {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
@@ -111,14 +126,7 @@ pub trait Storage: Send + Sync + 'static {
     /// store's own bytes where it can lend them (the rebuild reads millions of
     /// records once); stops at the first error.
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        for r in self.scan_raw(prefix) {
-            let (k, v) = r?;
-            match f(&k, &v) {
-                Err(StoreError::Stop) => break,
-                other => other?,
-            }
-        }
-        Ok(())
+        feed(self.scan_raw(prefix), f)
     }
     /// Like `visit`, from the last key under `prefix` backwards; `false` if
     /// the store cannot (then nothing was visited).
@@ -185,24 +193,14 @@ impl Storage for SledStore {
         }))
     }
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        for r in self.tree.scan_prefix(prefix) {
-            let (k, v) = r?;
-            match f(&k, &v) {
-                Err(StoreError::Stop) => break,
-                other => other?,
-            }
-        }
-        Ok(())
+        feed(
+            self.tree.scan_prefix(prefix).map(|r| r.map_err(Into::into)),
+            f,
+        )
     }
     fn visit_rev(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<bool, StoreError> {
-        for r in self.tree.scan_prefix(prefix).rev() {
-            let (k, v) = r?;
-            match f(&k, &v) {
-                Err(StoreError::Stop) => break,
-                other => other?,
-            }
-        }
-        Ok(true)
+        let records = self.tree.scan_prefix(prefix).rev();
+        feed(records.map(|r| r.map_err(Into::into)), f).map(|()| true)
     }
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;

@@ -41,6 +41,14 @@ pub enum Miss {
     UnknownAccount,
 }
 
+/// A resolution as the admin API and the CLI show it.
+pub fn resolution_json(r: &Result<Subscriber, Miss>) -> serde_json::Value {
+    match r {
+        Ok(s) => serde_json::json!({"chargeable": true, "account": s.account, "slot": s.slot}),
+        Err(why) => serde_json::json!({"chargeable": false, "reason": why.to_string()}),
+    }
+}
+
 impl Index {
     /// Resolves an IMSI as received from `origin_host`. A sponsor's proxy that
     /// translates IMSIs presents the operator's IMSI: the sponsor is the proxy's,
