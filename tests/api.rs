@@ -223,64 +223,70 @@ fn api_errors_name_the_field() {
     assert_eq!((s, v["field"].as_str()), (400, Some("imsi")));
 }
 
+/// What a `gyro` command printed.
+struct Cli {
+    ok: bool,
+    out: String,
+    err: String,
+}
+
+fn cli<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Cli {
+    let out = Command::new(env!("CARGO_BIN_EXE_gyro"))
+        .args(args)
+        .output()
+        .unwrap();
+    Cli {
+        ok: out.status.success(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 #[test]
 fn cli_works_through_the_api_and_on_the_store() {
     let mut g = Gyro::start("api-cli", "");
-    let exe = env!("CARGO_BIN_EXE_gyro");
+    let api = g.api();
     let csv = g.dir.join("batch.csv");
     std::fs::write(
         &csv,
         "imsi\n213550500000001\n213550500000002\n213550500000003\n",
     )
     .unwrap();
-    let out = Command::new(exe)
-        .args([
-            "inventory",
-            "import-batch",
-            "--sponsor",
-            "partner-y",
-            "--name",
-            "3-Y",
-            "--api",
-            &g.api(),
-        ])
-        .arg(&csv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 3 IMSIs into batch 3-Y"));
+    let csv = csv.to_str().unwrap();
+    let r = cli([
+        "inventory",
+        "import-batch",
+        "--sponsor",
+        "partner-y",
+        "--name",
+        "3-Y",
+        "--api",
+        &api,
+        csv,
+    ]);
+    assert!(r.ok, "{}", r.err);
+    assert!(r.out.contains("imported 3 IMSIs into batch 3-Y"));
     let bad = g.dir.join("bad.csv");
     std::fs::write(&bad, "213550600000001\n2135506x0000002\n").unwrap();
-    let out = Command::new(exe)
-        .args([
-            "inventory",
-            "import-batch",
-            "--sponsor",
-            "partner-y",
-            "--name",
-            "bad",
-            "--api",
-            &g.api(),
-        ])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let r = cli([
+        "inventory",
+        "import-batch",
+        "--sponsor",
+        "partner-y",
+        "--name",
+        "bad",
+        "--api",
+        &api,
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!r.ok);
     assert!(
-        String::from_utf8_lossy(&out.stderr)
+        r.err
             .contains("line 2: imsi '2135506x0000002': digits only"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        r.err
     );
-    let out = Command::new(exe)
-        .args(["stock", "--by", "sponsor", "--api", &g.api()])
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
+    let table = cli(["stock", "--by", "sponsor", "--api", &api]).out;
     assert!(
         table
             .lines()
@@ -295,37 +301,25 @@ fn cli_works_through_the_api_and_on_the_store() {
         "[[product]]\nname = \"Andorra Weekend\"\nrate_codes = [\"E212-213-55\"]\n\n[[dynamic_pool]]\nname = \"dynamic Y2\"\nproducts = [\"Andorra Weekend\"]\n",
     )
     .unwrap();
-    let out = Command::new(exe)
-        .args(["inventory", "define", "--api", &g.api()])
-        .arg(&defs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("defined 2 item(s)"));
-    let out = Command::new(exe)
-        .args([
+    let r = cli(["inventory", "define", "--api", &api, defs.to_str().unwrap()]);
+    assert!(r.ok, "{}", r.err);
+    assert!(r.out.contains("defined 2 item(s)"));
+    let fill = |batch: &str, count: &str| {
+        cli([
             "inventory",
             "fill-dynamic-pool",
             "--pool",
             "dynamic Y2",
             "--batch",
-            "3-Y",
+            batch,
             "--count",
-            "10",
+            count,
             "--api",
-            &g.api(),
+            &api,
         ])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("moved 3 IMSIs"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    };
+    let r = fill("3-Y", "10");
+    assert!(r.out.contains("moved 3 IMSIs"), "{}", r.err);
     let v = api_get(&g, "/api/v1/stock?by=product");
     let weekend = v
         .as_array()
@@ -335,79 +329,44 @@ fn cli_works_through_the_api_and_on_the_store() {
         .unwrap()
         .clone();
     assert_eq!(weekend["dynamic_imsis"], 3, "{v}");
-    let out = Command::new(exe)
-        .args([
-            "inventory",
-            "fill-dynamic-pool",
-            "--pool",
-            "dynamic Y2",
-            "--batch",
-            "nope",
-            "--count",
-            "1",
-            "--api",
-            &g.api(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("batch 'nope' not found"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let r = fill("nope", "1");
+    assert!(!r.ok);
+    assert!(r.err.contains("batch 'nope' not found"), "{}", r.err);
 
     // Stopped node: the CLI opens the store itself.
     assert!(g.stop().success());
     let data = g.dir.join("data");
-    let out = Command::new(exe)
-        .args(["stock", "--json", "--by", "product", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let data = data.to_str().unwrap();
+    let r = cli(["stock", "--json", "--by", "product", "--data-dir", data]);
+    assert!(r.ok, "{}", r.err);
+    let v: Value = serde_json::from_str(&r.out).unwrap();
     assert!(v
         .as_array()
         .unwrap()
         .iter()
         .any(|l| l["name"] == "Japan Traveller 10-Day Pass" && l["available_profiles"] == 1000));
     let export = g.dir.join("export.csv");
-    let out = Command::new(exe)
-        .args([
-            "inventory",
-            "export",
-            "--format",
-            "portabilling",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .arg(&export)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let r = cli([
+        "inventory",
+        "export",
+        "--format",
+        "portabilling",
+        "--data-dir",
+        data,
+        export.to_str().unwrap(),
+    ]);
+    assert!(r.ok, "{}", r.err);
     let text = std::fs::read_to_string(&export).unwrap();
     assert_eq!(text.lines().count(), 1 + 24_000);
-    let out = Command::new(exe)
-        .args([
-            "inventory",
-            "onboard",
-            "--product",
-            "Japan Traveller 10-Day Pass",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = cli([
+        "inventory",
+        "onboard",
+        "--product",
+        "Japan Traveller 10-Day Pass",
+        "--data-dir",
+        data,
+    ]);
+    let v: Value = serde_json::from_str(&r.out).unwrap();
     assert_eq!(v["profile"]["pool"], "Own+W for World/Japan Traveller");
 }
 

@@ -7,54 +7,39 @@ use super::ccr::{Ccr, RequestType, ServiceUnits, Units};
 use super::engine::*;
 use crate::inventory::model::*;
 use crate::rating::Rating;
+use crate::resolver::fixtures::{product, profile, sponsor};
 use crate::resolver::{Catalog, Index};
 
 const IMSI: &str = "262019000000001";
 
 fn engine() -> Engine {
     let idx = Index::new();
+    // xDRs carry the sponsors' display names.
     let sponsors = vec![
         Sponsor {
-            id: "own".into(),
             name: "Own".into(),
-            plmns: vec!["26201".into()],
-            translation: None,
-            proxy_origin_hosts: vec![],
-            currency: "EUR".into(),
-            provision_in_home_hss: true,
+            ..sponsor("own", "26201", None, None)
         },
         Sponsor {
-            id: "partner-x".into(),
             name: "Partner X".into(),
-            plmns: vec!["21377".into()],
-            translation: Some(Translation {
-                sponsor_prefix: "213779".into(),
-                operator_prefix: "262019".into(),
-            }),
-            proxy_origin_hosts: vec!["gy.partner-x.example".into()],
-            currency: "EUR".into(),
-            provision_in_home_hss: false,
+            ..sponsor(
+                "partner-x",
+                "21377",
+                Some("gy.partner-x.example"),
+                Some(("213779", "262019")),
+            )
         },
     ];
-    let product = Product {
-        name: "EU Neighbour - Andorra 30-Day Pass".into(),
-        rate_codes: vec!["E212-262-01".into(), "E212-213-77".into()],
-        rate_code_groups: vec![],
-    };
+    let product = product(
+        "EU Neighbour - Andorra 30-Day Pass",
+        &["E212-262-01", "E212-213-77"],
+    );
     idx.set_catalog(Catalog::new(sponsors, vec![product]));
-    let profile = Profile {
-        iccid: "894910262010000012345".into(),
-        pool: "p".into(),
-        imsis: vec![IMSI.into(), "213779000000001".into()],
-        transport_key_label: String::new(),
-        ki: Secret::default(),
-        opc: Secret::default(),
-        pin1: Secret::default(),
-        puk1: Secret::default(),
-        pin2: Secret::default(),
-        puk2: Secret::default(),
-        state: ProfileState::Assigned { account: 1 },
-    };
+    let profile = profile(
+        "894910262010000012345",
+        &[IMSI, "213779000000001"],
+        ProfileState::Assigned { account: 1 },
+    );
     let account = Account {
         id: 1,
         msisdn: "491700000001".into(),

@@ -4,6 +4,8 @@
 //! Pure: no sockets, no store; readers use lock-free snapshots.
 
 mod catalog;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod hugepages;
 mod imsi_table;
 pub mod index;

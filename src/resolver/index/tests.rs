@@ -1,5 +1,5 @@
 use super::*;
-use crate::inventory::model::{Product, Sponsor};
+use crate::resolver::fixtures::{product, sponsor};
 
 #[test]
 fn iccid_keys_keep_leading_zeros_and_length() {
@@ -36,20 +36,8 @@ fn state_word_keeps_each_field_apart() {
 fn index() -> Arc<Index> {
     let idx = Index::new();
     idx.set_catalog(Catalog::new(
-        vec![Sponsor {
-            id: "own".into(),
-            name: "Own".into(),
-            plmns: vec!["26201".into()],
-            translation: None,
-            proxy_origin_hosts: vec![],
-            currency: "EUR".into(),
-            provision_in_home_hss: true,
-        }],
-        vec![Product {
-            name: "EU".into(),
-            rate_codes: vec![],
-            rate_code_groups: vec![],
-        }],
+        vec![sponsor("own", "26201", None, None)],
+        vec![product("EU", &[])],
     ));
     idx
 }

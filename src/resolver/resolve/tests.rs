@@ -1,39 +1,21 @@
 use super::super::index::{iccid_key, Catalog};
 use super::*;
 use crate::inventory::model::*;
-
-fn sponsor(id: &str, plmn: &str, host: &str, translation: Option<(&str, &str)>) -> Sponsor {
-    Sponsor {
-        id: id.into(),
-        name: id.into(),
-        plmns: vec![plmn.into()],
-        translation: translation.map(|(s, o)| Translation {
-            sponsor_prefix: s.into(),
-            operator_prefix: o.into(),
-        }),
-        proxy_origin_hosts: vec![host.into()],
-        currency: "EUR".into(),
-        provision_in_home_hss: translation.is_none(),
-    }
-}
+use crate::resolver::fixtures::{product, sponsor};
 
 fn setup() -> std::sync::Arc<Index> {
     let idx = Index::new();
     idx.set_catalog(Catalog::new(
         vec![
-            sponsor("own", "26201", "pgw.operator.example", None),
+            sponsor("own", "26201", Some("pgw.operator.example"), None),
             sponsor(
                 "partner-x",
                 "21377",
-                "gy.partner-x.example",
+                Some("gy.partner-x.example"),
                 Some(("213779", "262019")),
             ),
         ],
-        vec![Product {
-            name: "EU".into(),
-            rate_codes: vec![],
-            rate_code_groups: vec![],
-        }],
+        vec![product("EU", &[])],
     ));
     let iccid = "8949102620100000126";
     for (slot, (imsi, sp)) in [("262019000000001", "own"), ("213779000000001", "partner-x")]
@@ -75,19 +57,11 @@ fn setup() -> std::sync::Arc<Index> {
 }
 
 fn profile() -> Profile {
-    Profile {
-        iccid: "8949102620100000126".into(),
-        pool: "p".into(),
-        imsis: vec!["262019000000001".into(), "213779000000001".into()],
-        transport_key_label: String::new(),
-        ki: Secret::default(),
-        opc: Secret::default(),
-        pin1: Secret::default(),
-        puk1: Secret::default(),
-        pin2: Secret::default(),
-        puk2: Secret::default(),
-        state: ProfileState::Assigned { account: 7 },
-    }
+    crate::resolver::fixtures::profile(
+        "8949102620100000126",
+        &["262019000000001", "213779000000001"],
+        ProfileState::Assigned { account: 7 },
+    )
 }
 
 #[test]

@@ -1,34 +1,17 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::inventory::model::*;
+use crate::resolver::fixtures::{product, sponsor};
 use crate::resolver::index::{iccid_key, Catalog, Place, ProfileStatus};
 use crate::resolver::Miss;
 
-fn sponsor(id: &str, plmn: &str) -> Sponsor {
-    Sponsor {
-        id: id.into(),
-        name: id.into(),
-        plmns: vec![plmn.into()],
-        translation: None,
-        proxy_origin_hosts: vec![],
-        currency: "EUR".into(),
-        provision_in_home_hss: true,
-    }
-}
-
-fn product(name: &str) -> Product {
-    Product {
-        name: name.into(),
-        rate_codes: vec![],
-        rate_code_groups: vec![],
-    }
-}
-
 fn catalog(sponsors: &[&str], products: &[&str]) -> Catalog {
     Catalog::new(
-        sponsors.iter().map(|s| sponsor(s, "26201")).collect(),
-        products.iter().map(|p| product(p)).collect(),
+        sponsors
+            .iter()
+            .map(|s| sponsor(s, "26201", None, None))
+            .collect(),
+        products.iter().map(|p| product(p, &[])).collect(),
     )
     .with_pools(vec!["own-x".into(), "own-y".into()], vec!["dyn-y".into()])
 }
