@@ -10,6 +10,13 @@ use clap::{Parser, Subcommand};
 use gyro::config::Config;
 use gyro::diameter::{dump, Framer, Message};
 
+// A rebuild reads 40 M records through sled, which allocates and frees
+// each, often on another thread: glibc's arenas spent a fifth of the
+// start-up there (README, Performance). The resolver's big tables bypass
+// the allocator (see resolver::hugepages).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gyro",

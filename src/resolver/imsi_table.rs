@@ -9,6 +9,10 @@
 
 use std::sync::RwLock;
 
+use crossbeam_utils::CachePadded;
+
+use super::hugepages::{Huge, HugeVec};
+
 const SHARD_BITS: u32 = 4;
 const SHARDS: usize = 1 << SHARD_BITS;
 
@@ -18,11 +22,19 @@ fn spread(key: u64) -> u64 {
     key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-#[derive(Default)]
 struct Shard {
     /// `[key, value]`; key 0 marks an empty slot. Length is 0 or a power of two.
-    slots: Vec<[u64; 2]>,
+    slots: HugeVec<[u64; 2]>,
     len: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            slots: HugeVec::new_in(Huge),
+            len: 0,
+        }
+    }
 }
 
 impl Shard {
@@ -86,13 +98,15 @@ impl Shard {
 /// not hold up readers of the others; a reader holds a read lock for the
 /// probe only.
 pub(crate) struct ImsiTable {
-    shards: Box<[RwLock<Shard>]>,
+    shards: Box<[CachePadded<RwLock<Shard>>]>,
 }
 
 impl Default for ImsiTable {
     fn default() -> Self {
         ImsiTable {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(RwLock::default()))
+                .collect(),
         }
     }
 }

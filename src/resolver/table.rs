@@ -10,9 +10,13 @@
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{OnceLock, RwLock};
 
+use crossbeam_utils::CachePadded;
+
 use hashbrown::HashTable;
 
 use super::hugepages::Huge;
+
+type HugeBox<T> = allocator_api2::boxed::Box<T, Huge>;
 
 /// 2^16 rows of 32 octets: one 2 MiB huge page per chunk.
 const CHUNK_BITS: u32 = 16;
@@ -51,7 +55,7 @@ impl Row {
 /// A growable array whose elements never move: chunks are allocated once
 /// and published through `OnceLock`, so a reader needs no lock.
 struct Chunked<T> {
-    chunks: Box<[OnceLock<Box<[T]>>]>,
+    chunks: Box<[OnceLock<HugeBox<[T]>>]>,
 }
 
 impl<T: Default> Chunked<T> {
@@ -119,18 +123,22 @@ impl Rows {
 
 const SHARDS: usize = 16;
 
+type Ordinals = HashTable<u32, Huge>;
+
 /// A hash table of row ordinals: the key lives in the row, so each slot costs
 /// four octets plus hashbrown's control octet. Sharded so that writers on
 /// different keys do not contend; readers hold a shard's read lock only for
 /// the probe.
 pub(crate) struct OrdinalTable {
-    shards: Box<[RwLock<HashTable<u32, Huge>>]>,
+    shards: Box<[CachePadded<RwLock<Ordinals>>]>,
 }
 
 impl Default for OrdinalTable {
     fn default() -> Self {
         OrdinalTable {
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(RwLock::default()))
+                .collect(),
         }
     }
 }
