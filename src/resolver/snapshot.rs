@@ -174,11 +174,8 @@ impl Index {
             return Err(SnapshotError::Invalid("row count"));
         }
         let rows = rows as usize;
-        self.by_iccid.reserve(rows, |o| {
-            super::table::hash_u128(self.rows.get(o).map_or(0, |r| r.iccid()))
-        });
+        self.reserve(0, rows);
         let msisdn_of = |o: u32| hash_u64(self.rows.msisdn(o).map_or(0, |m| m.load(Relaxed)));
-        self.by_msisdn.reserve(rows, msisdn_of);
         for ord in 0..rows as u32 {
             let iccid = u128::from_le_bytes(r.take::<16>()?);
             let account = r.u64()?;
@@ -211,7 +208,7 @@ impl Index {
         if !fits(imsis, 16) {
             return Err(SnapshotError::Invalid("IMSI count"));
         }
-        self.imsis.reserve(imsis as usize);
+        self.reserve(imsis as usize, 0);
         for _ in 0..imsis {
             let key = r.u64()?;
             let mut e = ImsiEntry::unpack(r.u64()?);

@@ -147,3 +147,28 @@ fn imsi_entries_pack_into_one_word() {
     assert!(idx.imsi(0).is_none());
     assert_eq!(idx.counts().0, 0);
 }
+
+#[test]
+fn row_guesses_are_checked_against_the_iccid() {
+    // Two indexes on one thread: each leaves its last row as the other's
+    // first guess, which must not be taken for the right row.
+    let (a, b) = (index(), index());
+    let keys: Vec<u128> = (1..=20u128)
+        .map(|i| (89_490_000 + i * 7) << 5 | 19)
+        .collect();
+    for (n, &k) in keys.iter().enumerate() {
+        a.put_profile_fields(k, ProfileStatus::Assigned, n as u64 + 1, None);
+        // Index b holds them in the opposite order, so ordinals differ.
+        let r = keys[keys.len() - 1 - n];
+        b.put_profile_fields(r, ProfileStatus::Assigned, 100 + n as u64, None);
+    }
+    for (n, &k) in keys.iter().enumerate() {
+        let ord_a = a.row(k).map(|(o, _)| o);
+        let ord_b = b.row(k).map(|(o, _)| o);
+        assert_eq!(ord_a, Some(n as u32));
+        assert_eq!(ord_b, Some((keys.len() - 1 - n) as u32));
+        let row = a.rows.get(n as u32).unwrap();
+        assert_eq!((row.iccid(), row.account.load(Relaxed)), (k, n as u64 + 1));
+    }
+    assert_eq!((a.rows.len(), b.rows.len()), (20, 20));
+}
