@@ -234,8 +234,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();
     tokio::spawn(async move {
+        // The first tick is immediate: a start that rebuilt or replayed
+        // writes its checkpoint at once, while the node already serves.
         let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        tick.tick().await;
         loop {
             tick.tick().await;
             if periodic.changed_since_checkpoint() {

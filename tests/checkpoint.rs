@@ -67,6 +67,10 @@ fn checkpoint_plus_feed_answers_as_a_full_rebuild() {
         assert_eq!(inv.started_from(), StartedFrom::Checkpoint { replayed: 3 });
         let a = answers(&inv, &imsis);
         assert!(a.3.iter().all(|r| r.starts_with("Ok(")), "{:?}", a.3);
+        // The replay left a checkpoint due, as a node writes it once serving.
+        assert!(inv.changed_since_checkpoint());
+        inv.write_checkpoint().unwrap();
+        assert!(!inv.changed_since_checkpoint());
         a
     };
     let rebuilt = {
@@ -78,7 +82,7 @@ fn checkpoint_plus_feed_answers_as_a_full_rebuild() {
     // And as the running node saw it before it stopped.
     assert_eq!(rebuilt, live);
 
-    // The open above left a fresh checkpoint: nothing left to replay.
+    // The checkpoint written after the replay: nothing left to replay.
     let inv = open(&dir, Some(ckpt.clone()));
     assert_eq!(inv.started_from(), StartedFrom::Checkpoint { replayed: 0 });
     drop(inv);

@@ -23,6 +23,8 @@ use crate::resolver::Index;
 const GENERATION_KEY: &str = "meta/inventory-generation";
 const FEED: &str = "feed/";
 const INDEXED: [&str; 3] = ["imsi/", "profile/", "account/"];
+/// `checkpointed` when no checkpoint file holds the index in memory.
+const NO_CHECKPOINT: u64 = u64::MAX;
 
 fn feed_key(generation: u64) -> String {
     format!("{FEED}{generation:020}")
@@ -79,7 +81,8 @@ impl Inventory {
     }
 
     /// Opening: the checkpoint plus the feed when they are sound, the full
-    /// rebuild otherwise; then a fresh checkpoint if anything was replayed.
+    /// rebuild otherwise. A start that rebuilt or replayed leaves a fresh
+    /// checkpoint due.
     pub(crate) fn start(&mut self) -> Result<(), InventoryError> {
         let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
         self.generation.store(generation, SeqCst);
@@ -104,7 +107,9 @@ impl Inventory {
             }
         };
         if !fresh {
-            self.write_checkpoint()?;
+            // No file holds this index yet: the node writes one once it is
+            // serving (see `changed_since_checkpoint`), not before.
+            self.checkpointed.store(NO_CHECKPOINT, SeqCst);
         }
         Ok(())
     }
@@ -179,8 +184,9 @@ impl Inventory {
         Ok(())
     }
 
-    /// Whether inventory changes were committed since the last checkpoint
-    /// (or the open).
+    /// Whether the index holds anything the checkpoint file does not:
+    /// changes committed since it was written, or a start that had to
+    /// rebuild or replay.
     pub fn changed_since_checkpoint(&self) -> bool {
         self.generation.load(SeqCst) != self.checkpointed.load(SeqCst)
     }

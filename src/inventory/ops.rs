@@ -66,7 +66,7 @@ pub struct Inventory {
     pub(crate) write: Mutex<Stock>,
     /// Count of committed changes to indexed records (see `checkpoint`).
     pub(crate) generation: std::sync::atomic::AtomicU64,
-    /// The generation the last checkpoint (or the open) reflects.
+    /// The generation the checkpoint file reflects (`u64::MAX`: none does).
     pub(crate) checkpointed: std::sync::atomic::AtomicU64,
     /// Where the index checkpoint lives, if the inventory keeps one.
     pub(crate) checkpoint: Option<std::path::PathBuf>,
@@ -87,8 +87,9 @@ impl Inventory {
     }
 
     /// Opens the inventory, starting from the index checkpoint at `path`
-    /// when it is sound and rebuilding from the store when not; then leaves
-    /// a fresh checkpoint there for the next start.
+    /// when it is sound and rebuilding from the store when not. Writing a
+    /// fresh checkpoint is left to the caller (`changed_since_checkpoint`),
+    /// so that a node serves before it writes one.
     pub fn open_with_checkpoint(
         store: Arc<dyn Storage>,
         path: Option<std::path::PathBuf>,
