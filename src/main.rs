@@ -12,10 +12,11 @@ use gyro::diameter::{dump, Framer, Message};
 
 // A rebuild reads 40 M records through sled, which allocates and frees
 // each, often on another thread: glibc's arenas spent a fifth of the
-// start-up there (README, Performance). The resolver's big tables bypass
-// the allocator (see resolver::hugepages).
+// start-up there. jemalloc fixes that and keeps charging's tail latency,
+// which mimalloc tripled (README, Performance). The resolver's big tables
+// bypass the allocator (see resolver::hugepages).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
