@@ -42,21 +42,28 @@ pub(crate) struct Huge;
 // ones come from, and go back to, the global allocator unchanged.
 unsafe impl Allocator for Huge {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if layout.size() < LARGE || layout.align() > 4096 {
-            return Global.allocate(layout);
+        if mapped(layout) {
+            map(layout.size())
+        } else {
+            Global.allocate(layout)
         }
-        map(layout.size())
     }
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        if layout.size() < LARGE || layout.align() > 4096 {
+        if mapped(layout) {
+            unmap(ptr, layout.size())
+        } else {
             // SAFETY: `allocate` took this block from the global allocator
             // for this very layout.
             unsafe { Global.deallocate(ptr, layout) }
-        } else {
-            unmap(ptr, layout.size())
         }
     }
+}
+
+/// Whether a block of `layout` is a mapping of its own (a page's alignment
+/// is all a mapping promises).
+fn mapped(layout: Layout) -> bool {
+    layout.size() >= LARGE && layout.align() <= 4096
 }
 
 #[cfg(target_os = "linux")]
@@ -113,8 +120,9 @@ fn advise(addr: usize, len: usize) {
     let start = addr.next_multiple_of(PAGE);
     let end = (addr + len) & !(PAGE - 1);
     if end > start {
-        // SAFETY: a hint about a mapping this process just made; it changes neither the mapping's contents nor its
-        // validity, and failure (no THP support) is harmless.
+        // SAFETY: a hint about a mapping this process just made; it changes
+        // neither the mapping's contents nor its validity, and failure (no
+        // THP support) is harmless.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
         }

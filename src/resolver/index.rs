@@ -242,18 +242,14 @@ impl Index {
     /// Room for `imsis` more IMSIs and `profiles` more profiles, so that a
     /// bulk load does not regrow the tables as it goes.
     pub(crate) fn reserve(&self, imsis: usize, profiles: usize) {
-        if imsis > 0 {
-            self.imsis.reserve(imsis);
-        }
-        if profiles > 0 {
-            let rows = &self.rows;
-            self.by_iccid.reserve(profiles, |o| {
-                super::table::hash_u128(rows.get(o).map_or(0, Row::iccid))
-            });
-            self.by_msisdn.reserve(profiles, |o| {
-                hash_u64(rows.msisdn(o).map_or(0, |m| m.load(Relaxed)))
-            });
-        }
+        self.imsis.reserve(imsis);
+        let rows = &self.rows;
+        self.by_iccid.reserve(profiles, |o| {
+            super::table::hash_u128(rows.get(o).map_or(0, Row::iccid))
+        });
+        self.by_msisdn.reserve(profiles, |o| {
+            hash_u64(rows.msisdn(o).map_or(0, |m| m.load(Relaxed)))
+        });
     }
 
     /// The row of `iccid`, created on first sight.
