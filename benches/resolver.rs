@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use gyro::inventory::model::*;
 use gyro::inventory::store::{SledStore, Storage, StorageExt, WriteBatch};
 use gyro::inventory::Inventory;
+use gyro::model::*;
 use gyro::resolver::{Catalog, Index};
 
 // The allocator `gyro` runs with, so that figures are the node's.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::model::HumaneDuration;
+
 /// The configuration `gyro serve` uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
 
@@ -25,38 +27,6 @@ pub enum ConfigError {
         field: String,
         message: String,
     },
-}
-
-/// A duration written as `30s`, `500ms`, `5m`, `12h` or `180d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumaneDuration(pub Duration);
-
-impl std::str::FromStr for HumaneDuration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (n, unit) = s.split_at(split);
-        let n: u64 = n
-            .parse()
-            .map_err(|_| format!("'{s}' is not a duration like 30s, 5m, 12h or 180d"))?;
-        let secs = |k: u64| Duration::from_secs(n.saturating_mul(k));
-        Ok(HumaneDuration(match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => secs(1),
-            "m" => secs(60),
-            "h" => secs(3600),
-            "d" => secs(86_400),
-            _ => return Err(format!("'{s}': unit must be ms, s, m, h or d")),
-        }))
-    }
-}
-
-impl<'de> Deserialize<'de> for HumaneDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +61,14 @@ pub struct ChargingSection {
     /// Final-Unit-Action on the last grant: "terminate" or "redirect".
     pub final_unit_action: String,
     pub redirect_url: Option<String>,
+    /// Arm Trigger CHANGE_IN_LOCATION_MCC/MNC in CCAs (TS 32.299), so that
+    /// gateways report usage at PLMN borders. Off only for gateways whose
+    /// dictionary lacks the Trigger AVP and drop answers carrying it.
+    pub location_triggers: bool,
+    /// Most commits waiting for the disk; past it new charging gets 3004.
+    pub commit_queue: usize,
+    /// A commit group slower than this makes new charging get 3004.
+    pub commit_stall: HumaneDuration,
 }
 
 impl Default for ChargingSection {
@@ -102,6 +80,9 @@ impl Default for ChargingSection {
             raise_mscc_result: false,
             final_unit_action: "terminate".into(),
             redirect_url: None,
+            location_triggers: true,
+            commit_queue: 65_536,
+            commit_stall: HumaneDuration(Duration::from_secs(2)),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod diameter;
 pub mod inventory;
 pub mod load;
+pub mod model;
 pub mod rating;
 pub mod resolver;
 pub mod server;

@@ -69,7 +69,9 @@ struct Conn {
     tx: mpsc::Sender<Bytes>,
     pending: Mutex<HashMap<u32, oneshot::Sender<u32>>>,
     next_hbh: AtomicU64,
-    origin: &'static str,
+    origin: String,
+    /// The Origin-Host of PROFILES this connection plays.
+    role: &'static str,
 }
 
 fn cer(origin: &str, n: usize) -> Bytes {
@@ -182,13 +184,18 @@ fn ccr(r: &Req<'_>) -> Bytes {
     buf.freeze()
 }
 
-async fn connect(addr: SocketAddr, origin: &'static str, n: usize) -> anyhow::Result<Arc<Conn>> {
+async fn connect(
+    addr: SocketAddr,
+    origin: String,
+    role: &'static str,
+    n: usize,
+) -> anyhow::Result<Arc<Conn>> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {addr}"))?;
     stream.set_nodelay(true)?;
     let (mut rd, mut wr) = stream.into_split();
-    wr.write_all(&cer(origin, n)).await?;
+    wr.write_all(&cer(&origin, n)).await?;
     let framer = Framer::default();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let cea = loop {
@@ -209,6 +216,7 @@ async fn connect(addr: SocketAddr, origin: &'static str, n: usize) -> anyhow::Re
         pending: Mutex::new(HashMap::new()),
         next_hbh: AtomicU64::new(1),
         origin,
+        role,
     });
     tokio::spawn(async move {
         let mut out = BytesMut::with_capacity(64 * 1024);
@@ -239,7 +247,7 @@ async fn connect(addr: SocketAddr, origin: &'static str, n: usize) -> anyhow::Re
                                 let mut a = BytesMut::new();
                                 let mut b = MessageBuilder::answer(&mut a, &m.header, false);
                                 b.u32(codes::RESULT_CODE, 2001)
-                                    .utf8(codes::ORIGIN_HOST, c.origin)
+                                    .utf8(codes::ORIGIN_HOST, &c.origin)
                                     .utf8(codes::ORIGIN_REALM, "test.local");
                                 b.finish();
                                 let _ = c.tx.send(a.freeze()).await;
@@ -292,13 +300,17 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     }
     let mut conns = vec![];
     for n in 0..args.connections {
-        // Every third connection poses as Partner X's proxy.
-        let origin = if n % 3 == 2 {
-            "gy.partner-x.example"
+        // Each connection is its own peer (servers such as freeDiameter
+        // refuse a second connection from one Diameter identity); the third
+        // poses as Partner X's proxy, which the resolver knows by name.
+        let (origin, role) = if n == 2 {
+            ("gy.partner-x.example".to_string(), "gy.partner-x.example")
+        } else if n == 0 {
+            ("pgw.test.local".to_string(), "pgw.test.local")
         } else {
-            "pgw.test.local"
+            (format!("pgw{n}.test.local"), "pgw.test.local")
         };
-        conns.push(connect(args.target, origin, n).await?);
+        conns.push(connect(args.target, origin, role, n).await?);
     }
     // Some stacks (OTP diameter) drop requests that arrive while they are
     // still bringing the peer up after the CEA: give them a moment.
@@ -369,7 +381,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                     return t;
                 }
                 let candidates: Vec<&(&str, &str, &str)> =
-                    PROFILES.iter().filter(|p| p.0 == conn.origin).collect();
+                    PROFILES.iter().filter(|p| p.0 == conn.role).collect();
                 let (_, imsi, plmn) = candidates[(s as usize) % candidates.len()];
                 let session = format!("{};{run_id};{s}", conn.origin);
                 for number in 0..=args.updates + 1 {
@@ -388,7 +400,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                     }
                     let hbh = conn.next_hbh.fetch_add(1, Ordering::Relaxed) as u32;
                     let req = ccr(&Req {
-                        origin: conn.origin,
+                        origin: &conn.origin,
                         realm: &args.realm,
                         session: &session,
                         kind,

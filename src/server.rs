@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 
 use crate::api::ApiState;
 use crate::charging::app::CreditControl;
-use crate::charging::committer::{load_balances, Committer, XdrWriter};
+use crate::charging::commit::{CommitLimits, Committer};
 use crate::charging::engine::{Engine, EngineConfig};
+use crate::charging::xdr::XdrWriter;
 use crate::config::{Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
@@ -132,16 +133,21 @@ pub fn charging(
                 0
             },
             redirect_url: c.redirect_url.clone(),
+            location_triggers: c.location_triggers,
             ..EngineConfig::default()
         },
     ));
-    for (account, used) in load_balances(inventory) {
-        engine.balances.load(account, used);
+    for (account, used) in inventory.balances()? {
+        engine.ledger.load(account, used);
     }
     let dir = cfg.node.data_dir.join(&c.xdr_dir);
     let xdr = XdrWriter::new(dir.clone(), c.xdr_max_bytes)
         .with_context(|| format!("charging.xdr_dir: cannot create {}", dir.display()))?;
-    let committer = Committer::start(inventory.clone(), xdr);
+    let limits = CommitLimits {
+        max_queue: c.commit_queue.max(1),
+        stall: c.commit_stall.0,
+    };
+    let committer = Committer::start(inventory.clone(), xdr, limits)?;
     Ok((engine.clone(), CreditControl { engine, committer }))
 }
 

@@ -430,7 +430,7 @@ fn a_killed_import_leaves_the_store_consistent() {
             gyro::inventory::store::SledStore::open(&data.join("inventory")).unwrap(),
         );
         let inv = gyro::inventory::Inventory::open(store).unwrap();
-        let batch: Option<gyro::inventory::model::ImsiBatch> =
+        let batch: Option<gyro::model::ImsiBatch> =
             gyro::inventory::store::StorageExt::get(inv.store(), &format!("batch/big-{delay_ms}"))
                 .unwrap();
         let first = inv.imsi("262017000000000").unwrap();

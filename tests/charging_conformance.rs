@@ -1,74 +1,23 @@
 //! RFC 4006 server conformance over a real socket: retransmissions are
 //! answered from the store and never charged twice, out-of-order updates are
-//! accepted, CCR-T without updates works, CCR-U after CCR-T and unknown
-//! sessions get 5002, unknown subscribers 5030, Tcc releases reservations, and
-//! kill -9 mid-traffic loses no acknowledged usage.
+//! accepted, CCR-T without updates works, CCR-U after CCR-T gets 5002 (its
+//! usage charged), sessions gyro lost are re-created and charged, unknown
+//! subscribers get 5030, Tcc releases reservations, and kill -9 mid-traffic
+//! loses no acknowledged usage.
 
 mod common;
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use common::*;
+use common::{GyCcr as Ccr, *};
+
+fn ccr(c: &Ccr<'_>) -> Vec<u8> {
+    gy_ccr(c)
+}
 use gyro::diameter::builder::AvpDef;
 use gyro::diameter::dictionary::VENDOR_3GPP;
 use gyro::diameter::{codes, Message, MessageBuilder};
-
-struct Ccr<'a> {
-    session: &'a str,
-    kind: u32,
-    number: u32,
-    e2e: u32,
-    imsi: &'a str,
-    requested: Option<u64>,
-    used: u64,
-    retransmit: bool,
-}
-
-fn ccr(c: &Ccr<'_>) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, 272, 4, true, c.e2e, c.e2e);
-    b.utf8(codes::SESSION_ID, c.session)
-        .utf8(codes::ORIGIN_HOST, "pgw.test.local")
-        .utf8(codes::ORIGIN_REALM, "test.local")
-        .utf8(codes::DESTINATION_REALM, "test.local")
-        .u32(codes::AUTH_APPLICATION_ID, 4)
-        .utf8(AvpDef::base(461), "32251@3gpp.org")
-        .i32(AvpDef::base(416), c.kind as i32)
-        .u32(AvpDef::base(415), c.number);
-    // An MSISDN first: it must not take the IMSI's place.
-    b.group(AvpDef::base(443), |b| {
-        b.i32(AvpDef::base(450), 0)
-            .utf8(AvpDef::base(444), "491700009999");
-    });
-    b.group(AvpDef::base(443), |b| {
-        b.i32(AvpDef::base(450), 1).utf8(AvpDef::base(444), c.imsi);
-    });
-    b.i32(AvpDef::base(455), 1);
-    b.group(AvpDef::base(456), |b| {
-        if let Some(r) = c.requested {
-            b.group(AvpDef::base(437), |b| {
-                b.u64(AvpDef::base(421), r);
-            });
-        }
-        if c.used > 0 {
-            b.group(AvpDef::base(446), |b| {
-                b.u64(AvpDef::base(421), c.used);
-            });
-        }
-        b.u32(AvpDef::base(432), 10);
-    });
-    b.group(AvpDef::vendor(873, VENDOR_3GPP, true), |b| {
-        b.group(AvpDef::vendor(874, VENDOR_3GPP, true), |b| {
-            b.utf8(AvpDef::vendor(18, VENDOR_3GPP, false), "26201");
-        });
-    });
-    b.finish();
-    if c.retransmit {
-        buf[4] |= 0x10;
-    }
-    buf.to_vec()
-}
 
 struct Cca {
     bytes: Vec<u8>,
@@ -123,6 +72,7 @@ fn session_rules() {
         requested: Some(1000),
         used: 0,
         retransmit: false,
+        ..Ccr::BASE
     };
 
     // Duplicate U: same number and End-to-End id, T flag → the stored answer,
@@ -203,8 +153,17 @@ fn session_rules() {
         .result,
         Some(2001)
     );
-    // An update for a session nobody opened.
-    assert_eq!(send(&mut p, &base("nobody", 2, 1, 300)).result, Some(5002));
+    // An update for a session gyro never saw (a restart, another node): it
+    // is resolved from its own identities, charged and answered.
+    let lost = send(
+        &mut p,
+        &Ccr {
+            used: 65,
+            ..base("nobody", 2, 1, 300)
+        },
+    );
+    assert_eq!((lost.result, lost.granted), (Some(2001), Some(1000)));
+    assert_eq!(used(&g), (800, 1000));
     // Unknown subscriber.
     let unknown = Ccr {
         imsi: "262019999999999",
@@ -236,6 +195,7 @@ fn tcc_releases_a_silent_sessions_reservation() {
             requested: Some(4000),
             used: 0,
             retransmit: false,
+            ..Ccr::BASE
         },
     );
     assert_eq!(i.granted, Some(4000));
@@ -254,9 +214,15 @@ fn tcc_releases_a_silent_sessions_reservation() {
             requested: Some(1),
             used: 1,
             retransmit: false,
+            ..Ccr::BASE
         },
     );
-    assert_eq!(u.result, Some(5002), "the expired session is gone");
+    assert_eq!(
+        (u.result, u.granted),
+        (Some(2001), Some(1)),
+        "the gateway was only slow: the session goes on"
+    );
+    assert_eq!(used(&g), (1, 1), "its usage is charged");
 }
 
 /// Sequential CCR-U with 1000 octets each until kill -9; after a restart the
@@ -278,7 +244,8 @@ fn kill_9_loses_no_acknowledged_usage() {
                 imsi: IMSI,
                 requested: Some(1000),
                 used: 0,
-                retransmit: false
+                retransmit: false,
+                ..Ccr::BASE
             }
         )
         .result,
@@ -302,6 +269,7 @@ fn kill_9_loses_no_acknowledged_usage() {
             requested: Some(1000),
             used: 1000,
             retransmit: false,
+            ..Ccr::BASE
         }));
         match p.recv() {
             Some(b) if Message::new(&b).and_then(|m| m.result_code()) == Some(2001) => {

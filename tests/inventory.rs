@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use gyro::inventory::import::BatchSpec;
-use gyro::inventory::model::*;
 use gyro::inventory::seed;
 use gyro::inventory::stock::StockBy;
 use gyro::inventory::store::SledStore;
 use gyro::inventory::{Inventory, InventoryError};
+use gyro::model::*;
 
 fn seeded() -> (Inventory, std::path::PathBuf) {
     let dir =

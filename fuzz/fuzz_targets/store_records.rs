@@ -3,7 +3,7 @@
 //! allocation, and whatever decodes must survive a round trip.
 #![no_main]
 
-use gyro::inventory::model::{Account, Imsi, Product, Profile};
+use gyro::model::{Account, Imsi, Product, Profile};
 use gyro::inventory::store::Record;
 use gyro::resolver::{Catalog, Index};
 use libfuzzer_sys::fuzz_target;

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::inventory::import::BatchSpec;
-use crate::inventory::model::*;
 use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
+use crate::model::*;
 
 pub struct ApiState {
     pub inventory: Arc<Inventory>,
@@ -409,7 +409,7 @@ async fn get_balance(
             json!({"error": "charging is not running"}),
         ));
     };
-    let b = engine.balances.get(id);
+    let b = engine.ledger.balance(id);
     let bundle = engine.rating.bundle(&account.product);
     Ok(Json(json!({
         "account": id,
@@ -433,13 +433,7 @@ async fn get_balance(
 async fn get_outbox(State(st): St, h: HeaderMap) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
     let inv = st.inventory.clone();
-    let events: Vec<serde_json::Value> = blocking(move || {
-        Ok(crate::inventory::store::StorageExt::scan(
-            inv.store(),
-            "outbox/",
-        )?)
-    })
-    .await?;
+    let events: Vec<serde_json::Value> = blocking(move || inv.outbox()).await?;
     Ok(Json(events))
 }
 

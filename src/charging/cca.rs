@@ -6,22 +6,26 @@ use super::balance::Allowance;
 use super::engine::Decision;
 use crate::diameter::answer::{begin_answer, Origin};
 use crate::diameter::builder::AvpDef;
-use crate::diameter::{codes, Message};
+use crate::diameter::codes::{self, avp, value};
+use crate::diameter::dictionary::VENDOR_3GPP;
+use crate::diameter::Message;
 
-const CC_REQUEST_TYPE: AvpDef = AvpDef::base(416);
-const CC_REQUEST_NUMBER: AvpDef = AvpDef::base(415);
-const MSCC: AvpDef = AvpDef::base(456);
-const GSU: AvpDef = AvpDef::base(431);
-const CC_TOTAL_OCTETS: AvpDef = AvpDef::base(421);
-const CC_TIME: AvpDef = AvpDef::base(420);
-const RATING_GROUP: AvpDef = AvpDef::base(432);
-const SERVICE_IDENTIFIER: AvpDef = AvpDef::base(439);
-const VALIDITY_TIME: AvpDef = AvpDef::base(448);
-const FINAL_UNIT_INDICATION: AvpDef = AvpDef::base(430);
-const FINAL_UNIT_ACTION: AvpDef = AvpDef::base(449);
-const REDIRECT_SERVER: AvpDef = AvpDef::base(434);
-const REDIRECT_ADDRESS_TYPE: AvpDef = AvpDef::base(433);
-const REDIRECT_SERVER_ADDRESS: AvpDef = AvpDef::base(435);
+const CC_REQUEST_TYPE: AvpDef = AvpDef::base(avp::CC_REQUEST_TYPE);
+const CC_REQUEST_NUMBER: AvpDef = AvpDef::base(avp::CC_REQUEST_NUMBER);
+const MSCC: AvpDef = AvpDef::base(avp::MULTIPLE_SERVICES_CREDIT_CONTROL);
+const GSU: AvpDef = AvpDef::base(avp::GRANTED_SERVICE_UNIT);
+const CC_TOTAL_OCTETS: AvpDef = AvpDef::base(avp::CC_TOTAL_OCTETS);
+const CC_TIME: AvpDef = AvpDef::base(avp::CC_TIME);
+const RATING_GROUP: AvpDef = AvpDef::base(avp::RATING_GROUP);
+const SERVICE_IDENTIFIER: AvpDef = AvpDef::base(avp::SERVICE_IDENTIFIER);
+const VALIDITY_TIME: AvpDef = AvpDef::base(avp::VALIDITY_TIME);
+const FINAL_UNIT_INDICATION: AvpDef = AvpDef::base(avp::FINAL_UNIT_INDICATION);
+const FINAL_UNIT_ACTION: AvpDef = AvpDef::base(avp::FINAL_UNIT_ACTION);
+const REDIRECT_SERVER: AvpDef = AvpDef::base(avp::REDIRECT_SERVER);
+const REDIRECT_ADDRESS_TYPE: AvpDef = AvpDef::base(avp::REDIRECT_ADDRESS_TYPE);
+const REDIRECT_SERVER_ADDRESS: AvpDef = AvpDef::base(avp::REDIRECT_SERVER_ADDRESS);
+const TRIGGER: AvpDef = AvpDef::vendor(avp::TRIGGER, VENDOR_3GPP, true);
+const TRIGGER_TYPE: AvpDef = AvpDef::vendor(avp::TRIGGER_TYPE, VENDOR_3GPP, true);
 
 pub struct FinalUnit<'a> {
     pub action: i32,
@@ -37,20 +41,13 @@ pub fn encode(
 ) -> usize {
     let mut b = begin_answer(buf, origin, req, d.result_code);
     b.u32(codes::AUTH_APPLICATION_ID, 4);
-    for code in [416u32, 415] {
-        match req.find(code, 0) {
+    for def in [CC_REQUEST_TYPE, CC_REQUEST_NUMBER] {
+        match req.find(def.code, 0) {
             Some(a) => {
                 b.raw_avp(a.raw());
             }
             None => {
-                b.u32(
-                    if code == 416 {
-                        CC_REQUEST_TYPE
-                    } else {
-                        CC_REQUEST_NUMBER
-                    },
-                    0,
-                );
+                b.u32(def, 0);
             }
         }
     }
@@ -76,20 +73,36 @@ pub fn encode(
             b.u32(codes::RESULT_CODE, s.result_code);
             if s.final_unit {
                 b.group(FINAL_UNIT_INDICATION, |b| {
-                    let redirect = fui.action == 1 && fui.redirect_url.is_some();
-                    b.i32(FINAL_UNIT_ACTION, if redirect { 1 } else { 0 });
+                    let redirect =
+                        fui.action == value::FINAL_UNIT_REDIRECT && fui.redirect_url.is_some();
+                    b.i32(
+                        FINAL_UNIT_ACTION,
+                        if redirect {
+                            value::FINAL_UNIT_REDIRECT
+                        } else {
+                            value::FINAL_UNIT_TERMINATE
+                        },
+                    );
                     if let (true, Some(url)) = (redirect, fui.redirect_url) {
                         b.group(REDIRECT_SERVER, |b| {
-                            b.i32(REDIRECT_ADDRESS_TYPE, 2)
+                            b.i32(REDIRECT_ADDRESS_TYPE, value::REDIRECT_URL)
                                 .utf8(REDIRECT_SERVER_ADDRESS, url);
                         });
                     }
                 });
             }
+            // Usage is rated per visited network: the gateway must report
+            // (and get a new grant) when the subscriber crosses a border.
+            if d.location_triggers && s.granted.is_some() {
+                b.group(TRIGGER, |b| {
+                    b.i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MCC)
+                        .i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MNC);
+                });
+            }
         });
     }
     if let Some(m) = &d.error_message {
-        if d.result_code != 2001 {
+        if d.result_code != codes::result::SUCCESS {
             b.utf8(codes::ERROR_MESSAGE, m);
         }
     }

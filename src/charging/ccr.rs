@@ -1,6 +1,7 @@
 //! A Credit-Control-Request read in place: the identities, the services with
 //! their requested and used units, and every location AVP gyro can rate on.
 
+use crate::diameter::codes::{avp as a, value as v};
 use crate::diameter::dictionary::VENDOR_3GPP;
 use crate::diameter::{Avp, Message};
 
@@ -73,10 +74,10 @@ impl Units {
             .filter(|m| m.vendor == 0)
         {
             match m.code {
-                421 => u.total_octets = m.u64().ok(),
-                412 => u.input_octets = m.u64().ok(),
-                414 => u.output_octets = m.u64().ok(),
-                420 => u.time = m.u32().ok(),
+                a::CC_TOTAL_OCTETS => u.total_octets = m.u64().ok(),
+                a::CC_INPUT_OCTETS => u.input_octets = m.u64().ok(),
+                a::CC_OUTPUT_OCTETS => u.output_octets = m.u64().ok(),
+                a::CC_TIME => u.time = m.u32().ok(),
                 _ => {}
             }
         }
@@ -95,14 +96,44 @@ impl Units {
     }
 }
 
+impl UsedUnits {
+    fn read(avp: &Avp<'_>) -> UsedUnits {
+        UsedUnits {
+            units: Units::read(avp),
+            tariff_change: avp
+                .member(a::TARIFF_CHANGE_USAGE, 0)
+                .and_then(|t| t.enumerated().ok()),
+            reporting_reason: avp
+                .member(a::REPORTING_REASON, VENDOR_3GPP)
+                .and_then(|r| r.enumerated().ok()),
+        }
+    }
+}
+
+/// One Used-Service-Unit. A gateway splits usage by Tariff-Change-Usage or
+/// by Reporting-Reason; each part is rated and recorded on its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsedUnits {
+    pub units: Units,
+    pub tariff_change: Option<i32>,
+    pub reporting_reason: Option<i32>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceUnits {
     pub rating_group: Option<u32>,
     pub service_identifier: Option<u32>,
     /// None: no RSU, so nothing new is to be granted.
     pub requested: Option<Units>,
-    pub used: Units,
+    pub used: Vec<UsedUnits>,
+    /// MSCC-level Reporting-Reason (whole-MSCC reasons such as FINAL).
     pub reporting_reason: Option<i32>,
+}
+
+impl ServiceUnits {
+    pub fn key(&self) -> (Option<u32>, Option<u32>) {
+        (self.rating_group, self.service_identifier)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -145,17 +176,17 @@ fn service_information<'a>(si: &Avp<'a>, c: &mut Ccr<'a>) {
         .filter(|m| m.vendor == VENDOR_3GPP)
     {
         match m.code {
-            874 => ps_information(&m, c),
-            876 => {
+            a::PS_INFORMATION => ps_information(&m, c),
+            a::IMS_INFORMATION => {
                 for x in m
                     .grouped()
                     .map_while(Result::ok)
                     .filter(|x| x.vendor == VENDOR_3GPP)
                 {
                     match x.code {
-                        2713 => c.ims_visited_network = x.utf8().ok(),
-                        829 => c.role_of_node = x.enumerated().ok(),
-                        832 => c.called_party = x.utf8().ok(),
+                        a::IMS_VISITED_NETWORK_IDENTIFIER => c.ims_visited_network = x.utf8().ok(),
+                        a::ROLE_OF_NODE => c.role_of_node = x.enumerated().ok(),
+                        a::CALLED_PARTY_ADDRESS => c.called_party = x.utf8().ok(),
                         _ => {}
                     }
                 }
@@ -172,8 +203,8 @@ fn ps_information<'a>(ps: &Avp<'a>, c: &mut Ccr<'a>) {
         .filter(|x| x.vendor == VENDOR_3GPP)
     {
         match x.code {
-            18 => c.sgsn_mcc_mnc = x.utf8().ok(),
-            22 => c.uli = Some(x.octets()),
+            a::TGPP_SGSN_MCC_MNC => c.sgsn_mcc_mnc = x.utf8().ok(),
+            a::TGPP_USER_LOCATION_INFO => c.uli = Some(x.octets()),
             _ => {}
         }
     }
@@ -187,66 +218,67 @@ impl<'a> Ccr<'a> {
         let mut top_used = false;
         for a in m.avps().map_while(Result::ok) {
             match (a.code, a.vendor) {
-                (263, 0) => c.session_id = a.utf8().unwrap_or_default(),
-                (264, 0) => c.origin_host = a.utf8().unwrap_or_default(),
-                (416, 0) => c.request_type = a.enumerated().ok().and_then(RequestType::from_i32),
-                (415, 0) => c.request_number = a.u32().unwrap_or(0),
-                (461, 0) => c.service_context = a.utf8().unwrap_or_default(),
-                (443, 0) => {
-                    let t = a.member(450, 0).and_then(|t| t.enumerated().ok());
-                    let d = a.member(444, 0).and_then(|d| d.utf8().ok());
+                (a::SESSION_ID, 0) => c.session_id = a.utf8().unwrap_or_default(),
+                (a::ORIGIN_HOST, 0) => c.origin_host = a.utf8().unwrap_or_default(),
+                (a::CC_REQUEST_TYPE, 0) => {
+                    c.request_type = a.enumerated().ok().and_then(RequestType::from_i32)
+                }
+                (a::CC_REQUEST_NUMBER, 0) => c.request_number = a.u32().unwrap_or(0),
+                (a::SERVICE_CONTEXT_ID, 0) => c.service_context = a.utf8().unwrap_or_default(),
+                (a::SUBSCRIPTION_ID, 0) => {
+                    let t = a
+                        .member(a::SUBSCRIPTION_ID_TYPE, 0)
+                        .and_then(|t| t.enumerated().ok());
+                    let d = a
+                        .member(a::SUBSCRIPTION_ID_DATA, 0)
+                        .and_then(|d| d.utf8().ok());
                     // Each type fills its own slot: an MSISDN never overwrites an IMSI.
                     match (t, d) {
-                        (Some(1), Some(d)) => {
+                        (Some(v::END_USER_IMSI), Some(d)) => {
                             c.imsi.get_or_insert(d);
                         }
-                        (Some(0), Some(d)) => {
+                        (Some(v::END_USER_E164), Some(d)) => {
                             c.msisdn.get_or_insert(d);
                         }
                         _ => {}
                     }
                 }
-                (1, 0) => user_name(a.utf8().unwrap_or_default(), &mut c),
-                (455, 0) => c.multiple_services = a.enumerated().ok() == Some(1),
-                (456, 0) => {
+                (a::USER_NAME, 0) => user_name(a.utf8().unwrap_or_default(), &mut c),
+                (a::MULTIPLE_SERVICES_INDICATOR, 0) => {
+                    c.multiple_services = a.enumerated().ok() == Some(1)
+                }
+                (a::MULTIPLE_SERVICES_CREDIT_CONTROL, 0) => {
                     let mut s = ServiceUnits::default();
                     for x in a.grouped().map_while(Result::ok) {
                         match (x.code, x.vendor) {
-                            (432, 0) => s.rating_group = x.u32().ok(),
-                            (439, 0) => s.service_identifier = x.u32().ok(),
-                            (437, 0) => s.requested = Some(Units::read(&x)),
-                            (446, 0) => {
-                                let u = Units::read(&x);
-                                s.used.total_octets = add(s.used.total_octets, u.total_octets);
-                                s.used.input_octets = add(s.used.input_octets, u.input_octets);
-                                s.used.output_octets = add(s.used.output_octets, u.output_octets);
-                                s.used.time =
-                                    add(s.used.time.map(u64::from), u.time.map(u64::from))
-                                        .map(|t| t as u32);
-                                if let Some(r) = x.member(872, VENDOR_3GPP) {
-                                    s.reporting_reason = r.enumerated().ok();
-                                }
+                            (a::RATING_GROUP, 0) => s.rating_group = x.u32().ok(),
+                            (a::SERVICE_IDENTIFIER, 0) => s.service_identifier = x.u32().ok(),
+                            (a::REQUESTED_SERVICE_UNIT, 0) => s.requested = Some(Units::read(&x)),
+                            (a::USED_SERVICE_UNIT, 0) => s.used.push(UsedUnits::read(&x)),
+                            (a::REPORTING_REASON, VENDOR_3GPP) => {
+                                s.reporting_reason = x.enumerated().ok()
                             }
-                            (872, VENDOR_3GPP) => s.reporting_reason = x.enumerated().ok(),
                             _ => {}
                         }
                     }
                     c.services.push(s);
                 }
-                (437, 0) => {
+                (a::REQUESTED_SERVICE_UNIT, 0) => {
                     top.requested = Some(Units::read(&a));
                     top_used = true;
                 }
-                (446, 0) => {
-                    top.used = Units::read(&a);
+                (a::USED_SERVICE_UNIT, 0) => {
+                    top.used.push(UsedUnits::read(&a));
                     top_used = true;
                 }
-                (873, VENDOR_3GPP) => service_information(&a, &mut c),
+                (a::SERVICE_INFORMATION, VENDOR_3GPP) => service_information(&a, &mut c),
                 // Some gateways put the 29.061 AVPs at top level.
-                (18, VENDOR_3GPP) => c.sgsn_mcc_mnc = c.sgsn_mcc_mnc.or(a.utf8().ok()),
-                (22, VENDOR_3GPP) => c.uli = c.uli.or(Some(a.octets())),
-                (55, 0) => c.event_timestamp = a.u32().ok(),
-                (295, 0) => c.termination_cause = a.enumerated().ok(),
+                (a::TGPP_SGSN_MCC_MNC, VENDOR_3GPP) => {
+                    c.sgsn_mcc_mnc = c.sgsn_mcc_mnc.or(a.utf8().ok())
+                }
+                (a::TGPP_USER_LOCATION_INFO, VENDOR_3GPP) => c.uli = c.uli.or(Some(a.octets())),
+                (a::EVENT_TIMESTAMP, 0) => c.event_timestamp = a.u32().ok(),
+                (a::TERMINATION_CAUSE, 0) => c.termination_cause = a.enumerated().ok(),
                 _ => {}
             }
         }
@@ -254,13 +286,6 @@ impl<'a> Ccr<'a> {
             c.services.push(top);
         }
         c
-    }
-}
-
-fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.saturating_add(y)),
-        (x, y) => x.or(y),
     }
 }
 

@@ -1,24 +1,35 @@
-//! The embedded OCS's decisions, sans-IO: a CCR and `now` in; result codes,
-//! grants and the usage to make durable out. No socket, no disk, no clock.
+//! The embedded OCS's decisions, sans-IO: a CCR and `now` in; the answer,
+//! and the commit it must wait for, out. No socket, no disk, no clock.
+//!
+//! A request goes resolve → locate → rate each MSCC → commit. Locating
+//! finds (or re-creates) the session inside its account's state and takes
+//! that account's lock; rating, the commit sequence and the kept answer all
+//! happen under it, so an account's state changes in one place, in order.
 
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
-use serde::Serialize;
+use bytes::Bytes;
 
-use super::balance::{Allowance, Balances, Used};
 use super::ccr::{Ccr, RequestType, ServiceContext};
-use super::session::{Reservation, Session, SessionState, Sessions};
-use crate::diameter::codes::result;
-use crate::inventory::model::UnixTime;
-use crate::rating::{self, Rating};
+use super::commit::Commit;
+use super::ledger::{AccountGuard, Ledger};
+use super::rate::{rate_service, Context, Rated, ServiceAnswer};
+use super::session::{KeptAnswer, Session, SessionState};
+use crate::diameter::codes::{result, value};
+use crate::inventory::usage::FupEvent;
+use crate::model::{Allowance, UnixTime};
+use crate::rating::Rating;
 use crate::resolver::index::iccid_string;
 use crate::resolver::location::{decode_uli, plmn_from_visited_network, Plmn};
 use crate::resolver::{Index, Subscriber};
 
-pub const CREDIT_LIMIT_REACHED: u32 = 4012;
-pub const END_USER_SERVICE_DENIED: u32 = 4010;
-pub const USER_UNKNOWN: u32 = 5030;
+/// Where commits go: the committer in a node, a recorder in tests.
+pub trait Sequencer {
+    /// Whether new usage may be taken on now (else: 3004).
+    fn accepting(&self) -> bool;
+    /// Queues a commit; returns the sequence its answer must wait for.
+    fn submit(&self, commit: Commit) -> u64;
+}
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -30,77 +41,33 @@ pub struct EngineConfig {
     pub redirect_url: Option<String>,
     /// How long a terminated session's last answer is kept for retransmissions.
     pub terminated_linger: i64,
+    /// How long a session that holds no quota may stay silent before it is
+    /// forgotten (Tcc never cuts such a bearer).
+    pub idle_max: i64,
+    /// Arm the location triggers in CCAs that grant.
+    pub location_triggers: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             raise_mscc_result: false,
-            final_unit_action: 0,
+            final_unit_action: value::FINAL_UNIT_TERMINATE,
             redirect_url: None,
             terminated_linger: 60,
+            idle_max: 86_400,
+            location_triggers: true,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAnswer {
-    pub rating_group: Option<u32>,
-    pub service_identifier: Option<u32>,
-    pub result_code: u32,
-    pub granted: Option<(Allowance, u64)>,
-    pub validity_time: Option<u32>,
-    pub final_unit: bool,
-}
-
-/// One record per service per CCR-U/T/EVENT.
-#[derive(Debug, Clone, Serialize)]
-pub struct Xdr {
-    pub time: UnixTime,
-    pub session_id: String,
-    pub request_type: &'static str,
-    pub account: u64,
-    pub iccid: String,
-    pub imsi: String,
-    pub sponsor: String,
-    pub rate_code: String,
-    pub rating_group: Option<u32>,
-    pub octets_up: u64,
-    pub octets_down: u64,
-    pub seconds: u64,
-    pub allowance_consumed: u64,
-    pub allowance: &'static str,
-    pub cost: Option<Decimal>,
-    pub cost_currency: Option<String>,
-    pub cost_reporting: Option<Decimal>,
-    pub reporting_currency: String,
-}
-
-/// The fair-usage threshold was crossed: throttle every IMSI of the profile.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FupEvent {
-    pub account: u64,
-    pub iccid: String,
-    pub at: UnixTime,
-    pub used_octets: u64,
-    pub threshold_octets: u64,
-}
-
-/// What must be durable before the answer goes out.
-#[derive(Debug, Clone)]
-pub struct Commit {
-    pub account: u64,
-    pub used: Used,
-    pub xdrs: Vec<Xdr>,
-    pub fup: Option<FupEvent>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub result_code: u32,
     pub services: Vec<ServiceAnswer>,
-    pub commit: Option<Commit>,
     pub error_message: Option<String>,
+    /// Arm the location triggers (a session that may be granted more).
+    pub location_triggers: bool,
 }
 
 impl Decision {
@@ -108,17 +75,26 @@ impl Decision {
         Decision {
             result_code: code,
             services: vec![],
-            commit: None,
             error_message: Some(why.into()),
+            location_triggers: false,
         }
     }
+}
+
+/// An answer, and the commit sequence it may not leave before (0: none).
+#[derive(Debug, Clone)]
+pub struct Charged {
+    pub answer: Bytes,
+    pub seq: u64,
+    /// A retransmission answered from the session's kept answers.
+    pub duplicate: bool,
+    pub result_code: u32,
 }
 
 pub struct Engine {
     pub index: Arc<Index>,
     pub rating: Arc<Rating>,
-    pub sessions: Sessions,
-    pub balances: Balances,
+    pub ledger: Ledger,
     pub cfg: EngineConfig,
 }
 
@@ -147,22 +123,20 @@ fn e164(addr: &str) -> String {
         .collect()
 }
 
-fn type_name(t: RequestType) -> &'static str {
-    match t {
-        RequestType::Initial => "INITIAL",
-        RequestType::Update => "UPDATE",
-        RequestType::Termination => "TERMINATION",
-        RequestType::Event => "EVENT",
-    }
-}
+/// Encodes a decision as the answer to send.
+pub type Encode<'a> = dyn Fn(&Decision) -> Bytes + 'a;
+
+const BUSY: &str = "usage cannot be made durable in time; retry";
+
+/// Tries at locating a session that other requests keep moving.
+const LOCATE_TRIES: usize = 4;
 
 impl Engine {
     pub fn new(index: Arc<Index>, rating: Arc<Rating>, cfg: EngineConfig) -> Engine {
         Engine {
             index,
             rating,
-            sessions: Sessions::default(),
-            balances: Balances::default(),
+            ledger: Ledger::default(),
             cfg,
         }
     }
@@ -171,297 +145,303 @@ impl Engine {
         self.rating.grant.validity_time.0.as_secs() as u32
     }
 
-    fn resolve(&self, ccr: &Ccr<'_>, now: UnixTime) -> Result<Subscriber, String> {
-        if let Some(imsi) = ccr.imsi {
-            return self
+    /// Tcc (RFC 4006 §13): twice the Validity-Time gyro grants with.
+    fn tcc(&self) -> i64 {
+        2 * self.validity() as i64
+    }
+
+    /// The subscriber and location of a session gyro does not know yet.
+    fn resolve(&self, ccr: &Ccr<'_>, now: UnixTime) -> Result<(Subscriber, Plmn), Decision> {
+        let sub = match (ccr.imsi, ccr.msisdn) {
+            (Some(imsi), _) => self
                 .index
                 .resolve_imsi(imsi, Some(ccr.origin_host), now)
-                .map_err(|m| format!("IMSI {imsi}: {m}"));
-        }
-        Err(match ccr.msisdn {
+                .map_err(|m| Decision::fail(result::USER_UNKNOWN, format!("IMSI {imsi}: {m}")))?,
             // gyro charges per profile, which only an IMSI identifies.
-            Some(m) => format!("MSISDN {m}: an IMSI is needed to find the profile"),
-            None => "no Subscription-Id or User-Name".into(),
-        })
+            (None, Some(m)) => {
+                return Err(Decision::fail(
+                    result::USER_UNKNOWN,
+                    format!("MSISDN {m}: an IMSI is needed to find the profile"),
+                ))
+            }
+            (None, None) => {
+                return Err(Decision::fail(
+                    result::USER_UNKNOWN,
+                    "no Subscription-Id or User-Name",
+                ))
+            }
+        };
+        let plmn = location(ccr).ok_or_else(|| {
+            Decision::fail(
+                result::END_USER_SERVICE_DENIED,
+                "no location (3GPP-SGSN-MCC-MNC, ULI or IMS visited network)",
+            )
+        })?;
+        Ok((sub, plmn))
     }
 
-    /// The stored answer for a retransmitted request, if this is one.
-    pub fn duplicate(&self, ccr: &Ccr<'_>, end_to_end: u32) -> Option<(bytes::Bytes, u64)> {
-        self.sessions
-            .map
-            .get(ccr.session_id)
-            .and_then(|s| s.answer_for(ccr.request_number, end_to_end))
-    }
-
-    /// Keeps the encoded answer for retransmissions of this request.
-    pub fn remember(&self, ccr: &Ccr<'_>, end_to_end: u32, answer: bytes::Bytes, seq: u64) {
-        if let Some(mut s) = self.sessions.map.get_mut(ccr.session_id) {
-            s.remember(ccr.request_number, end_to_end, answer, seq);
-        }
-    }
-
-    pub fn charge(&self, ccr: &Ccr<'_>, now: UnixTime) -> Decision {
+    /// Charges one CCR. `end_to_end` tells retransmissions from new requests.
+    pub fn charge(
+        &self,
+        ccr: &Ccr<'_>,
+        end_to_end: u32,
+        now: UnixTime,
+        seq: &dyn Sequencer,
+        encode: &Encode<'_>,
+    ) -> Charged {
+        let unanswered = |d: Decision| Charged {
+            result_code: d.result_code,
+            answer: encode(&d),
+            seq: 0,
+            duplicate: false,
+        };
         let Some(rt) = ccr.request_type else {
-            return Decision::fail(result::INVALID_AVP_VALUE, "CC-Request-Type");
+            return unanswered(Decision::fail(result::INVALID_AVP_VALUE, "CC-Request-Type"));
         };
-        let validity = self.validity() as i64;
-        let mut entry = match rt {
-            RequestType::Initial | RequestType::Event => {
-                let sub = match self.resolve(ccr, now) {
-                    Ok(s) => s,
-                    Err(why) => return Decision::fail(USER_UNKNOWN, why),
-                };
-                let Some(plmn) = location(ccr) else {
-                    return Decision::fail(
-                        END_USER_SERVICE_DENIED,
-                        "no location (3GPP-SGSN-MCC-MNC, ULI or IMS visited network)",
-                    );
-                };
-                self.sessions.map.insert(
-                    ccr.session_id.to_string(),
-                    Session::new(sub, plmn.rate_code(), now + 2 * validity),
-                );
-                match self.sessions.map.get_mut(ccr.session_id) {
-                    Some(e) => e,
-                    None => return Decision::fail(result::UNABLE_TO_COMPLY, "session vanished"),
-                }
-            }
-            RequestType::Update | RequestType::Termination => {
-                match self.sessions.map.get_mut(ccr.session_id) {
-                    Some(s) if s.state == SessionState::Open => s,
-                    _ => {
-                        return Decision::fail(
-                            result::UNKNOWN_SESSION_ID,
-                            "unknown or terminated session",
-                        )
+        let starts = matches!(rt, RequestType::Initial | RequestType::Event);
+        let mut fresh = starts.then(|| self.resolve(ccr, now));
+        for _ in 0..LOCATE_TRIES {
+            if let Some(owner) = self.ledger.owner(ccr.session_id) {
+                let mut acct = self.ledger.lock(owner);
+                if let Some(s) = acct.session(ccr.session_id) {
+                    if let Some(k) = s.answer_for(ccr.request_number, end_to_end) {
+                        return Charged {
+                            answer: k.bytes.clone(),
+                            seq: k.seq,
+                            duplicate: true,
+                            result_code: 0,
+                        };
                     }
-                }
-            }
-        };
-        let session = &mut *entry;
-        if let Some(plmn) = location(ccr) {
-            session.rate_code = plmn.rate_code();
-        }
-        session.expires = now + 2 * validity;
-        let sub = session.subscriber;
-        let catalog = self.index.catalog();
-        let Some(product) = catalog.products.get(sub.product as usize) else {
-            return Decision::fail(USER_UNKNOWN, "account has no known product");
-        };
-        let bundle = self.rating.bundle(&product.name);
-        let covered = self.rating.covers(
-            catalog.product_rate_codes(sub.product),
-            &product.rate_code_groups,
-            session.rate_code,
-        );
-        let sponsor = catalog.sponsors.get(sub.sponsor as usize);
-        let voice = ServiceContext::parse(ccr.service_context).is_voice();
-        let allowance = if voice {
-            Allowance::Voice
-        } else {
-            Allowance::Data
-        };
-        let limit = bundle.map_or(0, |b| {
-            if voice {
-                b.voice_seconds
-            } else {
-                b.data_octets
-            }
-        });
-        let grant_size = if voice {
-            self.rating.grant.voice_seconds
-        } else {
-            self.rating.grant.data_octets
-        };
-        let destination_ok = match (voice, ccr.role_of_node, ccr.called_party, bundle) {
-            // Incoming calls are free to arrive from anywhere.
-            (true, Some(1), _, _) => true,
-            (true, _, Some(to), Some(b)) => self.rating.voice_destination_allowed(b, &e164(to)),
-            (true, _, None, _) => false,
-            _ => true,
-        };
-
-        let mut answers = vec![];
-        let mut xdrs = vec![];
-        let mut committed = false;
-        let fup;
-        {
-            let balances = &self.balances;
-            let rating = &*self.rating;
-            fup = balances.with(sub.account, |bal| {
-                for svc in &ccr.services {
-                    let key = svc.rating_group.or(svc.service_identifier).unwrap_or(0);
-                    if let Some(r) = session.take_reservation(key) {
-                        bal.release(r.allowance, r.units);
-                    }
-                    let used = if voice {
-                        svc.used.time.unwrap_or(0) as u64
-                    } else {
-                        svc.used.octets()
-                    };
-                    let reports = matches!(
-                        rt,
-                        RequestType::Update | RequestType::Termination | RequestType::Event
-                    );
-                    if used > 0 {
-                        bal.commit(allowance, used);
-                        committed = true;
-                    }
-                    if reports && (used > 0 || !svc.used.is_empty()) {
-                        let plmn = session.rate_code.plmn();
-                        let cost = sponsor
-                            .filter(|_| !voice)
-                            .and_then(|s| rating.wholesale(&s.id, &s.currency, plmn, used));
-                        xdrs.push(Xdr {
-                            time: now,
-                            session_id: ccr.session_id.to_string(),
-                            request_type: type_name(rt),
-                            account: sub.account,
-                            iccid: iccid_string(sub.iccid),
-                            imsi: sub.imsi.to_string(),
-                            sponsor: sponsor.map_or_else(String::new, |s| s.name.clone()),
-                            rate_code: session.rate_code.to_string(),
-                            rating_group: svc.rating_group,
-                            octets_up: svc.used.input_octets.unwrap_or(0),
-                            octets_down: svc.used.output_octets.unwrap_or(0),
-                            seconds: svc.used.time.unwrap_or(0) as u64,
-                            allowance_consumed: used,
-                            allowance: if voice { "voice" } else { "data" },
-                            cost: cost.map(|c| c.amount),
-                            cost_currency: cost.and(sponsor.map(|s| s.currency.clone())),
-                            cost_reporting: cost.map(|c| c.reporting_amount),
-                            reporting_currency: rating.reporting_currency.clone(),
-                        });
-                    }
-                    let mut a = ServiceAnswer {
-                        rating_group: svc.rating_group,
-                        service_identifier: svc.service_identifier,
-                        result_code: result::SUCCESS,
-                        granted: None,
-                        validity_time: None,
-                        final_unit: false,
-                    };
-                    let wants = svc.requested.is_some() && rt != RequestType::Termination;
-                    if wants {
-                        if !covered || !destination_ok {
-                            a.result_code = END_USER_SERVICE_DENIED;
-                        } else {
-                            let req = svc
-                                .requested
-                                .map(|u| {
-                                    if voice {
-                                        u.time.map(u64::from)
-                                    } else {
-                                        u.total_octets.or(if u.is_empty() {
-                                            None
-                                        } else {
-                                            Some(u.octets())
-                                        })
-                                    }
-                                })
-                                .unwrap_or(None);
-                            let remaining = bal.remaining(allowance, limit);
-                            let g = rating::grant(req, grant_size, remaining);
-                            if g == 0 {
-                                a.result_code = CREDIT_LIMIT_REACHED;
-                            } else if rt == RequestType::Event {
-                                // Direct debiting: the units are used now.
-                                bal.commit(allowance, g);
-                                committed = true;
-                                a.granted = Some((allowance, g));
-                            } else {
-                                bal.reserve(allowance, g);
-                                session.reservations.push(Reservation {
-                                    key,
-                                    allowance,
-                                    units: g,
-                                });
-                                a.granted = Some((allowance, g));
-                                a.validity_time = Some(validity as u32);
-                                a.final_unit = g == remaining;
+                    match &fresh {
+                        None => {
+                            return self.decide(&mut acct, ccr, rt, end_to_end, now, seq, encode)
+                        }
+                        // A new request on an open Session-Id: the old
+                        // session's reservations go first.
+                        Some(r) => {
+                            acct.close(ccr.session_id);
+                            if let Ok((sub, plmn)) = r {
+                                if sub.account == owner {
+                                    acct.open(
+                                        ccr.session_id,
+                                        Session::new(*sub, plmn.rate_code(), now),
+                                    );
+                                    return self
+                                        .decide(&mut acct, ccr, rt, end_to_end, now, seq, encode);
+                                }
                             }
                         }
                     }
-                    answers.push(a);
                 }
-                if rt == RequestType::Termination {
-                    for r in session.reservations.drain(..) {
-                        bal.release(r.allowance, r.units);
-                    }
-                }
-                // Fair usage: one event when the threshold is first crossed.
-                match bundle.and_then(|b| b.fup_octets) {
-                    Some(t) if !bal.used.fup_crossed && bal.used.data_octets >= t => {
-                        bal.used.fup_crossed = true;
-                        committed = true;
-                        Some((t, bal.used))
-                    }
-                    _ => None,
-                }
-            });
+            }
+            // A session gyro does not know: a new one, or one it lost (a
+            // restart, Tcc, another node). Its usage is charged all the same.
+            let (sub, plmn) = match fresh.take().unwrap_or_else(|| self.resolve(ccr, now)) {
+                Ok(x) => x,
+                Err(d) => return unanswered(d),
+            };
+            if !seq.accepting() {
+                return unanswered(Decision::fail(result::TOO_BUSY, BUSY));
+            }
+            let mut acct = self.ledger.lock(sub.account);
+            if acct.session(ccr.session_id).is_some() {
+                // Another request opened it meanwhile: locate again.
+                fresh = Some(Ok((sub, plmn)));
+                continue;
+            }
+            acct.open(ccr.session_id, Session::new(sub, plmn.rate_code(), now));
+            return self.decide(&mut acct, ccr, rt, end_to_end, now, seq, encode);
         }
-        if matches!(rt, RequestType::Termination | RequestType::Event) {
-            session.state = SessionState::Terminated;
-            session.expires = now + self.cfg.terminated_linger;
+        unanswered(Decision::fail(
+            result::UNABLE_TO_COMPLY,
+            "session is being moved; retry",
+        ))
+    }
+
+    /// Rates the request on its locked account, takes the commit sequence
+    /// and keeps the answer: one step, under one lock.
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &self,
+        acct: &mut AccountGuard<'_>,
+        ccr: &Ccr<'_>,
+        rt: RequestType,
+        end_to_end: u32,
+        now: UnixTime,
+        seq: &dyn Sequencer,
+        encode: &Encode<'_>,
+    ) -> Charged {
+        if !seq.accepting() {
+            let d = Decision::fail(
+                result::TOO_BUSY,
+                "usage cannot be made durable in time; retry",
+            );
+            return Charged {
+                result_code: d.result_code,
+                answer: encode(&d),
+                seq: 0,
+                duplicate: false,
+            };
         }
-        // A network outside the bundle refuses the whole session, at command
-        // level; usage already reported is still charged.
-        let mut result_code = if !covered && rt != RequestType::Termination {
-            END_USER_SERVICE_DENIED
+        let account = acct.account();
+        let (bal, session) = acct
+            .split(ccr.session_id)
+            .expect("the caller located the session");
+        let sub = session.subscriber;
+        let catalog = self.index.catalog();
+        let product = catalog.products.get(sub.product as usize);
+        let bundle = product.and_then(|p| self.rating.bundle(&p.name));
+        let usage_at = session.rate_code;
+        let now_at = location(ccr).map_or(usage_at, |p| p.rate_code());
+        let covered = product.is_some_and(|p| {
+            self.rating.covers(
+                catalog.product_rate_codes(sub.product),
+                &p.rate_code_groups,
+                now_at,
+            )
+        });
+        let voice = ServiceContext::parse(ccr.service_context).is_voice();
+        let ended = session.state == SessionState::Terminated;
+        let cx = Context {
+            rating: &self.rating,
+            bundle,
+            sponsor: catalog.sponsors.get(sub.sponsor as usize),
+            request: rt,
+            request_number: ccr.request_number,
+            session_id: ccr.session_id,
+            now,
+            allowance: if voice {
+                Allowance::Voice
+            } else {
+                Allowance::Data
+            },
+            limit: bundle.map_or(0, |b| {
+                if voice {
+                    b.voice_seconds
+                } else {
+                    b.data_octets
+                }
+            }),
+            grant_size: if voice {
+                self.rating.grant.voice_seconds
+            } else {
+                self.rating.grant.data_octets
+            },
+            validity: self.validity(),
+            usage_at,
+            grantable: covered && self.destination_ok(ccr, voice, bundle),
+            no_grants: ended || rt == RequestType::Termination,
+        };
+        let mut rated = Rated::default();
+        for svc in &ccr.services {
+            rate_service(bal, session, svc, &cx, &mut rated);
+        }
+        if rt == RequestType::Termination {
+            for r in session.reservations.drain(..) {
+                bal.release(r.allowance, r.units);
+            }
+        }
+        // Fair usage: one event when the threshold is first crossed.
+        let fup = match bundle.and_then(|b| b.fup_octets) {
+            Some(t) if !bal.used.fup_crossed && bal.used.data_octets >= t => {
+                bal.used.fup_crossed = true;
+                Some(FupEvent {
+                    account,
+                    iccid: iccid_string(sub.iccid),
+                    at: now,
+                    used_octets: bal.used.data_octets,
+                    threshold_octets: t,
+                })
+            }
+            _ => None,
+        };
+        session.rate_code = now_at;
+        session.last_seen = now;
+        session.expires = now + self.tcc();
+        let mut result_code = if ended {
+            result::UNKNOWN_SESSION_ID
+        } else if !covered && rt != RequestType::Termination {
+            // A network outside the bundle refuses the session at command
+            // level; usage already reported is still charged.
+            result::END_USER_SERVICE_DENIED
         } else {
             result::SUCCESS
         };
-        if self.cfg.raise_mscc_result {
-            if let Some(f) = answers.iter().find(|a| a.result_code != result::SUCCESS) {
+        if self.cfg.raise_mscc_result && result_code == result::SUCCESS {
+            if let Some(f) = rated
+                .answers
+                .iter()
+                .find(|a| a.result_code != result::SUCCESS)
+            {
                 result_code = f.result_code;
             }
         }
-        let used = self.balances.get(sub.account).used;
-        let commit = (committed || !xdrs.is_empty()).then(|| Commit {
-            account: sub.account,
-            used,
-            xdrs,
-            fup: fup.map(|(t, u)| FupEvent {
-                account: sub.account,
-                iccid: iccid_string(sub.iccid),
-                at: now,
-                used_octets: u.data_octets,
-                threshold_octets: t,
-            }),
-        });
-        let error_message = (!covered)
-            .then(|| format!("visited network {} is not in the bundle", session.rate_code));
-        // A refused CCR-I ends the session before it starts: a later CCR-U/T
-        // for it is unknown (5002) and nothing more is charged.
-        let refused_start = rt == RequestType::Initial && result_code != result::SUCCESS;
-        drop(entry);
-        if refused_start {
-            if let Some((_, s)) = self.sessions.map.remove(ccr.session_id) {
-                self.balances.with(s.subscriber.account, |b| {
-                    for r in &s.reservations {
-                        b.release(r.allowance, r.units);
-                    }
-                });
-            }
-        }
-        Decision {
+        let error_message = if ended {
+            Some("session was terminated; its usage is charged".to_string())
+        } else {
+            (!covered).then(|| format!("visited network {now_at} is not in the bundle"))
+        };
+        let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
+            seq.submit(Commit {
+                account,
+                used: bal.used,
+                xdrs: std::mem::take(&mut rated.xdrs),
+                fup,
+            })
+        } else {
+            0
+        };
+        let decision = Decision {
             result_code,
-            services: answers,
-            commit,
+            services: rated.answers,
             error_message,
+            location_triggers: self.cfg.location_triggers
+                && !ended
+                && matches!(rt, RequestType::Initial | RequestType::Update),
+        };
+        let answer = encode(&decision);
+        session.remember(KeptAnswer {
+            number: ccr.request_number,
+            end_to_end,
+            bytes: answer.clone(),
+            seq: commit_seq,
+        });
+        // A refused CCR-I ends the session before it starts, as a CCR-T or
+        // an event ends it after: a later CCR-U for it gets 5002.
+        let refused_start = rt == RequestType::Initial && result_code != result::SUCCESS;
+        if refused_start || matches!(rt, RequestType::Termination | RequestType::Event) {
+            for r in session.reservations.drain(..) {
+                bal.release(r.allowance, r.units);
+            }
+            session.state = SessionState::Terminated;
+            session.expires = now + self.cfg.terminated_linger;
+        }
+        Charged {
+            answer,
+            seq: commit_seq,
+            duplicate: false,
+            result_code,
         }
     }
 
-    /// Tcc: releases the reservations of sessions silent past their expiry.
-    pub fn expire(&self, now: UnixTime) -> usize {
-        let dead = self.sessions.expire(now);
-        for (_, s) in &dead {
-            self.balances.with(s.subscriber.account, |b| {
-                for r in &s.reservations {
-                    b.release(r.allowance, r.units);
-                }
-            });
+    /// Outgoing calls must go to one of the bundle's destinations; incoming
+    /// calls may come from anywhere; data has no destination.
+    fn destination_ok(
+        &self,
+        ccr: &Ccr<'_>,
+        voice: bool,
+        bundle: Option<&crate::rating::Bundle>,
+    ) -> bool {
+        match (voice, ccr.role_of_node, ccr.called_party, bundle) {
+            (false, ..) => true,
+            (true, Some(value::TERMINATING_ROLE), _, _) => true,
+            (true, _, Some(to), Some(b)) => self.rating.voice_destination_allowed(b, &e164(to)),
+            (true, ..) => false,
         }
-        dead.len()
+    }
+
+    /// Supervision: Tcc for silent sessions, and forgetting ended ones.
+    pub fn expire(&self, now: UnixTime) -> super::ledger::Swept {
+        self.ledger.sweep(now, self.cfg.idle_max)
     }
 }

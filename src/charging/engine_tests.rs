@@ -1,11 +1,17 @@
 //! The engine without sockets or clocks: grants, final units, exhaustion,
-//! coverage, Tcc with a virtual `now`, and sponsor costs.
+//! coverage, Tcc with a virtual `now`, sponsor costs, sessions gyro lost,
+//! location changes, backpressure, and one account charged from many threads.
 
 use std::sync::Arc;
 
-use super::ccr::{Ccr, RequestType, ServiceUnits, Units};
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::ccr::{Ccr, RequestType, ServiceUnits, Units, UsedUnits};
+use super::commit::Commit;
 use super::engine::*;
-use crate::inventory::model::*;
+use crate::diameter::codes::result::*;
+use crate::model::*;
 use crate::rating::Rating;
 use crate::resolver::fixtures::{product, profile, sponsor};
 use crate::resolver::{Catalog, Index};
@@ -99,97 +105,480 @@ fn ccr<'a>(
                 total_octets: Some(r),
                 ..Units::default()
             }),
-            used: Units {
-                total_octets: (used > 0).then_some(used),
-                ..Units::default()
-            },
+            used: (used > 0)
+                .then(|| UsedUnits {
+                    units: Units {
+                        total_octets: Some(used),
+                        ..Units::default()
+                    },
+                    ..UsedUnits::default()
+                })
+                .into_iter()
+                .collect(),
             ..ServiceUnits::default()
         }],
         ..Ccr::default()
     }
 }
 
+/// Records commits in sequence order, as the committer queues them.
+#[derive(Default)]
+struct Recorder {
+    commits: Mutex<Vec<(u64, Commit)>>,
+    busy: bool,
+}
+
+impl Sequencer for Recorder {
+    fn accepting(&self) -> bool {
+        !self.busy
+    }
+    fn submit(&self, c: Commit) -> u64 {
+        let mut v = self.commits.lock().unwrap();
+        let seq = v.len() as u64 + 1;
+        v.push((seq, c));
+        seq
+    }
+}
+
+struct Out {
+    d: Decision,
+    commit: Option<Commit>,
+    duplicate: bool,
+}
+
+fn charge_with(e: &Engine, rec: &Recorder, c: &Ccr<'_>, e2e: u32, now: i64) -> Out {
+    let seen = RefCell::new(None);
+    let ch = e.charge(c, e2e, now, rec, &|d: &Decision| {
+        *seen.borrow_mut() = Some(d.clone());
+        bytes::Bytes::from_static(b"cca")
+    });
+    let commits = rec.commits.lock().unwrap();
+    let commit = (ch.seq > 0 && !ch.duplicate)
+        .then(|| {
+            commits
+                .iter()
+                .find(|(s, _)| *s == ch.seq)
+                .map(|(_, c)| c.clone())
+        })
+        .flatten();
+    Out {
+        d: seen.into_inner().unwrap_or_else(|| Decision {
+            result_code: 0,
+            services: vec![],
+            error_message: None,
+            location_triggers: false,
+        }),
+        commit,
+        duplicate: ch.duplicate,
+    }
+}
+
+/// Charges with a fresh End-to-End id: a new request, never a retransmission.
+fn charge(e: &Engine, c: &Ccr<'_>, now: i64) -> Out {
+    thread_local!(static REC: Recorder = Recorder::default());
+    static E2E: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let e2e = E2E.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    REC.with(|r| charge_with(e, r, c, e2e, now))
+}
+
 #[test]
 fn grants_shrink_to_what_remains_then_final_unit_then_4012() {
     let e = engine();
-    let d = e.charge(
+    let d = charge(
+        &e,
         &ccr("s", RequestType::Initial, 0, Some(500), 0, "26201", "pgw"),
         0,
     );
-    assert_eq!(d.services[0].granted.map(|g| g.1), Some(400));
-    assert!(!d.services[0].final_unit);
-    assert_eq!(d.services[0].validity_time, Some(10));
-    let d = e.charge(
+    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(400));
+    assert!(!d.d.services[0].final_unit);
+    assert_eq!(d.d.services[0].validity_time, Some(10));
+    let d = charge(
+        &e,
         &ccr("s", RequestType::Update, 1, Some(500), 400, "26201", "pgw"),
         1,
     );
-    assert_eq!(d.services[0].granted.map(|g| g.1), Some(400));
-    let d = e.charge(
+    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(400));
+    let d = charge(
+        &e,
         &ccr("s", RequestType::Update, 2, Some(500), 400, "26201", "pgw"),
         2,
     );
-    assert_eq!(d.services[0].granted.map(|g| g.1), Some(200));
-    assert!(d.services[0].final_unit, "the last 200 octets");
+    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(200));
+    assert!(d.d.services[0].final_unit, "the last 200 octets");
     // 800 used: the FUP threshold (700) was crossed on this request, once.
     assert!(d.commit.as_ref().unwrap().fup.is_some());
-    let d = e.charge(
+    let d = charge(
+        &e,
         &ccr("s", RequestType::Update, 3, Some(500), 200, "26201", "pgw"),
         3,
     );
-    assert_eq!(d.services[0].result_code, CREDIT_LIMIT_REACHED);
+    assert_eq!(d.d.services[0].result_code, CREDIT_LIMIT_REACHED);
     assert!(
         d.commit.as_ref().unwrap().fup.is_none(),
         "the FUP event fires once"
     );
-    assert_eq!(d.result_code, 2001);
-    let d = e.charge(
+    assert_eq!(d.d.result_code, 2001);
+    let d = charge(
+        &e,
         &ccr("s", RequestType::Termination, 4, None, 50, "26201", "pgw"),
         4,
     );
-    assert_eq!(d.result_code, 2001);
-    let b = e.balances.get(1);
+    assert_eq!(d.d.result_code, 2001);
+    let b = e.ledger.balance(1);
     assert_eq!((b.used.data_octets, b.reserved_data), (1050, 0));
 }
 
 #[test]
 fn an_uncovered_network_refuses_the_session() {
     let e = engine();
-    let d = e.charge(
+    let d = charge(
+        &e,
         &ccr("j", RequestType::Initial, 0, Some(100), 0, "44000", "pgw"),
         0,
     );
-    assert_eq!(d.result_code, END_USER_SERVICE_DENIED);
-    assert_eq!(d.services[0].result_code, END_USER_SERVICE_DENIED);
-    assert_eq!(e.balances.get(1).reserved_data, 0);
-    let d = e.charge(
+    assert_eq!(d.d.result_code, END_USER_SERVICE_DENIED);
+    assert_eq!(d.d.services[0].result_code, END_USER_SERVICE_DENIED);
+    assert_eq!(e.ledger.balance(1).reserved_data, 0);
+    let d = charge(
+        &e,
         &ccr("j", RequestType::Termination, 1, None, 10, "44000", "pgw"),
         1,
     );
-    assert_eq!(d.result_code, 5002, "the refused session does not exist");
+    assert_eq!(d.d.result_code, 5002, "gyro ended the refused session");
+    assert_eq!(
+        e.ledger.balance(1).used.data_octets,
+        10,
+        "its usage is charged all the same"
+    );
 }
 
 #[test]
-fn tcc_releases_reservations_at_twice_the_validity_time() {
+fn tcc_ends_sessions_holding_quota_and_their_next_update_re_creates_them() {
     let e = engine();
-    e.charge(
+    charge(
+        &e,
         &ccr("t", RequestType::Initial, 0, Some(300), 0, "26201", "pgw"),
         100,
     );
-    assert_eq!(e.balances.get(1).reserved_data, 300);
-    assert_eq!(e.expire(119), 0);
-    assert_eq!(e.expire(120), 1);
-    assert_eq!(e.balances.get(1).reserved_data, 0);
-    let d = e.charge(
-        &ccr("t", RequestType::Update, 1, Some(1), 1, "26201", "pgw"),
+    assert_eq!(e.ledger.balance(1).reserved_data, 300);
+    assert_eq!(e.expire(119).expired, 0);
+    assert_eq!(e.expire(120).expired, 1);
+    assert_eq!(e.ledger.balance(1).reserved_data, 0);
+    assert_eq!(e.ledger.owner("t"), None);
+    // The gateway was only slow: its usage is charged and it goes on.
+    let d = charge(
+        &e,
+        &ccr("t", RequestType::Update, 1, Some(100), 250, "26201", "pgw"),
         121,
     );
-    assert_eq!(d.result_code, 5002);
+    assert_eq!(d.d.result_code, SUCCESS);
+    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(100));
+    assert_eq!(d.commit.unwrap().xdrs[0].allowance_consumed, 250);
+    let b = e.ledger.balance(1);
+    assert_eq!((b.used.data_octets, b.reserved_data), (250, 100));
+}
+
+#[test]
+fn tcc_keeps_a_session_that_holds_no_quota() {
+    let e = engine();
+    // Granted nothing: the bundle is used up.
+    charge(
+        &e,
+        &ccr("q0", RequestType::Initial, 0, Some(1000), 0, "26201", "pgw"),
+        0,
+    );
+    charge(
+        &e,
+        &ccr(
+            "q0",
+            RequestType::Termination,
+            1,
+            None,
+            1000,
+            "26201",
+            "pgw",
+        ),
+        1,
+    );
+    let d = charge(
+        &e,
+        &ccr("q", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        10,
+    );
+    assert_eq!(d.d.services[0].result_code, CREDIT_LIMIT_REACHED);
+    assert_eq!(e.expire(10_000).expired, 0);
+    assert_eq!(e.ledger.owner("q"), Some(1), "the bearer is not cut");
+    let d = charge(
+        &e,
+        &ccr("q", RequestType::Termination, 1, None, 0, "26201", "pgw"),
+        10_001,
+    );
+    assert_eq!(d.d.result_code, SUCCESS);
+}
+
+#[test]
+fn an_update_for_a_session_gyro_lost_is_charged_and_answered() {
+    let e = engine();
+    // As after a restart: gyro has never seen "lost".
+    let d = charge(
+        &e,
+        &ccr(
+            "lost",
+            RequestType::Update,
+            7,
+            Some(100),
+            321,
+            "21377",
+            "gy.partner-x.example",
+        ),
+        50,
+    );
+    assert_eq!(d.d.result_code, SUCCESS);
+    let x = &d.commit.unwrap().xdrs[0];
+    assert_eq!(
+        (x.allowance_consumed, x.rate_code.as_str()),
+        (321, "E212-213-77")
+    );
+    assert_eq!(e.ledger.owner("lost"), Some(1), "the session is re-created");
+    let d = charge(
+        &e,
+        &ccr(
+            "lost",
+            RequestType::Termination,
+            8,
+            None,
+            9,
+            "21377",
+            "gy.partner-x.example",
+        ),
+        51,
+    );
+    assert_eq!(d.d.result_code, SUCCESS);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 330);
+    assert_eq!(e.ledger.balance(1).reserved_data, 0);
+}
+
+#[test]
+fn an_update_after_the_termination_gets_5002_but_its_usage_is_charged() {
+    let e = engine();
+    charge(
+        &e,
+        &ccr("z", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        0,
+    );
+    charge(
+        &e,
+        &ccr("z", RequestType::Termination, 1, None, 40, "26201", "pgw"),
+        1,
+    );
+    let d = charge(
+        &e,
+        &ccr("z", RequestType::Update, 2, Some(100), 60, "26201", "pgw"),
+        2,
+    );
+    assert_eq!(d.d.result_code, UNKNOWN_SESSION_ID);
+    assert!(d.d.services[0].granted.is_none());
+    assert_eq!(d.commit.unwrap().xdrs[0].allowance_consumed, 60);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 100);
+}
+
+#[test]
+fn a_ccr_i_on_an_open_session_id_releases_the_old_reservations() {
+    let e = engine();
+    charge(
+        &e,
+        &ccr("re", RequestType::Initial, 0, Some(300), 0, "26201", "pgw"),
+        0,
+    );
+    assert_eq!(e.ledger.balance(1).reserved_data, 300);
+    let d = charge(
+        &e,
+        &ccr("re", RequestType::Initial, 0, Some(200), 0, "26201", "pgw2"),
+        1,
+    );
+    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(200));
+    assert_eq!(e.ledger.balance(1).reserved_data, 200, "not 500");
+}
+
+#[test]
+fn a_retransmission_gets_the_kept_answer_and_is_charged_once() {
+    let e = engine();
+    let rec = Recorder::default();
+    let c = ccr("d", RequestType::Initial, 0, Some(100), 0, "26201", "pgw");
+    charge_with(&e, &rec, &c, 5, 0);
+    let u = ccr("d", RequestType::Update, 1, Some(100), 70, "26201", "pgw");
+    assert!(!charge_with(&e, &rec, &u, 6, 1).duplicate);
+    let again = charge_with(&e, &rec, &u, 6, 2);
+    assert!(again.duplicate && again.commit.is_none());
+    assert_eq!(e.ledger.balance(1).used.data_octets, 70);
+    // Same number, new End-to-End id: a new request.
+    assert!(!charge_with(&e, &rec, &u, 7, 3).duplicate);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 140);
+}
+
+#[test]
+fn usage_is_rated_where_it_happened_and_the_new_network_gets_the_grant() {
+    let e = engine();
+    let d = charge(
+        &e,
+        &ccr(
+            "b",
+            RequestType::Initial,
+            0,
+            Some(100),
+            0,
+            "21377",
+            "gy.partner-x.example",
+        ),
+        0,
+    );
+    assert!(d.d.location_triggers, "the CCA arms the location triggers");
+    // Crossing into Germany: the update reports Andorra's usage.
+    let d = charge(
+        &e,
+        &ccr(
+            "b",
+            RequestType::Update,
+            1,
+            Some(100),
+            90,
+            "26201",
+            "gy.partner-x.example",
+        ),
+        1,
+    );
+    let x = &d.commit.unwrap().xdrs[0];
+    assert_eq!(x.rate_code, "E212-213-77");
+    assert!(x.cost.is_some(), "Andorra costs the sponsor's price");
+    let d = charge(
+        &e,
+        &ccr(
+            "b",
+            RequestType::Termination,
+            2,
+            None,
+            10,
+            "26201",
+            "gy.partner-x.example",
+        ),
+        2,
+    );
+    assert_eq!(d.commit.unwrap().xdrs[0].rate_code, "E212-262-01");
+    // Into Japan, outside the bundle: the earlier usage is still charged.
+    charge(
+        &e,
+        &ccr("j2", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        3,
+    );
+    let d = charge(
+        &e,
+        &ccr("j2", RequestType::Update, 1, Some(100), 30, "44010", "pgw"),
+        4,
+    );
+    assert_eq!(d.d.result_code, END_USER_SERVICE_DENIED);
+    assert_eq!(d.commit.unwrap().xdrs[0].rate_code, "E212-262-01");
+}
+
+#[test]
+fn a_split_used_service_unit_stays_split() {
+    let e = engine();
+    charge(
+        &e,
+        &ccr("sp", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        0,
+    );
+    let mut c = ccr("sp", RequestType::Update, 1, Some(100), 0, "26201", "pgw");
+    c.services[0].used = [(0, 30u64), (1, 50)]
+        .into_iter()
+        .map(|(t, n)| UsedUnits {
+            units: Units {
+                total_octets: Some(n),
+                ..Units::default()
+            },
+            tariff_change: Some(t),
+            reporting_reason: Some(6),
+        })
+        .collect();
+    let x = charge(&e, &c, 1).commit.unwrap().xdrs;
+    let parts: Vec<_> = x
+        .iter()
+        .map(|x| (x.tariff_change_usage, x.allowance_consumed))
+        .collect();
+    assert_eq!(parts, [(Some(0), 30), (Some(1), 50)]);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 80);
+}
+
+#[test]
+fn a_stalled_disk_gets_3004_and_changes_nothing() {
+    let e = engine();
+    charge(
+        &e,
+        &ccr("bz", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        0,
+    );
+    let busy = Recorder {
+        busy: true,
+        ..Recorder::default()
+    };
+    let d = charge_with(
+        &e,
+        &busy,
+        &ccr("bz", RequestType::Update, 1, Some(100), 60, "26201", "pgw"),
+        9,
+        1,
+    );
+    assert_eq!(d.d.result_code, TOO_BUSY);
+    let b = e.ledger.balance(1);
+    assert_eq!((b.used.data_octets, b.reserved_data), (0, 100));
+    // Not kept: the gateway's retry is charged normally.
+    let d = charge(
+        &e,
+        &ccr("bz", RequestType::Update, 1, Some(100), 60, "26201", "pgw"),
+        2,
+    );
+    assert_eq!(d.d.result_code, SUCCESS);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 60);
+}
+
+/// Eight gateways charge one account at once: every commit carries the
+/// account's total as of its own change, so totals rise with the sequence
+/// and the last one is the sum of all usage.
+#[test]
+fn many_threads_on_one_account_commit_rising_totals_in_sequence_order() {
+    let e = engine();
+    let rec = Recorder::default();
+    std::thread::scope(|s| {
+        for t in 0..8u32 {
+            let (e, rec) = (&e, &rec);
+            s.spawn(move || {
+                let sid = format!("mt{t}");
+                for n in 0..200u32 {
+                    let rt = if n == 0 {
+                        RequestType::Initial
+                    } else {
+                        RequestType::Update
+                    };
+                    let c = ccr(&sid, rt, n, Some(1), (n > 0) as u64, "26201", "pgw");
+                    charge_with(e, rec, &c, t * 1000 + n, 0);
+                }
+            });
+        }
+    });
+    let commits = rec.commits.lock().unwrap();
+    let totals: Vec<u64> = commits.iter().map(|(_, c)| c.used.data_octets).collect();
+    assert!(
+        totals.windows(2).all(|w| w[0] < w[1]),
+        "totals rise with the sequence"
+    );
+    assert_eq!(*totals.last().unwrap(), 8 * 199);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 8 * 199);
 }
 
 #[test]
 fn translated_imsi_through_the_proxy_costs_the_sponsor_price() {
     let e = engine();
-    e.charge(
+    charge(
+        &e,
         &ccr(
             "x",
             RequestType::Initial,
@@ -201,7 +590,8 @@ fn translated_imsi_through_the_proxy_costs_the_sponsor_price() {
         ),
         0,
     );
-    let d = e.charge(
+    let d = charge(
+        &e,
         &ccr(
             "x",
             RequestType::Termination,
@@ -228,18 +618,21 @@ fn translated_imsi_through_the_proxy_costs_the_sponsor_price() {
 fn raise_mscc_result_puts_4012_at_command_level() {
     let mut e = engine();
     e.cfg.raise_mscc_result = true;
-    e.charge(
+    charge(
+        &e,
         &ccr("r", RequestType::Initial, 0, Some(400), 0, "26201", "pgw"),
         0,
     );
-    e.charge(
+    charge(
+        &e,
         &ccr("r", RequestType::Update, 1, Some(400), 1000, "26201", "pgw"),
         1,
     );
-    let d = e.charge(
+    let d = charge(
+        &e,
         &ccr("r", RequestType::Update, 2, Some(400), 0, "26201", "pgw"),
         2,
     );
-    assert_eq!(d.services[0].result_code, CREDIT_LIMIT_REACHED);
-    assert_eq!(d.result_code, CREDIT_LIMIT_REACHED);
+    assert_eq!(d.d.services[0].result_code, CREDIT_LIMIT_REACHED);
+    assert_eq!(d.d.result_code, CREDIT_LIMIT_REACHED);
 }

@@ -1,14 +1,18 @@
-//! Credit control (RFC 4006/8506, TS 32.299) on the Diameter node: CCR view,
-//! session state machine, balances with durable group commit, xDRs, and the
-//! embedded-OCS application that ties them to the resolver and rating.
+//! Credit control (RFC 4006/8506, TS 32.299) on the Diameter node: the CCR
+//! view, sessions owned by their account's state, per-service rating,
+//! durable group commit, xDRs, and the embedded-OCS application that ties
+//! them to the resolver.
 
 pub mod app;
 pub mod balance;
 pub mod cca;
 pub mod ccr;
-pub mod committer;
+pub mod commit;
 pub mod engine;
+pub mod ledger;
+pub mod rate;
 pub mod session;
+pub mod xdr;
 
 #[cfg(test)]
 mod engine_tests;

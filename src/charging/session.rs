@@ -1,14 +1,13 @@
-//! Credit-control sessions on the server side (RFC 4006 §7): request numbers,
-//! stored answers for retransmissions, reservations per rating group, and
-//! supervision (Tcc) that releases the reservations of a silent session.
+//! One credit-control session on the server side (RFC 4006 §7): who it
+//! charges, where it is, the quota it holds per (Rating-Group,
+//! Service-Identifier), the answers kept for retransmissions, and its
+//! supervision deadline (Tcc). Owned by its account's state; never shared.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use dashmap::DashMap;
 
-use super::balance::Allowance;
-use crate::inventory::model::UnixTime;
+use crate::model::{Allowance, UnixTime};
 use crate::resolver::location::RateCode;
 use crate::resolver::Subscriber;
 
@@ -18,89 +17,132 @@ const KEPT_ANSWERS: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
     Open,
-    /// CCR-T answered; kept a while so that a retransmitted T gets its answer.
+    /// gyro ended it (CCR-T answered, or a refused CCR-I); kept a while so
+    /// that a retransmission gets its answer and a late CCR-U gets 5002.
     Terminated,
 }
 
+/// Quota is granted per service: the pair RFC 4006 §8.16 keys an MSCC by.
+pub type ServiceKey = (Option<u32>, Option<u32>);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reservation {
-    /// Rating-Group (or Service-Identifier) the quota belongs to.
-    pub key: u32,
+    pub key: ServiceKey,
     pub allowance: Allowance,
     pub units: u64,
+}
+
+/// An answer as sent, and the commit it had to wait for (0: none).
+#[derive(Debug, Clone)]
+pub struct KeptAnswer {
+    pub number: u32,
+    pub end_to_end: u32,
+    pub bytes: Bytes,
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Session {
     pub subscriber: Subscriber,
+    /// Where the subscriber is as of the last request; usage reported in the
+    /// next one happened here.
     pub rate_code: RateCode,
     pub state: SessionState,
     pub reservations: Vec<Reservation>,
-    /// (request number, End-to-End id, answer bytes, commit it waits for)
-    /// of the latest requests.
-    pub answers: VecDeque<(u32, u32, Bytes, u64)>,
-    /// After this, the reservations are released (Tcc).
+    pub answers: VecDeque<KeptAnswer>,
+    /// Supervision deadline: past it, the reservations are released (Tcc).
     pub expires: UnixTime,
+    pub last_seen: UnixTime,
 }
 
 impl Session {
-    pub fn new(subscriber: Subscriber, rate_code: RateCode, expires: UnixTime) -> Self {
+    pub fn new(subscriber: Subscriber, rate_code: RateCode, now: UnixTime) -> Self {
         Session {
             subscriber,
             rate_code,
             state: SessionState::Open,
             reservations: vec![],
             answers: VecDeque::new(),
-            expires,
+            expires: now,
+            last_seen: now,
         }
     }
+
     /// A retransmission repeats both the request number and the End-to-End
     /// identifier (RFC 6733 §6.1.1); a new request that reuses a Session-Id
     /// does not.
-    pub fn answer_for(&self, number: u32, end_to_end: u32) -> Option<(Bytes, u64)> {
+    pub fn answer_for(&self, number: u32, end_to_end: u32) -> Option<&KeptAnswer> {
         self.answers
             .iter()
-            .find(|(n, e, _, _)| *n == number && *e == end_to_end)
-            .map(|(_, _, b, s)| (b.clone(), *s))
+            .find(|a| a.number == number && a.end_to_end == end_to_end)
     }
-    /// `seq`: the commit that must be durable before this answer may be sent
-    /// (again); 0 when none.
-    pub fn remember(&mut self, number: u32, end_to_end: u32, answer: Bytes, seq: u64) {
+
+    pub fn remember(&mut self, a: KeptAnswer) {
         if self.answers.len() == KEPT_ANSWERS {
             self.answers.pop_front();
         }
-        self.answers.push_back((number, end_to_end, answer, seq));
+        self.answers.push_back(a);
     }
+
     /// Takes the reservation for `key`, if any.
-    pub fn take_reservation(&mut self, key: u32) -> Option<Reservation> {
+    pub fn take_reservation(&mut self, key: ServiceKey) -> Option<Reservation> {
         let i = self.reservations.iter().position(|r| r.key == key)?;
         Some(self.reservations.swap_remove(i))
     }
+
+    pub fn holds_quota(&self) -> bool {
+        !self.reservations.is_empty()
+    }
 }
 
-#[derive(Default)]
-pub struct Sessions {
-    pub(crate) map: DashMap<String, Session, rustc_hash::FxBuildHasher>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Sessions {
-    /// Sessions whose supervision timer ran out at `now`, removed from the
-    /// table with their reservations (the caller releases those).
-    pub fn expire(&self, now: UnixTime) -> Vec<(String, Session)> {
-        let dead: Vec<String> = self
-            .map
-            .iter()
-            .filter(|e| e.expires <= now)
-            .map(|e| e.key().clone())
-            .collect();
-        dead.into_iter()
-            .filter_map(|k| self.map.remove_if(&k, |_, s| s.expires <= now))
-            .collect()
+    fn session() -> Session {
+        let sub = Subscriber {
+            imsi: 1,
+            iccid: 2,
+            slot: 0,
+            sponsor: 0,
+            account: 3,
+            product: 0,
+        };
+        Session::new(sub, "E212-262-01".parse().unwrap(), 0)
     }
-    pub fn len(&self) -> usize {
-        self.map.len()
+
+    #[test]
+    fn reservations_are_keyed_by_rating_group_and_service_identifier() {
+        let mut s = session();
+        for (key, units) in [((Some(10), Some(1)), 5), ((Some(10), Some(2)), 7)] {
+            s.reservations.push(Reservation {
+                key,
+                allowance: Allowance::Data,
+                units,
+            });
+        }
+        assert_eq!(s.take_reservation((Some(10), None)), None);
+        assert_eq!(s.take_reservation((Some(10), Some(2))).unwrap().units, 7);
+        assert_eq!(s.take_reservation((Some(10), Some(1))).unwrap().units, 5);
+        assert!(!s.holds_quota());
     }
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+
+    #[test]
+    fn only_the_latest_answers_are_kept() {
+        let mut s = session();
+        for n in 0..20u32 {
+            s.remember(KeptAnswer {
+                number: n,
+                end_to_end: n + 100,
+                bytes: Bytes::new(),
+                seq: 0,
+            });
+        }
+        assert!(s.answer_for(3, 103).is_none());
+        assert!(s.answer_for(19, 119).is_some());
+        assert!(
+            s.answer_for(19, 7).is_none(),
+            "a new End-to-End id is a new request"
+        );
     }
 }

@@ -27,6 +27,70 @@ pub const USER_NAME: AvpDef = AvpDef::base(1);
 pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(55);
 pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(295);
 
+/// AVP codes (RFC 6733, RFC 4006/8506; 3GPP TS 29.061 and TS 32.299 for
+/// vendor 10415), for reading requests.
+pub mod avp {
+    pub const USER_NAME: u32 = 1;
+    pub const TGPP_SGSN_MCC_MNC: u32 = 18;
+    pub const TGPP_USER_LOCATION_INFO: u32 = 22;
+    pub const EVENT_TIMESTAMP: u32 = 55;
+    pub const SESSION_ID: u32 = 263;
+    pub const ORIGIN_HOST: u32 = 264;
+    pub const RESULT_CODE: u32 = 268;
+    pub const TERMINATION_CAUSE: u32 = 295;
+    pub const CC_INPUT_OCTETS: u32 = 412;
+    pub const CC_OUTPUT_OCTETS: u32 = 414;
+    pub const CC_REQUEST_NUMBER: u32 = 415;
+    pub const CC_REQUEST_TYPE: u32 = 416;
+    pub const CC_TIME: u32 = 420;
+    pub const CC_TOTAL_OCTETS: u32 = 421;
+    pub const FINAL_UNIT_INDICATION: u32 = 430;
+    pub const GRANTED_SERVICE_UNIT: u32 = 431;
+    pub const RATING_GROUP: u32 = 432;
+    pub const REDIRECT_ADDRESS_TYPE: u32 = 433;
+    pub const REDIRECT_SERVER: u32 = 434;
+    pub const REDIRECT_SERVER_ADDRESS: u32 = 435;
+    pub const REQUESTED_SERVICE_UNIT: u32 = 437;
+    pub const SERVICE_IDENTIFIER: u32 = 439;
+    pub const SUBSCRIPTION_ID: u32 = 443;
+    pub const SUBSCRIPTION_ID_DATA: u32 = 444;
+    pub const USED_SERVICE_UNIT: u32 = 446;
+    pub const VALIDITY_TIME: u32 = 448;
+    pub const FINAL_UNIT_ACTION: u32 = 449;
+    pub const SUBSCRIPTION_ID_TYPE: u32 = 450;
+    pub const TARIFF_CHANGE_USAGE: u32 = 452;
+    pub const MULTIPLE_SERVICES_INDICATOR: u32 = 455;
+    pub const MULTIPLE_SERVICES_CREDIT_CONTROL: u32 = 456;
+    pub const SERVICE_CONTEXT_ID: u32 = 461;
+    // Vendor 10415 (3GPP).
+    pub const ROLE_OF_NODE: u32 = 829;
+    pub const CALLED_PARTY_ADDRESS: u32 = 832;
+    pub const TRIGGER_TYPE: u32 = 870;
+    pub const REPORTING_REASON: u32 = 872;
+    pub const SERVICE_INFORMATION: u32 = 873;
+    pub const PS_INFORMATION: u32 = 874;
+    pub const IMS_INFORMATION: u32 = 876;
+    pub const TRIGGER: u32 = 1264;
+    pub const IMS_VISITED_NETWORK_IDENTIFIER: u32 = 2713;
+}
+
+/// Enumerated values gyro reads or writes.
+pub mod value {
+    /// Subscription-Id-Type (RFC 4006 §8.47).
+    pub const END_USER_E164: i32 = 0;
+    pub const END_USER_IMSI: i32 = 1;
+    /// Trigger-Type (TS 32.299 §7.2.236): report at a PLMN border.
+    pub const CHANGE_IN_LOCATION_MCC: i32 = 30;
+    pub const CHANGE_IN_LOCATION_MNC: i32 = 31;
+    /// Final-Unit-Action (RFC 4006 §8.35).
+    pub const FINAL_UNIT_TERMINATE: i32 = 0;
+    pub const FINAL_UNIT_REDIRECT: i32 = 1;
+    /// Redirect-Address-Type URL (RFC 4006 §8.38).
+    pub const REDIRECT_URL: i32 = 2;
+    /// Role-Of-Node (TS 32.299 §7.2.190).
+    pub const TERMINATING_ROLE: i32 = 1;
+}
+
 /// Result-Code values.
 pub mod result {
     pub const SUCCESS: u32 = 2001;
@@ -45,6 +109,10 @@ pub mod result {
     pub const NO_COMMON_APPLICATION: u32 = 5010;
     pub const UNABLE_TO_COMPLY: u32 = 5012;
     pub const INVALID_AVP_LENGTH: u32 = 5014;
+    // RFC 4006 §9.1 credit-control results.
+    pub const END_USER_SERVICE_DENIED: u32 = 4010;
+    pub const CREDIT_LIMIT_REACHED: u32 = 4012;
+    pub const USER_UNKNOWN: u32 = 5030;
 }
 
 /// Disconnect-Cause values (RFC 6733 §5.4.3).

@@ -15,9 +15,9 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 use std::sync::atomic::Ordering::SeqCst;
 
-use super::model::{Account, Imsi, Profile};
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::model::{Account, Imsi, Profile};
 use crate::resolver::Index;
 
 const GENERATION_KEY: &str = "meta/inventory-generation";

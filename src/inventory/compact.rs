@@ -11,8 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::*;
 use super::store::{corrupt, decode_json, Record, StoreError, COMPACT, JSON};
+use crate::model::*;
 
 fn text(s: &str) -> &str {
     s

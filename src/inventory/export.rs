@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use super::model::{Imsi, Profile, ProfileState};
 use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt};
+use crate::model::{Imsi, Profile, ProfileState};
 
 pub const PORTABILLING_COLUMNS: &[&str] = &[
     "Action",

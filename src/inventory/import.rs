@@ -7,10 +7,10 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use super::model::*;
 use super::ops::{invalid, now_unix, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
 use super::LineError;
+use crate::model::*;
 
 /// At most this many bad lines are listed; the count says how many there were.
 const MAX_REPORTED: usize = 1000;

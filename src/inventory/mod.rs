@@ -7,12 +7,12 @@ mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
 pub mod import;
-pub mod model;
 pub mod ops;
 mod rebuild;
 pub mod seed;
 pub mod stock;
 pub mod store;
+pub mod usage;
 
 pub use checkpoint::StartedFrom;
 pub use ops::{Inventory, InventoryError};

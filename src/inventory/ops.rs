@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use super::model::*;
 use super::store::{Storage, StorageExt, StoreError, WriteBatch};
 use super::LineError;
+use crate::model::*;
 use crate::resolver::index::{Catalog, Index};
 
 #[derive(Debug, thiserror::Error)]

@@ -8,9 +8,9 @@
 use std::sync::Mutex;
 
 use super::compact::{view, AccountStatusW, AccountW, ImsiStateW, ImsiW, ProfileStateW, ProfileW};
-use super::model::*;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{decode, StoreError};
+use crate::model::*;
 use crate::resolver::index::{
     digits_u64, iccid_key, AccountState, ImsiStatus, Place, ProfileStatus,
 };

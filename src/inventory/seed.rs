@@ -4,9 +4,9 @@
 use serde::Deserialize;
 
 use super::import::BatchSpec;
-use super::model::*;
 use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
+use crate::model::*;
 
 pub const EMBEDDED: &str = include_str!("../../config/seed.toml");
 const SEEDED_KEY: &str = "meta/seeded";

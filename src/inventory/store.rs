@@ -68,6 +68,14 @@ pub fn corrupt(key: &[u8], message: String) -> StoreError {
     }
 }
 
+// Catalogue records are few: stored as JSON, readable with any sled tool.
+impl Record for crate::model::Sponsor {}
+impl Record for crate::model::ImsiBatch {}
+impl Record for crate::model::EsimPool {}
+impl Record for crate::model::DynamicImsiPool {}
+impl Record for crate::model::Product {}
+impl Record for crate::model::HoldPolicy {}
+impl Record for crate::model::Used {}
 impl Record for u64 {}
 impl Record for String {}
 impl Record for serde_json::Value {}

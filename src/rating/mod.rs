@@ -8,7 +8,7 @@ use std::time::Duration;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use crate::config::HumaneDuration;
+use crate::model::HumaneDuration;
 use crate::resolver::location::{Plmn, RateCode};
 
 pub const EMBEDDED: &str = include_str!("../../config/rating.toml");

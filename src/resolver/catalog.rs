@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::location::RateCode;
-use crate::inventory::model::{Product, Sponsor};
+use crate::model::{Product, Sponsor};
 
 /// Sponsors and products by small index, and proxy Origin-Hosts.
 #[derive(Debug, Default)]

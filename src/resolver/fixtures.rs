@@ -1,7 +1,7 @@
 //! Catalogue and inventory records for the resolver's and the charging
 //! engine's unit tests.
 
-use crate::inventory::model::*;
+use crate::model::*;
 
 /// A sponsor with one PLMN; `proxy` is its Gy/Ro proxy's Origin-Host and,
 /// when given, `translation` the (sponsor, operator) prefixes it rewrites.

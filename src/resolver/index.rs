@@ -17,9 +17,7 @@ use dashmap::DashMap;
 pub use super::catalog::Catalog;
 use super::imsi_table::ImsiTable;
 use super::table::{hash_u64, row_for_iccid, OrdinalTable, Row, Rows};
-use crate::inventory::model::{
-    Account, AccountStatus, Imsi, ImsiState, Profile, ProfileState, UnixTime,
-};
+use crate::model::{Account, AccountStatus, Imsi, ImsiState, Profile, ProfileState, UnixTime};
 
 /// Digits to a number: IMSIs (≤ 15 digits), MSISDNs (≤ 15) and ICCIDs (≤ 22)
 /// fit, and a number keys a map in 8 or 16 octets instead of a heap string.

@@ -3,7 +3,7 @@
 //! precise reason why not.
 
 use super::index::{digits_u64, AccountState, ImsiStatus, Index, ProfileStatus};
-use crate::inventory::model::UnixTime;
+use crate::model::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscriber {

@@ -52,10 +52,22 @@ pub type AnswerFuture = Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
 pub enum Reply {
     Ready(Option<Bytes>),
     Later(AnswerFuture),
+    /// Ready, but not to be sent before the application's ticket watermark
+    /// (`Application::tickets`) reaches `ticket`. The connection holds such
+    /// answers itself and releases them in batches as the watermark moves:
+    /// no task and no wake-up per request.
+    AfterTicket {
+        ticket: u64,
+        answer: Bytes,
+    },
 }
 
 pub trait Application: Send + Sync + 'static {
     /// The Application-Id this serves (4 for credit control).
     fn application_id(&self) -> u32;
     fn handle(&self, request: Request, ctx: &AppContext, now: SystemTime) -> Reply;
+    /// The watermark `Reply::AfterTicket` answers wait for (it only rises).
+    fn tickets(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -2,6 +2,7 @@
 //! machine, dispatches application requests concurrently and writes answers in
 //! batches from a separate writer task.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -10,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::app::{Reply, Request};
 use super::{metrics_names as mn, Shared};
@@ -119,6 +120,64 @@ impl Drop for InFlight {
     }
 }
 
+/// Answers waiting for their application's ticket watermark
+/// (`Reply::AfterTicket`): released in batches as it rises, in the order
+/// their tickets allow.
+#[derive(Default)]
+struct Held {
+    rx: Option<watch::Receiver<u64>>,
+    answers: VecDeque<(u64, Bytes, InFlight)>,
+}
+
+impl Held {
+    fn hold(&mut self, rx: Option<watch::Receiver<u64>>, ticket: u64, answer: Bytes, g: InFlight) {
+        if self.rx.is_none() {
+            self.rx = rx;
+        }
+        if self.rx.is_some() {
+            self.answers.push_back((ticket, answer, g));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+
+    async fn changed(&mut self) {
+        match self.rx.as_mut() {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    // The application stopped issuing tickets: what waits
+                    // was never made good, so it is never sent.
+                    tracing::error!(
+                        answers = self.answers.len(),
+                        "ticket watermark gone; held answers dropped"
+                    );
+                    self.answers.clear();
+                    self.rx = None;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The answers the watermark now allows.
+    fn release(&mut self, out: &mut Vec<Bytes>) {
+        let Some(rx) = self.rx.as_mut() else { return };
+        let mark = *rx.borrow_and_update();
+        let mut i = 0;
+        while i < self.answers.len() {
+            if self.answers[i].0 <= mark {
+                if let Some((_, b, _guard)) = self.answers.remove(i) {
+                    out.push(b);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
 pub(super) async fn run(
     shared: Arc<Shared>,
     stream: TcpStream,
@@ -145,7 +204,10 @@ pub(super) async fn run(
     let inflight = Arc::new(AtomicUsize::new(0));
     let mut peer: Option<Arc<PeerCapabilities>> = None;
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut held = Held::default();
+    let mut released = Vec::new();
     let mut draining = *shutdown.borrow();
+    let mut said_goodbye = false;
     let mut close_reason = None;
     if draining {
         return None;
@@ -161,7 +223,9 @@ pub(super) async fn run(
                     }
                 }
                 Action::Deliver(frame) => {
-                    if let Some(b) = dispatch(&shared, frame, peer.as_ref(), &tx, &inflight) {
+                    if let Some(b) =
+                        dispatch(&shared, frame, peer.as_ref(), &tx, &inflight, &mut held)
+                    {
                         count_message("out", &b);
                         if tx.send(b).await.is_err() {
                             break 'conn;
@@ -222,15 +286,28 @@ pub(super) async fn run(
                 tracing::info!(?remote, "election lost by our connection, closing it");
                 break 'conn;
             }
+            _ = held.changed(), if !held.is_empty() => {
+                held.release(&mut released);
+                for b in released.drain(..) {
+                    count_message("out", &b);
+                    if tx.send(b).await.is_err() {
+                        break 'conn;
+                    }
+                }
+            }
             r = shutdown.changed(), if !draining => {
                 let _ = r;
                 draining = true;
-                // Finish what is in flight before saying goodbye.
-                while inflight.load(Ordering::Acquire) > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                fsm.disconnect(DisconnectCause::Rebooting, Instant::now());
-                if fsm.state() == ConnState::Closed { break 'conn; }
+            }
+            // Finish what is in flight (held answers included) before
+            // saying goodbye.
+            _ = tokio::time::sleep(std::time::Duration::from_millis(5)), if draining && !said_goodbye => {}
+        }
+        if draining && !said_goodbye && inflight.load(Ordering::Acquire) == 0 {
+            said_goodbye = true;
+            fsm.disconnect(DisconnectCause::Rebooting, Instant::now());
+            if fsm.state() == ConnState::Closed {
+                break 'conn;
             }
         }
     }
@@ -256,6 +333,7 @@ fn dispatch(
     peer: Option<&Arc<PeerCapabilities>>,
     tx: &mpsc::Sender<Bytes>,
     inflight: &Arc<AtomicUsize>,
+    held: &mut Held,
 ) -> Option<Bytes> {
     let msg = Message::new(&frame)?;
     let h = msg.header;
@@ -303,6 +381,10 @@ fn dispatch(
         SystemTime::now(),
     ) {
         Reply::Ready(a) => a,
+        Reply::AfterTicket { ticket, answer } => {
+            held.hold(app.tickets(), ticket, answer, guard);
+            None
+        }
         Reply::Later(fut) => {
             let tx = tx.clone();
             tokio::spawn(async move {

@@ -1,6 +1,6 @@
 use super::super::index::{iccid_key, Catalog};
 use super::*;
-use crate::inventory::model::*;
+use crate::model::*;
 use crate::resolver::fixtures::{product, sponsor};
 
 fn setup() -> std::sync::Arc<Index> {

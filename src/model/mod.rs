@@ -1,4 +1,9 @@
-//! The inventory's domain records: sponsors, IMSI batches and IMSIs, eSIM
+//! gyro's domain vocabulary, below every module that has logic: sponsors,
+//! IMSI batches and IMSIs, eSIM profile pools and profiles, dynamic IMSI
+//! pools, products (bundles), accounts, the hold policy, usage and humane
+//! durations. It imports no other module of gyro.
+//!
+//! The records: sponsors, IMSI batches and IMSIs, eSIM
 //! profile pools and profiles, dynamic IMSI pools, products (bundles),
 //! accounts and the hold policy, with their lifecycle states.
 
@@ -6,7 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::Record;
+mod duration;
+mod usage;
+
+pub use duration::HumaneDuration;
+pub use usage::{Allowance, Used};
 
 /// Unix seconds, UTC.
 pub type UnixTime = i64;
@@ -201,14 +210,6 @@ pub struct HoldPolicy {
     #[serde(default)]
     pub dynamic_swap_days: u32,
 }
-
-// Catalogue records are few: stored as JSON, readable with any sled tool.
-impl Record for Sponsor {}
-impl Record for ImsiBatch {}
-impl Record for EsimPool {}
-impl Record for DynamicImsiPool {}
-impl Record for Product {}
-impl Record for HoldPolicy {}
 
 /// Luhn check over all digits (ISO/IEC 7812), as ICCIDs carry.
 pub fn luhn_valid(digits: &str) -> bool {

@@ -1,0 +1,105 @@
+//! The durable side of charging, kept by the inventory so that only it
+//! touches the store: each account's usage, the last charging commit
+//! sequence, and the outbox events charging raises (fair usage).
+
+use serde::{Deserialize, Serialize};
+
+use super::ops::{Inventory, InventoryError};
+use super::store::{decode, StorageExt, WriteBatch};
+use crate::model::{UnixTime, Used};
+
+const BALANCE: &str = "balance/";
+const OUTBOX: &str = "outbox/";
+/// The highest charging commit sequence in the store.
+const CHARGING_SEQ: &str = "meta/charging_seq";
+
+/// The fair-usage threshold was crossed: throttle every IMSI of the profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FupEvent {
+    pub account: u64,
+    pub iccid: String,
+    pub at: UnixTime,
+    pub used_octets: u64,
+    pub threshold_octets: u64,
+}
+
+/// One group of charging commits, written in one atomic batch.
+#[derive(Debug, Default)]
+pub struct UsageGroup {
+    /// The latest usage of each account the group touched.
+    pub balances: Vec<(u64, Used)>,
+    pub fup_events: Vec<FupEvent>,
+    /// The group's last commit sequence.
+    pub sequence: u64,
+}
+
+impl Inventory {
+    /// Makes a group of usage durable: all of it, or (on error) none of it.
+    pub fn commit_usage(&self, g: &UsageGroup) -> Result<(), InventoryError> {
+        let mut batch = WriteBatch::default();
+        for (account, used) in &g.balances {
+            batch.put(format!("{BALANCE}{account:020}"), used);
+        }
+        for e in &g.fup_events {
+            let id = self.store.next_id()?;
+            batch.put(format!("{OUTBOX}{id:020}"), &self.fup_outbox_record(e));
+        }
+        batch.put(CHARGING_SEQ, &g.sequence);
+        self.store.commit(batch)?;
+        Ok(())
+    }
+
+    /// The last charging commit sequence made durable (0 for a new store).
+    pub fn charging_sequence(&self) -> Result<u64, InventoryError> {
+        Ok(self.store.get::<u64>(CHARGING_SEQ)?.unwrap_or(0))
+    }
+
+    /// Durable usage of every account.
+    pub fn balances(&self) -> Result<Vec<(u64, Used)>, InventoryError> {
+        let mut out = vec![];
+        for r in self.store.scan_raw(BALANCE.as_bytes()) {
+            let (k, v) = r?;
+            let id = std::str::from_utf8(&k[BALANCE.len()..])
+                .ok()
+                .and_then(|s| s.parse().ok());
+            if let Some(id) = id {
+                out.push((id, decode::<Used>(&k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events waiting for delivery, oldest first.
+    pub fn outbox(&self) -> Result<Vec<serde_json::Value>, InventoryError> {
+        Ok(self.store.scan(OUTBOX)?)
+    }
+
+    /// The fair-usage event names every IMSI of the profile with its
+    /// sponsor, for the provisioning system to throttle them all.
+    fn fup_outbox_record(&self, e: &FupEvent) -> serde_json::Value {
+        let imsis: Vec<serde_json::Value> = self
+            .profile(&e.iccid)
+            .ok()
+            .flatten()
+            .map(|p| {
+                p.imsis
+                    .iter()
+                    .map(|i| {
+                        let sponsor = self
+                            .imsi(i)
+                            .ok()
+                            .flatten()
+                            .map(|r| r.sponsor)
+                            .unwrap_or_default();
+                        serde_json::json!({"imsi": i, "sponsor": sponsor})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::json!({
+            "kind": "fup-threshold-crossed", "action": "throttle", "account": e.account,
+            "iccid": e.iccid, "at": e.at, "used_octets": e.used_octets,
+            "threshold_octets": e.threshold_octets, "imsis": imsis,
+        })
+    }
+}

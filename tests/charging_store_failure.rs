@@ -1,0 +1,196 @@
+//! A store that fails under the embedded OCS, through a real socket: while
+//! commits fail, answers are held (nothing acknowledged that is not written)
+//! and nothing is dropped; once the disk stalls past `charging.commit_stall`
+//! new requests get 3004 DIAMETER_TOO_BUSY; when the store heals, every held
+//! answer leaves and the store holds exactly the usage they acknowledged.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gyro::diameter::answer::Origin;
+use gyro::diameter::peer::{ConnConfig, LocalNode};
+use gyro::diameter::transport::{Node, NodeSettings};
+use gyro::diameter::{Dictionary, Message};
+use gyro::inventory::store::{RecordIter, SledStore, Storage, StoreError, Visitor, WriteBatch};
+use gyro::inventory::{seed, Inventory};
+
+/// sled, with commits that fail while `failing` is set (a full or broken disk).
+struct FailingStore {
+    inner: SledStore,
+    failing: Arc<AtomicBool>,
+}
+
+impl Storage for FailingStore {
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_raw(key)
+    }
+    fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_> {
+        self.inner.scan_raw(prefix)
+    }
+    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
+        self.inner.visit(prefix, f)
+    }
+    fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: no space left on device".into(),
+            ));
+        }
+        self.inner.commit(batch)
+    }
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.inner.next_id()
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    inventory: Arc<Inventory>,
+    engine: Arc<gyro::charging::engine::Engine>,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn start(failing: Arc<AtomicBool>) -> Running {
+    let dir = temp_dir("store-failure");
+    let store = FailingStore {
+        inner: SledStore::temporary().unwrap(),
+        failing,
+    };
+    let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
+    let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
+    inventory.apply_seed(&s, "seed").unwrap();
+    let mut cfg = gyro::config::Config::load(None).unwrap();
+    cfg.node.data_dir = dir;
+    cfg.charging.commit_stall = gyro::config::HumaneDuration(Duration::from_millis(800));
+    let (engine, app) = gyro::server::charging(&cfg, &inventory).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = rt.block_on(async {
+        let local = Arc::new(LocalNode::new(
+            Origin {
+                host: "gyro.test.local".into(),
+                realm: "test.local".into(),
+                state_id: 1,
+            },
+            vec!["127.0.0.1".parse().unwrap()],
+            vec![4],
+            1,
+        ));
+        let mut node = Node::new(
+            NodeSettings {
+                local,
+                dictionary: Arc::new(Dictionary::builtin()),
+                conn: ConnConfig::default(),
+                max_message_size: 65536,
+                allowed_peers: None,
+                reconnect_interval: Duration::from_secs(30),
+                shutdown_grace: Duration::from_secs(5),
+            },
+            vec![Arc::new(app)],
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        node.listen(l);
+        tokio::spawn(async move { node.wait().await });
+        addr
+    });
+    Running {
+        addr,
+        inventory,
+        engine,
+        _rt: rt,
+    }
+}
+
+fn result(bytes: &[u8]) -> Option<u32> {
+    Message::new(bytes).and_then(|m| m.result_code())
+}
+
+fn stored_usage(inv: &Inventory) -> u64 {
+    inv.balances()
+        .unwrap()
+        .iter()
+        .map(|(_, u)| u.data_octets)
+        .sum()
+}
+
+#[test]
+fn a_failing_store_holds_answers_then_3004_and_loses_nothing() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let r = start(failing.clone());
+    let mut p = RawPeer::connect(r.addr);
+    p.send(&cer("pgw.test.local"));
+    assert_eq!(result(&p.recv().unwrap()), Some(2001));
+    let base = GyCcr {
+        session: "f1",
+        requested: Some(1000),
+        ..GyCcr::BASE
+    };
+    p.send(&gy_ccr(&base));
+    assert_eq!(result(&p.recv().unwrap()), Some(2001));
+
+    failing.store(true, Ordering::SeqCst);
+    for n in 1..=3u32 {
+        p.send(&gy_ccr(&GyCcr {
+            kind: 2,
+            number: n,
+            e2e: 10 + n,
+            used: 100,
+            ..base
+        }));
+    }
+    // Nothing acknowledged while the disk refuses the usage.
+    p.stream
+        .set_read_timeout(Some(Duration::from_millis(600)))
+        .unwrap();
+    assert!(
+        p.recv().is_none(),
+        "an answer left before its usage was written"
+    );
+    // The disk has stalled past the bound: new usage is refused, not queued.
+    std::thread::sleep(Duration::from_millis(400));
+    let mut q = RawPeer::connect(r.addr);
+    q.send(&cer("pgw2.test.local"));
+    assert_eq!(result(&q.recv().unwrap()), Some(2001));
+    q.send(&gy_ccr(&GyCcr {
+        session: "f2",
+        kind: 2,
+        number: 1,
+        e2e: 99,
+        used: 5000,
+        origin: "pgw2.test.local",
+        ..base
+    }));
+    assert_eq!(result(&q.recv().unwrap()), Some(3004));
+
+    failing.store(false, Ordering::SeqCst);
+    p.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for _ in 1..=3 {
+        assert_eq!(result(&p.recv().unwrap()), Some(2001));
+    }
+    assert_eq!(
+        stored_usage(&r.inventory),
+        300,
+        "the held usage, once; not the refused"
+    );
+    let acct = r.inventory.imsi("262019000000001").unwrap();
+    assert!(acct.is_some());
+    let total: u64 = r
+        .inventory
+        .balances()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| r.engine.ledger.balance(*id).used.data_octets)
+        .sum();
+    assert_eq!(total, 300, "memory and store agree");
+}
