@@ -17,8 +17,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::diameter::builder::AvpDef;
+use crate::diameter::codes::{self, avp};
 use crate::diameter::dictionary::VENDOR_3GPP;
-use crate::diameter::{codes, Framer, Message, MessageBuilder};
+use crate::diameter::{Framer, Message, MessageBuilder};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
@@ -113,37 +114,39 @@ fn ccr(r: &Req<'_>) -> Bytes {
         .utf8(codes::ORIGIN_REALM, "test.local")
         .utf8(codes::DESTINATION_REALM, r.realm)
         .u32(codes::AUTH_APPLICATION_ID, 4)
-        .utf8(AvpDef::base(461), "32251@3gpp.org")
-        .i32(AvpDef::base(416), r.kind)
-        .u32(AvpDef::base(415), r.number)
+        .utf8(AvpDef::base(avp::SERVICE_CONTEXT_ID), "32251@3gpp.org")
+        .i32(AvpDef::base(avp::CC_REQUEST_TYPE), r.kind)
+        .u32(AvpDef::base(avp::CC_REQUEST_NUMBER), r.number)
         .time(
             codes::EVENT_TIMESTAMP,
             crate::diameter::value::DiameterTime::from_system_time(std::time::SystemTime::now()),
         );
-    b.group(AvpDef::base(443), |b| {
-        b.i32(AvpDef::base(450), 1).utf8(AvpDef::base(444), r.imsi);
+    b.group(AvpDef::base(avp::SUBSCRIPTION_ID), |b| {
+        b.i32(AvpDef::base(avp::SUBSCRIPTION_ID_TYPE), 1)
+            .utf8(AvpDef::base(avp::SUBSCRIPTION_ID_DATA), r.imsi);
     });
     if r.kind == 3 {
         b.i32(codes::TERMINATION_CAUSE, 1);
     }
-    b.i32(AvpDef::base(455), 1);
-    b.group(AvpDef::base(456), |b| {
+    b.i32(AvpDef::base(avp::MULTIPLE_SERVICES_INDICATOR), 1);
+    b.group(AvpDef::base(avp::MULTIPLE_SERVICES_CREDIT_CONTROL), |b| {
         if r.kind != 3 {
-            b.group(AvpDef::base(437), |b| {
-                b.u64(AvpDef::base(421), 1_000_000);
+            b.group(AvpDef::base(avp::REQUESTED_SERVICE_UNIT), |b| {
+                b.u64(AvpDef::base(avp::CC_TOTAL_OCTETS), 1_000_000);
             });
         }
         if r.kind != 1 {
-            b.group(AvpDef::base(446), |b| {
-                b.u64(AvpDef::base(421), r.used)
-                    .u64(AvpDef::base(412), r.used / 3)
-                    .u64(AvpDef::base(414), r.used - r.used / 3);
+            b.group(AvpDef::base(avp::USED_SERVICE_UNIT), |b| {
+                b.u64(AvpDef::base(avp::CC_TOTAL_OCTETS), r.used)
+                    .u64(AvpDef::base(avp::CC_INPUT_OCTETS), r.used / 3)
+                    .u64(AvpDef::base(avp::CC_OUTPUT_OCTETS), r.used - r.used / 3);
             });
         }
-        b.u32(AvpDef::base(439), 1).u32(AvpDef::base(432), 10);
+        b.u32(AvpDef::base(avp::SERVICE_IDENTIFIER), 1)
+            .u32(AvpDef::base(avp::RATING_GROUP), 10);
         if r.kind != 1 {
             b.i32(
-                AvpDef::vendor(872, VENDOR_3GPP, true),
+                AvpDef::vendor(avp::REPORTING_REASON, VENDOR_3GPP, true),
                 if r.kind == 3 { 2 } else { 3 },
             );
         }
@@ -161,25 +164,43 @@ fn ccr(r: &Req<'_>) -> Bytes {
     uli.extend_from_slice(&[0, 1]);
     uli.extend_from_slice(&plmn);
     uli.extend_from_slice(&[0, 0, 1, 1]);
-    b.group(AvpDef::vendor(873, VENDOR_3GPP, true), |b| {
-        b.group(AvpDef::vendor(874, VENDOR_3GPP, true), |b| {
-            b.u32(AvpDef::vendor(2, VENDOR_3GPP, false), r.hbh)
-                .i32(AvpDef::vendor(3, VENDOR_3GPP, false), 0)
-                .address(
-                    AvpDef::vendor(1227, VENDOR_3GPP, true),
-                    "10.0.0.1".parse().expect("literal"),
-                )
-                .address(
-                    AvpDef::vendor(1228, VENDOR_3GPP, true),
-                    "192.0.2.1".parse().expect("literal"),
-                )
-                .utf8(AvpDef::vendor(8, VENDOR_3GPP, false), &r.imsi[..5])
-                .utf8(AvpDef::base(30), "internet")
-                .utf8(AvpDef::vendor(18, VENDOR_3GPP, false), r.plmn)
-                .octets(AvpDef::vendor(22, VENDOR_3GPP, false), &uli)
-                .octets(AvpDef::vendor(21, VENDOR_3GPP, false), &[6]);
-        });
-    });
+    b.group(
+        AvpDef::vendor(avp::SERVICE_INFORMATION, VENDOR_3GPP, true),
+        |b| {
+            b.group(
+                AvpDef::vendor(avp::PS_INFORMATION, VENDOR_3GPP, true),
+                |b| {
+                    b.u32(
+                        AvpDef::vendor(avp::TGPP_CHARGING_ID, VENDOR_3GPP, false),
+                        r.hbh,
+                    )
+                    .i32(AvpDef::vendor(avp::TGPP_PDP_TYPE, VENDOR_3GPP, false), 0)
+                    .address(
+                        AvpDef::vendor(avp::PDP_ADDRESS, VENDOR_3GPP, true),
+                        "10.0.0.1".parse().expect("literal"),
+                    )
+                    .address(
+                        AvpDef::vendor(avp::SGSN_ADDRESS, VENDOR_3GPP, true),
+                        "192.0.2.1".parse().expect("literal"),
+                    )
+                    .utf8(
+                        AvpDef::vendor(avp::TGPP_IMSI_MCC_MNC, VENDOR_3GPP, false),
+                        &r.imsi[..5],
+                    )
+                    .utf8(AvpDef::base(avp::CALLED_STATION_ID), "internet")
+                    .utf8(
+                        AvpDef::vendor(avp::TGPP_SGSN_MCC_MNC, VENDOR_3GPP, false),
+                        r.plmn,
+                    )
+                    .octets(
+                        AvpDef::vendor(avp::TGPP_USER_LOCATION_INFO, VENDOR_3GPP, false),
+                        &uli,
+                    )
+                    .octets(AvpDef::vendor(avp::TGPP_RAT_TYPE, VENDOR_3GPP, false), &[6]);
+                },
+            );
+        },
+    );
     b.finish();
     buf.freeze()
 }

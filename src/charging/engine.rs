@@ -123,6 +123,38 @@ fn e164(addr: &str) -> String {
         .collect()
 }
 
+/// A request's rating context, and what decides its command-level result.
+struct Plan<'a> {
+    cx: Context<'a>,
+    /// The session's location as of this request.
+    now_at: crate::resolver::location::RateCode,
+    covered: bool,
+    /// gyro had ended the session: usage is charged, nothing granted.
+    ended: bool,
+}
+
+/// Fair usage: one event when the bundle's threshold is first crossed.
+fn fair_usage(
+    bal: &mut super::balance::AccountBalance,
+    bundle: Option<&crate::rating::Bundle>,
+    account: u64,
+    iccid: u128,
+    now: UnixTime,
+) -> Option<FupEvent> {
+    let t = bundle.and_then(|b| b.fup_octets)?;
+    if bal.used.fup_crossed || bal.used.data_octets < t {
+        return None;
+    }
+    bal.used.fup_crossed = true;
+    Some(FupEvent {
+        account,
+        iccid: iccid_string(iccid),
+        at: now,
+        used_octets: bal.used.data_octets,
+        threshold_octets: t,
+    })
+}
+
 /// Encodes a decision as the answer to send.
 pub type Encode<'a> = dyn Fn(&Decision) -> Bytes + 'a;
 
@@ -271,37 +303,97 @@ impl Engine {
         seq: &dyn Sequencer,
         encode: &Encode<'_>,
     ) -> Charged {
-        if !seq.accepting() {
-            let d = Decision::fail(
-                result::TOO_BUSY,
-                "usage cannot be made durable in time; retry",
-            );
-            return Charged {
-                result_code: d.result_code,
-                answer: encode(&d),
-                seq: 0,
-                duplicate: false,
-            };
-        }
         let account = acct.account();
-        let (bal, session) = acct
-            .split(ccr.session_id)
-            .expect("the caller located the session");
-        let sub = session.subscriber;
+        let located = acct.split(ccr.session_id);
+        let (bal, session) = match located {
+            Some(x) if seq.accepting() => x,
+            other => {
+                let d = match other {
+                    Some(_) => Decision::fail(result::TOO_BUSY, BUSY),
+                    None => Decision::fail(result::UNABLE_TO_COMPLY, "session vanished"),
+                };
+                return Charged {
+                    result_code: d.result_code,
+                    answer: encode(&d),
+                    seq: 0,
+                    duplicate: false,
+                };
+            }
+        };
         let catalog = self.index.catalog();
+        let plan = self.plan(ccr, rt, session, &catalog, now);
+        let mut rated = Rated::default();
+        for svc in &ccr.services {
+            rate_service(bal, session, svc, &plan.cx, &mut rated);
+        }
+        if rt == RequestType::Termination {
+            for r in session.reservations.drain(..) {
+                bal.release(r.allowance, r.units);
+            }
+        }
+        let fup = fair_usage(bal, plan.cx.bundle, account, session.subscriber.iccid, now);
+        session.rate_code = plan.now_at;
+        session.last_seen = now;
+        session.expires = now + self.tcc();
+        let decision = self.outcome(&plan, rt, rated.answers);
+        let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
+            seq.submit(Commit {
+                account,
+                used: bal.used,
+                xdrs: rated.xdrs,
+                fup,
+            })
+        } else {
+            0
+        };
+        let answer = encode(&decision);
+        session.remember(KeptAnswer {
+            number: ccr.request_number,
+            end_to_end,
+            bytes: answer.clone(),
+            seq: commit_seq,
+        });
+        // A refused CCR-I ends the session before it starts, as a CCR-T or
+        // an event ends it after: a later CCR-U for it gets 5002.
+        let refused_start = rt == RequestType::Initial && decision.result_code != result::SUCCESS;
+        if refused_start || matches!(rt, RequestType::Termination | RequestType::Event) {
+            for r in session.reservations.drain(..) {
+                bal.release(r.allowance, r.units);
+            }
+            session.state = SessionState::Terminated;
+            session.expires = now + self.cfg.terminated_linger;
+        }
+        Charged {
+            answer,
+            seq: commit_seq,
+            duplicate: false,
+            result_code: decision.result_code,
+        }
+    }
+
+    /// What rating this request needs to know: the product, bundle and
+    /// sponsor, where the reported usage happened and where the session is
+    /// now, and whether that allows new grants.
+    fn plan<'a>(
+        &'a self,
+        ccr: &'a Ccr<'_>,
+        rt: RequestType,
+        session: &Session,
+        catalog: &'a crate::resolver::Catalog,
+        now: UnixTime,
+    ) -> Plan<'a> {
+        let sub = session.subscriber;
         let product = catalog.products.get(sub.product as usize);
         let bundle = product.and_then(|p| self.rating.bundle(&p.name));
         let usage_at = session.rate_code;
         let now_at = location(ccr).map_or(usage_at, |p| p.rate_code());
         let covered = product.is_some_and(|p| {
-            self.rating.covers(
-                catalog.product_rate_codes(sub.product),
-                &p.rate_code_groups,
-                now_at,
-            )
+            let codes = catalog.product_rate_codes(sub.product);
+            self.rating.covers(codes, &p.rate_code_groups, now_at)
         });
         let voice = ServiceContext::parse(ccr.service_context).is_voice();
         let ended = session.state == SessionState::Terminated;
+        let g = &self.rating.grant;
         let cx = Context {
             rating: &self.rating,
             bundle,
@@ -323,44 +415,28 @@ impl Engine {
                 }
             }),
             grant_size: if voice {
-                self.rating.grant.voice_seconds
+                g.voice_seconds
             } else {
-                self.rating.grant.data_octets
+                g.data_octets
             },
             validity: self.validity(),
             usage_at,
             grantable: covered && self.destination_ok(ccr, voice, bundle),
             no_grants: ended || rt == RequestType::Termination,
         };
-        let mut rated = Rated::default();
-        for svc in &ccr.services {
-            rate_service(bal, session, svc, &cx, &mut rated);
+        Plan {
+            cx,
+            now_at,
+            covered,
+            ended,
         }
-        if rt == RequestType::Termination {
-            for r in session.reservations.drain(..) {
-                bal.release(r.allowance, r.units);
-            }
-        }
-        // Fair usage: one event when the threshold is first crossed.
-        let fup = match bundle.and_then(|b| b.fup_octets) {
-            Some(t) if !bal.used.fup_crossed && bal.used.data_octets >= t => {
-                bal.used.fup_crossed = true;
-                Some(FupEvent {
-                    account,
-                    iccid: iccid_string(sub.iccid),
-                    at: now,
-                    used_octets: bal.used.data_octets,
-                    threshold_octets: t,
-                })
-            }
-            _ => None,
-        };
-        session.rate_code = now_at;
-        session.last_seen = now;
-        session.expires = now + self.tcc();
-        let mut result_code = if ended {
+    }
+
+    /// The command-level result of a rated request.
+    fn outcome(&self, plan: &Plan<'_>, rt: RequestType, services: Vec<ServiceAnswer>) -> Decision {
+        let mut result_code = if plan.ended {
             result::UNKNOWN_SESSION_ID
-        } else if !covered && rt != RequestType::Termination {
+        } else if !plan.covered && rt != RequestType::Termination {
             // A network outside the bundle refuses the session at command
             // level; usage already reported is still charged.
             result::END_USER_SERVICE_DENIED
@@ -368,59 +444,22 @@ impl Engine {
             result::SUCCESS
         };
         if self.cfg.raise_mscc_result && result_code == result::SUCCESS {
-            if let Some(f) = rated
-                .answers
-                .iter()
-                .find(|a| a.result_code != result::SUCCESS)
-            {
+            if let Some(f) = services.iter().find(|a| a.result_code != result::SUCCESS) {
                 result_code = f.result_code;
             }
         }
-        let error_message = if ended {
+        let error_message = if plan.ended {
             Some("session was terminated; its usage is charged".to_string())
         } else {
-            (!covered).then(|| format!("visited network {now_at} is not in the bundle"))
+            (!plan.covered).then(|| format!("visited network {} is not in the bundle", plan.now_at))
         };
-        let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
-            seq.submit(Commit {
-                account,
-                used: bal.used,
-                xdrs: std::mem::take(&mut rated.xdrs),
-                fup,
-            })
-        } else {
-            0
-        };
-        let decision = Decision {
+        Decision {
             result_code,
-            services: rated.answers,
+            services,
             error_message,
             location_triggers: self.cfg.location_triggers
-                && !ended
+                && !plan.ended
                 && matches!(rt, RequestType::Initial | RequestType::Update),
-        };
-        let answer = encode(&decision);
-        session.remember(KeptAnswer {
-            number: ccr.request_number,
-            end_to_end,
-            bytes: answer.clone(),
-            seq: commit_seq,
-        });
-        // A refused CCR-I ends the session before it starts, as a CCR-T or
-        // an event ends it after: a later CCR-U for it gets 5002.
-        let refused_start = rt == RequestType::Initial && result_code != result::SUCCESS;
-        if refused_start || matches!(rt, RequestType::Termination | RequestType::Event) {
-            for r in session.reservations.drain(..) {
-                bal.release(r.allowance, r.units);
-            }
-            session.state = SessionState::Terminated;
-            session.expires = now + self.cfg.terminated_linger;
-        }
-        Charged {
-            answer,
-            seq: commit_seq,
-            duplicate: false,
-            result_code,
         }
     }
 

@@ -2,12 +2,12 @@
 
 use super::builder::AvpDef;
 
-pub const SESSION_ID: AvpDef = AvpDef::base(263);
-pub const ORIGIN_HOST: AvpDef = AvpDef::base(264);
+pub const SESSION_ID: AvpDef = AvpDef::base(avp::SESSION_ID);
+pub const ORIGIN_HOST: AvpDef = AvpDef::base(avp::ORIGIN_HOST);
 pub const ORIGIN_REALM: AvpDef = AvpDef::base(296);
 pub const DESTINATION_HOST: AvpDef = AvpDef::base(293);
 pub const DESTINATION_REALM: AvpDef = AvpDef::base(283);
-pub const RESULT_CODE: AvpDef = AvpDef::base(268);
+pub const RESULT_CODE: AvpDef = AvpDef::base(avp::RESULT_CODE);
 pub const HOST_IP_ADDRESS: AvpDef = AvpDef::base(257);
 pub const VENDOR_ID: AvpDef = AvpDef::base(266);
 pub const PRODUCT_NAME: AvpDef = AvpDef::base_optional(269);
@@ -23,14 +23,19 @@ pub const ERROR_MESSAGE: AvpDef = AvpDef::base_optional(281);
 pub const FAILED_AVP: AvpDef = AvpDef::base(279);
 pub const PROXY_INFO: AvpDef = AvpDef::base(284);
 pub const ROUTE_RECORD: AvpDef = AvpDef::base(282);
-pub const USER_NAME: AvpDef = AvpDef::base(1);
-pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(55);
-pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(295);
+pub const USER_NAME: AvpDef = AvpDef::base(avp::USER_NAME);
+pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(avp::EVENT_TIMESTAMP);
+pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(avp::TERMINATION_CAUSE);
 
 /// AVP codes (RFC 6733, RFC 4006/8506; 3GPP TS 29.061 and TS 32.299 for
 /// vendor 10415), for reading requests.
 pub mod avp {
     pub const USER_NAME: u32 = 1;
+    pub const TGPP_CHARGING_ID: u32 = 2;
+    pub const TGPP_PDP_TYPE: u32 = 3;
+    pub const TGPP_IMSI_MCC_MNC: u32 = 8;
+    pub const TGPP_RAT_TYPE: u32 = 21;
+    pub const CALLED_STATION_ID: u32 = 30;
     pub const TGPP_SGSN_MCC_MNC: u32 = 18;
     pub const TGPP_USER_LOCATION_INFO: u32 = 22;
     pub const EVENT_TIMESTAMP: u32 = 55;
@@ -71,6 +76,8 @@ pub mod avp {
     pub const PS_INFORMATION: u32 = 874;
     pub const IMS_INFORMATION: u32 = 876;
     pub const TRIGGER: u32 = 1264;
+    pub const PDP_ADDRESS: u32 = 1227;
+    pub const SGSN_ADDRESS: u32 = 1228;
     pub const IMS_VISITED_NETWORK_IDENTIFIER: u32 = 2713;
 }
 
