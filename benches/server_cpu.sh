@@ -6,6 +6,7 @@
 # the machine's cores, so wall-clock throughput would measure both; CPU time
 # of the server alone does not.
 #
+#   [SERVERS="gyro erlang freediameter"] [GYRO_SERVER_BIN=path/to/gyro] \
 #   benches/server_cpu.sh [RUNS] [SESSIONS]      (defaults: 3, 40000)
 #
 # Needs a release build (cargo build --release) and the peers installed in
@@ -17,6 +18,9 @@ runs=${1:-3}
 sessions=${2:-40000}
 peers=${GYRO_PEERS_DIR:-$PWD/target/peers}
 gyro=$PWD/target/release/gyro
+# The gyro server to measure (a baseline build, say, with GYRO_CONFIG its
+# config/gyro.toml); the load is always this tree's.
+server=${GYRO_SERVER_BIN:-$gyro}
 work=$(mktemp -d)
 trap 'kill -- -$srv 2>/dev/null || true; rm -rf "$work"' EXIT
 srv=0
@@ -55,8 +59,8 @@ start() { # name port -> sets srv (session leader pid)
           -e "s|^data_dir = \"./data\"|data_dir = \"$work/data\"|" \
           -e "s|^listen = \"127.0.0.1:9464\"|listen = \"127.0.0.1:$(free_port)\"|" \
           -e "s|^listen = \"127.0.0.1:8080\"|listen = \"127.0.0.1:$(free_port)\"|" \
-          -e "s|^level = \"info\"|level = \"warn\"|" config/gyro.toml >"$work/gyro.toml"
-      setsid "$gyro" serve --config "$work/gyro.toml" >"$work/$name.log" 2>&1 &
+          -e "s|^level = \"info\"|level = \"warn\"|" "${GYRO_CONFIG:-config/gyro.toml}" >"$work/gyro.toml"
+      setsid "$server" serve --config "$work/gyro.toml" >"$work/$name.log" 2>&1 &
       ;;
     erlang)
       setsid "$peers/erlang/gy_peer.escript" server --port "$port" >"$work/$name.log" 2>&1 &
@@ -71,7 +75,7 @@ start() { # name port -> sets srv (session leader pid)
 }
 
 declare -A results
-for name in gyro erlang freediameter; do
+for name in ${SERVERS:-gyro erlang freediameter}; do
   for r in $(seq 1 "$runs"); do
     port=$(free_port)
     start "$name" "$port"
@@ -90,7 +94,7 @@ for name in gyro erlang freediameter; do
   done
 done
 echo
-for name in gyro erlang freediameter; do
+for name in ${SERVERS:-gyro erlang freediameter}; do
   med=$(python3 -c "import statistics,sys;print(statistics.median(map(float,sys.argv[1:])))" ${results[$name]})
   echo "median $name: $med us CPU per answered CCR"
 done

@@ -1,6 +1,6 @@
 //! Drives one TCP connection: reads and frames bytes, feeds the peer state
-//! machine, dispatches application requests concurrently and writes answers in
-//! batches from a separate writer task.
+//! machine, dispatches application requests concurrently and writes what
+//! each wake-up produced in one batch, from the connection's own task.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +9,6 @@ use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -20,31 +19,6 @@ use crate::diameter::codes::{result, DisconnectCause};
 use crate::diameter::message::Message;
 use crate::diameter::peer::{Action, ConnState, PeerCapabilities, PeerConnection, Role};
 use crate::diameter::validate::validate;
-
-/// Most answers one write batches together.
-const WRITE_BATCH: usize = 256;
-
-async fn writer(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
-    let mut out = BytesMut::with_capacity(64 * 1024);
-    while let Some(first) = rx.recv().await {
-        out.extend_from_slice(&first);
-        let mut n = 1;
-        while n < WRITE_BATCH {
-            match rx.try_recv() {
-                Ok(b) => {
-                    out.extend_from_slice(&b);
-                    n += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        if wr.write_all(&out).await.is_err() {
-            return;
-        }
-        out.clear();
-    }
-    let _ = wr.shutdown().await;
-}
 
 pub(super) fn command_label(code: u32) -> &'static str {
     match code {
@@ -92,17 +66,42 @@ fn application_label(app: u32) -> metrics::SharedString {
     }
 }
 
+/// (direction, command, request, application, Result-Code) of a message.
+type MessageKind = (&'static str, u32, bool, u32, u32);
+
+const MAX_CACHED_KINDS: usize = 512;
+
+thread_local! {
+    /// Counter handles by message kind: registering one (a registry look-up
+    /// with label hashing) per message cost more than the increment.
+    static MESSAGE_COUNTERS: std::cell::RefCell<
+        std::collections::HashMap<MessageKind, metrics::Counter, rustc_hash::FxBuildHasher>,
+    > = Default::default();
+}
+
 fn count_message(direction: &'static str, frame: &[u8]) {
     let Some(m) = Message::new(frame) else { return };
     let h = m.header;
-    let kind = if h.is_request() { "request" } else { "answer" };
-    let rc: metrics::SharedString = match (h.is_request(), m.result_code()) {
-        (false, Some(c)) => result_label(c),
-        _ => "".into(),
+    let rc = if h.is_request() {
+        0
+    } else {
+        m.result_code().unwrap_or(0)
     };
-    metrics::counter!(mn::MESSAGES, "direction" => direction, "command" => command_label(h.command),
-        "kind" => kind, "application" => application_label(h.application), "result" => rc)
-    .increment(1);
+    let key = (direction, h.command, h.is_request(), h.application, rc);
+    let register = || {
+        let kind = if h.is_request() { "request" } else { "answer" };
+        let rc: metrics::SharedString = if rc == 0 { "".into() } else { result_label(rc) };
+        metrics::counter!(mn::MESSAGES, "direction" => direction, "command" => command_label(h.command),
+            "kind" => kind, "application" => application_label(h.application), "result" => rc)
+    };
+    MESSAGE_COUNTERS.with(|c| {
+        let mut c = c.borrow_mut();
+        // Peers choose Result-Codes and Application-Ids: keep the cache small.
+        if c.len() >= MAX_CACHED_KINDS && !c.contains_key(&key) {
+            return register().increment(1);
+        }
+        c.entry(key).or_insert_with(register).increment(1)
+    });
 }
 
 struct InFlight(Arc<AtomicUsize>);
@@ -186,9 +185,11 @@ pub(super) async fn run(
 ) -> Option<crate::diameter::peer::CloseReason> {
     let _ = stream.set_nodelay(true);
     let remote = stream.peer_addr().ok();
-    let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel::<Bytes>(4096);
-    let writer_task = tokio::spawn(writer(wr, rx));
+    let (mut rd, mut wr) = stream.into_split();
+    // Answers of `Reply::Later` tasks come back through this channel;
+    // everything else is written straight from `out`.
+    let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
+    let mut out = BytesMut::with_capacity(64 * 1024);
     let reg = shared.peers.register();
     if let Some(h) = &dial_host {
         shared.peers.dialling(&reg, h);
@@ -216,20 +217,12 @@ pub(super) async fn run(
         // Act on everything the state machine decided.
         while let Some(a) = fsm.poll_action() {
             match a {
-                Action::Send(b) => {
-                    count_message("out", &b);
-                    if tx.send(b).await.is_err() {
-                        break 'conn;
-                    }
-                }
+                Action::Send(b) => emit(&mut out, &b),
                 Action::Deliver(frame) => {
                     if let Some(b) =
                         dispatch(&shared, frame, peer.as_ref(), &tx, &inflight, &mut held)
                     {
-                        count_message("out", &b);
-                        if tx.send(b).await.is_err() {
-                            break 'conn;
-                        }
+                        emit(&mut out, &b);
                     }
                 }
                 Action::Up(caps) => {
@@ -254,6 +247,20 @@ pub(super) async fn run(
                     break 'conn;
                 }
             }
+        }
+        // Held answers whose tickets came due meanwhile, then one write
+        // for all this wake-up produced.
+        if !held.is_empty() {
+            held.release(&mut released);
+            for b in released.drain(..) {
+                emit(&mut out, &b);
+            }
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                break 'conn;
+            }
+            out.clear();
         }
         let deadline = fsm.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -286,13 +293,11 @@ pub(super) async fn run(
                 tracing::info!(?remote, "election lost by our connection, closing it");
                 break 'conn;
             }
-            _ = held.changed(), if !held.is_empty() => {
-                held.release(&mut released);
-                for b in released.drain(..) {
-                    count_message("out", &b);
-                    if tx.send(b).await.is_err() {
-                        break 'conn;
-                    }
+            _ = held.changed(), if !held.is_empty() => {}
+            Some(b) = rx.recv() => {
+                emit(&mut out, &b);
+                while let Ok(b) = rx.try_recv() {
+                    emit(&mut out, &b);
                 }
             }
             r = shutdown.changed(), if !draining => {
@@ -314,9 +319,22 @@ pub(super) async fn run(
     if let Some(p) = &peer {
         metrics::gauge!(mn::PEER_UP, "peer" => p.origin_host.clone()).set(0.0);
     }
+    // Answers still being made (`Reply::Later`) go out before the close.
     drop(tx);
-    let _ = writer_task.await;
+    while let Some(b) = rx.recv().await {
+        emit(&mut out, &b);
+    }
+    if !out.is_empty() {
+        let _ = wr.write_all(&out).await;
+    }
+    let _ = wr.shutdown().await;
     close_reason
+}
+
+/// Queues a message for the connection's next write.
+fn emit(out: &mut BytesMut, b: &[u8]) {
+    count_message("out", b);
+    out.extend_from_slice(b);
 }
 
 async fn sleep_opt(d: Option<tokio::time::Instant>) {
@@ -390,7 +408,6 @@ fn dispatch(
             tokio::spawn(async move {
                 let _guard = guard;
                 if let Some(b) = fut.await {
-                    count_message("out", &b);
                     let _ = tx.send(b).await;
                 }
             });
