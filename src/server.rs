@@ -137,9 +137,6 @@ pub fn charging(
             ..EngineConfig::default()
         },
     ));
-    for (account, used) in inventory.balances()? {
-        engine.ledger.load(account, used);
-    }
     let dir = cfg.node.data_dir.join(&c.xdr_dir);
     let xdr = XdrWriter::new(dir.clone(), c.xdr_max_bytes)
         .with_context(|| format!("charging.xdr_dir: cannot create {}", dir.display()))?;
@@ -147,13 +144,19 @@ pub fn charging(
         max_queue: c.commit_queue.max(1),
         stall: c.commit_stall.0,
     };
+    // Starting the committer first replays what the store had not flushed,
+    // so the balances loaded next are the latest.
     let committer = Committer::start(inventory.clone(), xdr, limits)?;
+    for (account, used) in inventory.balances()? {
+        engine.ledger.load(account, used);
+    }
     Ok((engine.clone(), CreditControl { engine, committer }))
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
+    let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone());
     if let Some(addr) = cfg.api.listen {
         if cfg.api.token == crate::config::DEV_TOKEN {
@@ -258,6 +261,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
     node.shutdown().await;
+    tokio::task::block_in_place(|| committer.finish(Duration::from_secs(10)));
     // The next start then loads the index instead of rebuilding it.
     if inventory.changed_since_checkpoint() {
         if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {

@@ -1,6 +1,7 @@
-//! A store that fails under the embedded OCS, through a real socket: while
-//! commits fail, answers are held (nothing acknowledged that is not written)
-//! and nothing is dropped; once the disk stalls past `charging.commit_stall`
+//! A store that fails under the embedded OCS, through a real socket: once
+//! the commit thread finds it failing (usage is applied to it every 100 ms,
+//! after the xDR log made it durable), answers are held and nothing is
+//! dropped; once the disk stalls past `charging.commit_stall`
 //! new requests get 3004 DIAMETER_TOO_BUSY; when the store heals, every held
 //! answer leaves and the store holds exactly the usage they acknowledged.
 
@@ -138,7 +139,18 @@ fn a_failing_store_holds_answers_then_3004_and_loses_nothing() {
     assert_eq!(result(&p.recv().unwrap()), Some(2001));
 
     failing.store(true, Ordering::SeqCst);
-    for n in 1..=3u32 {
+    // This one is durable in the xDR log at once; the store is tried within
+    // 100 ms, fails, and from then on answers wait for it.
+    p.send(&gy_ccr(&GyCcr {
+        kind: 2,
+        number: 1,
+        e2e: 11,
+        used: 100,
+        ..base
+    }));
+    assert_eq!(result(&p.recv().unwrap()), Some(2001));
+    std::thread::sleep(Duration::from_millis(300));
+    for n in 2..=3u32 {
         p.send(&gy_ccr(&GyCcr {
             kind: 2,
             number: n,
@@ -175,14 +187,19 @@ fn a_failing_store_holds_answers_then_3004_and_loses_nothing() {
     p.stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    for _ in 1..=3 {
+    for _ in 2..=3 {
         assert_eq!(result(&p.recv().unwrap()), Some(2001));
     }
-    assert_eq!(
-        stored_usage(&r.inventory),
-        300,
-        "the held usage, once; not the refused"
-    );
+    // The store takes what the xDR log made durable within 100 ms.
+    let mut stored = 0;
+    for _ in 0..40 {
+        stored = stored_usage(&r.inventory);
+        if stored >= 300 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(stored, 300, "the held usage, once; not the refused");
     let acct = r.inventory.imsi("262019000000001").unwrap();
     assert!(acct.is_some());
     let total: u64 = r

@@ -1,12 +1,15 @@
 //! Durability by group commit. A request's usage, xDRs and events are
 //! queued with a sequence number taken in the same step (under the queue's
 //! lock, which the caller takes while it holds the account): so the queue is
-//! in sequence order, and per account in the order its state changed. The
-//! commit thread writes a prefix of the queue as one group (xDRs fsynced,
-//! then one store batch), retries a failing group until it is written, and
-//! only then raises the durable watermark to the group's last sequence:
-//! the watermark only ever covers a contiguous run, so no answer leaves
-//! before its usage is on disk.
+//! in sequence order, and per account in the order its state changed.
+//!
+//! The commit thread writes a prefix of the queue as one group: its xDR
+//! lines (which carry each account's usage after the request) appended and
+//! fsynced, the one durable write per group, then one store batch that the
+//! store flushes on its own schedule. It retries a failing group until both
+//! are done, and only then raises the watermark to the group's last
+//! sequence: the watermark only ever covers a contiguous run, so no answer
+//! leaves before its usage is on disk.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -72,6 +75,9 @@ struct Inner {
     writing_since: AtomicU64,
     epoch: Instant,
     limits: CommitLimits,
+    /// Set by `finish`: apply what the store lacks, flush, and stop.
+    closing: std::sync::atomic::AtomicBool,
+    closed: Condvar,
 }
 
 #[derive(Clone)]
@@ -81,22 +87,15 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the commit thread. Sequences continue from the store's last
-    /// one, and xDR lines past it (a crash between the xDR fsync and the
-    /// store commit) are cut off first.
+    /// Starts the commit thread, after replaying into the store the xDR
+    /// lines it had not made durable before a crash. Sequences continue
+    /// from the last one either holds.
     pub fn start(
         inventory: Arc<Inventory>,
         xdr: XdrWriter,
         limits: CommitLimits,
     ) -> Result<Committer, crate::inventory::InventoryError> {
-        let last = inventory.charging_sequence()?;
-        match xdr.recover(last) {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(lines = n, "xDR lines of an unfinished commit removed"),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check the xDR files for an unfinished commit")
-            }
-        }
+        let last = replay(&inventory, &xdr)?;
         let (dtx, drx) = watch::channel(last);
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue {
@@ -108,6 +107,8 @@ impl Committer {
             writing_since: AtomicU64::new(0),
             epoch: Instant::now(),
             limits,
+            closing: Default::default(),
+            closed: Condvar::new(),
         });
         let worker = inner.clone();
         std::thread::Builder::new()
@@ -161,6 +162,16 @@ impl Committer {
         *self.durable.borrow()
     }
 
+    /// At shutdown, once no request is in flight: the store takes what
+    /// only the xDR log held, durably, so the next start replays nothing.
+    pub fn finish(&self, timeout: Duration) {
+        let i = &self.inner;
+        let q = i.queue.lock().unwrap_or_else(|p| p.into_inner());
+        i.closing.store(true, Ordering::Relaxed);
+        i.ready.notify_all();
+        let _ = i.closed.wait_timeout(q, timeout);
+    }
+
     /// The durable watermark, for drivers that release answers in batches.
     pub fn watermark(&self) -> watch::Receiver<u64> {
         self.durable.clone()
@@ -174,6 +185,36 @@ struct Group {
     size: usize,
 }
 
+/// Brings the store up to the xDR files (its flush lags their fsync) and
+/// returns the last sequence both now hold.
+fn replay(inv: &Inventory, xdr: &XdrWriter) -> Result<u64, crate::inventory::InventoryError> {
+    let stored = inv.charging_sequence()?;
+    let lines = xdr
+        .replay_after(stored)
+        .map_err(|e| crate::inventory::ops::invalid("charging.xdr_dir", e.to_string()))?;
+    let Some(top) = lines.last().map(|l| l.seq) else {
+        return Ok(stored);
+    };
+    let mut latest: HashMap<u64, Used> = HashMap::new();
+    let mut g = UsageGroup {
+        sequence: top,
+        ..UsageGroup::default()
+    };
+    for l in &lines {
+        latest.insert(l.account, l.used_after);
+        g.fup_events.extend(l.fup.clone());
+    }
+    g.balances = latest.into_iter().collect();
+    inv.commit_usage(&g, true)?;
+    tracing::warn!(
+        lines = lines.len(),
+        from = stored + 1,
+        to = top,
+        "usage the store had not flushed before a stop replayed from the xDR files"
+    );
+    Ok(top)
+}
+
 fn build(jobs: VecDeque<Job>) -> Group {
     let size = jobs.len();
     let mut lines: Vec<(String, Vec<u8>)> = vec![];
@@ -182,8 +223,13 @@ fn build(jobs: VecDeque<Job>) -> Group {
     for mut j in jobs {
         // Jobs are in sequence order: a later one has the later total.
         latest.insert(j.commit.account, j.commit.used);
+        let mut fup = j.commit.fup.take();
         for x in &mut j.commit.xdrs {
             x.seq = j.seq;
+            x.used_after = j.commit.used;
+            // The log must hold the event too: on the request's first line.
+            x.fup = fup.clone();
+            usage.fup_events.extend(fup.take());
             let d = day(x.time);
             let buf = match lines.last_mut() {
                 Some((ld, buf)) if *ld == d => buf,
@@ -196,17 +242,71 @@ fn build(jobs: VecDeque<Job>) -> Group {
             let _ = serde_json::to_writer(&mut *buf, x);
             buf.push(b'\n');
         }
-        usage.fup_events.extend(j.commit.fup.take());
+        // Crossing the threshold takes usage, so a line carried it; never
+        // drop the event if not.
+        usage.fup_events.extend(fup);
         usage.sequence = j.seq;
     }
     usage.balances = latest.into_iter().collect();
     Group { lines, usage, size }
 }
 
-fn next_group(inner: &Inner) -> VecDeque<Job> {
+/// How long usage may sit in the xDR log before it is applied to the store
+/// (and how often a failing store is retried).
+const STORE_EVERY: Duration = Duration::from_millis(100);
+
+/// Usage made durable in the xDR log and not yet applied to the store.
+#[derive(Default)]
+struct Unstored {
+    latest: HashMap<u64, Used>,
+    fup_events: Vec<FupEvent>,
+    sequence: u64,
+    since: Option<Instant>,
+    /// The last try failed: answers wait for the store until it is back.
+    failing: bool,
+}
+
+impl Unstored {
+    fn add(&mut self, u: UsageGroup) {
+        // Groups come in sequence order: a later total replaces an earlier one.
+        self.latest.extend(u.balances);
+        self.fup_events.extend(u.fup_events);
+        self.sequence = u.sequence;
+        self.since.get_or_insert_with(Instant::now);
+    }
+    fn due(&self) -> Option<Instant> {
+        self.since.map(|s| s + STORE_EVERY)
+    }
+    fn group(&self) -> UsageGroup {
+        UsageGroup {
+            balances: self.latest.iter().map(|(a, u)| (*a, *u)).collect(),
+            fup_events: self.fup_events.clone(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+/// The next jobs, or none once `until` passes (or at once when closing).
+fn next_group(inner: &Inner, until: Option<Instant>) -> VecDeque<Job> {
     let mut q = inner.queue.lock().unwrap_or_else(|p| p.into_inner());
     while q.jobs.is_empty() {
-        q = inner.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+        if inner.closing.load(Ordering::Relaxed) {
+            return VecDeque::new();
+        }
+        match until {
+            None => q = inner.ready.wait(q).unwrap_or_else(|p| p.into_inner()),
+            Some(t) => {
+                let left = t.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return VecDeque::new();
+                }
+                q = inner
+                    .ready
+                    .wait_timeout(q, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
     }
     let n = q.jobs.len().min(MAX_GROUP);
     let jobs: VecDeque<Job> = if n == q.jobs.len() {
@@ -218,42 +318,86 @@ fn next_group(inner: &Inner) -> VecDeque<Job> {
     jobs
 }
 
+impl Inner {
+    /// Marks the start (kept if already marked) or the end of a write that
+    /// answers wait for, for the stall bound.
+    fn busy(&self, on: bool) {
+        if !on {
+            self.writing_since.store(0, Ordering::Relaxed);
+        } else if self.writing_since.load(Ordering::Relaxed) == 0 {
+            let now = (self.epoch.elapsed().as_micros() as u64).max(1);
+            self.writing_since.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
 fn run(inner: &Inner, durable: &watch::Sender<u64>, inv: &Inventory, mut xdr: XdrWriter) {
+    let mut unstored = Unstored::default();
     loop {
-        let jobs = next_group(inner);
-        inner.writing_since.store(
-            (inner.epoch.elapsed().as_micros() as u64).max(1),
-            Ordering::Relaxed,
-        );
+        let jobs = next_group(inner, unstored.due());
+        if jobs.is_empty() {
+            if inner.closing.load(Ordering::Relaxed) {
+                store_until_done(inner, &mut unstored, inv, true);
+                inner.closed.notify_all();
+                return;
+            }
+            store_until_done(inner, &mut unstored, inv, false);
+            continue;
+        }
+        inner.busy(true);
         let group = build(jobs);
-        write_until_done(&group, inv, &mut xdr);
-        inner.writing_since.store(0, Ordering::Relaxed);
-        durable.send_replace(group.usage.sequence);
+        write_until_done(&group, &mut xdr);
+        unstored.add(group.usage);
+        if unstored.failing || unstored.due().is_some_and(|d| d <= Instant::now()) {
+            store_until_done(inner, &mut unstored, inv, false);
+        }
+        inner.busy(false);
+        durable.send_replace(unstored.sequence);
         metrics::histogram!("gyro_charging_commit_group_size").record(group.size as f64);
     }
 }
 
-/// Writes the group, retrying what failed (never what succeeded) until all
-/// of it is durable. Answers wait meanwhile: nothing is acknowledged that
-/// was not written, and nothing is dropped.
-fn write_until_done(g: &Group, inv: &Inventory, xdr: &mut XdrWriter) {
-    let mut written = 0;
+/// Applies what the store lacks, retrying until it takes it. While it
+/// fails, no answer leaves (the caller has not raised the watermark) and,
+/// past the stall bound, new requests get 3004.
+fn store_until_done(inner: &Inner, u: &mut Unstored, inv: &Inventory, flush: bool) {
+    if u.since.is_none() && !flush {
+        return;
+    }
     let mut backoff = Duration::from_millis(20);
     loop {
-        let failure = loop {
-            let Some((d, buf)) = g.lines.get(written) else {
-                break None;
-            };
-            match xdr.write(d, buf) {
-                Ok(()) => written += 1,
-                Err(e) => break Some(format!("xDR file: {e}")),
+        match inv.commit_usage(&u.group(), flush) {
+            Ok(()) => {
+                *u = Unstored::default();
+                return;
             }
-        };
-        let failure = failure.or_else(|| inv.commit_usage(&g.usage).err().map(|e| e.to_string()));
-        let Some(why) = failure else { return };
-        metrics::counter!("gyro_charging_commit_failures_total").increment(1);
-        tracing::error!(error = %why, seq = g.usage.sequence, "cannot make usage durable; answers wait, retrying");
-        std::thread::sleep(backoff);
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+            Err(e) => {
+                u.failing = true;
+                inner.busy(true);
+                metrics::counter!("gyro_charging_commit_failures_total").increment(1);
+                tracing::error!(error = %e, seq = u.sequence, "cannot apply usage to the store; answers wait, retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Appends the group's xDR lines, retrying what failed (never what
+/// succeeded) until all are durable. Answers wait meanwhile: nothing is
+/// acknowledged that was not written, and nothing is dropped.
+fn write_until_done(g: &Group, xdr: &mut XdrWriter) {
+    let mut written = 0;
+    let mut backoff = Duration::from_millis(20);
+    while let Some((d, buf)) = g.lines.get(written) {
+        match xdr.write(d, buf) {
+            Ok(()) => written += 1,
+            Err(e) => {
+                metrics::counter!("gyro_charging_commit_failures_total").increment(1);
+                tracing::error!(error = %e, seq = g.usage.sequence, "cannot write xDRs; answers wait, retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
     }
 }

@@ -109,6 +109,8 @@ impl Context<'_> {
             cost_currency: cost.and(self.sponsor.map(|s| s.currency.clone())),
             cost_reporting: cost.map(|c| c.reporting_amount),
             reporting_currency: self.rating.reporting_currency.clone(),
+            used_after: Default::default(),
+            fup: None,
         }
     }
 }
@@ -176,10 +178,25 @@ fn grant(
     if g == 0 {
         a.result_code = result::CREDIT_LIMIT_REACHED;
     } else if cx.request == RequestType::Event {
-        // Direct debiting: the units are used now.
+        // Direct debiting: the units are used now, and recorded like usage.
         bal.commit(cx.allowance, g);
         out.charged = true;
         a.granted = Some((cx.allowance, g));
+        let units = match cx.allowance {
+            Allowance::Data => Units {
+                total_octets: Some(g),
+                ..Units::default()
+            },
+            Allowance::Voice => Units {
+                time: Some(g.min(u32::MAX as u64) as u32),
+                ..Units::default()
+            },
+        };
+        let debit = UsedUnits {
+            units,
+            ..UsedUnits::default()
+        };
+        out.xdrs.push(cx.xdr(&session.subscriber, svc, &debit, g));
     } else {
         bal.reserve(cx.allowance, g);
         session.reservations.push(Reservation {

@@ -1,7 +1,9 @@
-//! xDRs: one JSON line per rated Used-Service-Unit, in files rotated by
-//! size and by UTC day. Every line carries the charging commit sequence it
-//! belongs to, so that a start after a crash can cut off lines whose usage
-//! never reached the store: xDRs and balances always agree.
+//! xDRs: one JSON line per rated Used-Service-Unit (or direct debit), in
+//! files rotated by size and by UTC day. They are charging's durable log:
+//! each line carries its commit sequence and the account's usage after it,
+//! and is fsynced before any answer it covers leaves. The store is updated
+//! from them and flushed on its own schedule; a start after a crash replays
+//! the lines the store had not yet made durable, so xDRs and balances agree.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -10,7 +12,8 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::model::UnixTime;
+use crate::inventory::usage::FupEvent;
+use crate::model::{UnixTime, Used};
 
 /// One record per rated Used-Service-Unit (or direct debit).
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +45,21 @@ pub struct Xdr {
     pub cost_currency: Option<String>,
     pub cost_reporting: Option<Decimal>,
     pub reporting_currency: String,
+    /// The account's usage after this request; stamped by the committer.
+    pub used_after: Used,
+    /// On the line of the request that crossed the fair-usage threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fup: Option<FupEvent>,
+}
+
+/// What a start replays from an xDR line the store may not have.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Replay {
+    pub seq: u64,
+    pub account: u64,
+    pub used_after: Used,
+    #[serde(default)]
+    pub fup: Option<FupEvent>,
 }
 
 /// `YYYYMMDD` of a Unix time, UTC.
@@ -122,10 +140,10 @@ impl XdrWriter {
         }
     }
 
-    /// Cuts off, in the newest files, every line whose `seq` is past
-    /// `durable`: its usage was written here but not to the store before a
-    /// crash, and will not be acknowledged. Returns the lines removed.
-    pub fn recover(&self, durable: u64) -> std::io::Result<usize> {
+    /// The lines past `durable` (the store's last applied sequence), oldest
+    /// first, to replay into the store. A torn last line (a crash mid-write,
+    /// never acknowledged) is cut off first.
+    pub fn replay_after(&self, durable: u64) -> std::io::Result<Vec<Replay>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
@@ -135,47 +153,50 @@ impl XdrWriter {
             })
             .collect();
         files.sort();
-        let mut removed = 0;
-        // One group may span a day boundary, so two files at most hold it.
-        for path in files.iter().rev().take(2) {
-            removed += cut_after(path, durable)?;
+        let mut out = vec![];
+        if let Some(newest) = files.last() {
+            cut_torn_tail(newest)?;
         }
-        Ok(removed)
+        // Newest first, until a file starts at or before `durable`.
+        for path in files.iter().rev() {
+            let (lines, starts_before) = lines_after(path, durable)?;
+            out.splice(0..0, lines);
+            if starts_before {
+                break;
+            }
+        }
+        Ok(out)
     }
 }
 
-/// Truncates `path` after its last line with `seq <= durable` (lines are in
-/// sequence order). A torn last line counts as undurable.
-fn cut_after(path: &Path, durable: u64) -> std::io::Result<usize> {
-    let mut keep = 0u64;
-    let mut pos = 0u64;
-    let mut cut = 0;
-    for line in BufReader::new(File::open(path)?).split(b'\n') {
-        let line = line?;
-        pos += line.len() as u64 + 1;
-        match line_seq(&line) {
-            Some(s) if s <= durable => {
-                keep = pos;
-                cut = 0;
-            }
-            _ => cut += 1,
-        }
-    }
-    let len = std::fs::metadata(path)?.len();
-    if keep < len {
+/// Cuts a last line that has no newline: its write never completed.
+fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
+    let data = std::fs::read(path)?;
+    if data.last().is_some_and(|&b| b != b'\n') {
+        let keep = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let f = OpenOptions::new().write(true).open(path)?;
-        f.set_len(keep)?;
+        f.set_len(keep as u64)?;
         f.sync_all()?;
     }
-    Ok(cut)
+    Ok(())
 }
 
-fn line_seq(line: &[u8]) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Seq {
-        seq: u64,
+/// The lines of `path` with `seq > durable`, and whether its first line is
+/// at or before `durable` (then older files hold nothing newer).
+fn lines_after(path: &Path, durable: u64) -> std::io::Result<(Vec<Replay>, bool)> {
+    let mut out = vec![];
+    let mut first = None;
+    for line in BufReader::new(File::open(path)?).split(b'\n') {
+        let line = line?;
+        let Ok(r) = serde_json::from_slice::<Replay>(&line) else {
+            continue;
+        };
+        first.get_or_insert(r.seq);
+        if r.seq > durable {
+            out.push(r);
+        }
     }
-    serde_json::from_slice::<Seq>(line).ok().map(|s| s.seq)
+    Ok((out, first.is_some_and(|s| s <= durable)))
 }
 
 #[cfg(test)]
@@ -183,16 +204,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recovery_cuts_lines_past_the_durable_sequence_and_torn_lines() {
+    fn replay_takes_the_lines_past_the_store_and_cuts_a_torn_one() {
         let dir = std::env::temp_dir().join(format!("gyro-xdr-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut w = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
-        let lines = b"{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n{\"seq\":4,\"ti";
-        w.write("20261201", lines).unwrap();
-        assert_eq!(w.recover(2).unwrap(), 2);
-        let text = std::fs::read_to_string(dir.join("xdr-20261201-0000.jsonl")).unwrap();
-        assert_eq!(text, "{\"seq\":1}\n{\"seq\":2}\n");
-        assert_eq!(w.recover(2).unwrap(), 0, "nothing more to cut");
+        let line = |seq: u64, used: u64| {
+            format!("{{\"seq\":{seq},\"account\":7,\"used_after\":{{\"data_octets\":{used},\"voice_seconds\":0,\"fup_crossed\":false}}}}\n")
+        };
+        let text = [line(1, 10), line(2, 30), line(3, 60)].concat();
+        w.write("20261130", text.as_bytes()).unwrap();
+        w.write(
+            "20261201",
+            format!("{}{{\"seq\":5,\"acc", line(4, 100)).as_bytes(),
+        )
+        .unwrap();
+        let r = w.replay_after(2).unwrap();
+        let seen: Vec<(u64, u64)> = r
+            .iter()
+            .map(|r| (r.seq, r.used_after.data_octets))
+            .collect();
+        assert_eq!(seen, [(3, 60), (4, 100)]);
+        let tail = std::fs::read_to_string(dir.join("xdr-20261201-0000.jsonl")).unwrap();
+        assert_eq!(tail, line(4, 100), "the torn line is gone");
+        assert!(w.replay_after(4).unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -143,6 +143,12 @@ pub trait Storage: Send + Sync + 'static {
     }
     /// Applies the batch atomically and durably; returns its sequence number.
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError>;
+    /// Applies the batch atomically; it becomes durable with the store's
+    /// next flush, in order with earlier batches. For writers that keep
+    /// their own durable log (charging's xDRs) and can replay it.
+    fn apply(&self, batch: WriteBatch) -> Result<u64, StoreError> {
+        self.commit(batch)
+    }
     /// A fresh id, unique for this store.
     fn next_id(&self) -> Result<u64, StoreError>;
 }
@@ -211,6 +217,11 @@ impl Storage for SledStore {
         feed(records.map(|r| r.map_err(Into::into)), f).map(|()| true)
     }
     fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
+        let seq = self.apply(batch)?;
+        self.tree.flush()?;
+        Ok(seq)
+    }
+    fn apply(&self, batch: WriteBatch) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;
         let mut b = sled::Batch::default();
         for (k, v) in batch.ops {
@@ -220,9 +231,9 @@ impl Storage for SledStore {
             }
         }
         b.insert(SEQ_KEY, &seq.to_be_bytes());
-        // One sled batch is atomic: after a crash it is all there or not at all.
+        // One sled batch is atomic: after a crash it is all there or not at
+        // all, and sled makes batches durable in the order they were applied.
         self.tree.apply_batch(b)?;
-        self.tree.flush()?;
         Ok(seq)
     }
     fn next_id(&self) -> Result<u64, StoreError> {

@@ -1,6 +1,6 @@
-//! The durable side of charging, kept by the inventory so that only it
+//! The stored side of charging, kept by the inventory so that only it
 //! touches the store: each account's usage, the last charging commit
-//! sequence, and the outbox events charging raises (fair usage).
+//! sequence applied, and the outbox events charging raises (fair usage).
 
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +34,11 @@ pub struct UsageGroup {
 }
 
 impl Inventory {
-    /// Makes a group of usage durable: all of it, or (on error) none of it.
-    pub fn commit_usage(&self, g: &UsageGroup) -> Result<(), InventoryError> {
+    /// Applies a group of usage atomically: all of it, or (on error) none
+    /// of it. It is durable with the store's next flush; until then charging's
+    /// own log (the xDR files) holds it, and `commit_usage(.., true)` after a
+    /// crash makes what it replays durable at once.
+    pub fn commit_usage(&self, g: &UsageGroup, durable: bool) -> Result<(), InventoryError> {
         let mut batch = WriteBatch::default();
         for (account, used) in &g.balances {
             batch.put(format!("{BALANCE}{account:020}"), used);
@@ -45,7 +48,11 @@ impl Inventory {
             batch.put(format!("{OUTBOX}{id:020}"), &self.fup_outbox_record(e));
         }
         batch.put(CHARGING_SEQ, &g.sequence);
-        self.store.commit(batch)?;
+        if durable {
+            self.store.commit(batch)?;
+        } else {
+            self.store.apply(batch)?;
+        }
         Ok(())
     }
 
