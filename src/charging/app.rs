@@ -79,7 +79,7 @@ impl Application for CreditControl {
                     "CCR refused"
                 );
             }
-            metrics::counter!("gyro_charging_requests_total", "result" => crate::diameter::transport::result_label(c.result_code)).increment(1);
+            count_request(c.result_code);
             c.answer
         };
         if c.seq == 0 || c.seq <= self.committer.durable_now() {
@@ -94,6 +94,23 @@ impl Application for CreditControl {
     fn tickets(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.committer.watermark())
     }
+}
+
+thread_local! {
+    /// Counter handles by Result-Code (gyro's own few), registered once.
+    static REQUESTS: std::cell::RefCell<rustc_hash::FxHashMap<u32, metrics::Counter>> =
+        Default::default();
+}
+
+fn count_request(result_code: u32) {
+    REQUESTS.with(|r| {
+        r.borrow_mut()
+            .entry(result_code)
+            .or_insert_with(|| {
+                metrics::counter!("gyro_charging_requests_total", "result" => crate::diameter::transport::result_label(result_code))
+            })
+            .increment(1)
+    });
 }
 
 /// Supervision: once a second, Tcc for silent sessions and forgetting

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod rate;
 pub mod session;
 pub mod xdr;
+mod xdr_json;
 
 #[cfg(test)]
 mod engine_tests;
