@@ -238,7 +238,7 @@ fn build(jobs: VecDeque<Job>) -> Group {
             let buf = match lines.last_mut() {
                 Some((ld, buf)) if *ld == d => buf,
                 _ => {
-                    lines.push((d, Vec::with_capacity(512)));
+                    lines.push((d, Vec::with_capacity(size * 600)));
                     &mut lines.last_mut().expect("just pushed").1
                 }
             };

@@ -72,6 +72,11 @@ type MessageKind = (&'static str, u32, bool, u32, u32);
 const MAX_CACHED_KINDS: usize = 512;
 
 thread_local! {
+    /// Touched twice per request: registered once per thread.
+    static INFLIGHT_GAUGE: metrics::Gauge = metrics::gauge!(mn::INFLIGHT);
+}
+
+thread_local! {
     /// Counter handles by message kind: registering one (a registry look-up
     /// with label hashing) per message cost more than the increment.
     static MESSAGE_COUNTERS: std::cell::RefCell<
@@ -108,14 +113,14 @@ struct InFlight(Arc<AtomicUsize>);
 impl InFlight {
     fn new(c: &Arc<AtomicUsize>) -> Self {
         c.fetch_add(1, Ordering::AcqRel);
-        metrics::gauge!(mn::INFLIGHT).increment(1.0);
+        INFLIGHT_GAUGE.with(|g| g.increment(1.0));
         InFlight(c.clone())
     }
 }
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
-        metrics::gauge!(mn::INFLIGHT).decrement(1.0);
+        INFLIGHT_GAUGE.with(|g| g.decrement(1.0));
     }
 }
 
