@@ -15,8 +15,8 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
 pub use super::catalog::Catalog;
-use super::imsi_table::ImsiTable;
-use super::table::{hash_u64, row_for_iccid, OrdinalTable, Row, Rows};
+use super::table::{hash_u64, row_for_iccid, Row, Rows};
+use super::{imsi_table::ImsiTable, ordinal_table::OrdinalTable};
 use crate::inventory::model::{
     Account, AccountStatus, Imsi, ImsiState, Profile, ProfileState, UnixTime,
 };
