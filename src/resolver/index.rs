@@ -3,7 +3,7 @@
 //! a profile row by ordinal; the row (see `table`) carries the profile's
 //! status and, denormalised, its account's id, product and state, so one
 //! account change is one row write whatever the number of IMSIs. Readers never
-//! wait on a writer for longer than a probe; the inventory writes here after
+//! lock or wait on a writer (see `shard`); the inventory writes here after
 //! every commit, so a change is visible at once. Puts are order-independent,
 //! so the rebuild can feed accounts, profiles and IMSIs from parallel scans.
 

@@ -101,6 +101,11 @@ impl<T, S> Shard<T, S> {
         self.live.load()
     }
 
+    /// The live table, for a long walk (a guard is meant to be brief).
+    pub(crate) fn load_full(&self) -> Arc<Table<T>> {
+        self.live.load_full()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.writer.len.load(Relaxed)
     }
@@ -172,7 +177,7 @@ mod tests {
     #[test]
     fn a_replaced_table_is_freed_by_a_writer_once_no_reader_holds_it() {
         let s: Shard<u32> = Shard::new(1);
-        let reader = Guard::into_inner(s.load());
+        let reader = s.load_full();
         s.write().publish(2);
         assert_eq!((**reader, ***s.load()), (1, 2));
         let weak = Arc::downgrade(&reader);
