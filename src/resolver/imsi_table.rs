@@ -1,20 +1,21 @@
-//! The IMSI table: IMSI → one packed word, in flat open-addressing shards.
+//! The IMSI table: IMSI → one packed word, in flat open-addressing shards
+//! that readers probe without a lock (see `shard`).
 //!
 //! Why not `dashmap`/`hashbrown`: a SwissTable keeps its control bytes apart
 //! from its entries, so a look-up touches two cache lines (and, at 10 M
 //! IMSIs, two TLB entries) before it even reaches the profile row. Here key
 //! and value share one 16-octet slot and a probe walks consecutive slots, so
 //! a hit costs one line. IMSIs are never removed (their state changes), so
-//! there are no tombstones to manage.
+//! there are no tombstones, and a slot's key, once set, never changes: a
+//! reader that finds it can trust the value beside it.
 
-use std::sync::RwLock;
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
-use crossbeam_utils::CachePadded;
-
-use super::hugepages::{Huge, HugeVec};
-
-const SHARD_BITS: u32 = 4;
-const SHARDS: usize = 1 << SHARD_BITS;
+use super::hugepages::{filled, HugeVec};
+use super::shard::{capacity_for, shard_of, start, Shard, MIN_CAP, SHARDS};
 
 /// Fibonacci hashing: a multiply spreads every key bit into the high bits,
 /// which pick the shard and then the slot.
@@ -22,98 +23,96 @@ fn spread(key: u64) -> u64 {
     key.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-struct Shard {
-    /// `[key, value]`; key 0 marks an empty slot. Length is 0 or a power of two.
-    slots: HugeVec<[u64; 2]>,
-    len: usize,
+/// Key 0 marks an empty slot. Aligned so that a slot never straddles two
+/// cache lines.
+#[derive(Default)]
+#[repr(align(16))]
+struct Slot {
+    key: AtomicU64,
+    value: AtomicU64,
 }
 
-impl Default for Shard {
-    fn default() -> Self {
-        Shard {
-            slots: HugeVec::new_in(Huge),
-            len: 0,
-        }
-    }
-}
+/// One shard's slots: a power of two of them, at most 7/8 used.
+struct Slots(HugeVec<Slot>);
 
-impl Shard {
-    fn start(&self, h: u64) -> usize {
-        // The bits under the shard selector.
-        let bits = self.slots.len().trailing_zeros();
-        ((h << SHARD_BITS) >> (64 - bits).min(63)) as usize & (self.slots.len() - 1)
+impl Slots {
+    fn with_capacity(cap: usize) -> Slots {
+        Slots(filled(cap))
     }
 
     fn find(&self, key: u64, h: u64) -> Option<u64> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.start(h);
+        let mask = self.0.len() - 1;
+        let mut i = start(h, self.0.len());
         loop {
-            let [k, v] = self.slots[i];
-            if k == key {
-                return Some(v);
+            let slot = &self.0[i];
+            // Acquire pairs with the key's release in `put`: the value
+            // written before it (and the row it names) is visible.
+            match slot.key.load(Acquire) {
+                k if k == key => return Some(slot.value.load(Acquire)),
+                0 => return None,
+                _ => i = (i + 1) & mask,
             }
-            if k == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
         }
     }
 
-    /// Inserts or replaces; the previous value if any.
-    fn insert(&mut self, key: u64, h: u64, value: u64) -> Option<u64> {
-        // Grow at 7/8 full: linear probing stays short below that.
-        if (self.len + 1) * 8 > self.slots.len() * 7 {
-            self.grow();
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.start(h);
+    /// Inserts or replaces; the previous value if any. Writers only, one at
+    /// a time, with room for one more key.
+    fn put(&self, key: u64, h: u64, value: u64) -> Option<u64> {
+        let mask = self.0.len() - 1;
+        let mut i = start(h, self.0.len());
         loop {
-            let slot = &mut self.slots[i];
-            if slot[0] == key {
-                return Some(std::mem::replace(&mut slot[1], value));
+            let slot = &self.0[i];
+            // Relaxed: only writers store keys, and they hold the mutex.
+            match slot.key.load(Relaxed) {
+                k if k == key => return Some(slot.value.swap(value, Release)),
+                0 => {
+                    // Value first, then the key that makes it visible.
+                    slot.value.store(value, Relaxed);
+                    slot.key.store(key, Release);
+                    return None;
+                }
+                _ => i = (i + 1) & mask,
             }
-            if slot[0] == 0 {
-                *slot = [key, value];
-                self.len += 1;
-                return None;
-            }
-            i = (i + 1) & mask;
         }
     }
 
-    fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(16);
-        let old = std::mem::replace(&mut self.slots, super::hugepages::filled(cap));
-        self.len = 0;
-        for [k, v] in old.into_iter().filter(|s| s[0] != 0) {
-            self.insert(k, spread(k), v);
+    /// A copy in `cap` slots. The caller holds the writers' mutex, so
+    /// nothing changes here while it is copied.
+    fn grown(&self, cap: usize) -> Slots {
+        let new = Slots::with_capacity(cap);
+        for (k, v) in self.entries() {
+            new.put(k, spread(k), v);
         }
+        new
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.0.iter().filter_map(|s| match s.key.load(Acquire) {
+            0 => None,
+            k => Some((k, s.value.load(Acquire))),
+        })
     }
 }
 
-/// IMSI keys (non-zero) to values, sharded so that writers on one shard do
-/// not hold up readers of the others; a reader holds a read lock for the
-/// probe only.
+/// IMSI keys (non-zero) to values. Readers never lock or wait; writers of
+/// one shard take turns, and writers of different shards do not meet.
 pub(crate) struct ImsiTable {
-    shards: Box<[CachePadded<RwLock<Shard>>]>,
+    shards: Box<[Shard<Slots>]>,
 }
 
 impl Default for ImsiTable {
     fn default() -> Self {
         ImsiTable {
             shards: (0..SHARDS)
-                .map(|_| CachePadded::new(RwLock::default()))
+                .map(|_| Shard::new(Slots::with_capacity(MIN_CAP)))
                 .collect(),
         }
     }
 }
 
 impl ImsiTable {
-    fn shard(&self, h: u64) -> &RwLock<Shard> {
-        &self.shards[(h >> (64 - SHARD_BITS)) as usize]
+    fn shard(&self, h: u64) -> &Shard<Slots> {
+        &self.shards[shard_of(h)]
     }
 
     pub(crate) fn get(&self, key: u64) -> Option<u64> {
@@ -121,24 +120,32 @@ impl ImsiTable {
             return None;
         }
         let h = spread(key);
-        let s = self.shard(h).read().unwrap_or_else(|p| p.into_inner());
-        s.find(key, h)
+        self.shard(h).load().find(key, h)
     }
 
     /// `key` must not be 0.
     pub(crate) fn insert(&self, key: u64, value: u64) -> Option<u64> {
         debug_assert_ne!(key, 0);
         let h = spread(key);
-        let mut s = self.shard(h).write().unwrap_or_else(|p| p.into_inner());
-        s.insert(key, h, value)
+        let mut w = self.shard(h).write();
+        let want = capacity_for(w.len() + 1);
+        if want > w.table().0.len() {
+            let bigger = w.table().grown(want);
+            w.publish(bigger);
+        }
+        let prev = w.table().put(key, h, value);
+        if prev.is_none() {
+            w.set_len(w.len() + 1);
+        }
+        prev
     }
 
-    /// Every (key, value), shard by shard; a shard is read-locked while it
-    /// is walked.
+    /// Every (key, value), shard by shard, as each shard's live table holds
+    /// them when it is reached. Callers that need a consistent whole (the
+    /// snapshot) keep writers out themselves.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64)) {
         for s in self.shards.iter() {
-            let s = s.read().unwrap_or_else(|p| p.into_inner());
-            for &[k, v] in s.slots.iter().filter(|s| s[0] != 0) {
+            for (k, v) in s.load_full().entries() {
                 f(k, v);
             }
         }
@@ -146,19 +153,19 @@ impl ImsiTable {
 
     /// Room for `n` keys in all, so that a bulk load does not regrow.
     pub(crate) fn reserve(&self, n: usize) {
+        // An eighth more than an even share: shards do not fill evenly.
+        let want = capacity_for(n / SHARDS + n / (SHARDS * 8));
         for s in self.shards.iter() {
-            let mut s = s.write().unwrap_or_else(|p| p.into_inner());
-            while (n / SHARDS + n / (SHARDS * 8)) * 8 > s.slots.len() * 7 {
-                s.grow();
+            let mut w = s.write();
+            if want > w.table().0.len() {
+                let bigger = w.table().grown(want);
+                w.publish(bigger);
             }
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len)
-            .sum()
+        self.shards.iter().map(Shard::len).sum()
     }
 }
 
@@ -167,6 +174,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+    use std::sync::atomic::AtomicU64;
 
     proptest! {
         /// Behaves as a map, whatever the keys (clustered or spread).
@@ -218,5 +226,55 @@ mod tests {
             });
         });
         assert_eq!(t.get(199_999), Some(599_997));
+    }
+
+    #[test]
+    fn readers_see_every_key_inserted_before_they_look_across_growths() {
+        // 12 500 keys a shard: each doubles ten times from 16 slots on the way.
+        const N: u64 = 200_000;
+        const BASE: u64 = 262_010_000_000_000;
+        // The writer also rewrites earlier keys, flagging the value: a reader
+        // may see either word, never another.
+        const AGAIN: u64 = 1 << 40;
+        let t = ImsiTable::default();
+        // Keys 1..=done are in.
+        let done = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for k in 1..=N {
+                    t.insert(BASE + k, k);
+                    t.insert(BASE + k / 2 + 1, (k / 2 + 1) | AGAIN);
+                    done.store(k, Release);
+                }
+            });
+            for r in 0..3u64 {
+                let (t, done) = (&t, &done);
+                s.spawn(move || {
+                    let mut x = r + 1;
+                    loop {
+                        let d = done.load(Acquire);
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        // The newest key, and one at random, of those already in.
+                        for k in [d, 1 + (x >> 33) % d.max(1)]
+                            .into_iter()
+                            .filter(|&k| k >= 1 && k <= d)
+                        {
+                            assert_eq!(t.get(BASE + k).map(|v| v & !AGAIN), Some(k));
+                        }
+                        // One that may be on its way: absent or right.
+                        if let Some(v) = t.get(BASE + d + 1) {
+                            assert_eq!(v & !AGAIN, d + 1);
+                        }
+                        if d == N {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(t.len(), N as usize);
+        assert!(t.shards.iter().all(|s| s.load().0.len() >= MIN_CAP << 9));
     }
 }

@@ -3,7 +3,7 @@
 //! a profile row by ordinal; the row (see `table`) carries the profile's
 //! status and, denormalised, its account's id, product and state, so one
 //! account change is one row write whatever the number of IMSIs. Readers never
-//! wait on a writer for longer than a probe; the inventory writes here after
+//! lock or wait on a writer (see `shard`); the inventory writes here after
 //! every commit, so a change is visible at once. Puts are order-independent,
 //! so the rebuild can feed accounts, profiles and IMSIs from parallel scans.
 
@@ -15,8 +15,8 @@ use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
 pub use super::catalog::Catalog;
-use super::imsi_table::ImsiTable;
-use super::table::{hash_u64, row_for_iccid, OrdinalTable, Row, Rows};
+use super::table::{hash_u64, row_for_iccid, Row, Rows};
+use super::{imsi_table::ImsiTable, ordinal_table::OrdinalTable};
 use crate::model::{Account, AccountStatus, Imsi, ImsiState, Profile, ProfileState, UnixTime};
 
 /// Digits to a number: IMSIs (≤ 15 digits), MSISDNs (≤ 15) and ICCIDs (≤ 22)

@@ -10,7 +10,9 @@ mod hugepages;
 mod imsi_table;
 pub mod index;
 pub mod location;
+mod ordinal_table;
 pub mod resolve;
+mod shard;
 pub mod snapshot;
 mod table;
 

@@ -4,17 +4,14 @@
 //! Why not plain maps: at 10 M profiles a `HashMap<String, Profile>` costs
 //! hundreds of octets per profile. Rows here are 40 octets of atomics, grown
 //! in chunks that never move, so a reader holding an ordinal needs no lock;
-//! the ordinal tables store 4 octets per slot and compare keys through the
-//! rows they point at.
+//! the ordinal tables (`ordinal_table`) store 4 octets per slot and compare
+//! keys through the rows they point at.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{OnceLock, RwLock};
-
-use crossbeam_utils::CachePadded;
-
-use hashbrown::HashTable;
+use std::sync::OnceLock;
 
 use super::hugepages::Huge;
+use super::ordinal_table::OrdinalTable;
 
 type HugeBox<T> = allocator_api2::boxed::Box<T, Huge>;
 
@@ -23,6 +20,8 @@ const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
 /// 2^12 chunks of 2^16 rows: 268 M profiles, far past one node's inventory.
 const CHUNKS: usize = 1 << 12;
+/// Rows there can be; ordinals are below it.
+pub(crate) const MAX_ROWS: usize = CHUNKS * CHUNK;
 
 /// One profile and the account it is assigned to: the words a charging
 /// request reads, 32-octet aligned so that they share one cache line. Every
@@ -121,98 +120,21 @@ impl Rows {
     }
 }
 
-const SHARDS: usize = 16;
-
-type Ordinals = HashTable<u32, Huge>;
-
-/// A hash table of row ordinals: the key lives in the row, so each slot costs
-/// four octets plus hashbrown's control octet. Sharded so that writers on
-/// different keys do not contend; readers hold a shard's read lock only for
-/// the probe.
-pub(crate) struct OrdinalTable {
-    shards: Box<[CachePadded<RwLock<Ordinals>>]>,
-}
-
-impl Default for OrdinalTable {
-    fn default() -> Self {
-        OrdinalTable {
-            shards: (0..SHARDS)
-                .map(|_| CachePadded::new(RwLock::default()))
-                .collect(),
-        }
-    }
-}
-
-/// Shard by bits that hashbrown uses for neither its bucket index (low bits)
-/// nor its control tag (top seven).
-fn shard(hash: u64) -> usize {
-    (hash >> 40) as usize % SHARDS
-}
-
-impl OrdinalTable {
-    pub(crate) fn find(&self, hash: u64, eq: impl Fn(u32) -> bool) -> Option<u32> {
-        let s = self.shards[shard(hash)]
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        s.find(hash, |&o| eq(o)).copied()
-    }
-
-    pub(crate) fn insert(&self, hash: u64, ord: u32, rehash: impl Fn(u32) -> u64) {
-        let mut s = self.shards[shard(hash)]
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        s.insert_unique(hash, ord, |&o| rehash(o));
-    }
-
-    pub(crate) fn remove(&self, hash: u64, eq: impl Fn(u32) -> bool) {
-        let mut s = self.shards[shard(hash)]
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Ok(e) = s.find_entry(hash, |&o| eq(o)) {
-            e.remove();
-        }
-    }
-
-    /// Room for `n` more keys in all, so that a bulk load does not rehash.
-    pub(crate) fn reserve(&self, n: usize, rehash: impl Fn(u32) -> u64) {
-        for s in self.shards.iter() {
-            let mut s = s.write().unwrap_or_else(|p| p.into_inner());
-            s.reserve(n / SHARDS + n / (SHARDS * 8), |&o| rehash(o));
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
-    }
-}
-
 /// ICCID key → row, creating the row on first sight. Creation happens under
-/// the shard's write lock, so two threads that meet the same ICCID (its
+/// the shard's writer mutex, so two threads that meet the same ICCID (its
 /// profile on one, its IMSIs on another) share one row.
 pub(crate) fn row_for_iccid(rows: &Rows, table: &OrdinalTable, iccid: u128) -> Option<u32> {
-    let hash = hash_u128(iccid);
-    let eq = |o: u32| rows.get(o).is_some_and(|r| r.iccid() == iccid);
-    if let Some(o) = table.find(hash, eq) {
-        return Some(o);
-    }
-    let mut s = table.shards[shard(hash)]
-        .write()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(&o) = s.find(hash, |&o| eq(o)) {
-        return Some(o);
-    }
-    let ord = rows.push(iccid)?;
-    s.insert_unique(hash, ord, |&o| hash_u128(rows.get(o).map_or(0, Row::iccid)));
-    Some(ord)
+    table.find_or_insert(
+        hash_u128(iccid),
+        |o| rows.get(o).is_some_and(|r| r.iccid() == iccid),
+        || rows.push(iccid),
+        |o| hash_u128(rows.get(o).map_or(0, Row::iccid)),
+    )
 }
 
-/// A full-avalanche finaliser (MurmurHash3's): hashbrown takes its control
-/// tag from the top bits and its bucket from the bottom ones, and sequential
-/// ICCIDs and MSISDNs must spread over both.
+/// A full-avalanche finaliser (MurmurHash3's): the ordinal tables take the
+/// shard and start slot from the top bits and the tag from the bottom ones,
+/// and sequential ICCIDs and MSISDNs must spread over both.
 fn mix(x: u64) -> u64 {
     let x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
     let x = (x ^ (x >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
