@@ -177,12 +177,7 @@ fn session_rules() {
 
 #[test]
 fn tcc_releases_a_silent_sessions_reservation() {
-    let dir = temp_dir("conf-tcc-rating");
-    let rating =
-        gyro::rating::EMBEDDED.replace("validity_time = \"10m\"", "validity_time = \"1s\"");
-    let path = dir.join("rating.toml");
-    std::fs::write(&path, rating).unwrap();
-    let g = Gyro::start_with_charging("conf-tcc", "", &format!("rating = \"{}\"", path.display()));
+    let g = Gyro::start_with_short_validity("conf-tcc");
     let mut p = open(&g);
     let i = send(
         &mut p,

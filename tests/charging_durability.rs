@@ -279,12 +279,7 @@ fn a_border_crossing_is_costed_per_network_and_arms_the_triggers() {
 
 #[test]
 fn tcc_keeps_a_session_that_holds_no_quota() {
-    let dir = temp_dir("dur-tcc-rating");
-    let rating =
-        gyro::rating::EMBEDDED.replace("validity_time = \"10m\"", "validity_time = \"1s\"");
-    let path = dir.join("rating.toml");
-    std::fs::write(&path, rating).unwrap();
-    let g = Gyro::start_with_charging("dur-tcc", "", &format!("rating = \"{}\"", path.display()));
+    let g = Gyro::start_with_short_validity("dur-tcc");
     let mut p = open(&g);
     // No Requested-Service-Unit: the session holds no quota.
     let s = GyCcr {

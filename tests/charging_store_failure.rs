@@ -13,10 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use gyro::diameter::answer::Origin;
-use gyro::diameter::peer::{ConnConfig, LocalNode};
-use gyro::diameter::transport::{Node, NodeSettings};
-use gyro::diameter::{Dictionary, Message};
+use gyro::diameter::Message;
 use gyro::inventory::store::{RecordIter, SledStore, Storage, StoreError, Visitor, WriteBatch};
 use gyro::inventory::{seed, Inventory};
 
@@ -75,28 +72,7 @@ fn start(failing: Arc<AtomicBool>) -> Running {
         .build()
         .unwrap();
     let addr = rt.block_on(async {
-        let local = Arc::new(LocalNode::new(
-            Origin {
-                host: "gyro.test.local".into(),
-                realm: "test.local".into(),
-                state_id: 1,
-            },
-            vec!["127.0.0.1".parse().unwrap()],
-            vec![4],
-            1,
-        ));
-        let mut node = Node::new(
-            NodeSettings {
-                local,
-                dictionary: Arc::new(Dictionary::builtin()),
-                conn: ConnConfig::default(),
-                max_message_size: 65536,
-                allowed_peers: None,
-                reconnect_interval: Duration::from_secs(30),
-                shutdown_grace: Duration::from_secs(5),
-            },
-            vec![Arc::new(app)],
-        );
+        let mut node = in_process_node(vec![Arc::new(app)]);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         node.listen(l);

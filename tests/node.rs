@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
-use gyro::diameter::answer::{begin_answer, Origin};
+use gyro::diameter::answer::begin_answer;
 use gyro::diameter::codes;
-use gyro::diameter::peer::{ConnConfig, LocalNode};
-use gyro::diameter::transport::{AppContext, Application, Node, NodeSettings, Reply, Request};
-use gyro::diameter::{Dictionary, Message, MessageBuilder};
+use gyro::diameter::transport::{AppContext, Application, Node, Reply, Request};
+use gyro::diameter::{Message, MessageBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -82,28 +81,7 @@ async fn read_msg(s: &mut TcpStream) -> Vec<u8> {
 }
 
 fn node() -> Node {
-    let local = Arc::new(LocalNode::new(
-        Origin {
-            host: "gyro.test.local".into(),
-            realm: "test.local".into(),
-            state_id: 1,
-        },
-        vec!["127.0.0.1".parse().unwrap()],
-        vec![4],
-        1,
-    ));
-    Node::new(
-        NodeSettings {
-            local,
-            dictionary: Arc::new(Dictionary::builtin()),
-            conn: ConnConfig::default(),
-            max_message_size: 65536,
-            allowed_peers: None,
-            reconnect_interval: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(5),
-        },
-        vec![Arc::new(Echo)],
-    )
+    common::in_process_node(vec![Arc::new(Echo)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -503,3 +503,46 @@ pub fn gy_ccr(c: &GyCcr<'_>) -> Vec<u8> {
     }
     buf.to_vec()
 }
+
+impl Gyro {
+    /// Starts gyro granting with a Validity-Time of 1 s, so Tcc (2 s) passes
+    /// within a test.
+    pub fn start_with_short_validity(tag: &str) -> Gyro {
+        let dir = temp_dir(&format!("{tag}-rating"));
+        let rating =
+            gyro::rating::EMBEDDED.replace("validity_time = \"10m\"", "validity_time = \"1s\"");
+        let path = dir.join("rating.toml");
+        std::fs::write(&path, rating).unwrap();
+        Self::start_with_charging(tag, "", &format!("rating = \"{}\"", path.display()))
+    }
+}
+
+/// A Diameter node in-process on the built-in dictionaries, serving `apps`.
+pub fn in_process_node(
+    apps: Vec<std::sync::Arc<dyn gyro::diameter::transport::Application>>,
+) -> gyro::diameter::transport::Node {
+    use gyro::diameter::peer::{ConnConfig, LocalNode};
+    use gyro::diameter::transport::{Node, NodeSettings};
+    let local = std::sync::Arc::new(LocalNode::new(
+        gyro::diameter::answer::Origin {
+            host: "gyro.test.local".into(),
+            realm: "test.local".into(),
+            state_id: 1,
+        },
+        vec!["127.0.0.1".parse().unwrap()],
+        vec![4],
+        1,
+    ));
+    Node::new(
+        NodeSettings {
+            local,
+            dictionary: std::sync::Arc::new(gyro::diameter::Dictionary::builtin()),
+            conn: ConnConfig::default(),
+            max_message_size: 65536,
+            allowed_peers: None,
+            reconnect_interval: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+        },
+        apps,
+    )
+}
