@@ -270,6 +270,13 @@ impl Engine {
             // restart, Tcc, another node). Its usage is charged all the same.
             let (sub, plmn) = match fresh.take().unwrap_or_else(|| self.resolve(ccr, now)) {
                 Ok(x) => x,
+                // An update gyro cannot place: nothing names its subscriber.
+                Err(_) if !starts && ccr.imsi.is_none() && ccr.msisdn.is_none() => {
+                    return unanswered(Decision::fail(
+                        result::UNKNOWN_SESSION_ID,
+                        "unknown session without Subscription-Id or User-Name to re-create it from",
+                    ))
+                }
                 Err(d) => return unanswered(d),
             };
             if !seq.accepting() {

@@ -359,6 +359,23 @@ fn an_update_for_a_session_gyro_lost_is_charged_and_answered() {
 }
 
 #[test]
+fn an_unknown_session_with_no_identity_gets_5002() {
+    let e = engine();
+    let mut c = ccr(
+        "anon",
+        RequestType::Update,
+        3,
+        Some(100),
+        10,
+        "26201",
+        "pgw",
+    );
+    c.imsi = None;
+    assert_eq!(charge(&e, &c, 0).d.result_code, UNKNOWN_SESSION_ID);
+    assert_eq!(e.ledger.owner("anon"), None);
+}
+
+#[test]
 fn an_update_after_the_termination_gets_5002_but_its_usage_is_charged() {
     let e = engine();
     charge(
