@@ -284,8 +284,9 @@ impl Engine {
             }
             let mut acct = self.ledger.lock(sub.account);
             if acct.session(ccr.session_id).is_some() {
-                // Another request opened it meanwhile: locate again.
-                fresh = Some(Ok((sub, plmn)));
+                // Another request opened it meanwhile: locate again (an
+                // update then joins that session rather than replace it).
+                fresh = starts.then_some(Ok((sub, plmn)));
                 continue;
             }
             acct.open(ccr.session_id, Session::new(sub, plmn.rate_code(), now));
