@@ -46,7 +46,7 @@ fn with_hop_by_hop(answer: &Bytes, hbh: u32) -> Bytes {
 
 impl Application for CreditControl {
     fn application_id(&self) -> u32 {
-        4
+        crate::diameter::header::application::CREDIT_CONTROL
     }
 
     fn handle(&self, req: Request, ctx: &AppContext, now: SystemTime) -> Reply {

@@ -8,6 +8,7 @@ use crate::diameter::answer::{begin_answer, Origin};
 use crate::diameter::builder::AvpDef;
 use crate::diameter::codes::{self, avp, value};
 use crate::diameter::dictionary::VENDOR_3GPP;
+use crate::diameter::header::application;
 use crate::diameter::Message;
 
 const CC_REQUEST_TYPE: AvpDef = AvpDef::base(avp::CC_REQUEST_TYPE);
@@ -40,7 +41,7 @@ pub fn encode(
     fui: &FinalUnit<'_>,
 ) -> usize {
     let mut b = begin_answer(buf, origin, req, d.result_code);
-    b.u32(codes::AUTH_APPLICATION_ID, 4);
+    b.u32(codes::AUTH_APPLICATION_ID, application::CREDIT_CONTROL);
     for def in [CC_REQUEST_TYPE, CC_REQUEST_NUMBER] {
         match req.find(def.code, 0) {
             Some(a) => {
