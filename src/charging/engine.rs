@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::balance::AccountBalance;
 use super::ccr::{Ccr, RequestType, ServiceContext};
 use super::commit::Commit;
-use super::ledger::{AccountGuard, Ledger};
+use super::ledger::Ledger;
 use super::rate::{rate_service, Context, Rated, ServiceAnswer};
 use super::session::{KeptAnswer, Session, SessionState};
 use crate::diameter::codes::{result, value};
@@ -135,7 +136,7 @@ struct Plan<'a> {
 
 /// Fair usage: one event when the bundle's threshold is first crossed.
 fn fair_usage(
-    bal: &mut super::balance::AccountBalance,
+    bal: &mut AccountBalance,
     bundle: Option<&crate::rating::Bundle>,
     account: u64,
     iccid: u128,
@@ -235,7 +236,7 @@ impl Engine {
         for _ in 0..LOCATE_TRIES {
             if let Some(owner) = self.ledger.owner(ccr.session_id) {
                 let mut acct = self.ledger.lock(owner);
-                if let Some(s) = acct.session(ccr.session_id) {
+                if let Some((bal, s)) = acct.split(ccr.session_id) {
                     if let Some(k) = s.answer_for(ccr.request_number, end_to_end) {
                         return Charged {
                             answer: k.bytes.clone(),
@@ -244,24 +245,18 @@ impl Engine {
                             result_code: 0,
                         };
                     }
-                    match &fresh {
-                        None => {
-                            return self.decide(&mut acct, ccr, rt, end_to_end, now, seq, encode)
-                        }
-                        // A new request on an open Session-Id: the old
-                        // session's reservations go first.
-                        Some(r) => {
-                            acct.close(ccr.session_id);
-                            if let Ok((sub, plmn)) = r {
-                                if sub.account == owner {
-                                    acct.open(
-                                        ccr.session_id,
-                                        Session::new(*sub, plmn.rate_code(), now),
-                                    );
-                                    return self
-                                        .decide(&mut acct, ccr, rt, end_to_end, now, seq, encode);
-                                }
-                            }
+                    let Some(r) = &fresh else {
+                        return self.decide(owner, bal, s, ccr, rt, end_to_end, now, seq, encode);
+                    };
+                    // A new request on an open Session-Id: the old
+                    // session's reservations go first.
+                    acct.close(ccr.session_id);
+                    if let Ok((sub, plmn)) = r {
+                        if sub.account == owner {
+                            let (bal, s) = acct
+                                .open(ccr.session_id, Session::new(*sub, plmn.rate_code(), now));
+                            return self
+                                .decide(owner, bal, s, ccr, rt, end_to_end, now, seq, encode);
                         }
                     }
                 }
@@ -289,8 +284,8 @@ impl Engine {
                 fresh = starts.then_some(Ok((sub, plmn)));
                 continue;
             }
-            acct.open(ccr.session_id, Session::new(sub, plmn.rate_code(), now));
-            return self.decide(&mut acct, ccr, rt, end_to_end, now, seq, encode);
+            let (bal, s) = acct.open(ccr.session_id, Session::new(sub, plmn.rate_code(), now));
+            return self.decide(sub.account, bal, s, ccr, rt, end_to_end, now, seq, encode);
         }
         unanswered(Decision::fail(
             result::UNABLE_TO_COMPLY,
@@ -298,12 +293,15 @@ impl Engine {
         ))
     }
 
-    /// Rates the request on its locked account, takes the commit sequence
-    /// and keeps the answer: one step, under one lock.
+    /// Rates the request on its account's state (the caller holds the
+    /// account's lock), takes the commit sequence and keeps the answer: one
+    /// step, under one lock.
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
-        acct: &mut AccountGuard<'_>,
+        account: u64,
+        bal: &mut AccountBalance,
+        session: &mut Session,
         ccr: &Ccr<'_>,
         rt: RequestType,
         end_to_end: u32,
@@ -311,23 +309,15 @@ impl Engine {
         seq: &dyn Sequencer,
         encode: &Encode<'_>,
     ) -> Charged {
-        let account = acct.account();
-        let located = acct.split(ccr.session_id);
-        let (bal, session) = match located {
-            Some(x) if seq.accepting() => x,
-            other => {
-                let d = match other {
-                    Some(_) => Decision::fail(result::TOO_BUSY, BUSY),
-                    None => Decision::fail(result::UNABLE_TO_COMPLY, "session vanished"),
-                };
-                return Charged {
-                    result_code: d.result_code,
-                    answer: encode(&d),
-                    seq: 0,
-                    duplicate: false,
-                };
-            }
-        };
+        if !seq.accepting() {
+            let d = Decision::fail(result::TOO_BUSY, BUSY);
+            return Charged {
+                result_code: d.result_code,
+                answer: encode(&d),
+                seq: 0,
+                duplicate: false,
+            };
+        }
         let catalog = self.index.catalog();
         let plan = self.plan(ccr, rt, session, &catalog, now);
         let mut rated = Rated::default();

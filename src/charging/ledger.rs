@@ -9,6 +9,7 @@
 //! I/O. A Session-Id → account map finds the owner of a CCR-U/T; it is only
 //! written while the owning account is locked.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -75,9 +76,19 @@ impl AccountGuard<'_> {
         let session = s.sessions.get_mut(id)?;
         Some((&mut s.balance, session))
     }
-    pub fn open(&mut self, id: &str, session: Session) {
+    /// Opens (or replaces) a session of this account; returns it with the
+    /// balance, ready to rate on.
+    pub fn open(&mut self, id: &str, session: Session) -> (&mut AccountBalance, &mut Session) {
         self.owners.insert(id.into(), self.account);
-        self.state().sessions.insert(id.into(), session);
+        let st = self.shard.entry(self.account).or_default();
+        let s = match st.sessions.entry(id.into()) {
+            Entry::Occupied(mut o) => {
+                o.insert(session);
+                o.into_mut()
+            }
+            Entry::Vacant(v) => v.insert(session),
+        };
+        (&mut st.balance, s)
     }
     /// Ends a session of this account and releases its reservations.
     pub fn close(&mut self, id: &str) -> Option<Session> {

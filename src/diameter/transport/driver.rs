@@ -278,11 +278,13 @@ pub(super) async fn run(
                     }
                     Ok(_) => {}
                 }
+                // One clock reading per read: the frames arrived together.
+                let now = Instant::now();
                 loop {
                     match shared.framer.next_frame(&mut buf) {
                         Ok(Some(frame)) => {
                             count_message("in", &frame);
-                            fsm.handle_frame(frame, Instant::now(), &shared.peers.policy(&reg));
+                            fsm.handle_frame(frame, now, &shared.peers.policy(&reg));
                         }
                         Ok(None) => break,
                         Err(e) => {
