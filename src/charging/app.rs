@@ -12,6 +12,9 @@ use super::cca::{self, FinalUnit};
 use super::ccr::Ccr;
 use super::commit::{Commit, Committer};
 use super::engine::{Decision, Engine, Sequencer};
+use crate::diameter::answer::simple_error;
+use crate::diameter::codes::result;
+use crate::diameter::header::command;
 use crate::diameter::transport::{AppContext, Application, Reply, Request};
 
 pub struct CreditControl {
@@ -51,6 +54,35 @@ impl Application for CreditControl {
 
     fn handle(&self, req: Request, ctx: &AppContext, now: SystemTime) -> Reply {
         let m = req.message();
+        match m.header.command {
+            command::CREDIT_CONTROL => {}
+            command::SESSION_TERMINATION => {
+                let ended = m
+                    .session_id()
+                    .is_some_and(|sid| self.engine.end_session(sid, unix(now)));
+                let code = if ended {
+                    result::SUCCESS
+                } else {
+                    result::UNKNOWN_SESSION_ID
+                };
+                let mut buf = BytesMut::with_capacity(128);
+                cca::encode_sta(&mut buf, &ctx.origin, &m, code);
+                return Reply::Ready(Some(buf.freeze()));
+            }
+            // Re-Auth and Abort-Session go from the server to the client,
+            // never to gyro.
+            _ => {
+                let mut buf = BytesMut::with_capacity(128);
+                simple_error(
+                    &mut buf,
+                    &ctx.origin,
+                    &m,
+                    result::COMMAND_UNSUPPORTED,
+                    "gyro serves CCR and STR on the Credit-Control application",
+                );
+                return Reply::Ready(Some(buf.freeze()));
+            }
+        }
         let ccr = Ccr::read(&m);
         let fui = FinalUnit {
             action: self.engine.cfg.final_unit_action,
@@ -72,7 +104,7 @@ impl Application for CreditControl {
             metrics::counter!("gyro_charging_duplicates_total").increment(1);
             with_hop_by_hop(&c.answer, m.header.hop_by_hop)
         } else {
-            if c.result_code != crate::diameter::codes::result::SUCCESS {
+            if c.result_code != result::SUCCESS {
                 tracing::info!(
                     session = ccr.session_id,
                     result = c.result_code,

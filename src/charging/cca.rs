@@ -52,6 +52,8 @@ pub fn encode(
             }
         }
     }
+    // Stable for this boot: lets the gateway tell a restart (RFC 6733 §8.16).
+    b.u32(codes::ORIGIN_STATE_ID, origin.state_id);
     for s in &d.services {
         b.group(MSCC, |b| {
             if let Some((allowance, units)) = s.granted {
@@ -107,5 +109,28 @@ pub fn encode(
             b.utf8(codes::ERROR_MESSAGE, m);
         }
     }
+    copy_proxy_info(&mut b, req);
+    b.finish()
+}
+
+/// Every Proxy-Info of the request, in order (RFC 6733 §6.2): the agents
+/// that added them need them back to route the answer.
+pub fn copy_proxy_info(b: &mut crate::diameter::MessageBuilder<'_>, req: &Message<'_>) {
+    for p in req.find_all(avp::PROXY_INFO, 0) {
+        b.raw_avp(p.raw());
+    }
+}
+
+/// The STA for a Session-Termination-Request: 2001 when gyro ended the
+/// session, 5002 when it knew none.
+pub fn encode_sta(
+    buf: &mut BytesMut,
+    origin: &Origin,
+    req: &Message<'_>,
+    result_code: u32,
+) -> usize {
+    let mut b = begin_answer(buf, origin, req, result_code);
+    b.u32(codes::ORIGIN_STATE_ID, origin.state_id);
+    copy_proxy_info(&mut b, req);
     b.finish()
 }

@@ -319,7 +319,7 @@ impl Engine {
             };
         }
         let catalog = self.index.catalog();
-        let plan = self.plan(ccr, rt, session, &catalog, now);
+        let plan = self.plan(ccr, rt, end_to_end, session, &catalog, now);
         let mut rated = Rated::default();
         for svc in &ccr.services {
             rate_service(bal, session, svc, &plan.cx, &mut rated);
@@ -376,6 +376,7 @@ impl Engine {
         &'a self,
         ccr: &'a Ccr<'_>,
         rt: RequestType,
+        end_to_end: u32,
         session: &Session,
         catalog: &'a crate::resolver::Catalog,
         now: UnixTime,
@@ -398,6 +399,7 @@ impl Engine {
             sponsor: catalog.sponsors.get(sub.sponsor as usize),
             request: rt,
             request_number: ccr.request_number,
+            end_to_end,
             session_id: ccr.session_id,
             now,
             allowance: if voice {
@@ -475,6 +477,28 @@ impl Engine {
             (true, _, Some(to), Some(b)) => self.rating.voice_destination_allowed(b, &e164(to)),
             (true, ..) => false,
         }
+    }
+
+    /// A Session-Termination-Request: the session's reservations are
+    /// released and it ends as after a CCR-T. False when gyro knew no open
+    /// session of that id.
+    pub fn end_session(&self, session_id: &str, now: UnixTime) -> bool {
+        let Some(owner) = self.ledger.owner(session_id) else {
+            return false;
+        };
+        let mut acct = self.ledger.lock(owner);
+        let Some((bal, s)) = acct.split(session_id) else {
+            return false;
+        };
+        if s.state == SessionState::Terminated {
+            return false;
+        }
+        for r in s.reservations.drain(..) {
+            bal.release(r.allowance, r.units);
+        }
+        s.state = SessionState::Terminated;
+        s.expires = now + self.cfg.terminated_linger;
+        true
     }
 
     /// Supervision: Tcc for silent sessions, and forgetting ended ones.

@@ -25,6 +25,8 @@ pub struct Xdr {
     pub request_type: &'static str,
     /// With `session_id`, the request key: unique per charged request.
     pub request_number: u32,
+    /// The request's End-to-End Identifier, for mediation to de-duplicate.
+    pub end_to_end: u32,
     pub account: u64,
     pub iccid: String,
     pub imsi: String,

@@ -68,6 +68,8 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     string(out, x.request_type);
     out.extend_from_slice(b",\"request_number\":");
     uint(out, x.request_number.into());
+    out.extend_from_slice(b",\"end_to_end\":");
+    uint(out, x.end_to_end.into());
     out.extend_from_slice(b",\"account\":");
     uint(out, x.account);
     out.extend_from_slice(b",\"iccid\":");
@@ -141,6 +143,7 @@ mod tests {
             session_id: session,
             request_type: "UPDATE",
             request_number: u32::MAX,
+            end_to_end: 77,
             account: u64::MAX,
             iccid: "894910262010000012345".into(),
             imsi: "213779000000001".into(),

@@ -424,6 +424,8 @@ pub struct GyCcr<'a> {
     pub retransmit: bool,
     pub plmn: &'a str,
     pub origin: &'a str,
+    /// Destination-Realm.
+    pub realm: &'a str,
 }
 
 impl GyCcr<'static> {
@@ -438,6 +440,7 @@ impl GyCcr<'static> {
         retransmit: false,
         plmn: "26201",
         origin: "pgw.test.local",
+        realm: "test.local",
     };
 }
 
@@ -447,7 +450,7 @@ pub fn gy_ccr(c: &GyCcr<'_>) -> Vec<u8> {
     b.utf8(gyro::diameter::codes::SESSION_ID, c.session)
         .utf8(gyro::diameter::codes::ORIGIN_HOST, c.origin)
         .utf8(gyro::diameter::codes::ORIGIN_REALM, "test.local")
-        .utf8(gyro::diameter::codes::DESTINATION_REALM, "test.local")
+        .utf8(gyro::diameter::codes::DESTINATION_REALM, c.realm)
         .u32(gyro::diameter::codes::AUTH_APPLICATION_ID, 4)
         .utf8(gyro::diameter::builder::AvpDef::base(461), "32251@3gpp.org")
         .i32(gyro::diameter::builder::AvpDef::base(416), c.kind as i32)

@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::app::{Reply, Request};
 use super::{metrics_names as mn, Shared};
-use crate::diameter::answer::{error_answer, simple_error};
-use crate::diameter::codes::{result, DisconnectCause};
+use crate::diameter::answer::{error_answer, simple_error, Origin};
+use crate::diameter::codes::{avp, result, DisconnectCause};
 use crate::diameter::message::Message;
 use crate::diameter::peer::{Action, ConnState, PeerCapabilities, PeerConnection, Role};
 use crate::diameter::validate::validate;
@@ -351,6 +351,26 @@ async fn sleep_opt(d: Option<tokio::time::Instant>) {
     }
 }
 
+/// A request addressed to another node: a Destination-Host not ours (3002,
+/// RFC 6733 §6.1.4), or a Destination-Realm not ours (3003). gyro relays
+/// nothing, so such a request must not be served as if it were ours.
+fn misaddressed(origin: &Origin, msg: &Message<'_>) -> Option<(u32, &'static str)> {
+    let named = |code| msg.find(code, 0).and_then(|a| a.utf8().ok());
+    if named(avp::DESTINATION_HOST).is_some_and(|h| !h.eq_ignore_ascii_case(&origin.host)) {
+        return Some((
+            result::UNABLE_TO_DELIVER,
+            "Destination-Host is not this node",
+        ));
+    }
+    if named(avp::DESTINATION_REALM).is_some_and(|r| !r.eq_ignore_ascii_case(&origin.realm)) {
+        return Some((
+            result::REALM_NOT_SERVED,
+            "Destination-Realm is not served here",
+        ));
+    }
+    None
+}
+
 /// Routes an application message; returns an answer to send at once, if any.
 fn dispatch(
     shared: &Arc<Shared>,
@@ -396,6 +416,11 @@ fn dispatch(
         metrics::counter!(mn::DECODE_ERRORS, "kind" => "invalid").increment(1);
         tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = v.result_code, error = %v.message, "rejected request");
         error_answer(&mut out, &shared.dict, &shared.local.origin, &msg, &v);
+        return Some(out.freeze());
+    }
+    if let Some((code, why)) = misaddressed(&shared.local.origin, &msg) {
+        tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = code, why, "request not for this node");
+        simple_error(&mut out, &shared.local.origin, &msg, code, why);
         return Some(out.freeze());
     }
     let peer = peer.cloned().unwrap_or_default();
