@@ -270,6 +270,18 @@ fn a_border_crossing_is_costed_per_network_and_arms_the_triggers() {
         per,
         [("E212-213-77", 700, true), ("E212-262-01", 300, false)]
     );
+    // The request key and End-to-End id, for mediation to de-duplicate.
+    let keys: Vec<(u64, u64)> = x
+        .iter()
+        .filter(|x| x["session_id"] == "border")
+        .map(|x| {
+            (
+                x["request_number"].as_u64().unwrap(),
+                x["end_to_end"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, [(1, 2), (2, 3)]);
     if let (Some(c), Some(peers)) = (cap.as_mut(), peers.as_ref()) {
         let (ok, text) = c.dissect(peers);
         assert!(ok, "tshark found problems:\n{text}");
