@@ -65,6 +65,11 @@ pub struct ChargingSection {
     /// gateways report usage at PLMN borders. Off only for gateways whose
     /// dictionary lacks the Trigger AVP and drop answers carrying it.
     pub location_triggers: bool,
+    /// Credit-Control-Failure-Handling in CCA-I: "terminate", "continue" or
+    /// "retry_and_terminate"; absent = not sent (the gateway's default).
+    pub credit_control_failure_handling: Option<String>,
+    /// CC-Session-Failover in CCA-I; absent = not sent.
+    pub cc_session_failover: Option<bool>,
     /// Most commits waiting for the disk; past it new charging gets 3004.
     pub commit_queue: usize,
     /// A commit group slower than this makes new charging get 3004.
@@ -81,6 +86,8 @@ impl Default for ChargingSection {
             final_unit_action: "terminate".into(),
             redirect_url: None,
             location_triggers: true,
+            credit_control_failure_handling: None,
+            cc_session_failover: None,
             commit_queue: 65_536,
             commit_stall: HumaneDuration(Duration::from_secs(2)),
         }
@@ -299,6 +306,14 @@ impl Config {
                 ))
             }
         }
+        if let Some(v) = &self.charging.credit_control_failure_handling {
+            if ccfh_value(v).is_none() {
+                return Err(bad(
+                    "charging.credit_control_failure_handling",
+                    "must be \"terminate\", \"continue\" or \"retry_and_terminate\"",
+                ));
+            }
+        }
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
@@ -311,6 +326,18 @@ impl Config {
         Ok(())
     }
 
+    /// The failure handling CCA-Is carry (validated at load).
+    pub fn failure_handling(&self) -> crate::charging::cca::FailureHandling {
+        let c = &self.charging;
+        crate::charging::cca::FailureHandling {
+            ccfh: c
+                .credit_control_failure_handling
+                .as_deref()
+                .and_then(ccfh_value),
+            session_failover: c.cc_session_failover.map(i32::from),
+        }
+    }
+
     pub fn host_ips(&self) -> Vec<IpAddr> {
         if !self.node.host_ip_addresses.is_empty() {
             return self.node.host_ip_addresses.clone();
@@ -321,6 +348,16 @@ impl Config {
         } else {
             vec![ip]
         }
+    }
+}
+
+/// Credit-Control-Failure-Handling values (RFC 4006 §8.18).
+fn ccfh_value(name: &str) -> Option<i32> {
+    match name {
+        "terminate" => Some(0),
+        "continue" => Some(1),
+        "retry_and_terminate" => Some(2),
+        _ => None,
     }
 }
 
@@ -369,5 +406,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("y.toml") && e.contains("bogus"), "{e}");
+        let t = EMBEDDED.replace(
+            "# credit_control_failure_handling = \"retry_and_terminate\"",
+            "credit_control_failure_handling = \"retry\"",
+        );
+        let e = Config::parse(&t, "x.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("charging.credit_control_failure_handling"),
+            "{e}"
+        );
     }
 }

@@ -150,7 +150,15 @@ pub fn charging(
     for (account, used) in inventory.balances()? {
         engine.ledger.load(account, used);
     }
-    Ok((engine.clone(), CreditControl { engine, committer }))
+    let failure = cfg.failure_handling();
+    Ok((
+        engine.clone(),
+        CreditControl {
+            engine,
+            committer,
+            failure,
+        },
+    ))
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -177,3 +177,120 @@ fn base_protocol_duties_of_the_credit_control_server() {
         assert!(text.contains("Session-Termination Answer"), "{text}");
     }
 }
+
+/// A single-service CCR (top-level RSU/USU, Multiple-Services-Indicator 0).
+fn single_service(session: &str, kind: i32, number: u32, e2e: u32, used: u64) -> Vec<u8> {
+    use gyro::diameter::dictionary::VENDOR_3GPP;
+    session_request(272, session, e2e, |b| {
+        b.utf8(AvpDef::base(461), "32251@3gpp.org")
+            .i32(AvpDef::base(416), kind)
+            .u32(AvpDef::base(415), number);
+        b.group(AvpDef::base(443), |b| {
+            b.i32(AvpDef::base(450), 1)
+                .utf8(AvpDef::base(444), "262019000000001");
+        });
+        b.i32(AvpDef::base(455), 0);
+        if kind != 3 {
+            b.group(AvpDef::base(437), |b| {
+                b.u64(AvpDef::base(421), 1000);
+            });
+        }
+        if used > 0 {
+            b.group(AvpDef::base(446), |b| {
+                b.u64(AvpDef::base(421), used);
+            });
+        }
+        b.group(AvpDef::vendor(873, VENDOR_3GPP, true), |b| {
+            b.group(AvpDef::vendor(874, VENDOR_3GPP, true), |b| {
+                b.utf8(AvpDef::vendor(18, VENDOR_3GPP, false), "26201");
+            });
+        });
+    })
+}
+
+#[test]
+fn single_service_units_at_top_level_failure_handling_and_validity_on_refusals() {
+    let g = Gyro::start_with_charging(
+        "base-single",
+        "",
+        "credit_control_failure_handling = \"retry_and_terminate\"\ncc_session_failover = true",
+    );
+    let peers = peers_dir();
+    let mut cap = peers.as_ref().map(|p| Capture::start(p, &g.dir, &[g.port]));
+    let mut p = open_peer(&g, "pgw.test.local");
+    let ask = |p: &mut RawPeer, bytes: &[u8]| {
+        p.send(bytes);
+        p.recv().expect("an answer")
+    };
+    let a = ask(&mut p, &single_service("ss1", 1, 0, 1, 0));
+    let m = Message::new(&a).unwrap();
+    assert_eq!(m.result_code(), Some(2001));
+    assert!(
+        m.find(456, 0).is_none(),
+        "no MSCC for a single-service client"
+    );
+    let gsu = m
+        .find(431, 0)
+        .and_then(|g| g.member(421, 0))
+        .and_then(|x| x.u64().ok());
+    assert_eq!(gsu, Some(1000));
+    assert!(m.find(448, 0).is_some(), "top-level Validity-Time");
+    assert_eq!(
+        m.find(427, 0).and_then(|x| x.enumerated().ok()),
+        Some(2),
+        "CCFH RETRY_AND_TERMINATE"
+    );
+    assert_eq!(
+        m.find(418, 0).and_then(|x| x.enumerated().ok()),
+        Some(1),
+        "FAILOVER_SUPPORTED"
+    );
+    let a = ask(&mut p, &single_service("ss1", 2, 1, 2, 400));
+    let m = Message::new(&a).unwrap();
+    assert_eq!(m.result_code(), Some(2001));
+    assert!(m.find(427, 0).is_none(), "failure handling only in CCA-I");
+    let a = ask(&mut p, &single_service("ss1", 3, 2, 3, 100));
+    assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
+
+    // A refused network: the MSCC says when to ask again.
+    let j = GyCcr {
+        session: "ss2",
+        e2e: 4,
+        requested: Some(1000),
+        plmn: "44010",
+        ..GyCcr::BASE
+    };
+    let a = ask(&mut p, &gy_ccr(&j));
+    let m = Message::new(&a).unwrap();
+    let mscc = m.find(456, 0).unwrap();
+    assert_eq!(mscc.member(268, 0).and_then(|x| x.u32().ok()), Some(4010));
+    assert!(
+        mscc.member(448, 0).is_some(),
+        "Validity-Time on the refusal"
+    );
+
+    // A real single-service gateway: Erlang/OTP with --no-mscc reads the grant.
+    if let Some(peers) = peers.as_ref() {
+        let mut cmd = std::process::Command::new(peers.join("erlang/gy_peer.escript"));
+        cmd.args([
+            "client",
+            "--server",
+            &g.addr().to_string(),
+            "--no-mscc",
+            "--updates",
+            "1",
+        ])
+        .args([
+            "--origin-host",
+            "pgw-otp.test.local",
+            "--request-octets",
+            "5000",
+        ]);
+        let (ok, out) = run(&mut cmd, std::time::Duration::from_secs(60));
+        assert!(ok && out.contains("GSU=CC-Total-Octets:5000"), "{out}");
+    }
+    if let (Some(c), Some(peers)) = (cap.as_mut(), peers.as_ref()) {
+        let (ok, text) = c.dissect(peers);
+        assert!(ok, "tshark found problems:\n{text}");
+    }
+}

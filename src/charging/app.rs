@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
-use super::cca::{self, FinalUnit};
+use super::cca::{self, Answering, FailureHandling, FinalUnit};
 use super::ccr::Ccr;
 use super::commit::{Commit, Committer};
 use super::engine::{Decision, Engine, Sequencer};
@@ -20,6 +20,8 @@ use crate::diameter::transport::{AppContext, Application, Reply, Request};
 pub struct CreditControl {
     pub engine: Arc<Engine>,
     pub committer: Committer,
+    /// Sent in every CCA-I.
+    pub failure: FailureHandling,
 }
 
 impl Sequencer for Committer {
@@ -84,13 +86,16 @@ impl Application for CreditControl {
             }
         }
         let ccr = Ccr::read(&m);
-        let fui = FinalUnit {
-            action: self.engine.cfg.final_unit_action,
-            redirect_url: self.engine.cfg.redirect_url.as_deref(),
+        let how = Answering {
+            fui: FinalUnit {
+                action: self.engine.cfg.final_unit_action,
+                redirect_url: self.engine.cfg.redirect_url.as_deref(),
+            },
+            failure: self.failure,
         };
         let encode = |d: &Decision| {
             let mut buf = BytesMut::with_capacity(256);
-            cca::encode(&mut buf, &ctx.origin, &m, d, &fui);
+            cca::encode(&mut buf, &ctx.origin, &m, d, &how);
             buf.freeze()
         };
         let c = self.engine.charge(

@@ -28,9 +28,26 @@ const REDIRECT_SERVER_ADDRESS: AvpDef = AvpDef::base(avp::REDIRECT_SERVER_ADDRES
 const TRIGGER: AvpDef = AvpDef::vendor(avp::TRIGGER, VENDOR_3GPP, true);
 const TRIGGER_TYPE: AvpDef = AvpDef::vendor(avp::TRIGGER_TYPE, VENDOR_3GPP, true);
 
+const CC_SESSION_FAILOVER: AvpDef = AvpDef::base(avp::CC_SESSION_FAILOVER);
+const CREDIT_CONTROL_FAILURE_HANDLING: AvpDef = AvpDef::base(avp::CREDIT_CONTROL_FAILURE_HANDLING);
+
 pub struct FinalUnit<'a> {
     pub action: i32,
     pub redirect_url: Option<&'a str>,
+}
+
+/// What a CCA-I tells the gateway to do when gyro cannot be reached
+/// (RFC 4006 §8.14, §8.18); absent means the RFC defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FailureHandling {
+    pub ccfh: Option<i32>,
+    pub session_failover: Option<i32>,
+}
+
+/// The answer's framing: the Final-Unit-Indication form, failure handling.
+pub struct Answering<'a> {
+    pub fui: FinalUnit<'a>,
+    pub failure: FailureHandling,
 }
 
 pub fn encode(
@@ -38,9 +55,15 @@ pub fn encode(
     origin: &Origin,
     req: &Message<'_>,
     d: &Decision,
-    fui: &FinalUnit<'_>,
+    how: &Answering<'_>,
 ) -> usize {
-    let mut b = begin_answer(buf, origin, req, d.result_code);
+    // Without MSCC, a service's refusal can only be said at command level.
+    let single = d.services.first().filter(|_| d.single_service);
+    let result_code = match single {
+        Some(s) if d.result_code == codes::result::SUCCESS => s.result_code,
+        _ => d.result_code,
+    };
+    let mut b = begin_answer(buf, origin, req, result_code);
     b.u32(codes::AUTH_APPLICATION_ID, application::CREDIT_CONTROL);
     for def in [CC_REQUEST_TYPE, CC_REQUEST_NUMBER] {
         match req.find(def.code, 0) {
@@ -54,55 +77,32 @@ pub fn encode(
     }
     // Stable for this boot: lets the gateway tell a restart (RFC 6733 §8.16).
     b.u32(codes::ORIGIN_STATE_ID, origin.state_id);
-    for s in &d.services {
-        b.group(MSCC, |b| {
-            if let Some((allowance, units)) = s.granted {
-                b.group(GSU, |b| {
-                    match allowance {
-                        Allowance::Data => b.u64(CC_TOTAL_OCTETS, units),
-                        Allowance::Voice => b.u32(CC_TIME, units.min(u32::MAX as u64) as u32),
-                    };
-                });
-            }
-            if let Some(si) = s.service_identifier {
-                b.u32(SERVICE_IDENTIFIER, si);
-            }
-            if let Some(rg) = s.rating_group {
-                b.u32(RATING_GROUP, rg);
+    if d.initial {
+        if let Some(v) = how.failure.session_failover {
+            b.i32(CC_SESSION_FAILOVER, v);
+        }
+        if let Some(v) = how.failure.ccfh {
+            b.i32(CREDIT_CONTROL_FAILURE_HANDLING, v);
+        }
+    }
+    match single {
+        // A single-service client reads its units at top level (RFC 4006 §5.1.1).
+        Some(s) => {
+            if let Some(g) = s.granted {
+                granted(&mut b, g);
             }
             if let Some(v) = s.validity_time {
                 b.u32(VALIDITY_TIME, v);
             }
-            b.u32(codes::RESULT_CODE, s.result_code);
             if s.final_unit {
-                b.group(FINAL_UNIT_INDICATION, |b| {
-                    let redirect =
-                        fui.action == value::FINAL_UNIT_REDIRECT && fui.redirect_url.is_some();
-                    b.i32(
-                        FINAL_UNIT_ACTION,
-                        if redirect {
-                            value::FINAL_UNIT_REDIRECT
-                        } else {
-                            value::FINAL_UNIT_TERMINATE
-                        },
-                    );
-                    if let (true, Some(url)) = (redirect, fui.redirect_url) {
-                        b.group(REDIRECT_SERVER, |b| {
-                            b.i32(REDIRECT_ADDRESS_TYPE, value::REDIRECT_URL)
-                                .utf8(REDIRECT_SERVER_ADDRESS, url);
-                        });
-                    }
-                });
+                final_unit(&mut b, &how.fui);
             }
-            // Usage is rated per visited network: the gateway must report
-            // (and get a new grant) when the subscriber crosses a border.
-            if d.location_triggers && s.granted.is_some() {
-                b.group(TRIGGER, |b| {
-                    b.i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MCC)
-                        .i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MNC);
-                });
+        }
+        None => {
+            for s in &d.services {
+                b.group(MSCC, |b| mscc(b, s, d.location_triggers, &how.fui));
             }
-        });
+        }
     }
     if let Some(m) = &d.error_message {
         if d.result_code != codes::result::SUCCESS {
@@ -111,6 +111,67 @@ pub fn encode(
     }
     copy_proxy_info(&mut b, req);
     b.finish()
+}
+
+fn granted(b: &mut crate::diameter::MessageBuilder<'_>, (allowance, units): (Allowance, u64)) {
+    b.group(GSU, |b| {
+        match allowance {
+            Allowance::Data => b.u64(CC_TOTAL_OCTETS, units),
+            Allowance::Voice => b.u32(CC_TIME, units.min(u32::MAX as u64) as u32),
+        };
+    });
+}
+
+fn final_unit(b: &mut crate::diameter::MessageBuilder<'_>, fui: &FinalUnit<'_>) {
+    b.group(FINAL_UNIT_INDICATION, |b| {
+        let redirect = fui.action == value::FINAL_UNIT_REDIRECT && fui.redirect_url.is_some();
+        b.i32(
+            FINAL_UNIT_ACTION,
+            if redirect {
+                value::FINAL_UNIT_REDIRECT
+            } else {
+                value::FINAL_UNIT_TERMINATE
+            },
+        );
+        if let (true, Some(url)) = (redirect, fui.redirect_url) {
+            b.group(REDIRECT_SERVER, |b| {
+                b.i32(REDIRECT_ADDRESS_TYPE, value::REDIRECT_URL)
+                    .utf8(REDIRECT_SERVER_ADDRESS, url);
+            });
+        }
+    });
+}
+
+fn mscc(
+    b: &mut crate::diameter::MessageBuilder<'_>,
+    s: &super::rate::ServiceAnswer,
+    triggers: bool,
+    fui: &FinalUnit<'_>,
+) {
+    if let Some(g) = s.granted {
+        granted(b, g);
+    }
+    if let Some(si) = s.service_identifier {
+        b.u32(SERVICE_IDENTIFIER, si);
+    }
+    if let Some(rg) = s.rating_group {
+        b.u32(RATING_GROUP, rg);
+    }
+    if let Some(v) = s.validity_time {
+        b.u32(VALIDITY_TIME, v);
+    }
+    b.u32(codes::RESULT_CODE, s.result_code);
+    if s.final_unit {
+        final_unit(b, fui);
+    }
+    // Usage is rated per visited network: the gateway must report (and get
+    // a new grant) when the subscriber crosses a border.
+    if triggers && s.granted.is_some() {
+        b.group(TRIGGER, |b| {
+            b.i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MCC)
+                .i32(TRIGGER_TYPE, value::CHANGE_IN_LOCATION_MNC);
+        });
+    }
 }
 
 /// Every Proxy-Info of the request, in order (RFC 6733 §6.2): the agents

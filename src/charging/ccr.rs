@@ -146,6 +146,8 @@ pub struct Ccr<'a> {
     pub imsi: Option<&'a str>,
     pub msisdn: Option<&'a str>,
     pub multiple_services: bool,
+    /// The units came at top level (no MSCC): the answer carries them there too.
+    pub single_service: bool,
     /// MSCCs, or one entry made of the top-level RSU/USU.
     pub services: Vec<ServiceUnits>,
     pub sgsn_mcc_mnc: Option<&'a str>,
@@ -283,6 +285,7 @@ impl<'a> Ccr<'a> {
             }
         }
         if c.services.is_empty() && top_used {
+            c.single_service = true;
             c.services.push(top);
         }
         c

@@ -69,6 +69,10 @@ pub struct Decision {
     pub error_message: Option<String>,
     /// Arm the location triggers (a session that may be granted more).
     pub location_triggers: bool,
+    /// The request had no MSCC: units and their result go at top level.
+    pub single_service: bool,
+    /// A CCR-I's answer: carries the failure-handling AVPs.
+    pub initial: bool,
 }
 
 impl Decision {
@@ -78,6 +82,8 @@ impl Decision {
             services: vec![],
             error_message: Some(why.into()),
             location_triggers: false,
+            single_service: false,
+            initial: false,
         }
     }
 }
@@ -132,6 +138,7 @@ struct Plan<'a> {
     covered: bool,
     /// gyro had ended the session: usage is charged, nothing granted.
     ended: bool,
+    single_service: bool,
 }
 
 /// Fair usage: one event when the bundle's threshold is first crossed.
@@ -429,6 +436,7 @@ impl Engine {
             now_at,
             covered,
             ended,
+            single_service: ccr.single_service,
         }
     }
 
@@ -460,6 +468,8 @@ impl Engine {
             location_triggers: self.cfg.location_triggers
                 && !plan.ended
                 && matches!(rt, RequestType::Initial | RequestType::Update),
+            single_service: plan.single_service,
+            initial: rt == RequestType::Initial,
         }
     }
 

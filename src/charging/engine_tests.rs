@@ -167,6 +167,8 @@ fn charge_with(e: &Engine, rec: &Recorder, c: &Ccr<'_>, e2e: u32, now: i64) -> O
             services: vec![],
             error_message: None,
             location_triggers: false,
+            single_service: false,
+            initial: false,
         }),
         commit,
         duplicate: ch.duplicate,

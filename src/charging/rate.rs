@@ -171,14 +171,18 @@ fn grant(
     a: &mut ServiceAnswer,
     out: &mut Rated,
 ) {
+    // A refusal also carries Validity-Time: the gateway asks again after it
+    // (a top-up, a new period, another network) instead of giving up.
     if !cx.grantable {
         a.result_code = result::END_USER_SERVICE_DENIED;
+        a.validity_time = Some(cx.validity);
         return;
     }
     let remaining = bal.remaining(cx.allowance, cx.limit);
     let g = rating::grant(cx.requested(svc), cx.grant_size, remaining);
     if g == 0 {
         a.result_code = result::CREDIT_LIMIT_REACHED;
+        a.validity_time = Some(cx.validity);
     } else if cx.request == RequestType::Event {
         // Direct debiting: the units are used now, and recorded like usage.
         bal.commit(cx.allowance, g);

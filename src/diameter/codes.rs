@@ -50,9 +50,11 @@ pub mod avp {
     pub const CC_INPUT_OCTETS: u32 = 412;
     pub const CC_OUTPUT_OCTETS: u32 = 414;
     pub const CC_REQUEST_NUMBER: u32 = 415;
+    pub const CC_SESSION_FAILOVER: u32 = 418;
     pub const CC_REQUEST_TYPE: u32 = 416;
     pub const CC_TIME: u32 = 420;
     pub const CC_TOTAL_OCTETS: u32 = 421;
+    pub const CREDIT_CONTROL_FAILURE_HANDLING: u32 = 427;
     pub const FINAL_UNIT_INDICATION: u32 = 430;
     pub const GRANTED_SERVICE_UNIT: u32 = 431;
     pub const RATING_GROUP: u32 = 432;
