@@ -48,6 +48,11 @@ fn session_request(
     buf.to_vec()
 }
 
+fn ask(p: &mut RawPeer, bytes: &[u8]) -> Vec<u8> {
+    p.send(bytes);
+    p.recv().expect("an answer")
+}
+
 fn reserved(g: &Gyro) -> u64 {
     let id = api_get(g, "/api/v1/imsis/262019000000001")["account"]["id"]
         .as_u64()
@@ -63,10 +68,6 @@ fn base_protocol_duties_of_the_credit_control_server() {
     let peers = peers_dir();
     let mut cap = peers.as_ref().map(|p| Capture::start(p, &g.dir, &[g.port]));
     let mut p = open_peer(&g, "pgw.test.local");
-    let ask = |p: &mut RawPeer, bytes: &[u8]| {
-        p.send(bytes);
-        p.recv().expect("an answer")
-    };
 
     // Proxy-Info comes back byte for byte, in order; Origin-State-Id is there.
     let i = GyCcr {
@@ -218,10 +219,6 @@ fn single_service_units_at_top_level_failure_handling_and_validity_on_refusals()
     let peers = peers_dir();
     let mut cap = peers.as_ref().map(|p| Capture::start(p, &g.dir, &[g.port]));
     let mut p = open_peer(&g, "pgw.test.local");
-    let ask = |p: &mut RawPeer, bytes: &[u8]| {
-        p.send(bytes);
-        p.recv().expect("an answer")
-    };
     let a = ask(&mut p, &single_service("ss1", 1, 0, 1, 0));
     let m = Message::new(&a).unwrap();
     assert_eq!(m.result_code(), Some(2001));
