@@ -279,6 +279,31 @@ fn cli_works_through_the_api_and_on_the_store() {
     ]);
     assert!(r.ok, "{}", r.err);
     assert!(r.out.contains("imported 3 IMSIs into batch 3-Y"));
+    // A file past axum's default 2 MB body limit goes through the API too.
+    let big = g.dir.join("big.csv");
+    let mut text = String::from("imsi\n");
+    for n in 0..200_000u64 {
+        text.push_str(&format!("2135507{n:08}\n"));
+    }
+    assert!(text.len() > 3 << 20);
+    std::fs::write(&big, text).unwrap();
+    let r = cli([
+        "inventory",
+        "import-batch",
+        "--sponsor",
+        "partner-y",
+        "--name",
+        "big-Y",
+        "--api",
+        &api,
+        big.to_str().unwrap(),
+    ]);
+    assert!(r.ok, "{}", r.err);
+    assert!(
+        r.out.contains("imported 200000 IMSIs into batch big-Y"),
+        "{}",
+        r.out
+    );
     let bad = g.dir.join("bad.csv");
     std::fs::write(&bad, "213550600000001\n2135506x0000002\n").unwrap();
     let r = cli([

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -116,6 +116,9 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Largest import request body.
+const IMPORT_BODY_LIMIT: usize = 1 << 30;
+
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/sponsors", post(post_sponsor))
@@ -124,8 +127,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
         .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
         .route("/api/v1/hold-policy", put(put_hold_policy))
-        .route("/api/v1/batches", post(post_batch))
-        .route("/api/v1/profiles", post(post_profiles))
+        // Imports carry whole files: a 1 M-IMSI batch or profile CSV is tens
+        // to hundreds of MB, far past axum's 2 MB default.
+        .route(
+            "/api/v1/batches",
+            post(post_batch).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/profiles",
+            post(post_profiles).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/accounts", post(post_account))
         .route("/api/v1/accounts/{id}", get(get_account))
