@@ -134,9 +134,16 @@ struct Held {
 }
 
 impl Held {
-    fn hold(&mut self, rx: Option<watch::Receiver<u64>>, ticket: u64, answer: Bytes, g: InFlight) {
+    /// `tickets` is asked only for a connection's first held answer.
+    fn hold(
+        &mut self,
+        tickets: impl FnOnce() -> Option<watch::Receiver<u64>>,
+        ticket: u64,
+        answer: Bytes,
+        g: InFlight,
+    ) {
         if self.rx.is_none() {
-            self.rx = rx;
+            self.rx = tickets();
         }
         if self.rx.is_some() {
             self.answers.push_back((ticket, answer, g));
@@ -432,7 +439,7 @@ fn dispatch(
     ) {
         Reply::Ready(a) => a,
         Reply::AfterTicket { ticket, answer } => {
-            held.hold(app.tickets(), ticket, answer, guard);
+            held.hold(|| app.tickets(), ticket, answer, guard);
             None
         }
         Reply::Later(fut) => {
