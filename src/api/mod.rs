@@ -421,7 +421,8 @@ async fn get_balance(
         ));
     };
     let b = engine.ledger.balance(id);
-    let bundle = engine.rating.bundle(&account.product);
+    let rating = engine.rating();
+    let bundle = rating.bundle(&account.product);
     Ok(Json(json!({
         "account": id,
         "product": account.product,

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use super::balance::AccountBalance;
@@ -100,7 +101,9 @@ pub struct Charged {
 
 pub struct Engine {
     pub index: Arc<Index>,
-    pub rating: Arc<Rating>,
+    /// Swapped whole by a reload; each request rates on the one version it
+    /// loaded first.
+    rating: ArcSwap<Rating>,
     pub ledger: Ledger,
     pub cfg: EngineConfig,
 }
@@ -128,6 +131,22 @@ fn e164(addr: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_digit())
         .collect()
+}
+
+/// Outgoing calls must go to one of the bundle's destinations; incoming
+/// calls may come from anywhere; data has no destination.
+fn destination_ok(
+    rating: &Rating,
+    ccr: &Ccr<'_>,
+    voice: bool,
+    bundle: Option<&crate::rating::Bundle>,
+) -> bool {
+    match (voice, ccr.role_of_node, ccr.called_party, bundle) {
+        (false, ..) => true,
+        (true, Some(value::TERMINATING_ROLE), _, _) => true,
+        (true, _, Some(to), Some(b)) => rating.voice_destination_allowed(b, &e164(to)),
+        (true, ..) => false,
+    }
 }
 
 /// A request's rating context, and what decides its command-level result.
@@ -175,19 +194,21 @@ impl Engine {
     pub fn new(index: Arc<Index>, rating: Arc<Rating>, cfg: EngineConfig) -> Engine {
         Engine {
             index,
-            rating,
+            rating: ArcSwap::new(rating),
             ledger: Ledger::default(),
             cfg,
         }
     }
 
-    fn validity(&self) -> u32 {
-        self.rating.grant.validity_time.0.as_secs() as u32
+    /// The rating version in force now.
+    pub fn rating(&self) -> Arc<Rating> {
+        self.rating.load_full()
     }
 
-    /// Tcc (RFC 4006 §13): twice the Validity-Time gyro grants with.
-    fn tcc(&self) -> i64 {
-        2 * self.validity() as i64
+    /// Puts a new rating version in force: requests already rating finish
+    /// on the old one, the next ones rate wholly on the new one.
+    pub fn replace_rating(&self, rating: Rating) {
+        self.rating.store(Arc::new(rating));
     }
 
     /// The subscriber and location of a session gyro does not know yet.
@@ -326,7 +347,8 @@ impl Engine {
             };
         }
         let catalog = self.index.catalog();
-        let plan = self.plan(ccr, rt, end_to_end, session, &catalog, now);
+        let rating = self.rating.load();
+        let plan = self.plan(&rating, ccr, rt, end_to_end, session, &catalog, now);
         let mut rated = Rated::default();
         for svc in &ccr.services {
             rate_service(bal, session, svc, &plan.cx, &mut rated);
@@ -339,7 +361,8 @@ impl Engine {
         let fup = fair_usage(bal, plan.cx.bundle, account, session.subscriber.iccid, now);
         session.rate_code = plan.now_at;
         session.last_seen = now;
-        session.expires = now + self.tcc();
+        // Tcc (RFC 4006 §13): twice the Validity-Time gyro grants with.
+        session.expires = now + 2 * i64::from(plan.cx.validity);
         let decision = self.outcome(&plan, rt, rated.answers);
         let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
             seq.submit(Commit {
@@ -379,8 +402,10 @@ impl Engine {
     /// What rating this request needs to know: the product, bundle and
     /// sponsor, where the reported usage happened and where the session is
     /// now, and whether that allows new grants.
+    #[allow(clippy::too_many_arguments)]
     fn plan<'a>(
         &'a self,
+        rating: &'a Rating,
         ccr: &'a Ccr<'_>,
         rt: RequestType,
         end_to_end: u32,
@@ -390,18 +415,18 @@ impl Engine {
     ) -> Plan<'a> {
         let sub = session.subscriber;
         let product = catalog.products.get(sub.product as usize);
-        let bundle = product.and_then(|p| self.rating.bundle(&p.name));
+        let bundle = product.and_then(|p| rating.bundle(&p.name));
         let usage_at = session.rate_code;
         let now_at = location(ccr).map_or(usage_at, |p| p.rate_code());
         let covered = product.is_some_and(|p| {
             let codes = catalog.product_rate_codes(sub.product);
-            self.rating.covers(codes, &p.rate_code_groups, now_at)
+            rating.covers(codes, &p.rate_code_groups, now_at)
         });
         let voice = ServiceContext::parse(ccr.service_context).is_voice();
         let ended = session.state == SessionState::Terminated;
-        let g = &self.rating.grant;
+        let g = &rating.grant;
         let cx = Context {
-            rating: &self.rating,
+            rating,
             bundle,
             sponsor: catalog.sponsors.get(sub.sponsor as usize),
             request: rt,
@@ -426,9 +451,9 @@ impl Engine {
             } else {
                 g.data_octets
             },
-            validity: self.validity(),
+            validity: g.validity_time.0.as_secs() as u32,
             usage_at,
-            grantable: covered && self.destination_ok(ccr, voice, bundle),
+            grantable: covered && destination_ok(rating, ccr, voice, bundle),
             no_grants: ended || rt == RequestType::Termination,
         };
         Plan {
@@ -470,22 +495,6 @@ impl Engine {
                 && matches!(rt, RequestType::Initial | RequestType::Update),
             single_service: plan.single_service,
             initial: rt == RequestType::Initial,
-        }
-    }
-
-    /// Outgoing calls must go to one of the bundle's destinations; incoming
-    /// calls may come from anywhere; data has no destination.
-    fn destination_ok(
-        &self,
-        ccr: &Ccr<'_>,
-        voice: bool,
-        bundle: Option<&crate::rating::Bundle>,
-    ) -> bool {
-        match (voice, ccr.role_of_node, ccr.called_party, bundle) {
-            (false, ..) => true,
-            (true, Some(value::TERMINATING_ROLE), _, _) => true,
-            (true, _, Some(to), Some(b)) => self.rating.voice_destination_allowed(b, &e164(to)),
-            (true, ..) => false,
         }
     }
 
