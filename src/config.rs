@@ -61,6 +61,8 @@ pub struct ChargingSection {
     /// Final-Unit-Action on the last grant: "terminate" or "redirect".
     pub final_unit_action: String,
     pub redirect_url: Option<String>,
+    /// Filter-Id sent with RESTRICT_ACCESS (and REDIRECT, when set).
+    pub filter_id: Option<String>,
     /// Arm Trigger CHANGE_IN_LOCATION_MCC/MNC in CCAs (TS 32.299), so that
     /// gateways report usage at PLMN borders. Off only for gateways whose
     /// dictionary lacks the Trigger AVP and drop answers carrying it.
@@ -85,6 +87,7 @@ impl Default for ChargingSection {
             raise_mscc_result: false,
             final_unit_action: "terminate".into(),
             redirect_url: None,
+            filter_id: None,
             location_triggers: true,
             credit_control_failure_handling: None,
             cc_session_failover: None,
@@ -288,21 +291,25 @@ impl Config {
                 ));
             }
         }
-        match (
-            self.charging.final_unit_action.as_str(),
-            &self.charging.redirect_url,
-        ) {
-            ("terminate", _) | ("redirect", Some(_)) => {}
-            ("redirect", None) => {
+        let c = &self.charging;
+        match (c.final_unit_action.as_str(), &c.redirect_url, &c.filter_id) {
+            ("terminate", ..) | ("redirect", Some(_), _) | ("restrict_access", _, Some(_)) => {}
+            ("redirect", None, _) => {
                 return Err(bad(
                     "charging.redirect_url",
                     "needed when final_unit_action = \"redirect\"",
                 ))
             }
+            ("restrict_access", _, None) => {
+                return Err(bad(
+                    "charging.filter_id",
+                    "needed when final_unit_action = \"restrict_access\"",
+                ))
+            }
             _ => {
                 return Err(bad(
                     "charging.final_unit_action",
-                    "must be \"terminate\" or \"redirect\"",
+                    "must be \"terminate\", \"redirect\" or \"restrict_access\"",
                 ))
             }
         }
@@ -352,6 +359,15 @@ impl Config {
 }
 
 /// Credit-Control-Failure-Handling values (RFC 4006 §8.18).
+/// Final-Unit-Action (RFC 4006 §8.35) of `charging.final_unit_action`.
+pub fn final_unit_action_value(v: &str) -> i32 {
+    match v {
+        "redirect" => crate::diameter::codes::value::FINAL_UNIT_REDIRECT,
+        "restrict_access" => crate::diameter::codes::value::FINAL_UNIT_RESTRICT_ACCESS,
+        _ => crate::diameter::codes::value::FINAL_UNIT_TERMINATE,
+    }
+}
+
 fn ccfh_value(name: &str) -> Option<i32> {
     match name {
         "terminate" => Some(0),

@@ -127,12 +127,9 @@ pub fn charging(
         Arc::new(rating),
         EngineConfig {
             raise_mscc_result: c.raise_mscc_result,
-            final_unit_action: if c.final_unit_action == "redirect" {
-                1
-            } else {
-                0
-            },
+            final_unit_action: crate::config::final_unit_action_value(&c.final_unit_action),
             redirect_url: c.redirect_url.clone(),
+            filter_id: c.filter_id.clone(),
             location_triggers: c.location_triggers,
             ..EngineConfig::default()
         },

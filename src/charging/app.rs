@@ -90,6 +90,7 @@ impl Application for CreditControl {
             fui: FinalUnit {
                 action: self.engine.cfg.final_unit_action,
                 redirect_url: self.engine.cfg.redirect_url.as_deref(),
+                filter_id: self.engine.cfg.filter_id.as_deref(),
             },
             failure: self.failure,
         };

@@ -9,33 +9,41 @@ pub struct AccountBalance {
     pub used: Used,
     pub reserved_data: u64,
     pub reserved_voice: u64,
+    pub reserved_sms: u64,
 }
 
 impl AccountBalance {
+    fn slots(&mut self, a: Allowance) -> (&mut u64, &mut u64) {
+        match a {
+            Allowance::Data => (&mut self.used.data_octets, &mut self.reserved_data),
+            Allowance::Voice => (&mut self.used.voice_seconds, &mut self.reserved_voice),
+            Allowance::Sms => (&mut self.used.sms, &mut self.reserved_sms),
+        }
+    }
     pub fn remaining(&self, a: Allowance, limit: u64) -> u64 {
-        let (used, reserved) = match a {
-            Allowance::Data => (self.used.data_octets, self.reserved_data),
-            Allowance::Voice => (self.used.voice_seconds, self.reserved_voice),
-        };
-        limit.saturating_sub(used).saturating_sub(reserved)
+        let mut b = *self;
+        let (used, reserved) = b.slots(a);
+        limit.saturating_sub(*used).saturating_sub(*reserved)
     }
     pub fn reserve(&mut self, a: Allowance, n: u64) {
-        match a {
-            Allowance::Data => self.reserved_data += n,
-            Allowance::Voice => self.reserved_voice += n,
-        }
+        let r = self.slots(a).1;
+        *r = r.saturating_add(n);
     }
     pub fn release(&mut self, a: Allowance, n: u64) {
-        match a {
-            Allowance::Data => self.reserved_data = self.reserved_data.saturating_sub(n),
-            Allowance::Voice => self.reserved_voice = self.reserved_voice.saturating_sub(n),
-        }
+        let r = self.slots(a).1;
+        *r = r.saturating_sub(n);
     }
     /// Usage counts in full, even beyond what was reserved.
     pub fn commit(&mut self, a: Allowance, n: u64) {
-        match a {
-            Allowance::Data => self.used.data_octets = self.used.data_octets.saturating_add(n),
-            Allowance::Voice => self.used.voice_seconds = self.used.voice_seconds.saturating_add(n),
-        }
+        let u = self.slots(a).0;
+        *u = u.saturating_add(n);
+    }
+    /// A refund gives units back, never below nothing used; returns how
+    /// many were given back.
+    pub fn refund(&mut self, a: Allowance, n: u64) -> u64 {
+        let u = self.slots(a).0;
+        let back = n.min(*u);
+        *u -= back;
+        back
     }
 }

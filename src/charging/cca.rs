@@ -2,8 +2,8 @@
 
 use bytes::BytesMut;
 
-use super::balance::Allowance;
 use super::engine::Decision;
+use super::rate::{Granted, ServiceAnswer};
 use crate::diameter::answer::{begin_answer, Origin};
 use crate::diameter::builder::AvpDef;
 use crate::diameter::codes::{self, avp, value};
@@ -17,6 +17,14 @@ const MSCC: AvpDef = AvpDef::base(avp::MULTIPLE_SERVICES_CREDIT_CONTROL);
 const GSU: AvpDef = AvpDef::base(avp::GRANTED_SERVICE_UNIT);
 const CC_TOTAL_OCTETS: AvpDef = AvpDef::base(avp::CC_TOTAL_OCTETS);
 const CC_TIME: AvpDef = AvpDef::base(avp::CC_TIME);
+const CC_SERVICE_SPECIFIC_UNITS: AvpDef = AvpDef::base(avp::CC_SERVICE_SPECIFIC_UNITS);
+const FILTER_ID: AvpDef = AvpDef::base(avp::FILTER_ID);
+const CHECK_BALANCE_RESULT: AvpDef = AvpDef::base(avp::CHECK_BALANCE_RESULT);
+const COST_INFORMATION: AvpDef = AvpDef::base(avp::COST_INFORMATION);
+const UNIT_VALUE: AvpDef = AvpDef::base(avp::UNIT_VALUE);
+const VALUE_DIGITS: AvpDef = AvpDef::base(avp::VALUE_DIGITS);
+const EXPONENT: AvpDef = AvpDef::base(avp::EXPONENT);
+const CURRENCY_CODE: AvpDef = AvpDef::base(avp::CURRENCY_CODE);
 const RATING_GROUP: AvpDef = AvpDef::base(avp::RATING_GROUP);
 const SERVICE_IDENTIFIER: AvpDef = AvpDef::base(avp::SERVICE_IDENTIFIER);
 const VALIDITY_TIME: AvpDef = AvpDef::base(avp::VALIDITY_TIME);
@@ -31,9 +39,23 @@ const TRIGGER_TYPE: AvpDef = AvpDef::vendor(avp::TRIGGER_TYPE, VENDOR_3GPP, true
 const CC_SESSION_FAILOVER: AvpDef = AvpDef::base(avp::CC_SESSION_FAILOVER);
 const CREDIT_CONTROL_FAILURE_HANDLING: AvpDef = AvpDef::base(avp::CREDIT_CONTROL_FAILURE_HANDLING);
 
+/// The Final-Unit-Indication gyro sends with a last grant, and (for
+/// REDIRECT and RESTRICT_ACCESS) with a 4012 so the gateway sends the user
+/// to a top-up instead of cutting them off (RFC 4006 §5.6.3).
 pub struct FinalUnit<'a> {
     pub action: i32,
     pub redirect_url: Option<&'a str>,
+    /// Filter-Id of the gateway's filter that still lets the user reach the
+    /// top-up server.
+    pub filter_id: Option<&'a str>,
+}
+
+impl FinalUnit<'_> {
+    /// Whether a refusal for lack of credit carries this indication.
+    fn on_credit_limit(&self, s: &ServiceAnswer) -> bool {
+        s.result_code == codes::result::CREDIT_LIMIT_REACHED
+            && self.action != value::FINAL_UNIT_TERMINATE
+    }
 }
 
 /// What a CCA-I tells the gateway to do when gyro cannot be reached
@@ -94,7 +116,7 @@ pub fn encode(
             if let Some(v) = s.validity_time {
                 b.u32(VALIDITY_TIME, v);
             }
-            if s.final_unit {
+            if s.final_unit || how.fui.on_credit_limit(s) {
                 final_unit(&mut b, &how.fui);
             }
         }
@@ -104,8 +126,22 @@ pub fn encode(
             }
         }
     }
+    if let Some(c) = d.check_balance {
+        b.i32(CHECK_BALANCE_RESULT, c);
+    }
+    if let Some(c) = d.cost {
+        b.group(COST_INFORMATION, |b| {
+            b.group(UNIT_VALUE, |b| {
+                b.i64(VALUE_DIGITS, c.digits);
+                if c.scale != 0 {
+                    b.i32(EXPONENT, -(c.scale as i32));
+                }
+            })
+            .u32(CURRENCY_CODE, c.currency);
+        });
+    }
     if let Some(m) = &d.error_message {
-        if d.result_code != codes::result::SUCCESS {
+        if result_code != codes::result::SUCCESS {
             b.utf8(codes::ERROR_MESSAGE, m);
         }
     }
@@ -113,27 +149,31 @@ pub fn encode(
     b.finish()
 }
 
-fn granted(b: &mut crate::diameter::MessageBuilder<'_>, (allowance, units): (Allowance, u64)) {
+fn granted(b: &mut crate::diameter::MessageBuilder<'_>, g: Granted) {
     b.group(GSU, |b| {
-        match allowance {
-            Allowance::Data => b.u64(CC_TOTAL_OCTETS, units),
-            Allowance::Voice => b.u32(CC_TIME, units.min(u32::MAX as u64) as u32),
-        };
+        if let Some(t) = g.time {
+            b.u32(CC_TIME, t);
+        }
+        if let Some(n) = g.octets {
+            b.u64(CC_TOTAL_OCTETS, n);
+        }
+        if let Some(n) = g.specific {
+            b.u64(CC_SERVICE_SPECIFIC_UNITS, n);
+        }
     });
 }
 
 fn final_unit(b: &mut crate::diameter::MessageBuilder<'_>, fui: &FinalUnit<'_>) {
     b.group(FINAL_UNIT_INDICATION, |b| {
-        let redirect = fui.action == value::FINAL_UNIT_REDIRECT && fui.redirect_url.is_some();
-        b.i32(
-            FINAL_UNIT_ACTION,
-            if redirect {
-                value::FINAL_UNIT_REDIRECT
-            } else {
-                value::FINAL_UNIT_TERMINATE
-            },
-        );
-        if let (true, Some(url)) = (redirect, fui.redirect_url) {
+        b.i32(FINAL_UNIT_ACTION, fui.action);
+        // RESTRICT_ACCESS names the filter; REDIRECT may add one so the
+        // top-up server stays reachable (RFC 4006 §8.34).
+        if fui.action != value::FINAL_UNIT_TERMINATE {
+            if let Some(f) = fui.filter_id {
+                b.utf8(FILTER_ID, f);
+            }
+        }
+        if let (value::FINAL_UNIT_REDIRECT, Some(url)) = (fui.action, fui.redirect_url) {
             b.group(REDIRECT_SERVER, |b| {
                 b.i32(REDIRECT_ADDRESS_TYPE, value::REDIRECT_URL)
                     .utf8(REDIRECT_SERVER_ADDRESS, url);
@@ -144,7 +184,7 @@ fn final_unit(b: &mut crate::diameter::MessageBuilder<'_>, fui: &FinalUnit<'_>) 
 
 fn mscc(
     b: &mut crate::diameter::MessageBuilder<'_>,
-    s: &super::rate::ServiceAnswer,
+    s: &ServiceAnswer,
     triggers: bool,
     fui: &FinalUnit<'_>,
 ) {
@@ -161,7 +201,7 @@ fn mscc(
         b.u32(VALIDITY_TIME, v);
     }
     b.u32(codes::RESULT_CODE, s.result_code);
-    if s.final_unit {
+    if s.final_unit || fui.on_credit_limit(s) {
         final_unit(b, fui);
     }
     // Usage is rated per visited network: the gateway must report (and get

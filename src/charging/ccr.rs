@@ -63,6 +63,8 @@ pub struct Units {
     pub input_octets: Option<u64>,
     pub output_octets: Option<u64>,
     pub time: Option<u32>,
+    /// CC-Service-Specific-Units: events such as short messages.
+    pub specific: Option<u64>,
 }
 
 impl Units {
@@ -78,6 +80,7 @@ impl Units {
                 a::CC_INPUT_OCTETS => u.input_octets = m.u64().ok(),
                 a::CC_OUTPUT_OCTETS => u.output_octets = m.u64().ok(),
                 a::CC_TIME => u.time = m.u32().ok(),
+                a::CC_SERVICE_SPECIFIC_UNITS => u.specific = m.u64().ok(),
                 _ => {}
             }
         }
@@ -145,6 +148,10 @@ pub struct Ccr<'a> {
     pub service_context: &'a str,
     pub imsi: Option<&'a str>,
     pub msisdn: Option<&'a str>,
+    /// Subscription-Id of type END_USER_SIP_URI (`sip:+49…@…` or `tel:`).
+    pub sip_uri: Option<&'a str>,
+    /// Requested-Action of an EVENT request (RFC 4006 §8.41).
+    pub requested_action: Option<i32>,
     pub multiple_services: bool,
     /// The units came at top level (no MSCC): the answer carries them there too.
     pub single_service: bool,
@@ -242,6 +249,9 @@ impl<'a> Ccr<'a> {
                         (Some(v::END_USER_E164), Some(d)) => {
                             c.msisdn.get_or_insert(d);
                         }
+                        (Some(v::END_USER_SIP_URI), Some(d)) => {
+                            c.sip_uri.get_or_insert(d);
+                        }
                         _ => {}
                     }
                 }
@@ -279,16 +289,25 @@ impl<'a> Ccr<'a> {
                     c.sgsn_mcc_mnc = c.sgsn_mcc_mnc.or(a.utf8().ok())
                 }
                 (a::TGPP_USER_LOCATION_INFO, VENDOR_3GPP) => c.uli = c.uli.or(Some(a.octets())),
+                (a::REQUESTED_ACTION, 0) => c.requested_action = a.enumerated().ok(),
                 (a::EVENT_TIMESTAMP, 0) => c.event_timestamp = a.u32().ok(),
                 (a::TERMINATION_CAUSE, 0) => c.termination_cause = a.enumerated().ok(),
                 _ => {}
             }
         }
-        if c.services.is_empty() && top_used {
+        // An event without units (an SMS node's plain debit, a balance
+        // check) asks for one unit of its service.
+        let bare_event = c.request_type == Some(RequestType::Event);
+        if c.services.is_empty() && (top_used || bare_event) {
             c.single_service = true;
             c.services.push(top);
         }
         c
+    }
+
+    /// Whether the request names whom to charge (to re-create a session).
+    pub fn names_subscriber(&self) -> bool {
+        self.imsi.is_some() || self.msisdn.is_some() || self.sip_uri.is_some()
     }
 }
 

@@ -14,15 +14,16 @@ use bytes::Bytes;
 use super::balance::AccountBalance;
 use super::ccr::{Ccr, RequestType, ServiceContext};
 use super::commit::Commit;
+use super::identity::{e164, location, subscriber};
 use super::ledger::Ledger;
-use super::rate::{rate_service, Context, Rated, ServiceAnswer};
+use super::rate::{rate_service, Action, Context, Rated, ServiceAnswer};
 use super::session::{KeptAnswer, Session, SessionState};
 use crate::diameter::codes::{result, value};
 use crate::inventory::usage::FupEvent;
 use crate::model::{Allowance, UnixTime};
 use crate::rating::Rating;
 use crate::resolver::index::iccid_string;
-use crate::resolver::location::{decode_uli, plmn_from_visited_network, Plmn};
+use crate::resolver::location::Plmn;
 use crate::resolver::{Index, Subscriber};
 
 /// Where commits go: the committer in a node, a recorder in tests.
@@ -38,9 +39,10 @@ pub struct EngineConfig {
     /// Copy the first failing MSCC Result-Code to command level (for
     /// gateways that read only the top level).
     pub raise_mscc_result: bool,
-    /// Final-Unit-Action on the last grant: 0 TERMINATE, 1 REDIRECT.
+    /// Final-Unit-Action on the last grant (and on 4012 unless TERMINATE).
     pub final_unit_action: i32,
     pub redirect_url: Option<String>,
+    pub filter_id: Option<String>,
     /// How long a terminated session's last answer is kept for retransmissions.
     pub terminated_linger: i64,
     /// How long a session that holds no quota may stay silent before it is
@@ -56,6 +58,7 @@ impl Default for EngineConfig {
             raise_mscc_result: false,
             final_unit_action: value::FINAL_UNIT_TERMINATE,
             redirect_url: None,
+            filter_id: None,
             terminated_linger: 60,
             idle_max: 86_400,
             location_triggers: true,
@@ -63,7 +66,7 @@ impl Default for EngineConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub result_code: u32,
     pub services: Vec<ServiceAnswer>,
@@ -74,6 +77,19 @@ pub struct Decision {
     pub single_service: bool,
     /// A CCR-I's answer: carries the failure-handling AVPs.
     pub initial: bool,
+    /// CHECK_BALANCE: Check-Balance-Result to send.
+    pub check_balance: Option<i32>,
+    /// PRICE_ENQUIRY: Cost-Information to send.
+    pub cost: Option<Cost>,
+}
+
+/// A price as Cost-Information says it (RFC 4006 §8.7): digits × 10^-scale
+/// in an ISO 4217 currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub digits: i64,
+    pub scale: u32,
+    pub currency: u32,
 }
 
 impl Decision {
@@ -85,6 +101,8 @@ impl Decision {
             location_triggers: false,
             single_service: false,
             initial: false,
+            check_balance: None,
+            cost: None,
         }
     }
 }
@@ -108,31 +126,6 @@ pub struct Engine {
     pub cfg: EngineConfig,
 }
 
-/// Where the subscriber is: SGSN-MCC-MNC, else the ULI, else the IMS visited network.
-pub fn location(ccr: &Ccr<'_>) -> Option<Plmn> {
-    ccr.sgsn_mcc_mnc
-        .and_then(|s| Plmn::parse(s).ok())
-        .or_else(|| ccr.uli.and_then(|u| decode_uli(u).ok()).map(|l| l.plmn))
-        .or_else(|| {
-            ccr.ims_visited_network
-                .and_then(|v| plmn_from_visited_network(v).ok())
-        })
-}
-
-/// The E.164 digits of a tel: or sip: Called-Party-Address.
-fn e164(addr: &str) -> String {
-    let s = addr
-        .strip_prefix("tel:")
-        .or_else(|| addr.strip_prefix("sip:"))
-        .unwrap_or(addr);
-    s.split(['@', ';'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .collect()
-}
-
 /// Outgoing calls must go to one of the bundle's destinations; incoming
 /// calls may come from anywhere; data has no destination.
 fn destination_ok(
@@ -144,7 +137,9 @@ fn destination_ok(
     match (voice, ccr.role_of_node, ccr.called_party, bundle) {
         (false, ..) => true,
         (true, Some(value::TERMINATING_ROLE), _, _) => true,
-        (true, _, Some(to), Some(b)) => rating.voice_destination_allowed(b, &e164(to)),
+        (true, _, Some(to), Some(b)) => {
+            e164(to).is_some_and(|d| rating.voice_destination_allowed(b, &d))
+        }
         (true, ..) => false,
     }
 }
@@ -182,6 +177,22 @@ fn fair_usage(
     })
 }
 
+/// What an EVENT asks for; None for a Requested-Action RFC 4006 lacks.
+fn action(ccr: &Ccr<'_>) -> Option<Action> {
+    if ccr.request_type != Some(RequestType::Event) {
+        return Some(Action::Charge);
+    }
+    Some(
+        match ccr.requested_action.unwrap_or(value::DIRECT_DEBITING) {
+            value::DIRECT_DEBITING => Action::Charge,
+            value::REFUND_ACCOUNT => Action::Refund,
+            value::CHECK_BALANCE => Action::CheckBalance,
+            value::PRICE_ENQUIRY => Action::PriceEnquiry,
+            _ => return None,
+        },
+    )
+}
+
 /// Encodes a decision as the answer to send.
 pub type Encode<'a> = dyn Fn(&Decision) -> Bytes + 'a;
 
@@ -213,25 +224,8 @@ impl Engine {
 
     /// The subscriber and location of a session gyro does not know yet.
     fn resolve(&self, ccr: &Ccr<'_>, now: UnixTime) -> Result<(Subscriber, Plmn), Decision> {
-        let sub = match (ccr.imsi, ccr.msisdn) {
-            (Some(imsi), _) => self
-                .index
-                .resolve_imsi(imsi, Some(ccr.origin_host), now)
-                .map_err(|m| Decision::fail(result::USER_UNKNOWN, format!("IMSI {imsi}: {m}")))?,
-            // gyro charges per profile, which only an IMSI identifies.
-            (None, Some(m)) => {
-                return Err(Decision::fail(
-                    result::USER_UNKNOWN,
-                    format!("MSISDN {m}: an IMSI is needed to find the profile"),
-                ))
-            }
-            (None, None) => {
-                return Err(Decision::fail(
-                    result::USER_UNKNOWN,
-                    "no Subscription-Id or User-Name",
-                ))
-            }
-        };
+        let sub = subscriber(&self.index, ccr, now)
+            .map_err(|u| Decision::fail(result::USER_UNKNOWN, u.0))?;
         let plmn = location(ccr).ok_or_else(|| {
             Decision::fail(
                 result::END_USER_SERVICE_DENIED,
@@ -259,6 +253,12 @@ impl Engine {
         let Some(rt) = ccr.request_type else {
             return unanswered(Decision::fail(result::INVALID_AVP_VALUE, "CC-Request-Type"));
         };
+        if rt == RequestType::Event && action(ccr).is_none() {
+            return unanswered(Decision::fail(
+                result::INVALID_AVP_VALUE,
+                "Requested-Action: not one of RFC 4006's four",
+            ));
+        }
         let starts = matches!(rt, RequestType::Initial | RequestType::Event);
         let mut fresh = starts.then(|| self.resolve(ccr, now));
         for _ in 0..LOCATE_TRIES {
@@ -294,7 +294,7 @@ impl Engine {
             let (sub, plmn) = match fresh.take().unwrap_or_else(|| self.resolve(ccr, now)) {
                 Ok(x) => x,
                 // An update gyro cannot place: nothing names its subscriber.
-                Err(_) if !starts && ccr.imsi.is_none() && ccr.msisdn.is_none() => {
+                Err(_) if !starts && !ccr.names_subscriber() => {
                     return unanswered(Decision::fail(
                         result::UNKNOWN_SESSION_ID,
                         "unknown session without Subscription-Id or User-Name to re-create it from",
@@ -422,7 +422,13 @@ impl Engine {
             let codes = catalog.product_rate_codes(sub.product);
             rating.covers(codes, &p.rate_code_groups, now_at)
         });
-        let voice = ServiceContext::parse(ccr.service_context).is_voice();
+        let context = ServiceContext::parse(ccr.service_context);
+        let voice = context.is_voice();
+        let allowance = match context {
+            ServiceContext::Sms => Allowance::Sms,
+            c if c.is_voice() => Allowance::Voice,
+            _ => Allowance::Data,
+        };
         let ended = session.state == SessionState::Terminated;
         let g = &rating.grant;
         let cx = Context {
@@ -434,22 +440,17 @@ impl Engine {
             end_to_end,
             session_id: ccr.session_id,
             now,
-            allowance: if voice {
-                Allowance::Voice
-            } else {
-                Allowance::Data
-            },
-            limit: bundle.map_or(0, |b| {
-                if voice {
-                    b.voice_seconds
-                } else {
-                    b.data_octets
-                }
+            action: action(ccr).unwrap_or(Action::Charge),
+            allowance,
+            limit: bundle.map_or(0, |b| match allowance {
+                Allowance::Data => b.data_octets,
+                Allowance::Voice => b.voice_seconds,
+                Allowance::Sms => b.sms,
             }),
-            grant_size: if voice {
-                g.voice_seconds
-            } else {
-                g.data_octets
+            grant_size: match allowance {
+                Allowance::Data => g.data_octets,
+                Allowance::Voice => g.voice_seconds,
+                Allowance::Sms => 1,
             },
             validity: g.validity_time.0.as_secs() as u32,
             usage_at,
@@ -483,10 +484,37 @@ impl Engine {
         }
         let error_message = if plan.ended {
             Some("session was terminated; its usage is charged".to_string())
+        } else if !plan.covered {
+            Some(format!(
+                "visited network {} is not in the bundle",
+                plan.now_at
+            ))
+        } else if plan.cx.bundle.is_none() {
+            Some("the account's product has no bundle in the rating file".to_string())
         } else {
-            (!plan.covered).then(|| format!("visited network {} is not in the bundle", plan.now_at))
+            services
+                .iter()
+                .find(|a| a.result_code == result::AUTHORIZATION_REJECTED)
+                .map(|_| format!("the bundle includes no {}", plan.cx.allowance.name()))
         };
+        let all_enough = !services.is_empty() && services.iter().all(|a| a.enough == Some(true));
+        let check_balance = (plan.cx.action == Action::CheckBalance).then_some(if all_enough {
+            value::ENOUGH_CREDIT
+        } else {
+            value::NO_CREDIT
+        });
+        // Inside the bundle a unit costs the subscriber nothing more.
+        let cost = (plan.cx.action == Action::PriceEnquiry && all_enough && plan.covered)
+            .then(|| crate::rating::currency_numeric(&plan.cx.rating.reporting_currency))
+            .flatten()
+            .map(|currency| Cost {
+                digits: 0,
+                scale: 0,
+                currency,
+            });
         Decision {
+            check_balance,
+            cost,
             result_code,
             services,
             error_message,

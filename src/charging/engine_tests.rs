@@ -162,14 +162,7 @@ fn charge_with(e: &Engine, rec: &Recorder, c: &Ccr<'_>, e2e: u32, now: i64) -> O
         })
         .flatten();
     Out {
-        d: seen.into_inner().unwrap_or_else(|| Decision {
-            result_code: 0,
-            services: vec![],
-            error_message: None,
-            location_triggers: false,
-            single_service: false,
-            initial: false,
-        }),
+        d: seen.into_inner().unwrap_or_default(),
         commit,
         duplicate: ch.duplicate,
     }
@@ -191,7 +184,7 @@ fn grants_shrink_to_what_remains_then_final_unit_then_4012() {
         &ccr("s", RequestType::Initial, 0, Some(500), 0, "26201", "pgw"),
         0,
     );
-    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(400));
+    assert_eq!(d.d.services[0].granted.and_then(|g| g.octets), Some(400));
     assert!(!d.d.services[0].final_unit);
     assert_eq!(d.d.services[0].validity_time, Some(10));
     let d = charge(
@@ -199,13 +192,13 @@ fn grants_shrink_to_what_remains_then_final_unit_then_4012() {
         &ccr("s", RequestType::Update, 1, Some(500), 400, "26201", "pgw"),
         1,
     );
-    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(400));
+    assert_eq!(d.d.services[0].granted.and_then(|g| g.octets), Some(400));
     let d = charge(
         &e,
         &ccr("s", RequestType::Update, 2, Some(500), 400, "26201", "pgw"),
         2,
     );
-    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(200));
+    assert_eq!(d.d.services[0].granted.and_then(|g| g.octets), Some(200));
     assert!(d.d.services[0].final_unit, "the last 200 octets");
     // 800 used: the FUP threshold (700) was crossed on this request, once.
     assert!(d.commit.as_ref().unwrap().fup.is_some());
@@ -274,7 +267,7 @@ fn tcc_ends_sessions_holding_quota_and_their_next_update_re_creates_them() {
         121,
     );
     assert_eq!(d.d.result_code, SUCCESS);
-    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(100));
+    assert_eq!(d.d.services[0].granted.and_then(|g| g.octets), Some(100));
     assert_eq!(d.commit.unwrap().xdrs[0].allowance_consumed, 250);
     let b = e.ledger.balance(1);
     assert_eq!((b.used.data_octets, b.reserved_data), (250, 100));
@@ -415,7 +408,7 @@ fn a_ccr_i_on_an_open_session_id_releases_the_old_reservations() {
         &ccr("re", RequestType::Initial, 0, Some(200), 0, "26201", "pgw2"),
         1,
     );
-    assert_eq!(d.d.services[0].granted.map(|g| g.1), Some(200));
+    assert_eq!(d.d.services[0].granted.and_then(|g| g.octets), Some(200));
     assert_eq!(e.ledger.balance(1).reserved_data, 200, "not 500");
 }
 

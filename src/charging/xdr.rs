@@ -23,6 +23,9 @@ pub struct Xdr {
     pub time: UnixTime,
     pub session_id: String,
     pub request_type: &'static str,
+    /// An EVENT's Requested-Action: DIRECT_DEBITING or REFUND_ACCOUNT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_action: Option<&'static str>,
     /// With `session_id`, the request key: unique per charged request.
     pub request_number: u32,
     /// The request's End-to-End Identifier, for mediation to de-duplicate.
@@ -42,6 +45,8 @@ pub struct Xdr {
     pub octets_down: u64,
     pub seconds: u64,
     pub allowance_consumed: u64,
+    /// Units a REFUND_ACCOUNT gave back to the bundle.
+    pub allowance_refunded: u64,
     pub allowance: &'static str,
     pub cost: Option<Decimal>,
     pub cost_currency: Option<String>,
@@ -211,7 +216,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let mut w = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
         let line = |seq: u64, used: u64| {
-            format!("{{\"seq\":{seq},\"account\":7,\"used_after\":{{\"data_octets\":{used},\"voice_seconds\":0,\"fup_crossed\":false}}}}\n")
+            format!("{{\"seq\":{seq},\"account\":7,\"used_after\":{{\"data_octets\":{used},\"voice_seconds\":0,\"sms\":0,\"fup_crossed\":false}}}}\n")
         };
         let text = [line(1, 10), line(2, 30), line(3, 60)].concat();
         w.write("20261130", text.as_bytes()).unwrap();

@@ -66,6 +66,10 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     string(out, &x.session_id);
     out.extend_from_slice(b",\"request_type\":");
     string(out, x.request_type);
+    if let Some(a) = x.requested_action {
+        out.extend_from_slice(b",\"requested_action\":");
+        string(out, a);
+    }
     out.extend_from_slice(b",\"request_number\":");
     uint(out, x.request_number.into());
     out.extend_from_slice(b",\"end_to_end\":");
@@ -97,6 +101,7 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
         (b",\"octets_down\":", x.octets_down),
         (b",\"seconds\":", x.seconds),
         (b",\"allowance_consumed\":", x.allowance_consumed),
+        (b",\"allowance_refunded\":", x.allowance_refunded),
     ] {
         out.extend_from_slice(key);
         uint(out, n);
@@ -115,6 +120,8 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     uint(out, x.used_after.data_octets);
     out.extend_from_slice(b",\"voice_seconds\":");
     uint(out, x.used_after.voice_seconds);
+    out.extend_from_slice(b",\"sms\":");
+    uint(out, x.used_after.sms);
     out.extend_from_slice(if x.used_after.fup_crossed {
         b",\"fup_crossed\":true}"
     } else {
@@ -142,6 +149,7 @@ mod tests {
             time: -5,
             session_id: session,
             request_type: "UPDATE",
+            requested_action: rr.map(|_| "REFUND_ACCOUNT"),
             request_number: u32::MAX,
             end_to_end: 77,
             account: u64::MAX,
@@ -157,6 +165,7 @@ mod tests {
             octets_down: 2,
             seconds: 3,
             allowance_consumed: 4,
+            allowance_refunded: 5,
             allowance: "data",
             cost,
             cost_currency: cost.map(|_| "EUR".into()),
@@ -165,6 +174,7 @@ mod tests {
             used_after: Used {
                 data_octets: 9,
                 voice_seconds: 8,
+                sms: 6,
                 fup_crossed: fup,
             },
             fup: fup.then(|| FupEvent {

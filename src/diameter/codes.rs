@@ -31,6 +31,7 @@ pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(avp::TERMINATION_CAUSE);
 /// vendor 10415), for reading requests.
 pub mod avp {
     pub const USER_NAME: u32 = 1;
+    pub const FILTER_ID: u32 = 11;
     pub const TGPP_CHARGING_ID: u32 = 2;
     pub const TGPP_PDP_TYPE: u32 = 3;
     pub const TGPP_IMSI_MCC_MNC: u32 = 8;
@@ -50,22 +51,31 @@ pub mod avp {
     pub const CC_INPUT_OCTETS: u32 = 412;
     pub const CC_OUTPUT_OCTETS: u32 = 414;
     pub const CC_REQUEST_NUMBER: u32 = 415;
+    pub const CC_SERVICE_SPECIFIC_UNITS: u32 = 417;
     pub const CC_SESSION_FAILOVER: u32 = 418;
     pub const CC_REQUEST_TYPE: u32 = 416;
     pub const CC_TIME: u32 = 420;
     pub const CC_TOTAL_OCTETS: u32 = 421;
+    pub const CHECK_BALANCE_RESULT: u32 = 422;
+    pub const COST_INFORMATION: u32 = 423;
+    pub const COST_UNIT: u32 = 424;
+    pub const CURRENCY_CODE: u32 = 425;
     pub const CREDIT_CONTROL_FAILURE_HANDLING: u32 = 427;
+    pub const EXPONENT: u32 = 429;
     pub const FINAL_UNIT_INDICATION: u32 = 430;
     pub const GRANTED_SERVICE_UNIT: u32 = 431;
     pub const RATING_GROUP: u32 = 432;
     pub const REDIRECT_ADDRESS_TYPE: u32 = 433;
     pub const REDIRECT_SERVER: u32 = 434;
     pub const REDIRECT_SERVER_ADDRESS: u32 = 435;
+    pub const REQUESTED_ACTION: u32 = 436;
     pub const REQUESTED_SERVICE_UNIT: u32 = 437;
     pub const SERVICE_IDENTIFIER: u32 = 439;
     pub const SUBSCRIPTION_ID: u32 = 443;
     pub const SUBSCRIPTION_ID_DATA: u32 = 444;
+    pub const UNIT_VALUE: u32 = 445;
     pub const USED_SERVICE_UNIT: u32 = 446;
+    pub const VALUE_DIGITS: u32 = 447;
     pub const VALIDITY_TIME: u32 = 448;
     pub const FINAL_UNIT_ACTION: u32 = 449;
     pub const SUBSCRIPTION_ID_TYPE: u32 = 450;
@@ -92,12 +102,22 @@ pub mod value {
     /// Subscription-Id-Type (RFC 4006 §8.47).
     pub const END_USER_E164: i32 = 0;
     pub const END_USER_IMSI: i32 = 1;
+    pub const END_USER_SIP_URI: i32 = 2;
+    /// Requested-Action (RFC 4006 §8.41), on EVENT requests.
+    pub const DIRECT_DEBITING: i32 = 0;
+    pub const REFUND_ACCOUNT: i32 = 1;
+    pub const CHECK_BALANCE: i32 = 2;
+    pub const PRICE_ENQUIRY: i32 = 3;
+    /// Check-Balance-Result (RFC 4006 §8.6).
+    pub const ENOUGH_CREDIT: i32 = 0;
+    pub const NO_CREDIT: i32 = 1;
     /// Trigger-Type (TS 32.299 §7.2.236): report at a PLMN border.
     pub const CHANGE_IN_LOCATION_MCC: i32 = 30;
     pub const CHANGE_IN_LOCATION_MNC: i32 = 31;
     /// Final-Unit-Action (RFC 4006 §8.35).
     pub const FINAL_UNIT_TERMINATE: i32 = 0;
     pub const FINAL_UNIT_REDIRECT: i32 = 1;
+    pub const FINAL_UNIT_RESTRICT_ACCESS: i32 = 2;
     /// Redirect-Address-Type URL (RFC 4006 §8.38).
     pub const REDIRECT_URL: i32 = 2;
     /// Role-Of-Node (TS 32.299 §7.2.190).
@@ -125,8 +145,11 @@ pub mod result {
     pub const INVALID_AVP_LENGTH: u32 = 5014;
     // RFC 4006 §9.1 credit-control results.
     pub const END_USER_SERVICE_DENIED: u32 = 4010;
+    pub const CREDIT_CONTROL_NOT_APPLICABLE: u32 = 4011;
     pub const CREDIT_LIMIT_REACHED: u32 = 4012;
+    pub const AUTHORIZATION_REJECTED: u32 = 5003;
     pub const USER_UNKNOWN: u32 = 5030;
+    pub const RATING_FAILED: u32 = 5031;
 }
 
 /// Disconnect-Cause values (RFC 6733 §5.4.3).

@@ -7,6 +7,18 @@ use serde::{Deserialize, Serialize};
 pub enum Allowance {
     Data,
     Voice,
+    /// Short messages, counted one by one (CC-Service-Specific-Units).
+    Sms,
+}
+
+impl Allowance {
+    pub fn name(self) -> &'static str {
+        match self {
+            Allowance::Data => "data",
+            Allowance::Voice => "voice",
+            Allowance::Sms => "sms",
+        }
+    }
 }
 
 /// The durable part of an account's balance, as the inventory stores it.
@@ -14,6 +26,9 @@ pub enum Allowance {
 pub struct Used {
     pub data_octets: u64,
     pub voice_seconds: u64,
+    /// Records written before SMS had its own allowance have none.
+    #[serde(default)]
+    pub sms: u64,
     /// Set once the fair-usage threshold was crossed (cleared on renewal).
     pub fup_crossed: bool,
 }

@@ -43,6 +43,9 @@ struct RawRating {
 #[serde(deny_unknown_fields)]
 pub struct GrantConfig {
     pub data_octets: u64,
+    /// Seconds granted at most when a data request asks for time (CC-Time).
+    #[serde(default = "default_data_seconds")]
+    pub data_seconds: u64,
     pub voice_seconds: u64,
     pub validity_time: HumaneDuration,
 }
@@ -56,9 +59,80 @@ pub struct Bundle {
     pub fup_octets: Option<u64>,
     #[serde(default)]
     pub voice_seconds: u64,
+    /// Short messages included.
+    #[serde(default)]
+    pub sms: u64,
     /// E.164 prefixes (no '+') outgoing calls may go to.
     #[serde(default)]
     pub outgoing_prefixes: Vec<String>,
+    /// Rating groups the data allowance pays for; empty = every group.
+    /// A group in none of the three lists is answered 5031.
+    #[serde(default)]
+    pub rating_groups: Vec<u32>,
+    /// Granted and reported, but consuming no allowance (xDRs and the
+    /// sponsor's wholesale cost still count them).
+    #[serde(default)]
+    pub zero_rated_groups: Vec<u32>,
+    /// Outside credit control (4011): the gateway lets them through and
+    /// reports nothing, so no xDR and no wholesale cost either.
+    #[serde(default)]
+    pub free_rating_groups: Vec<u32>,
+}
+
+/// How a bundle treats one rating group of its data service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupRating {
+    Allowance,
+    ZeroRated,
+    Free,
+    Unknown,
+}
+
+impl Bundle {
+    /// An MSCC without a Rating-Group is the bundle's plain allowance.
+    pub fn group(&self, rating_group: Option<u32>) -> GroupRating {
+        let Some(rg) = rating_group else {
+            return GroupRating::Allowance;
+        };
+        if self.free_rating_groups.contains(&rg) {
+            GroupRating::Free
+        } else if self.zero_rated_groups.contains(&rg) {
+            GroupRating::ZeroRated
+        } else if self.rating_groups.is_empty() || self.rating_groups.contains(&rg) {
+            GroupRating::Allowance
+        } else {
+            GroupRating::Unknown
+        }
+    }
+}
+
+fn default_data_seconds() -> u64 {
+    600
+}
+
+/// ISO 4217 numeric codes, for Currency-Code (RFC 4006 §8.11).
+const CURRENCIES: &[(&str, u32)] = &[
+    ("EUR", 978),
+    ("USD", 840),
+    ("GBP", 826),
+    ("CHF", 756),
+    ("JPY", 392),
+    ("CAD", 124),
+    ("SEK", 752),
+    ("NOK", 578),
+    ("DKK", 208),
+    ("PLN", 985),
+    ("CZK", 203),
+    ("HUF", 348),
+    ("RON", 946),
+    ("RSD", 941),
+    ("ALL", 8),
+    ("TRY", 949),
+    ("AUD", 36),
+];
+
+pub fn currency_numeric(code: &str) -> Option<u32> {
+    CURRENCIES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +194,12 @@ impl Rating {
                 }
                 prices.insert((t.sponsor.clone(), p), price);
             }
+        }
+        if currency_numeric(&raw.reporting_currency).is_none() {
+            return Err(bad(format!(
+                "reporting_currency: '{}' is not an ISO 4217 code gyro knows",
+                raw.reporting_currency
+            )));
         }
         if raw.grant.validity_time.0 < Duration::from_secs(1) {
             return Err(bad("grant.validity_time: must be at least 1s".into()));

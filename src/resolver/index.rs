@@ -450,13 +450,20 @@ impl Index {
             .map(view)
     }
     pub fn account_by_msisdn(&self, msisdn: u64) -> Option<AccountEntry> {
+        self.by_msisdn_with_iccid(msisdn).map(|(a, _)| a)
+    }
+    /// The account of an MSISDN and the ICCID of its profile (0: none).
+    pub(crate) fn by_msisdn_with_iccid(&self, msisdn: u64) -> Option<(AccountEntry, u128)> {
         let rows = &self.rows;
         let row = self.by_msisdn.find(hash_u64(msisdn), |o| {
             rows.msisdn(o).is_some_and(|m| m.load(Relaxed) == msisdn)
         });
         match row.and_then(|o| self.rows.get(o)) {
-            Some(r) => Some(view(r).account),
-            None => self.orphans.get(&msisdn).map(|e| *e),
+            Some(r) => {
+                let v = view(r);
+                Some((v.account, v.iccid))
+            }
+            None => self.orphans.get(&msisdn).map(|e| (*e, 0)),
         }
     }
     pub fn msisdn_taken(&self, msisdn: &str) -> bool {

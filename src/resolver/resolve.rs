@@ -5,6 +5,9 @@
 use super::index::{digits_u64, AccountState, ImsiStatus, Index, ProfileStatus};
 use crate::model::UnixTime;
 
+/// `Subscriber::sponsor` when no sponsor is involved.
+pub const NO_SPONSOR: u16 = u16::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscriber {
     /// The IMSI the device is using (after undoing a sponsor's translation).
@@ -99,12 +102,21 @@ impl Index {
         })
     }
 
-    /// MSISDN → account id, for requests that carry only an E.164 identity.
-    pub fn resolve_msisdn(&self, msisdn: &str, now: UnixTime) -> Result<(u64, u16), Miss> {
+    /// MSISDN → the subscriber of its account, for IMS and SMS nodes that
+    /// name the user by number only. Which IMSI the device uses is not
+    /// known then: `imsi` is 0 and there is no sponsor.
+    pub fn resolve_msisdn(&self, msisdn: &str, now: UnixTime) -> Result<Subscriber, Miss> {
         let m = digits_u64(msisdn).ok_or(Miss::Malformed)?;
-        let a = self.account_by_msisdn(m).ok_or(Miss::UnknownMsisdn)?;
+        let (a, iccid) = self.by_msisdn_with_iccid(m).ok_or(Miss::UnknownMsisdn)?;
         check_account(a.state, now)?;
-        Ok((a.id, a.product))
+        Ok(Subscriber {
+            imsi: 0,
+            iccid,
+            slot: 0,
+            sponsor: NO_SPONSOR,
+            account: a.id,
+            product: a.product,
+        })
     }
 }
 
