@@ -438,6 +438,11 @@ async fn get_balance(
             "used_seconds": b.used.voice_seconds,
             "reserved_seconds": b.reserved_voice,
         },
+        "sms": {
+            "allowance": bundle.map(|b| b.sms),
+            "used": b.used.sms,
+            "reserved": b.reserved_sms,
+        },
     })))
 }
 

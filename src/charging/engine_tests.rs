@@ -18,7 +18,7 @@ use crate::resolver::{Catalog, Index};
 
 const IMSI: &str = "262019000000001";
 
-fn engine() -> Engine {
+pub(super) fn engine() -> Engine {
     let idx = Index::new();
     // xDRs carry the sponsors' display names.
     let sponsors = vec![
@@ -82,7 +82,7 @@ fn engine() -> Engine {
     Engine::new(idx, Arc::new(rating), EngineConfig::default())
 }
 
-fn ccr<'a>(
+pub(super) fn ccr<'a>(
     sid: &'a str,
     rt: RequestType,
     n: u32,
@@ -140,10 +140,10 @@ impl Sequencer for Recorder {
     }
 }
 
-struct Out {
-    d: Decision,
-    commit: Option<Commit>,
-    duplicate: bool,
+pub(super) struct Out {
+    pub(super) d: Decision,
+    pub(super) commit: Option<Commit>,
+    pub(super) duplicate: bool,
 }
 
 fn charge_with(e: &Engine, rec: &Recorder, c: &Ccr<'_>, e2e: u32, now: i64) -> Out {
@@ -169,7 +169,7 @@ fn charge_with(e: &Engine, rec: &Recorder, c: &Ccr<'_>, e2e: u32, now: i64) -> O
 }
 
 /// Charges with a fresh End-to-End id: a new request, never a retransmission.
-fn charge(e: &Engine, c: &Ccr<'_>, now: i64) -> Out {
+pub(super) fn charge(e: &Engine, c: &Ccr<'_>, now: i64) -> Out {
     thread_local!(static REC: Recorder = Recorder::default());
     static E2E: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     let e2e = E2E.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

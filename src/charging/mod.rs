@@ -18,3 +18,5 @@ mod xdr_json;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod forms_tests;
