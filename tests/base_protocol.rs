@@ -30,29 +30,6 @@ fn proxy_info(b: &mut MessageBuilder<'_>, host: &str, state: &[u8]) {
     });
 }
 
-fn session_request(
-    command: u32,
-    session: &str,
-    e2e: u32,
-    extra: impl FnOnce(&mut MessageBuilder<'_>),
-) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, command, 4, true, e2e, e2e);
-    b.utf8(codes::SESSION_ID, session)
-        .utf8(codes::ORIGIN_HOST, "pgw.test.local")
-        .utf8(codes::ORIGIN_REALM, "test.local")
-        .utf8(codes::DESTINATION_REALM, "test.local")
-        .u32(codes::AUTH_APPLICATION_ID, 4);
-    extra(&mut b);
-    b.finish();
-    buf.to_vec()
-}
-
-fn ask(p: &mut RawPeer, bytes: &[u8]) -> Vec<u8> {
-    p.send(bytes);
-    p.recv().expect("an answer")
-}
-
 fn reserved(g: &Gyro) -> u64 {
     let id = api_get(g, "/api/v1/imsis/262019000000001")["account"]["id"]
         .as_u64()

@@ -141,9 +141,13 @@ impl Gyro {
                     base = base.replace(&format!("{line}\n"), "");
                 }
             }
+            assert!(
+                base.contains("\n[charging]\n"),
+                "config/gyro.toml has no [charging]"
+            );
             let base = base.replace(
-                "final_unit_action = \"terminate\"",
-                &format!("final_unit_action = \"terminate\"\n{charging_extra}"),
+                "\n[charging]\n",
+                &format!("\n[charging]\n{charging_extra}\n"),
             );
             let cfg = dir.join("gyro.toml");
             std::fs::write(&cfg, base).unwrap();
@@ -256,6 +260,11 @@ impl Capture {
 
     /// Stops the capture and runs dissect.sh; returns (passed, output).
     pub fn dissect(&mut self, peers: &Path) -> (bool, String) {
+        self.dissect_with(peers, &[])
+    }
+
+    /// As `dissect`, with dissect.sh options (`--avps`: every AVP listed).
+    pub fn dissect_with(&mut self, peers: &Path, options: &[&str]) -> (bool, String) {
         if !self.stopped {
             let _ = Command::new(&self.script)
                 .arg("stop")
@@ -266,6 +275,7 @@ impl Capture {
         let out = Command::new(peers.join("tshark/dissect.sh"))
             .arg(&self.pcap)
             .arg(&self.ports)
+            .args(options)
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string()
@@ -548,4 +558,30 @@ pub fn in_process_node(
         },
         apps,
     )
+}
+
+/// A request on the Credit-Control application from pgw.test.local;
+/// `extra` adds the command's own AVPs.
+pub fn session_request(
+    command: u32,
+    session: &str,
+    e2e: u32,
+    extra: impl FnOnce(&mut gyro::diameter::MessageBuilder<'_>),
+) -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    let mut b = gyro::diameter::MessageBuilder::request(&mut buf, command, 4, true, e2e, e2e);
+    b.utf8(gyro::diameter::codes::SESSION_ID, session)
+        .utf8(gyro::diameter::codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(gyro::diameter::codes::ORIGIN_REALM, "test.local")
+        .utf8(gyro::diameter::codes::DESTINATION_REALM, "test.local")
+        .u32(gyro::diameter::codes::AUTH_APPLICATION_ID, 4);
+    extra(&mut b);
+    b.finish();
+    buf.to_vec()
+}
+
+/// Sends a request and waits for its answer.
+pub fn ask(p: &mut RawPeer, bytes: &[u8]) -> Vec<u8> {
+    p.send(bytes);
+    p.recv().expect("an answer")
 }
