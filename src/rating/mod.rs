@@ -223,6 +223,7 @@ pub fn grant(requested: Option<u64>, grant_size: u64, remaining: u64) -> u64 {
 }
 
 mod locate;
+pub mod source;
 
 #[cfg(test)]
 mod error_tests;
