@@ -160,25 +160,32 @@ fn sighup(g: &Gyro) {
     assert!(ok.success());
 }
 
-/// gyro_rating_reloads_total{result} as /metrics shows it.
-fn reloads(g: &Gyro, result: &str) -> u64 {
-    let text = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", g.metrics_port))
-        .unwrap()
-        .text()
-        .unwrap();
+/// gyro_rating_reloads_total{result} as /metrics shows it; None while
+/// /metrics does not answer.
+fn try_reloads(g: &Gyro, result: &str) -> Option<u64> {
+    let url = format!("http://127.0.0.1:{}/metrics", g.metrics_port);
+    let text = reqwest::blocking::get(url).ok()?.text().ok()?;
     let series = format!("gyro_rating_reloads_total{{result=\"{result}\"}} ");
-    text.lines()
+    let value = text
+        .lines()
         .find_map(|l| l.strip_prefix(&series))
-        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{text}"));
+    Some(value.trim().parse().unwrap())
+}
+
+fn reloads(g: &Gyro, result: &str) -> u64 {
+    try_reloads(g, result).expect("/metrics answers")
 }
 
 /// Waits for a SIGHUP's reload to be counted (it runs asynchronously).
-fn wait_reloads(g: &Gyro, result: &str, n: u64) {
+fn wait_reloads(g: &mut Gyro, result: &str, n: u64) {
     let until = Instant::now() + Duration::from_secs(10);
-    while reloads(g, result) < n {
+    loop {
+        let exited = g.child.try_wait().unwrap();
+        assert!(exited.is_none(), "gyro exited on SIGHUP: {exited:?}");
+        if try_reloads(g, result).is_some_and(|c| c >= n) {
+            return;
+        }
         assert!(Instant::now() < until, "reload {n} ({result}) not counted");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -240,7 +247,7 @@ fn reloads_under_load_rate_each_answer_wholly_on_one_version() {
         write_rating(&path, &rating_text(v));
         if round % 2 == 1 {
             sighup(&g);
-            wait_reloads(&g, "ok", round);
+            wait_reloads(&mut g, "ok", round);
         } else {
             let (status, body) = post_reload(&g);
             assert_eq!(status, 200, "{body}");
@@ -347,7 +354,7 @@ fn a_bad_file_is_refused_with_its_line_and_the_running_version_stays() {
     // SIGHUP with the bad file: logged, counted, and the node serves on
     // the same connection with the running version.
     sighup(&g);
-    wait_reloads(&g, "error", 3);
+    wait_reloads(&mut g, "error", 3);
     assert_up(&mut g);
     assert_eq!(rated(&mut p, 2, 3), Ok(A));
     let log = g.log_text();
