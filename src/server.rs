@@ -1,11 +1,12 @@
 //! `gyro serve`: wires configuration, dictionaries, metrics and the Diameter
-//! node together and runs until SIGTERM/SIGINT.
+//! node together and runs until SIGTERM/SIGINT; SIGHUP reloads the rating.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::api::ApiState;
 use crate::charging::app::CreditControl;
@@ -21,7 +22,7 @@ use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
-use crate::rating::Rating;
+use crate::rating::source::RatingSource;
 
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -114,14 +115,9 @@ pub fn charging(
     inventory: &Arc<Inventory>,
 ) -> anyhow::Result<(Arc<Engine>, CreditControl)> {
     let c = &cfg.charging;
-    let rating = match &c.rating {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("charging.rating: cannot read {}", p.display()))?;
-            Rating::parse(&text, &p.display().to_string())?
-        }
-        None => Rating::parse(crate::rating::EMBEDDED, "embedded config/rating.toml")?,
-    };
+    let rating = RatingSource::new(c.rating.clone())
+        .load()
+        .map_err(|e| anyhow::anyhow!("charging.rating: {e}"))?;
     let engine = Arc::new(Engine::new(
         inventory.index(),
         Arc::new(rating),
@@ -158,39 +154,76 @@ pub fn charging(
     ))
 }
 
+/// Serves the admin API on `api.listen`, when set.
+async fn start_api(
+    cfg: &Config,
+    inventory: &Arc<Inventory>,
+    engine: &Arc<Engine>,
+    rating: &Arc<RatingSource>,
+) -> anyhow::Result<()> {
+    let Some(addr) = cfg.api.listen else {
+        return Ok(());
+    };
+    if cfg.api.token == crate::config::DEV_TOKEN {
+        tracing::warn!("api.token is the development default: set your own in production");
+    }
+    let state = Arc::new(ApiState {
+        engine: Some(engine.clone()),
+        rating: Some(rating.clone()),
+        inventory: inventory.clone(),
+        token: cfg.api.token.clone(),
+        stock_alert_below: cfg.inventory.stock_alert_below,
+    });
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("api.listen: cannot listen on {addr}"))?;
+    tracing::info!(%addr, "admin API at /api/v1");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, crate::api::router(state)).await {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Every SIGHUP reloads the rating file (the same reload as
+/// `POST /api/v1/reload`); a bad file is logged and changes nothing.
+fn reload_on_hangup(mut hangup: Signal, engine: Arc<Engine>, rating: Arc<RatingSource>) {
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let (engine, rating) = (engine.clone(), rating.clone());
+            // Reading the file blocks; the outcome is logged and counted
+            // inside the reload.
+            let _ = tokio::task::spawn_blocking(move || {
+                rating.reload("SIGHUP", |r| engine.replace_rating(r))
+            })
+            .await;
+        }
+    });
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
+    // action would kill the node without a DPR. One that comes during the
+    // start is kept and reloads once the engine runs.
+    let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone());
-    if let Some(addr) = cfg.api.listen {
-        if cfg.api.token == crate::config::DEV_TOKEN {
-            tracing::warn!("api.token is the development default: set your own in production");
-        }
-        let state = Arc::new(ApiState {
-            engine: Some(engine.clone()),
-            inventory: inventory.clone(),
-            token: cfg.api.token.clone(),
-            stock_alert_below: cfg.inventory.stock_alert_below,
-        });
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("api.listen: cannot listen on {addr}"))?;
-        tracing::info!(%addr, "admin API at /api/v1");
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, crate::api::router(state)).await {
-                tracing::error!(error = %e, "admin API stopped");
-            }
-        });
-    }
     let dict = Arc::new(load_dictionary(&cfg)?);
     if let Some(addr) = cfg.metrics.listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
             .install()
             .with_context(|| format!("metrics.listen: cannot serve /metrics on {addr}"))?;
+        crate::rating::source::register_metrics();
         tracing::info!(%addr, "Prometheus metrics at /metrics");
     }
+    // After the recorder, so that no reload goes uncounted.
+    let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
+    reload_on_hangup(hangup, engine.clone(), rating.clone());
+    start_api(&cfg, &inventory, &engine, &rating).await?;
     let boot = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -278,7 +311,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
 }
 
 async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
     match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),

@@ -1,6 +1,6 @@
 //! The admin HTTP API (`/api/v1/…`, JSON, bearer token): inventory
-//! definitions, imports, onboarding, stock, export and look-ups. Errors are
-//! JSON bodies naming the field at fault.
+//! definitions, imports, onboarding, stock, export, look-ups and the rating
+//! reload. Errors are JSON bodies naming the field at fault.
 
 use std::sync::Arc;
 
@@ -17,10 +17,14 @@ use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 
+mod reload;
+
 pub struct ApiState {
     pub inventory: Arc<Inventory>,
     /// The embedded OCS, for balances (absent in CLI-only use).
     pub engine: Option<Arc<crate::charging::engine::Engine>>,
+    /// Where the engine's rating is reloaded from (absent with no engine).
+    pub rating: Option<Arc<crate::rating::source::RatingSource>>,
     pub token: String,
     pub stock_alert_below: u64,
 }
@@ -145,6 +149,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/stock", get(get_stock))
         .route("/api/v1/outbox", get(get_outbox))
         .route("/api/v1/export", get(get_export))
+        .route("/api/v1/reload", post(reload::post_reload))
         .with_state(state)
 }
 

@@ -22,6 +22,13 @@ pub const MONEY_SCALE: u32 = 6;
 pub enum RatingError {
     #[error("{file}: {message}")]
     Config { file: String, message: String },
+    /// The same, where the fault's line is known.
+    #[error("{file}:{line}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,18 +172,18 @@ pub struct WholesaleCost {
 
 impl Rating {
     pub fn parse(text: &str, file: &str) -> Result<Rating, RatingError> {
-        let bad = |message: String| RatingError::Config {
-            file: file.into(),
-            message,
-        };
+        // Found again in the text by the keys and values it names.
+        let bad =
+            |needles: &[&str], message: String| locate::semantic(file, text, needles, message);
         let raw: RawRating =
-            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+            toml::from_str(text).map_err(|e| locate::toml_error(file, text, &e))?;
         let mut groups = HashMap::new();
         for (name, codes) in raw.rate_code_groups {
             let mut set = HashSet::new();
             for c in codes {
+                let at = [name.as_str(), c.as_str()];
                 let rc = RateCode::parse(&c)
-                    .map_err(|e| bad(format!("rate_code_groups.\"{name}\": '{c}': {e}")))?;
+                    .map_err(|e| bad(&at, format!("rate_code_groups.\"{name}\": '{c}': {e}")))?;
                 set.insert(rc);
             }
             groups.insert(name, set);
@@ -184,25 +191,57 @@ impl Rating {
         let mut prices = HashMap::new();
         for t in raw.tariff {
             for (plmn, price) in t.prices {
-                let p = Plmn::parse(&plmn)
-                    .map_err(|e| bad(format!("tariff {}: network '{plmn}': {e}", t.sponsor)))?;
+                let at = [t.sponsor.as_str(), plmn.as_str()];
+                let p = Plmn::parse(&plmn).map_err(|e| {
+                    bad(&at, format!("tariff {}: network '{plmn}': {e}", t.sponsor))
+                })?;
                 if price.is_sign_negative() {
-                    return Err(bad(format!(
-                        "tariff {}: network {plmn}: price must not be negative",
-                        t.sponsor
-                    )));
+                    return Err(bad(
+                        &at,
+                        format!(
+                            "tariff {}: network {plmn}: price must not be negative",
+                            t.sponsor
+                        ),
+                    ));
                 }
                 prices.insert((t.sponsor.clone(), p), price);
             }
         }
         if currency_numeric(&raw.reporting_currency).is_none() {
-            return Err(bad(format!(
-                "reporting_currency: '{}' is not an ISO 4217 code gyro knows",
-                raw.reporting_currency
-            )));
+            return Err(bad(
+                &["reporting_currency"],
+                format!(
+                    "reporting_currency: '{}' is not an ISO 4217 code gyro knows",
+                    raw.reporting_currency
+                ),
+            ));
+        }
+        for b in &raw.bundle {
+            let lists = [
+                &b.rating_groups,
+                &b.zero_rated_groups,
+                &b.free_rating_groups,
+            ];
+            let mut seen = HashSet::new();
+            if let Some(rg) = lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .find(|rg| !seen.insert(**rg))
+            {
+                return Err(bad(
+                    &[b.product.as_str()],
+                    format!(
+                        "bundle \"{}\": rating group {rg} is listed twice (rating_groups, zero_rated_groups and free_rating_groups exclude each other)",
+                        b.product
+                    ),
+                ));
+            }
         }
         if raw.grant.validity_time.0 < Duration::from_secs(1) {
-            return Err(bad("grant.validity_time: must be at least 1s".into()));
+            return Err(bad(
+                &["grant", "validity_time"],
+                "grant.validity_time: must be at least 1s".into(),
+            ));
         }
         Ok(Rating {
             reporting_currency: raw.reporting_currency,
@@ -287,5 +326,10 @@ pub fn grant(requested: Option<u64>, grant_size: u64, remaining: u64) -> u64 {
         .min(remaining)
 }
 
+mod locate;
+pub mod source;
+
+#[cfg(test)]
+mod error_tests;
 #[cfg(test)]
 mod tests;

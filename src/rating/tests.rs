@@ -67,7 +67,7 @@ fn bad_config_names_the_field() {
     .unwrap_err();
     assert!(
         e.to_string()
-            .starts_with("r.toml: tariff partner-x: network '2137x'"),
+            .starts_with("r.toml:60: tariff partner-x: network '2137x'"),
         "{e}"
     );
 }
