@@ -166,6 +166,11 @@ pub struct DiameterSection {
     pub dictionary_dir: Option<PathBuf>,
     pub dictionaries: Vec<PathBuf>,
     pub accept_unknown_peers: bool,
+    /// RFC 6733 as written: an unknown AVP with the M bit is 5001, an unknown
+    /// value of an M-bit enumeration 5004. false accepts both (gateways send
+    /// vendor AVPs and values newer than the dictionary), except the
+    /// enumerations that say what a command does (CC-Request-Type).
+    pub strict_m_bit: bool,
     pub peers: Vec<PeerSection>,
 }
 
@@ -181,6 +186,7 @@ impl Default for DiameterSection {
             dictionary_dir: Some(PathBuf::from("dictionaries")),
             dictionaries: vec![],
             accept_unknown_peers: true,
+            strict_m_bit: true,
             peers: vec![],
         }
     }
@@ -386,6 +392,24 @@ mod tests {
         let c = Config::load(None).unwrap();
         assert_eq!(c.node.listen.port(), 3868);
         assert_eq!(c.node.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn strict_m_bit_is_on_unless_turned_off() {
+        let line = "strict_m_bit = true";
+        assert!(
+            EMBEDDED.contains(line),
+            "the key is documented in config/gyro.toml"
+        );
+        assert!(Config::load(None).unwrap().diameter.strict_m_bit);
+        assert!(DiameterSection::default().strict_m_bit);
+        let unset = Config::parse(&EMBEDDED.replace(line, ""), "x.toml").unwrap();
+        assert!(unset.diameter.strict_m_bit);
+        let lax = EMBEDDED.replace(line, "strict_m_bit = false");
+        assert!(!Config::parse(&lax, "x.toml").unwrap().diameter.strict_m_bit);
+        let bad = EMBEDDED.replace(line, "strict_m_bit = \"no\"");
+        let e = Config::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("strict_m_bit"), "{e}");
     }
 
     #[test]

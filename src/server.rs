@@ -19,6 +19,7 @@ use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
 use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
+use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
@@ -248,6 +249,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     } else {
         Some(d.peers.iter().map(|p| p.origin_host.clone()).collect())
     };
+    if !d.strict_m_bit {
+        tracing::info!("strict_m_bit = false: unknown M-bit AVPs and enumerated values are accepted and counted");
+    }
     let mut node = Node::new(
         NodeSettings {
             local,
@@ -257,6 +261,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
                 handshake_timeout: d.handshake_timeout.0,
                 dpa_timeout: d.dpa_timeout.0,
                 jitter_seed: rand::random::<u64>() | 1,
+                validation: ValidateOptions {
+                    strict_m_bit: d.strict_m_bit,
+                },
             },
             max_message_size: d.max_message_size,
             allowed_peers: allowed,

@@ -50,10 +50,8 @@ pub fn peers_dir() -> Option<PathBuf> {
 /// The embedded config rewritten for a test: its own ports and data dir, debug
 /// logs, and `diameter_extra` appended to the [diameter] section.
 pub fn config_text(dir: &Path, port: u16, metrics: u16, api: u16, diameter_extra: &str) -> String {
-    let mut base = include_str!("../../config/gyro.toml").to_string();
-    if diameter_extra.contains("watchdog_interval") {
-        base = base.replace("watchdog_interval = \"30s\"", "");
-    }
+    let mut base =
+        without_diameter_defaults(include_str!("../../config/gyro.toml"), diameter_extra);
     let data = dir.join("data");
     let pairs = [
         (
@@ -83,6 +81,31 @@ pub fn config_text(dir: &Path, port: u16, metrics: u16, api: u16, diameter_extra
         base = base.replace(from, &to);
     }
     base
+}
+
+/// The embedded config without the `[diameter]` lines of the keys that
+/// `diameter_extra` sets (before any table of its own): the test's value
+/// replaces the default instead of repeating the key, which TOML refuses.
+fn without_diameter_defaults(base: &str, diameter_extra: &str) -> String {
+    let keys: Vec<String> = diameter_extra
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, _)| format!("{} = ", k.trim()))
+        .collect();
+    let mut section = "";
+    let mut out = String::with_capacity(base.len());
+    for line in base.lines() {
+        if line.starts_with('[') {
+            section = line;
+        }
+        if section == "[diameter]" && keys.iter().any(|k| line.starts_with(k.as_str())) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 pub struct Gyro {
@@ -455,6 +478,15 @@ impl GyCcr<'static> {
 }
 
 pub fn gy_ccr(c: &GyCcr<'_>) -> Vec<u8> {
+    gy_ccr_with(c, |_| {}, |_| {})
+}
+
+/// `gy_ccr` plus what `top` adds at top level and `mscc` inside the MSCC.
+pub fn gy_ccr_with(
+    c: &GyCcr<'_>,
+    top: impl FnOnce(&mut gyro::diameter::MessageBuilder<'_>),
+    mscc: impl FnOnce(&mut gyro::diameter::MessageBuilder<'_>),
+) -> Vec<u8> {
     let mut buf = bytes::BytesMut::new();
     let mut b = gyro::diameter::MessageBuilder::request(&mut buf, 272, 4, true, c.e2e, c.e2e);
     b.utf8(gyro::diameter::codes::SESSION_ID, c.session)
@@ -475,6 +507,7 @@ pub fn gy_ccr(c: &GyCcr<'_>) -> Vec<u8> {
             .utf8(gyro::diameter::builder::AvpDef::base(444), c.imsi);
     });
     b.i32(gyro::diameter::builder::AvpDef::base(455), 1);
+    top(&mut b);
     b.group(gyro::diameter::builder::AvpDef::base(456), |b| {
         if let Some(r) = c.requested {
             b.group(gyro::diameter::builder::AvpDef::base(437), |b| {
@@ -487,6 +520,7 @@ pub fn gy_ccr(c: &GyCcr<'_>) -> Vec<u8> {
             });
         }
         b.u32(gyro::diameter::builder::AvpDef::base(432), 10);
+        mscc(b);
     });
     b.group(
         gyro::diameter::builder::AvpDef::vendor(873, gyro::diameter::dictionary::VENDOR_3GPP, true),

@@ -17,7 +17,7 @@ use crate::diameter::codes::{self, result, DisconnectCause};
 use crate::diameter::dictionary::Dictionary;
 use crate::diameter::header::{application, command};
 use crate::diameter::message::Message;
-use crate::diameter::validate::validate;
+use crate::diameter::validate::{validate_with, Tolerated, ValidateOptions, Violation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -78,6 +78,8 @@ pub enum Action {
     Watchdog(WatchdogState),
     /// The peer asked to disconnect, for this reason.
     PeerDisconnecting(DisconnectCause),
+    /// A peer-control message was accepted only because validation is lax.
+    Tolerated(Tolerated),
     Close(CloseReason),
 }
 
@@ -88,6 +90,8 @@ pub struct ConnConfig {
     pub dpa_timeout: Duration,
     /// 0 disables watchdog jitter (tests).
     pub jitter_seed: u64,
+    /// How received messages are validated (`diameter.strict_m_bit`).
+    pub validation: ValidateOptions,
 }
 
 impl Default for ConnConfig {
@@ -97,6 +101,7 @@ impl Default for ConnConfig {
             handshake_timeout: Duration::from_secs(10),
             dpa_timeout: Duration::from_secs(5),
             jitter_seed: 0x2545_f491_4f6c_dd1d,
+            validation: ValidateOptions::default(),
         }
     }
 }
@@ -328,6 +333,18 @@ impl PeerConnection {
         }
     }
 
+    /// Validates a peer-control message; what lax validation let through is
+    /// reported only when the message is accepted.
+    fn validate<'a>(&mut self, msg: &Message<'a>) -> Result<(), Violation<'a>> {
+        let mut tolerated = vec![];
+        validate_with(&self.dict, msg, self.cfg.validation, &mut |t| {
+            tolerated.push(t)
+        })?;
+        self.actions
+            .extend(tolerated.into_iter().map(Action::Tolerated));
+        Ok(())
+    }
+
     fn answer_error(&mut self, msg: &Message<'_>, code: u32, text: &str) {
         let origin = self.local.origin.clone();
         self.send_with(|buf| {
@@ -341,7 +358,7 @@ impl PeerConnection {
         let dict = self.dict.clone();
         let origin = self.local.origin.clone();
         let include_state = msg.header.command == command::DEVICE_WATCHDOG;
-        match validate(&dict, msg) {
+        match self.validate(msg) {
             Ok(()) => self.send_with(|buf| {
                 let mut b = begin_answer(buf, &origin, msg, result::SUCCESS);
                 if include_state {
@@ -370,7 +387,7 @@ impl PeerConnection {
     }
 
     fn on_cer(&mut self, msg: &Message<'_>, now: Instant, policy: &dyn PeerPolicy) {
-        if let Err(v) = validate(&self.dict, msg) {
+        if let Err(v) = self.validate(msg) {
             let local = self.local.clone();
             let text = v.message.clone();
             self.send_with(|buf| local.write_cea(buf, msg, v.result_code, Some(&text)));
@@ -411,7 +428,7 @@ impl PeerConnection {
 
     fn on_cea(&mut self, msg: &Message<'_>, now: Instant, policy: &dyn PeerPolicy) {
         let rc = msg.result_code();
-        if let Err(v) = validate(&self.dict, msg) {
+        if let Err(v) = self.validate(msg) {
             return self.close(CloseReason::HandshakeFailed(v.message));
         }
         if rc != Some(result::SUCCESS) {

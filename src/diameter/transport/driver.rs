@@ -18,7 +18,7 @@ use crate::diameter::answer::{error_answer, simple_error, Origin};
 use crate::diameter::codes::{avp, result, DisconnectCause};
 use crate::diameter::message::Message;
 use crate::diameter::peer::{Action, ConnState, PeerCapabilities, PeerConnection, Role};
-use crate::diameter::validate::validate;
+use crate::diameter::validate::{validate_with, Tolerance, Tolerated};
 
 pub(super) fn command_label(code: u32) -> &'static str {
     match code {
@@ -250,6 +250,9 @@ pub(super) async fn run(
                     tracing::info!(peer = %name, state = state.as_str(), "watchdog");
                     metrics::gauge!(mn::PEER_WATCHDOG, "peer" => name).set(state as u8 as f64);
                 }
+                Action::Tolerated(t) => {
+                    note_tolerated(peer.as_ref().map(|p| p.origin_host.as_str()), None, &t)
+                }
                 Action::PeerDisconnecting(cause) => {
                     tracing::info!(peer = ?peer.as_ref().map(|p| &p.origin_host), ?cause, "peer sent DPR");
                 }
@@ -378,6 +381,53 @@ fn misaddressed(origin: &Origin, msg: &Message<'_>) -> Option<(u32, &'static str
     None
 }
 
+/// Validates an application request: the error answer it deserves, if any.
+fn refusal(
+    shared: &Shared,
+    msg: &Message<'_>,
+    peer: Option<&Arc<PeerCapabilities>>,
+) -> Option<Bytes> {
+    let mut tolerated = vec![];
+    let opts = shared.conn_cfg.validation;
+    let peer_name = peer.map(|p| p.origin_host.as_str());
+    match validate_with(&shared.dict, msg, opts, &mut |t| tolerated.push(t)) {
+        Ok(()) => {
+            for t in &tolerated {
+                note_tolerated(peer_name, Some(msg.header.command), t);
+            }
+            None
+        }
+        Err(v) => {
+            metrics::counter!(mn::DECODE_ERRORS, "kind" => "invalid").increment(1);
+            tracing::info!(peer = ?peer_name, result = v.result_code, error = %v.message, "rejected request");
+            let mut out = BytesMut::with_capacity(256);
+            error_answer(&mut out, &shared.dict, &shared.local.origin, msg, &v);
+            Some(out.freeze())
+        }
+    }
+}
+
+/// Counts and logs an AVP that only lax validation (`diameter.strict_m_bit
+/// = false`) let through, so operators can see what their dictionaries lack.
+fn note_tolerated(peer: Option<&str>, command: Option<u32>, t: &Tolerated) {
+    let kind = t.tolerance.label();
+    metrics::counter!(mn::TOLERATED_AVPS, "kind" => kind).increment(1);
+    let value = match t.tolerance {
+        Tolerance::UnknownEnum(v) => Some(v),
+        Tolerance::UnknownMBit => None,
+    };
+    let (code, vendor) = (t.code, t.vendor);
+    tracing::debug!(
+        ?peer,
+        ?command,
+        %kind,
+        code,
+        vendor,
+        ?value,
+        "AVP tolerated (strict_m_bit = false)"
+    );
+}
+
 /// Routes an application message; returns an answer to send at once, if any.
 fn dispatch(
     shared: &Arc<Shared>,
@@ -419,11 +469,8 @@ fn dispatch(
         );
         return Some(out.freeze());
     }
-    if let Err(v) = validate(&shared.dict, &msg) {
-        metrics::counter!(mn::DECODE_ERRORS, "kind" => "invalid").increment(1);
-        tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = v.result_code, error = %v.message, "rejected request");
-        error_answer(&mut out, &shared.dict, &shared.local.origin, &msg, &v);
-        return Some(out.freeze());
+    if let Some(answer) = refusal(shared, &msg, peer) {
+        return Some(answer);
     }
     if let Some((code, why)) = misaddressed(&shared.local.origin, &msg) {
         tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = code, why, "request not for this node");

@@ -30,6 +30,8 @@ pub mod metrics_names {
     pub const PEER_UP: &str = "gyro_diameter_peer_up";
     pub const PEER_WATCHDOG: &str = "gyro_diameter_peer_watchdog_state";
     pub const CONNECTIONS: &str = "gyro_diameter_connections";
+    /// AVPs accepted only because `diameter.strict_m_bit` is false, by `kind`.
+    pub const TOLERATED_AVPS: &str = "gyro_diameter_tolerated_avps_total";
 }
 
 pub(crate) struct Shared {

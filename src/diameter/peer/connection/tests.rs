@@ -313,3 +313,55 @@ fn application_messages_are_delivered_when_open() {
     s.handle_frame(frame.clone(), t0, &AcceptAll);
     assert_eq!(drain(&mut s), vec![Action::Deliver(frame)]);
 }
+
+/// A DWR carrying an AVP of a vendor no dictionary knows, with the M bit.
+fn dwr_with_unknown_avp(hbh: u32) -> Bytes {
+    let mut buf = BytesMut::new();
+    let mut b = MessageBuilder::request(&mut buf, command::DEVICE_WATCHDOG, 0, false, hbh, hbh);
+    b.utf8(codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(codes::ORIGIN_REALM, "test.local")
+        .u32(crate::diameter::AvpDef::vendor(1, 99_999, true), 1);
+    b.finish();
+    buf.freeze()
+}
+
+#[test]
+fn lax_validation_answers_peer_control_and_reports_what_it_tolerated() {
+    let t0 = Instant::now();
+    let (_c, mut strict) = open_pair(t0);
+    strict.handle_frame(dwr_with_unknown_avp(7), t0, &AcceptAll);
+    let out = drain(&mut strict);
+    assert_eq!(sends(&out)[0].result_code(), Some(5001));
+    assert!(!out.iter().any(|a| matches!(a, Action::Tolerated(_))));
+
+    let lax_cfg = ConnConfig {
+        validation: ValidateOptions {
+            strict_m_bit: false,
+        },
+        ..cfg()
+    };
+    let mut lax = PeerConnection::new(
+        Role::Responder,
+        node("gyro.test.local", vec![4]),
+        dict(),
+        lax_cfg,
+        t0,
+    );
+    let mut client = PeerConnection::new(
+        Role::Initiator,
+        node("pgw.test.local", vec![4]),
+        dict(),
+        cfg(),
+        t0,
+    );
+    pump(&mut client, &mut lax, t0, &AcceptAll);
+    drain(&mut lax);
+    lax.handle_frame(dwr_with_unknown_avp(8), t0, &AcceptAll);
+    let out = drain(&mut lax);
+    assert_eq!(sends(&out)[0].result_code(), Some(2001));
+    assert!(out.contains(&Action::Tolerated(Tolerated {
+        code: 1,
+        vendor: 99_999,
+        tolerance: crate::diameter::validate::Tolerance::UnknownMBit,
+    })));
+}
