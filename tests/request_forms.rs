@@ -235,11 +235,13 @@ fn time_quota_on_gy_and_ims_by_number() {
     assert_eq!(u64_at(&m, &[456, 431, 420]), Some(120), "GSU CC-Time");
     assert_eq!(u64_at(&m, &[456, 431, 421]), None, "no octets asked for");
 
-    // IMS by E.164 MSISDN, SIP URI or tel: URI; an outgoing call to Germany.
+    // IMS by E.164 MSISDN, SIP URI, tel: URI or User-Name; a call to Germany.
     for (i, (kind, id)) in [
         (0, "491700000001"),
         (2, "sip:+491700000001@ims.mnc001.mcc262.3gppnetwork.org"),
         (2, "tel:+49-170-0000001"),
+        // No Subscription-Id: User-Name <MSISDN>@msisdn.
+        (-1, "491700000001@msisdn"),
     ]
     .into_iter()
     .enumerate()
@@ -247,7 +249,11 @@ fn time_quota_on_gy_and_ims_by_number() {
         let sid = format!("ims{i}");
         let req = session_request(272, &sid, 10 + i as u32, |m| {
             head(m, "32260@3gpp.org", 1, 0);
-            subscription(m, kind, id);
+            if kind < 0 {
+                m.utf8(b(1), id);
+            } else {
+                subscription(m, kind, id);
+            }
             m.i32(b(455), 1);
             m.group(b(456), |m| {
                 m.group(b(437), |m| {
