@@ -45,11 +45,23 @@ pub struct Config {
     pub inventory: InventorySection,
     #[serde(default)]
     pub charging: ChargingSection,
+    #[serde(default)]
+    pub proxy: crate::upstream::ProxySection,
+}
+
+/// Who rates: gyro itself, or the OCS it forwards to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChargingMode {
+    #[default]
+    Embedded,
+    Proxy,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChargingSection {
+    pub mode: ChargingMode,
     /// Rating data (bundles, groups, tariffs); absent = the embedded config/rating.toml.
     pub rating: Option<PathBuf>,
     /// Where xDRs go; relative paths are under node.data_dir.
@@ -81,6 +93,7 @@ pub struct ChargingSection {
 impl Default for ChargingSection {
     fn default() -> Self {
         ChargingSection {
+            mode: ChargingMode::Embedded,
             rating: None,
             xdr_dir: PathBuf::from("xdr"),
             xdr_max_bytes: 64 << 20,
@@ -327,6 +340,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_proxy(file)?;
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
@@ -365,6 +379,41 @@ impl Config {
 }
 
 /// Credit-Control-Failure-Handling values (RFC 4006 §8.18).
+impl Config {
+    fn validate_proxy(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |field: String, message: &str| ConfigError::Field {
+            file: file.to_string(),
+            field,
+            message: message.to_string(),
+        };
+        let p = &self.proxy;
+        if self.charging.mode == ChargingMode::Proxy && p.upstream.is_empty() {
+            return Err(bad(
+                "proxy.upstream".into(),
+                "charging.mode = \"proxy\" needs at least one [[proxy.upstream]]",
+            ));
+        }
+        for (i, u) in p.upstream.iter().enumerate() {
+            if u.origin_host.is_empty() || !u.origin_host.is_ascii() {
+                return Err(bad(
+                    format!("proxy.upstream[{i}].origin_host"),
+                    "must be a non-empty ASCII FQDN",
+                ));
+            }
+            if u.tls && u.ca.is_none() {
+                return Err(bad(
+                    format!("proxy.upstream[{i}].ca"),
+                    "needed when tls = true",
+                ));
+            }
+        }
+        if p.tx.0 < Duration::from_millis(10) {
+            return Err(bad("proxy.tx".into(), "must be at least 10ms"));
+        }
+        Ok(())
+    }
+}
+
 /// Final-Unit-Action (RFC 4006 §8.35) of `charging.final_unit_action`.
 pub fn final_unit_action_value(v: &str) -> i32 {
     match v {

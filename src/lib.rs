@@ -11,3 +11,4 @@ pub mod model;
 pub mod rating;
 pub mod resolver;
 pub mod server;
+pub mod upstream;

@@ -22,7 +22,7 @@ pub const DISCONNECT_CAUSE: AvpDef = AvpDef::base(273);
 pub const ERROR_MESSAGE: AvpDef = AvpDef::base_optional(281);
 pub const FAILED_AVP: AvpDef = AvpDef::base(279);
 pub const PROXY_INFO: AvpDef = AvpDef::base(avp::PROXY_INFO);
-pub const ROUTE_RECORD: AvpDef = AvpDef::base(282);
+pub const ROUTE_RECORD: AvpDef = AvpDef::base(avp::ROUTE_RECORD);
 pub const USER_NAME: AvpDef = AvpDef::base(avp::USER_NAME);
 pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(avp::EVENT_TIMESTAMP);
 pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(avp::TERMINATION_CAUSE);
@@ -46,6 +46,7 @@ pub mod avp {
     pub const ORIGIN_STATE_ID: u32 = 278;
     pub const DESTINATION_REALM: u32 = 283;
     pub const PROXY_INFO: u32 = 284;
+    pub const ROUTE_RECORD: u32 = 282;
     pub const DESTINATION_HOST: u32 = 293;
     pub const TERMINATION_CAUSE: u32 = 295;
     pub const CC_INPUT_OCTETS: u32 = 412;
@@ -103,6 +104,7 @@ pub mod value {
     pub const END_USER_E164: i32 = 0;
     pub const END_USER_IMSI: i32 = 1;
     pub const END_USER_SIP_URI: i32 = 2;
+    pub const END_USER_NAI: i32 = 3;
     /// Requested-Action (RFC 4006 §8.41), on EVENT requests.
     pub const DIRECT_DEBITING: i32 = 0;
     pub const REFUND_ACCOUNT: i32 = 1;
@@ -131,6 +133,7 @@ pub mod result {
     pub const UNABLE_TO_DELIVER: u32 = 3002;
     pub const REALM_NOT_SERVED: u32 = 3003;
     pub const TOO_BUSY: u32 = 3004;
+    pub const LOOP_DETECTED: u32 = 3005;
     pub const APPLICATION_UNSUPPORTED: u32 = 3007;
     pub const INVALID_HDR_BITS: u32 = 3008;
     pub const INVALID_AVP_BITS: u32 = 3009;

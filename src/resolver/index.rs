@@ -466,6 +466,12 @@ impl Index {
             None => self.orphans.get(&msisdn).map(|e| (*e, 0)),
         }
     }
+    /// The MSISDN of the account on a profile (its canonical charging id).
+    pub fn msisdn_of_profile(&self, iccid: u128) -> Option<u64> {
+        let (ord, _) = self.row(iccid)?;
+        let m = self.rows.msisdn(ord)?.load(Relaxed);
+        (m != 0).then_some(m)
+    }
     pub fn msisdn_taken(&self, msisdn: &str) -> bool {
         digits_u64(msisdn).is_some_and(|m| self.account_by_msisdn(m).is_some())
     }

@@ -1,0 +1,220 @@
+//! The proxy's Credit-Control application: resolve, rewrite, forward,
+//! fail over, relay. Requests for subscribers gyro cannot charge are
+//! answered here (5030) without bothering the OCS.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+
+use super::config::{Identity, OnUpstreamDown};
+use super::rewrite::{forward_request, relay_answer, Canonical, Forward, RewriteError};
+use super::route::{Router, UpstreamDef};
+use crate::charging::cca;
+use crate::charging::ccr::{Ccr, RequestType};
+use crate::charging::engine::Decision;
+use crate::charging::identity::{location, subscriber};
+use crate::diameter::answer::{simple_error, Origin};
+use crate::diameter::codes::result;
+use crate::diameter::header::{application, command};
+use crate::diameter::transport::app::{AppContext, Application, Reply, Request};
+use crate::diameter::Message;
+use crate::resolver::index::iccid_string;
+use crate::resolver::{Index, Subscriber};
+
+/// Why a forwarded request got no answer from one upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendFailure {
+    #[error("no open connection")]
+    NotConnected,
+    #[error("the connection was lost")]
+    TransportLost,
+    #[error("no answer within Tx")]
+    Timeout,
+}
+
+pub type SendFuture = Pin<Box<dyn Future<Output = Result<Bytes, SendFailure>> + Send>>;
+
+/// The transport as the proxy needs it: which upstreams are up, and a
+/// request sent to one of them with its answer back.
+pub trait Upstreams: Send + Sync + 'static {
+    fn is_up(&self, host: &str) -> bool;
+    fn send(&self, host: &str, request: Bytes, tx: Duration) -> SendFuture;
+}
+
+/// The profile's own IMSI (slot 1), for `proxy.identity = "imsi"`.
+pub type HomeImsi = dyn Fn(u128) -> Option<String> + Send + Sync;
+
+pub struct Proxy {
+    pub index: Arc<Index>,
+    pub upstreams: Arc<dyn Upstreams>,
+    pub router: Mutex<Router>,
+    pub identity: Identity,
+    pub on_down: OnUpstreamDown,
+    pub tx: Duration,
+    pub home_imsi: Box<HomeImsi>,
+}
+
+impl Proxy {
+    pub fn new(
+        index: Arc<Index>,
+        upstreams: Arc<dyn Upstreams>,
+        defs: Vec<UpstreamDef>,
+        identity: Identity,
+        on_down: OnUpstreamDown,
+        tx: Duration,
+        home_imsi: Box<HomeImsi>,
+    ) -> Proxy {
+        Proxy {
+            index,
+            upstreams,
+            router: Mutex::new(Router::new(defs)),
+            identity,
+            on_down,
+            tx,
+            home_imsi,
+        }
+    }
+
+    fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
+        match self.identity {
+            Identity::Msisdn => self
+                .index
+                .msisdn_of_profile(sub.iccid)
+                .map(|m| Canonical::msisdn(&m.to_string())),
+            Identity::Iccid => (sub.iccid != 0).then(|| Canonical::iccid(&iccid_string(sub.iccid))),
+            Identity::Imsi => (self.home_imsi)(sub.iccid).map(|i| Canonical::imsi(&i)),
+        }
+    }
+}
+
+/// A CCA refusing the request without forwarding it.
+fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String) -> Bytes {
+    let mut buf = BytesMut::with_capacity(256);
+    if req.header.command == command::CREDIT_CONTROL {
+        let d = Decision {
+            result_code: code,
+            error_message: Some(why),
+            ..Decision::default()
+        };
+        let how = cca::Answering {
+            fui: cca::FinalUnit {
+                action: 0,
+                redirect_url: None,
+                filter_id: None,
+            },
+            failure: cca::FailureHandling::default(),
+        };
+        cca::encode(&mut buf, origin, req, &d, &how);
+    } else {
+        simple_error(&mut buf, origin, req, code, &why);
+    }
+    buf.freeze()
+}
+
+/// Whether an upstream's answer means "try another one" (RFC 6733 §6.1.8).
+fn fails_over(answer: &[u8]) -> bool {
+    Message::new(answer)
+        .and_then(|m| m.result_code())
+        .is_some_and(|rc| rc == result::UNABLE_TO_DELIVER || rc == result::TOO_BUSY)
+}
+
+impl Proxy {
+    async fn relay(self: Arc<Self>, frame: Bytes, origin: Origin, now: i64) -> Option<Bytes> {
+        let req = Message::new(&frame)?;
+        let ccr = Ccr::read(&req);
+        let sub = match subscriber(&self.index, &ccr, now) {
+            Ok(s) => s,
+            Err(u) => return Some(refuse(&origin, &req, result::USER_UNKNOWN, u.0)),
+        };
+        let Some(canonical) = self.canonical(&sub) else {
+            let why = format!(
+                "account {} has no {:?} to charge upstream by",
+                sub.account, self.identity
+            );
+            return Some(refuse(&origin, &req, result::USER_UNKNOWN, why));
+        };
+        let visited = location(&ccr).map(|p| p.to_string());
+        let session = ccr.session_id.to_string();
+        let mut tried = vec![];
+        loop {
+            let pick = {
+                let r = self.router.lock().ok()?;
+                let up = |h: &str| self.upstreams.is_up(h);
+                r.pick(&session, &tried, &up)
+                    .map(|i| (i, r.upstreams()[i].host.clone()))
+            };
+            let Some((i, host)) = pick else {
+                return Some(self.no_upstream(&origin, &req, tried.len()));
+            };
+            let mut buf = BytesMut::with_capacity(frame.len() + 128);
+            let f = Forward {
+                our_host: &origin.host,
+                upstream_host: &host,
+                canonical: &canonical,
+                visited: visited.as_deref(),
+                retransmit: !tried.is_empty() || req.header.is_retransmit(),
+            };
+            if let Err(RewriteError::Loop) = forward_request(&mut buf, &req, &f) {
+                let why = "the request already passed through this node".to_string();
+                return Some(refuse(&origin, &req, result::LOOP_DETECTED, why));
+            }
+            tried.push(i);
+            match self.upstreams.send(&host, buf.freeze(), self.tx).await {
+                Ok(answer) if !fails_over(&answer) => {
+                    let a = Message::new(&answer)?;
+                    self.after_answer(&session, ccr.request_type, i, now);
+                    let mut out = BytesMut::with_capacity(answer.len() + 64);
+                    relay_answer(&mut out, &a, &req);
+                    return Some(out.freeze());
+                }
+                Ok(_) => {
+                    tracing::info!(upstream = %host, session = %session, "upstream busy or cannot deliver; failing over")
+                }
+                Err(e) => {
+                    tracing::warn!(upstream = %host, session = %session, error = %e, "failing over")
+                }
+            }
+        }
+    }
+
+    fn after_answer(&self, session: &str, rt: Option<RequestType>, i: usize, now: i64) {
+        if let Ok(mut r) = self.router.lock() {
+            match rt {
+                Some(RequestType::Termination | RequestType::Event) => r.forget(session),
+                _ => r.stick(session, i, now),
+            }
+        }
+    }
+
+    fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {
+        // `local` answering is not built yet: both settings refuse for now.
+        let _ = self.on_down;
+        let why = if tried == 0 {
+            "no upstream OCS is connected".to_string()
+        } else {
+            format!("no upstream OCS answered ({tried} tried)")
+        };
+        refuse(origin, req, result::UNABLE_TO_DELIVER, why)
+    }
+}
+
+/// The application the node dispatches Credit-Control requests to.
+pub struct ProxyApp(pub Arc<Proxy>);
+
+impl Application for ProxyApp {
+    fn application_id(&self) -> u32 {
+        application::CREDIT_CONTROL
+    }
+    fn handle(&self, request: Request, ctx: &AppContext, now: SystemTime) -> Reply {
+        let now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let proxy = self.0.clone();
+        let origin = ctx.origin.clone();
+        let frame = request.frame().clone();
+        Reply::Later(Box::pin(proxy.relay(frame, origin, now)))
+    }
+}
