@@ -441,6 +441,20 @@ mod tests {
         let c = Config::load(None).unwrap();
         assert_eq!(c.node.listen.port(), 3868);
         assert_eq!(c.node.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.charging.mode, ChargingMode::Embedded);
+    }
+
+    #[test]
+    fn the_shipped_proxy_example_is_valid() {
+        let text = include_str!("../config/proxy.example.toml");
+        let c = Config::parse(text, "config/proxy.example.toml").unwrap();
+        assert_eq!(c.charging.mode, ChargingMode::Proxy);
+        assert_eq!(c.proxy.upstream.len(), 2);
+        assert_eq!(c.proxy.identity, crate::upstream::Identity::Msisdn);
+        // Proxy mode without an upstream names what is missing.
+        let none = EMBEDDED.replace("[charging]\n", "[charging]\nmode = \"proxy\"\n");
+        let e = Config::parse(&none, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("proxy.upstream"), "{e}");
     }
 
     #[test]

@@ -131,16 +131,29 @@ impl Gyro {
     /// Starts gyro with the embedded defaults plus `extra` TOML appended to the
     /// [diameter] section.
     pub fn start(tag: &str, diameter_extra: &str) -> Gyro {
-        Self::start_inner(tag, diameter_extra, "", None)
+        Self::start_inner(tag, "gyro.test.local", diameter_extra, "", None)
+    }
+
+    /// Starts gyro as another Diameter identity (two gyros talking), with
+    /// `diameter_extra` after [diameter] (whole sections such as [proxy]
+    /// may follow it) and `charging_extra` in [charging].
+    pub fn start_as(
+        tag: &str,
+        origin_host: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+    ) -> Gyro {
+        Self::start_inner(tag, origin_host, diameter_extra, charging_extra, None)
     }
 
     /// Starts gyro again on the data directory of an earlier run.
     pub fn restart(tag: &str, dir: &Path) -> Gyro {
-        Self::start_inner(tag, "", "", Some(dir.to_path_buf()))
+        Self::start_inner(tag, "gyro.test.local", "", "", Some(dir.to_path_buf()))
     }
 
     fn start_inner(
         tag: &str,
+        origin_host: &str,
         diameter_extra: &str,
         charging_extra: &str,
         reuse: Option<PathBuf>,
@@ -171,6 +184,10 @@ impl Gyro {
             let base = base.replace(
                 "\n[charging]\n",
                 &format!("\n[charging]\n{charging_extra}\n"),
+            );
+            let base = base.replace(
+                "origin_host = \"gyro.test.local\"",
+                &format!("origin_host = \"{origin_host}\""),
             );
             let cfg = dir.join("gyro.toml");
             std::fs::write(&cfg, base).unwrap();
@@ -412,7 +429,7 @@ pub fn api_get(g: &Gyro, path: &str) -> serde_json::Value {
 impl Gyro {
     /// Starts gyro with extra TOML appended to its [charging] section.
     pub fn start_with_charging(tag: &str, diameter_extra: &str, charging_extra: &str) -> Gyro {
-        Self::start_inner(tag, diameter_extra, charging_extra, None)
+        Self::start_inner(tag, "gyro.test.local", diameter_extra, charging_extra, None)
     }
 }
 
