@@ -36,8 +36,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Commit {
     pub account: u64,
-    /// The account's usage after this request.
-    pub used: Used,
+    /// The account's usage after this request; None when gyro keeps no
+    /// balance for it (proxy mode: the upstream OCS does).
+    pub used: Option<Used>,
     pub xdrs: Vec<Xdr>,
     pub fup: Option<FupEvent>,
 }
@@ -205,7 +206,9 @@ fn replay(inv: &Inventory, xdr: &XdrWriter) -> Result<u64, crate::inventory::Inv
         ..UsageGroup::default()
     };
     for l in &lines {
-        latest.insert(l.account, l.used_after);
+        if let Some(u) = l.used_after {
+            latest.insert(l.account, u);
+        }
         g.fup_events.extend(l.fup.clone());
     }
     g.balances = latest.into_iter().collect();
@@ -226,7 +229,9 @@ fn build(jobs: VecDeque<Job>) -> Group {
     let mut usage = UsageGroup::default();
     for mut j in jobs {
         // Jobs are in sequence order: a later one has the later total.
-        latest.insert(j.commit.account, j.commit.used);
+        if let Some(u) = j.commit.used {
+            latest.insert(j.commit.account, u);
+        }
         let mut fup = j.commit.fup.take();
         for x in &mut j.commit.xdrs {
             x.seq = j.seq;
@@ -424,10 +429,10 @@ mod tests {
     fn commit(account: u64, data_octets: u64) -> Commit {
         Commit {
             account,
-            used: Used {
+            used: Some(Used {
                 data_octets,
                 ..Used::default()
-            },
+            }),
             xdrs: vec![],
             fup: None,
         }

@@ -367,7 +367,7 @@ impl Engine {
         let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
             seq.submit(Commit {
                 account,
-                used: bal.used,
+                used: Some(bal.used),
                 xdrs: rated.xdrs,
                 fup,
             })

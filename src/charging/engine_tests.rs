@@ -577,7 +577,10 @@ fn many_threads_on_one_account_commit_rising_totals_in_sequence_order() {
         }
     });
     let commits = rec.commits.lock().unwrap();
-    let totals: Vec<u64> = commits.iter().map(|(_, c)| c.used.data_octets).collect();
+    let totals: Vec<u64> = commits
+        .iter()
+        .map(|(_, c)| c.used.unwrap().data_octets)
+        .collect();
     assert!(
         totals.windows(2).all(|w| w[0] < w[1]),
         "totals rise with the sequence"

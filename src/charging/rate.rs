@@ -143,7 +143,10 @@ impl Context<'_> {
             cost_currency: cost.and(self.sponsor.map(|s| s.currency.clone())),
             cost_reporting: cost.map(|c| c.reporting_amount),
             reporting_currency: self.rating.reporting_currency.clone(),
-            used_after: Default::default(),
+            used_after: None,
+            mode: None,
+            upstream: None,
+            upstream_result: None,
             fup: None,
         }
     }

@@ -53,10 +53,20 @@ pub struct Xdr {
     pub cost_reporting: Option<Decimal>,
     pub reporting_currency: String,
     /// The account's usage after this request; stamped by the committer.
-    pub used_after: Used,
+    /// None in proxy mode, where the upstream OCS keeps the balance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_after: Option<Used>,
     /// On the line of the request that crossed the fair-usage threshold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fup: Option<FupEvent>,
+    /// "proxy" when an upstream OCS rated the request (absent: gyro did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
+    /// The upstream that answered, and its Result-Code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_result: Option<u32>,
 }
 
 /// What a start replays from an xDR line the store may not have.
@@ -64,7 +74,8 @@ pub struct Xdr {
 pub struct Replay {
     pub seq: u64,
     pub account: u64,
-    pub used_after: Used,
+    #[serde(default)]
+    pub used_after: Option<Used>,
     #[serde(default)]
     pub fup: Option<FupEvent>,
 }
@@ -228,7 +239,7 @@ mod tests {
         let r = w.replay_after(2).unwrap();
         let seen: Vec<(u64, u64)> = r
             .iter()
-            .map(|r| (r.seq, r.used_after.data_octets))
+            .map(|r| (r.seq, r.used_after.map_or(0, |u| u.data_octets)))
             .collect();
         assert_eq!(seen, [(3, 60), (4, 100)]);
         let tail = std::fs::read_to_string(dir.join("xdr-20261201-0000.jsonl")).unwrap();

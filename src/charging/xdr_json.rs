@@ -116,21 +116,35 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     opt_display(out, x.cost_reporting);
     out.extend_from_slice(b",\"reporting_currency\":");
     string(out, &x.reporting_currency);
-    out.extend_from_slice(b",\"used_after\":{\"data_octets\":");
-    uint(out, x.used_after.data_octets);
-    out.extend_from_slice(b",\"voice_seconds\":");
-    uint(out, x.used_after.voice_seconds);
-    out.extend_from_slice(b",\"sms\":");
-    uint(out, x.used_after.sms);
-    out.extend_from_slice(if x.used_after.fup_crossed {
-        b",\"fup_crossed\":true}"
-    } else {
-        b",\"fup_crossed\":false}"
-    });
+    if let Some(u) = &x.used_after {
+        out.extend_from_slice(b",\"used_after\":{\"data_octets\":");
+        uint(out, u.data_octets);
+        out.extend_from_slice(b",\"voice_seconds\":");
+        uint(out, u.voice_seconds);
+        out.extend_from_slice(b",\"sms\":");
+        uint(out, u.sms);
+        out.extend_from_slice(if u.fup_crossed {
+            b",\"fup_crossed\":true}"
+        } else {
+            b",\"fup_crossed\":false}"
+        });
+    }
     if let Some(f) = &x.fup {
         out.extend_from_slice(b",\"fup\":");
         // Once per account and bundle: the generic path is fine here.
         let _ = serde_json::to_writer(&mut *out, f);
+    }
+    if let Some(m) = x.mode {
+        out.extend_from_slice(b",\"mode\":");
+        string(out, m);
+    }
+    if let Some(u) = &x.upstream {
+        out.extend_from_slice(b",\"upstream\":");
+        string(out, u);
+    }
+    if let Some(r) = x.upstream_result {
+        out.extend_from_slice(b",\"upstream_result\":");
+        uint(out, r.into());
     }
     out.push(b'}');
 }
@@ -171,12 +185,15 @@ mod tests {
             cost_currency: cost.map(|_| "EUR".into()),
             cost_reporting: cost,
             reporting_currency: "EUR".into(),
-            used_after: Used {
+            used_after: rr.is_none().then_some(Used {
                 data_octets: 9,
                 voice_seconds: 8,
                 sms: 6,
                 fup_crossed: fup,
-            },
+            }),
+            mode: rr.map(|_| "proxy"),
+            upstream: rr.map(|_| "ocs1.\"x\"".into()),
+            upstream_result: rr.map(|r| r as u32 + 2001),
             fup: fup.then(|| FupEvent {
                 account: 1,
                 iccid: "x".into(),
