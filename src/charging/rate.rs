@@ -105,7 +105,13 @@ fn data_request(u: Option<Units>) -> (Option<u64>, Option<u32>, bool) {
 }
 
 impl Context<'_> {
-    fn xdr(&self, sub: &crate::resolver::Subscriber, svc: &ServiceUnits, u: &UsedUnits) -> Xdr {
+    /// The xDR of one Used-Service-Unit part, consumption left to the caller.
+    pub fn usage_xdr(
+        &self,
+        sub: &crate::resolver::Subscriber,
+        svc: &ServiceUnits,
+        u: &UsedUnits,
+    ) -> Xdr {
         let data = self.allowance == Allowance::Data;
         let cost = self.sponsor.filter(|_| data).and_then(|s| {
             self.rating
@@ -201,7 +207,7 @@ pub fn rate_service(
             out.charged = true;
         }
         if n > 0 || !u.units.is_empty() {
-            let mut x = cx.xdr(&session.subscriber, svc, u);
+            let mut x = cx.usage_xdr(&session.subscriber, svc, u);
             x.allowance_consumed = n;
             out.xdrs.push(x);
         }
@@ -336,7 +342,7 @@ fn debit(
         units,
         ..UsedUnits::default()
     };
-    let mut x = cx.xdr(&session.subscriber, svc, &used);
+    let mut x = cx.usage_xdr(&session.subscriber, svc, &used);
     x.allowance_consumed = consumed;
     out.xdrs.push(x);
 }
@@ -423,7 +429,7 @@ fn refund(
         units: u,
         ..UsedUnits::default()
     };
-    let mut x = cx.xdr(&session.subscriber, svc, &used);
+    let mut x = cx.usage_xdr(&session.subscriber, svc, &used);
     x.allowance_refunded = back;
     // The units were given back, not used: no wholesale cost.
     x.cost = None;

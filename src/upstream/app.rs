@@ -12,9 +12,11 @@ use bytes::{Bytes, BytesMut};
 use super::config::{Identity, OnUpstreamDown};
 use super::rewrite::{forward_request, relay_answer, Canonical, Forward, RewriteError};
 use super::route::{Router, UpstreamDef};
+use super::wholesale::{usage_commit, Answered};
 use crate::charging::cca;
 use crate::charging::ccr::{Ccr, RequestType};
-use crate::charging::engine::Decision;
+use crate::charging::commit::Committer;
+use crate::charging::engine::{Decision, Engine};
 use crate::charging::identity::{location, subscriber};
 use crate::diameter::answer::{simple_error, Origin};
 use crate::diameter::codes::result;
@@ -22,7 +24,11 @@ use crate::diameter::header::{application, command};
 use crate::diameter::transport::app::{AppContext, Application, Reply, Request};
 use crate::diameter::Message;
 use crate::resolver::index::iccid_string;
+use crate::resolver::location::RateCode;
 use crate::resolver::{Index, Subscriber};
+
+/// Wholesale xDRs of relayed usage that could not be recorded.
+pub const WHOLESALE_UNRECORDED: &str = "gyro_proxy_wholesale_unrecorded_total";
 
 /// Why a forwarded request got no answer from one upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +55,10 @@ pub type HomeImsi = dyn Fn(u128) -> Option<String> + Send + Sync;
 
 pub struct Proxy {
     pub index: Arc<Index>,
+    /// Rating data for the sponsors' wholesale cost (and local answers).
+    pub engine: Arc<Engine>,
+    /// Makes the wholesale xDRs durable before an answer is relayed.
+    pub committer: Committer,
     pub upstreams: Arc<dyn Upstreams>,
     pub router: Mutex<Router>,
     pub identity: Identity,
@@ -58,8 +68,10 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        index: Arc<Index>,
+        engine: Arc<Engine>,
+        committer: Committer,
         upstreams: Arc<dyn Upstreams>,
         defs: Vec<UpstreamDef>,
         identity: Identity,
@@ -68,7 +80,9 @@ impl Proxy {
         home_imsi: Box<HomeImsi>,
     ) -> Proxy {
         Proxy {
-            index,
+            index: engine.index.clone(),
+            engine,
+            committer,
             upstreams,
             router: Mutex::new(Router::new(defs)),
             identity,
@@ -165,7 +179,21 @@ impl Proxy {
             match self.upstreams.send(&host, buf.freeze(), self.tx).await {
                 Ok(answer) if !fails_over(&answer) => {
                     let a = Message::new(&answer)?;
-                    self.after_answer(&session, ccr.request_type, i, now);
+                    let at = location(&ccr).map(|p| p.rate_code());
+                    let usage_at = self.after_answer(&session, ccr.request_type, i, now, at);
+                    let by = Answered {
+                        upstream: &host,
+                        result_code: a.result_code().unwrap_or(0),
+                    };
+                    self.record_wholesale(
+                        &ccr,
+                        &sub,
+                        req.header.end_to_end,
+                        now,
+                        usage_at.or(at),
+                        &by,
+                    )
+                    .await;
                     let mut out = BytesMut::with_capacity(answer.len() + 64);
                     relay_answer(&mut out, &a, &req);
                     return Some(out.freeze());
@@ -180,13 +208,50 @@ impl Proxy {
         }
     }
 
-    fn after_answer(&self, session: &str, rt: Option<RequestType>, i: usize, now: i64) {
-        if let Ok(mut r) = self.router.lock() {
-            match rt {
-                Some(RequestType::Termination | RequestType::Event) => r.forget(session),
-                _ => r.stick(session, i, now),
-            }
+    /// Records where the session went; returns where its usage happened
+    /// (the location before this request).
+    fn after_answer(
+        &self,
+        session: &str,
+        rt: Option<RequestType>,
+        i: usize,
+        now: i64,
+        at: Option<RateCode>,
+    ) -> Option<RateCode> {
+        let mut r = self.router.lock().ok()?;
+        let before = r.location(session);
+        match rt {
+            Some(RequestType::Termination | RequestType::Event) => r.forget(session),
+            _ => r.stick(session, i, now, at),
         }
+        before
+    }
+
+    /// The sponsors' wholesale cost of the relayed usage, durable before
+    /// the answer goes back (as in embedded mode).
+    async fn record_wholesale(
+        &self,
+        ccr: &Ccr<'_>,
+        sub: &Subscriber,
+        e2e: u32,
+        now: i64,
+        usage_at: Option<RateCode>,
+        by: &Answered<'_>,
+    ) {
+        let Some(at) = usage_at else { return };
+        let rating = self.engine.rating();
+        let catalog = self.index.catalog();
+        let Some(c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
+            return;
+        };
+        if !self.committer.accepting() {
+            metrics::counter!(WHOLESALE_UNRECORDED).increment(c.xdrs.len() as u64);
+            tracing::warn!(session = %ccr.session_id, "wholesale xDRs not recorded: the disk is stalled");
+            return;
+        }
+        let seq = self.committer.submit(c);
+        let mut w = self.committer.watermark();
+        let _ = w.wait_for(|d| *d >= seq).await;
     }
 
     fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {

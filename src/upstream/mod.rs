@@ -9,5 +9,6 @@ pub mod app;
 pub mod config;
 pub mod rewrite;
 pub mod route;
+pub mod wholesale;
 
 pub use config::{FailsafeGrant, Identity, OnUpstreamDown, ProxySection, UpstreamSection};

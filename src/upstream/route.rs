@@ -7,6 +7,16 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use crate::model::UnixTime;
+use crate::resolver::location::RateCode;
+
+/// Where a session is routed, and where its subscriber was last.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    upstream: usize,
+    seen: UnixTime,
+    /// Usage a later request reports happened here (rated wholesale).
+    at: Option<RateCode>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamDef {
@@ -20,7 +30,7 @@ const STICKY_IDLE: UnixTime = 86_400;
 #[derive(Debug, Default)]
 pub struct Router {
     upstreams: Vec<UpstreamDef>,
-    sticky: HashMap<String, (usize, UnixTime)>,
+    sticky: HashMap<String, Route>,
 }
 
 fn spread(session_id: &str, n: usize) -> usize {
@@ -47,8 +57,8 @@ impl Router {
     /// session is, then by priority, each priority rotated by Session-Id.
     pub fn order(&self, session_id: &str) -> Vec<usize> {
         let mut out = Vec::with_capacity(self.upstreams.len());
-        if let Some(&(i, _)) = self.sticky.get(session_id) {
-            out.push(i);
+        if let Some(r) = self.sticky.get(session_id) {
+            out.push(r.upstream);
         }
         let mut start = 0;
         while start < self.upstreams.len() {
@@ -84,14 +94,30 @@ impl Router {
             .find(|i| !tried.contains(i) && up(&self.upstreams[*i].host))
     }
 
-    /// The session answered from `i`: its next requests go there.
-    pub fn stick(&mut self, session_id: &str, i: usize, now: UnixTime) {
+    /// The session answered from `i`, the subscriber being `at`: its next
+    /// requests go there.
+    pub fn stick(&mut self, session_id: &str, i: usize, now: UnixTime, at: Option<RateCode>) {
+        let r = Route {
+            upstream: i,
+            seen: now,
+            at,
+        };
         match self.sticky.get_mut(session_id) {
-            Some(e) => *e = (i, now),
+            Some(e) => {
+                *e = Route {
+                    at: at.or(e.at),
+                    ..r
+                }
+            }
             None => {
-                self.sticky.insert(session_id.to_string(), (i, now));
+                self.sticky.insert(session_id.to_string(), r);
             }
         }
+    }
+
+    /// Where the session's subscriber was as of its last answered request.
+    pub fn location(&self, session_id: &str) -> Option<RateCode> {
+        self.sticky.get(session_id).and_then(|r| r.at)
     }
 
     /// The session ended (CCR-T, STR answered).
@@ -102,7 +128,7 @@ impl Router {
     /// Forgets sessions silent for a day; returns how many.
     pub fn sweep(&mut self, now: UnixTime) -> usize {
         let before = self.sticky.len();
-        self.sticky.retain(|_, (_, seen)| now - *seen < STICKY_IDLE);
+        self.sticky.retain(|_, r| now - r.seen < STICKY_IDLE);
         before - self.sticky.len()
     }
 
@@ -150,12 +176,12 @@ mod tests {
         let mut r = router();
         let all_up = |_: &str| true;
         let first = r.pick("s", &[], &all_up).unwrap();
-        r.stick("s", first, 0);
+        r.stick("s", first, 0, None);
         // Only b1 up: the session fails over there and stays.
         let b1 = |h: &str| h == "b1";
         let next = r.pick("s", &[first], &b1).unwrap();
         assert_eq!(r.upstreams()[next].host, "b1");
-        r.stick("s", next, 1);
+        r.stick("s", next, 1, None);
         assert_eq!(r.pick("s", &[], &all_up), Some(next), "goes where it moved");
         assert_eq!(r.pick("s", &[0, 1, 2], &all_up), None);
         r.forget("s");
@@ -165,8 +191,8 @@ mod tests {
     #[test]
     fn silent_sessions_are_forgotten() {
         let mut r = router();
-        r.stick("old", 0, 0);
-        r.stick("new", 0, STICKY_IDLE);
+        r.stick("old", 0, 0, None);
+        r.stick("new", 0, STICKY_IDLE, None);
         assert_eq!(r.sweep(STICKY_IDLE + 1), 1);
         assert_eq!(r.sessions(), 1);
     }
