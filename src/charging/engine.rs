@@ -50,6 +50,10 @@ pub struct EngineConfig {
     pub idle_max: i64,
     /// Arm the location triggers in CCAs that grant.
     pub location_triggers: bool,
+    /// Proxy mode answering locally while no upstream answers: grants are
+    /// capped (octets, seconds) and every xDR is tagged `mode: local`, the
+    /// journal replayed to the upstream later.
+    pub failsafe: Option<(u64, u64)>,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +66,7 @@ impl Default for EngineConfig {
             terminated_linger: 60,
             idle_max: 86_400,
             location_triggers: true,
+            failsafe: None,
         }
     }
 }
@@ -364,6 +369,11 @@ impl Engine {
         // Tcc (RFC 4006 §13): twice the Validity-Time gyro grants with.
         session.expires = now + 2 * i64::from(plan.cx.validity);
         let decision = self.outcome(&plan, rt, rated.answers);
+        if self.cfg.failsafe.is_some() {
+            for x in &mut rated.xdrs {
+                x.mode = Some(crate::upstream::journal::LOCAL);
+            }
+        }
         let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
             seq.submit(Commit {
                 account,
@@ -447,10 +457,12 @@ impl Engine {
                 Allowance::Voice => b.voice_seconds,
                 Allowance::Sms => b.sms,
             }),
-            grant_size: match allowance {
-                Allowance::Data => g.data_octets,
-                Allowance::Voice => g.voice_seconds,
-                Allowance::Sms => 1,
+            grant_size: match (allowance, self.cfg.failsafe) {
+                (Allowance::Data, Some((octets, _))) => g.data_octets.min(octets),
+                (Allowance::Voice, Some((_, secs))) => g.voice_seconds.min(secs),
+                (Allowance::Data, None) => g.data_octets,
+                (Allowance::Voice, None) => g.voice_seconds,
+                (Allowance::Sms, _) => 1,
             },
             validity: g.validity_time.0.as_secs() as u32,
             usage_at,

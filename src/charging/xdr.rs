@@ -162,28 +162,15 @@ impl XdrWriter {
     /// first, to replay into the store. A torn last line (a crash mid-write,
     /// never acknowledged) is cut off first.
     pub fn replay_after(&self, durable: u64) -> std::io::Result<Vec<Replay>> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("xdr-") && n.ends_with(".jsonl"))
-            })
-            .collect();
-        files.sort();
-        let mut out = vec![];
-        if let Some(newest) = files.last() {
+        if let Some(newest) = xdr_files(&self.dir)?.last() {
             cut_torn_tail(newest)?;
         }
         // Newest first, until a file starts at or before `durable`.
-        for path in files.iter().rev() {
-            let (lines, starts_before) = lines_after(path, durable)?;
-            out.splice(0..0, lines);
-            if starts_before {
-                break;
-            }
-        }
-        Ok(out)
+        read_after(&self.dir, durable)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
@@ -201,20 +188,60 @@ fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
 
 /// The lines of `path` with `seq > durable`, and whether its first line is
 /// at or before `durable` (then older files hold nothing newer).
-fn lines_after(path: &Path, durable: u64) -> std::io::Result<(Vec<Replay>, bool)> {
+fn lines_after<T: Sequenced>(path: &Path, durable: u64) -> std::io::Result<(Vec<T>, bool)> {
     let mut out = vec![];
     let mut first = None;
     for line in BufReader::new(File::open(path)?).split(b'\n') {
         let line = line?;
-        let Ok(r) = serde_json::from_slice::<Replay>(&line) else {
+        // A line still being written (no newline yet) does not parse.
+        let Ok(r) = serde_json::from_slice::<T>(&line) else {
             continue;
         };
-        first.get_or_insert(r.seq);
-        if r.seq > durable {
+        first.get_or_insert(r.seq());
+        if r.seq() > durable {
             out.push(r);
         }
     }
     Ok((out, first.is_some_and(|s| s <= durable)))
+}
+
+/// An xDR line read back by its commit sequence.
+pub trait Sequenced: serde::de::DeserializeOwned {
+    fn seq(&self) -> u64;
+}
+
+impl Sequenced for Replay {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// The xDR files of `dir`, oldest first.
+fn xdr_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("xdr-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every line of the xDR files in `dir` past commit `after`, oldest first,
+/// read while the node writes (nothing is cut).
+pub fn read_after<T: Sequenced>(dir: &Path, after: u64) -> std::io::Result<Vec<T>> {
+    let mut out = vec![];
+    for path in xdr_files(dir)?.iter().rev() {
+        let (lines, starts_before) = lines_after::<T>(path, after)?;
+        out.splice(0..0, lines);
+        if starts_before {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ impl Record for crate::model::Product {}
 impl Record for crate::model::HoldPolicy {}
 impl Record for crate::model::Used {}
 impl Record for u64 {}
+impl Record for (u64, u32) {}
 impl Record for String {}
 impl Record for serde_json::Value {}
 impl Record for Vec<String> {}

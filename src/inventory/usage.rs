@@ -12,6 +12,8 @@ const BALANCE: &str = "balance/";
 const OUTBOX: &str = "outbox/";
 /// The highest charging commit sequence in the store.
 const CHARGING_SEQ: &str = "meta/charging_seq";
+/// Proxy mode: the last locally answered usage the upstream acknowledged.
+const REPLAY_CURSOR: &str = "meta/proxy_replay_cursor";
 
 /// The fair-usage threshold was crossed: throttle every IMSI of the profile.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -59,6 +61,24 @@ impl Inventory {
     /// The last charging commit sequence made durable (0 for a new store).
     pub fn charging_sequence(&self) -> Result<u64, InventoryError> {
         Ok(self.store.get::<u64>(CHARGING_SEQ)?.unwrap_or(0))
+    }
+
+    /// Proxy mode: the journal position (commit sequence, line within it)
+    /// the upstream acknowledged last; (0, 0) before any.
+    pub fn replay_cursor(&self) -> Result<(u64, u32), InventoryError> {
+        Ok(self
+            .store
+            .get::<(u64, u32)>(REPLAY_CURSOR)?
+            .unwrap_or((0, 0)))
+    }
+
+    /// Records, durably, that the upstream acknowledged the journal up to
+    /// `at`: a restart resumes after it.
+    pub fn set_replay_cursor(&self, at: (u64, u32)) -> Result<(), InventoryError> {
+        let mut batch = WriteBatch::default();
+        batch.put(REPLAY_CURSOR, &at);
+        self.store.commit(batch)?;
+        Ok(())
     }
 
     /// Durable usage of every account.

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod config;
+pub mod journal;
 pub mod rewrite;
 pub mod route;
 pub mod wholesale;
