@@ -11,8 +11,18 @@ use std::time::{Duration, Instant};
 use common::*;
 use gyro::diameter::Message;
 
+/// A child process killed (and reaped) when the test is done with it.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// An Erlang/OTP OCS on `port`; its output goes to `dir/<host>.out`.
-fn erlang_ocs(g: &Gyro, port: u16, host: &str, extra: &[&str]) -> Child {
+fn erlang_ocs(g: &Gyro, port: u16, host: &str, extra: &[&str]) -> Peer {
     let peers = peers_dir().expect("peers");
     let out = std::fs::File::create(g.dir.join(format!("{host}.out"))).unwrap();
     let mut c = Command::new(peers.join("erlang/gy_peer.escript"));
@@ -175,8 +185,8 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
     let anchor = Gyro::start("px-anchor", "");
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
     let _mute = erlang_ocs(&anchor, p1, "ocs1.test.local", &["--no-answer"]);
-    let _busy = erlang_ocs(&anchor, p2, "ocs2.test.local", &["--result-code", "3004"]);
-    let mut good = erlang_ocs(&anchor, p3, "ocs3.test.local", &[]);
+    let busy = erlang_ocs(&anchor, p2, "ocs2.test.local", &["--result-code", "3004"]);
+    let good = erlang_ocs(&anchor, p3, "ocs3.test.local", &[]);
     let proxy = Gyro::start_as(
         "px3",
         "gyro-proxy.test.local",
@@ -212,9 +222,8 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
     );
     let _ = clean;
     // With every upstream gone, the gateway gets 3002 at once.
-    good.kill().unwrap();
-    let _ = good.wait();
-    drop(_busy);
+    drop(good);
+    drop(busy);
     let mut p = open_peer(&proxy, "pgw.test.local");
     let started = Instant::now();
     let a = ask(
