@@ -30,7 +30,7 @@ fn erlang_ocs(g: &Gyro, port: u16, host: &str, extra: &[&str]) -> Peer {
         .args(extra)
         .stdout(out.try_clone().unwrap())
         .stderr(out);
-    let child = c.spawn().unwrap();
+    let child = Peer(c.spawn().unwrap());
     assert!(
         wait_listening(port, 30),
         "the Erlang OCS {host} did not start"
