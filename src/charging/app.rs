@@ -12,11 +12,13 @@ use super::cca::{self, Answering, FailureHandling, FinalUnit};
 use super::ccr::Ccr;
 use super::commit::{Commit, Committer};
 use super::engine::{Decision, Engine, Sequencer};
-use crate::diameter::answer::simple_error;
+use crate::diameter::answer::{simple_error, Origin};
 use crate::diameter::codes::result;
 use crate::diameter::header::command;
 use crate::diameter::transport::{AppContext, Application, Reply, Request};
+use crate::diameter::Message;
 
+#[derive(Clone)]
 pub struct CreditControl {
     pub engine: Arc<Engine>,
     pub committer: Committer,
@@ -47,6 +49,50 @@ fn with_hop_by_hop(answer: &Bytes, hbh: u32) -> Bytes {
         b[12..16].copy_from_slice(&hbh.to_be_bytes());
     }
     b.freeze()
+}
+
+impl CreditControl {
+    /// Charges one CCR: its answer, and the commit sequence the answer may
+    /// not leave before (0: none). Proxy mode answers through this too
+    /// while no upstream answers.
+    pub fn charge(&self, m: &Message<'_>, origin: &Origin, now: SystemTime) -> (Bytes, u64) {
+        let ccr = Ccr::read(m);
+        let how = Answering {
+            fui: FinalUnit {
+                action: self.engine.cfg.final_unit_action,
+                redirect_url: self.engine.cfg.redirect_url.as_deref(),
+                filter_id: self.engine.cfg.filter_id.as_deref(),
+            },
+            failure: self.failure,
+        };
+        let encode = |d: &Decision| {
+            let mut buf = BytesMut::with_capacity(256);
+            cca::encode(&mut buf, origin, m, d, &how);
+            buf.freeze()
+        };
+        let c = self.engine.charge(
+            &ccr,
+            m.header.end_to_end,
+            unix(now),
+            &self.committer,
+            &encode,
+        );
+        let answer = if c.duplicate {
+            metrics::counter!("gyro_charging_duplicates_total").increment(1);
+            with_hop_by_hop(&c.answer, m.header.hop_by_hop)
+        } else {
+            if c.result_code != result::SUCCESS {
+                tracing::info!(
+                    session = ccr.session_id,
+                    result = c.result_code,
+                    "CCR refused"
+                );
+            }
+            count_request(c.result_code);
+            c.answer
+        };
+        (answer, c.seq)
+    }
 }
 
 impl Application for CreditControl {
@@ -85,46 +131,12 @@ impl Application for CreditControl {
                 return Reply::Ready(Some(buf.freeze()));
             }
         }
-        let ccr = Ccr::read(&m);
-        let how = Answering {
-            fui: FinalUnit {
-                action: self.engine.cfg.final_unit_action,
-                redirect_url: self.engine.cfg.redirect_url.as_deref(),
-                filter_id: self.engine.cfg.filter_id.as_deref(),
-            },
-            failure: self.failure,
-        };
-        let encode = |d: &Decision| {
-            let mut buf = BytesMut::with_capacity(256);
-            cca::encode(&mut buf, &ctx.origin, &m, d, &how);
-            buf.freeze()
-        };
-        let c = self.engine.charge(
-            &ccr,
-            m.header.end_to_end,
-            unix(now),
-            &self.committer,
-            &encode,
-        );
-        let answer = if c.duplicate {
-            metrics::counter!("gyro_charging_duplicates_total").increment(1);
-            with_hop_by_hop(&c.answer, m.header.hop_by_hop)
-        } else {
-            if c.result_code != result::SUCCESS {
-                tracing::info!(
-                    session = ccr.session_id,
-                    result = c.result_code,
-                    "CCR refused"
-                );
-            }
-            count_request(c.result_code);
-            c.answer
-        };
-        if c.seq == 0 || c.seq <= self.committer.durable_now() {
+        let (answer, seq) = self.charge(&m, &ctx.origin, now);
+        if seq == 0 || seq <= self.committer.durable_now() {
             return Reply::Ready(Some(answer));
         }
         Reply::AfterTicket {
-            ticket: c.seq,
+            ticket: seq,
             answer,
         }
     }

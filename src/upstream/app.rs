@@ -13,10 +13,10 @@ use super::config::{Identity, OnUpstreamDown};
 use super::rewrite::{forward_request, relay_answer, Canonical, Forward, RewriteError};
 use super::route::{Router, UpstreamDef};
 use super::wholesale::{usage_commit, Answered};
+use crate::charging::app::CreditControl;
 use crate::charging::cca;
 use crate::charging::ccr::{Ccr, RequestType};
-use crate::charging::commit::Committer;
-use crate::charging::engine::{Decision, Engine};
+use crate::charging::engine::Decision;
 use crate::charging::identity::{location, subscriber};
 use crate::diameter::answer::{simple_error, Origin};
 use crate::diameter::codes::result;
@@ -29,6 +29,9 @@ use crate::resolver::{Index, Subscriber};
 
 /// Wholesale xDRs of relayed usage that could not be recorded.
 pub const WHOLESALE_UNRECORDED: &str = "gyro_proxy_wholesale_unrecorded_total";
+
+/// Requests answered by gyro's own rating while no upstream answered.
+pub const LOCAL_ANSWERS: &str = "gyro_proxy_local_answers_total";
 
 /// Why a forwarded request got no answer from one upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -55,10 +58,9 @@ pub type HomeImsi = dyn Fn(u128) -> Option<String> + Send + Sync;
 
 pub struct Proxy {
     pub index: Arc<Index>,
-    /// Rating data for the sponsors' wholesale cost (and local answers).
-    pub engine: Arc<Engine>,
-    /// Makes the wholesale xDRs durable before an answer is relayed.
-    pub committer: Committer,
+    /// The embedded OCS: rating data for the sponsors' wholesale cost, and
+    /// the answers while no upstream answers (`on_upstream_down = "local"`).
+    pub local: CreditControl,
     pub upstreams: Arc<dyn Upstreams>,
     pub router: Mutex<Router>,
     pub identity: Identity,
@@ -70,8 +72,7 @@ pub struct Proxy {
 impl Proxy {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        engine: Arc<Engine>,
-        committer: Committer,
+        local: CreditControl,
         upstreams: Arc<dyn Upstreams>,
         defs: Vec<UpstreamDef>,
         identity: Identity,
@@ -80,9 +81,8 @@ impl Proxy {
         home_imsi: Box<HomeImsi>,
     ) -> Proxy {
         Proxy {
-            index: engine.index.clone(),
-            engine,
-            committer,
+            index: local.engine.index.clone(),
+            local,
             upstreams,
             router: Mutex::new(Router::new(defs)),
             identity,
@@ -161,7 +161,7 @@ impl Proxy {
                     .map(|i| (i, r.upstreams()[i].host.clone()))
             };
             let Some((i, host)) = pick else {
-                return Some(self.no_upstream(&origin, &req, tried.len()));
+                return Some(self.no_upstream(&origin, &req, tried.len()).await);
             };
             let mut buf = BytesMut::with_capacity(frame.len() + 128);
             let f = Forward {
@@ -239,24 +239,37 @@ impl Proxy {
         by: &Answered<'_>,
     ) {
         let Some(at) = usage_at else { return };
-        let rating = self.engine.rating();
+        let rating = self.local.engine.rating();
         let catalog = self.index.catalog();
         let Some(c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
             return;
         };
-        if !self.committer.accepting() {
+        let committer = &self.local.committer;
+        if !committer.accepting() {
             metrics::counter!(WHOLESALE_UNRECORDED).increment(c.xdrs.len() as u64);
             tracing::warn!(session = %ccr.session_id, "wholesale xDRs not recorded: the disk is stalled");
             return;
         }
-        let seq = self.committer.submit(c);
-        let mut w = self.committer.watermark();
-        let _ = w.wait_for(|d| *d >= seq).await;
+        let seq = committer.submit(c);
+        self.durable(seq).await;
     }
 
-    fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {
-        // `local` answering is not built yet: both settings refuse for now.
-        let _ = self.on_down;
+    async fn durable(&self, seq: u64) {
+        if seq > 0 {
+            let mut w = self.local.committer.watermark();
+            let _ = w.wait_for(|d| *d >= seq).await;
+        }
+    }
+
+    /// No upstream answered: 3002, or gyro's own answer within the
+    /// failsafe grant, journalled for replay.
+    async fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {
+        if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
+            metrics::counter!(LOCAL_ANSWERS).increment(1);
+            let (answer, seq) = self.local.charge(req, origin, SystemTime::now());
+            self.durable(seq).await;
+            return answer;
+        }
         let why = if tried == 0 {
             "no upstream OCS is connected".to_string()
         } else {
