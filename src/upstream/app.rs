@@ -67,6 +67,8 @@ pub struct Proxy {
     pub on_down: OnUpstreamDown,
     pub tx: Duration,
     pub home_imsi: Box<HomeImsi>,
+    /// Set when a request was answered locally: the journal has work.
+    pub journal_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Proxy {
@@ -89,7 +91,29 @@ impl Proxy {
             on_down,
             tx,
             home_imsi,
+            journal_dirty: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// The canonical identity of the profile `iccid` (journal replays).
+    pub fn canonical_of(&self, iccid: u128) -> Option<Canonical> {
+        let sub = Subscriber {
+            imsi: 0,
+            iccid,
+            slot: 0,
+            sponsor: crate::resolver::resolve::NO_SPONSOR,
+            account: 0,
+            product: 0,
+        };
+        self.canonical(&sub)
+    }
+
+    /// The upstream a new session would go to now.
+    pub fn pick_upstream(&self, session_id: &str) -> Option<String> {
+        let r = self.router.lock().ok()?;
+        let up = |h: &str| self.upstreams.is_up(h);
+        r.pick(session_id, &[], &up)
+            .map(|i| r.upstreams()[i].host.clone())
     }
 
     fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
@@ -268,6 +292,8 @@ impl Proxy {
             metrics::counter!(LOCAL_ANSWERS).increment(1);
             let (answer, seq) = self.local.charge(req, origin, SystemTime::now());
             self.durable(seq).await;
+            self.journal_dirty
+                .store(true, std::sync::atomic::Ordering::Release);
             return answer;
         }
         let why = if tried == 0 {

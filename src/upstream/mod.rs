@@ -8,6 +8,7 @@
 pub mod app;
 pub mod config;
 pub mod journal;
+pub mod replay;
 pub mod rewrite;
 pub mod route;
 pub mod wholesale;
