@@ -2,7 +2,6 @@
 //! machine, dispatches application requests concurrently and writes what
 //! each wake-up produced in one batch, from the connection's own task.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -10,9 +9,10 @@ use std::time::{Instant, SystemTime};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::app::{Reply, Request};
+use super::held::Held;
 use super::{metrics_names as mn, Shared};
 use crate::diameter::answer::{error_answer, simple_error, Origin};
 use crate::diameter::codes::{avp, result, DisconnectCause};
@@ -109,7 +109,7 @@ fn count_message(direction: &'static str, frame: &[u8]) {
     });
 }
 
-struct InFlight(Arc<AtomicUsize>);
+pub(super) struct InFlight(Arc<AtomicUsize>);
 impl InFlight {
     fn new(c: &Arc<AtomicUsize>) -> Self {
         c.fetch_add(1, Ordering::AcqRel);
@@ -121,71 +121,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
         INFLIGHT_GAUGE.with(|g| g.decrement(1.0));
-    }
-}
-
-/// Answers waiting for their application's ticket watermark
-/// (`Reply::AfterTicket`): released in batches as it rises, in the order
-/// their tickets allow.
-#[derive(Default)]
-struct Held {
-    rx: Option<watch::Receiver<u64>>,
-    answers: VecDeque<(u64, Bytes, InFlight)>,
-}
-
-impl Held {
-    /// `tickets` is asked only for a connection's first held answer.
-    fn hold(
-        &mut self,
-        tickets: impl FnOnce() -> Option<watch::Receiver<u64>>,
-        ticket: u64,
-        answer: Bytes,
-        g: InFlight,
-    ) {
-        if self.rx.is_none() {
-            self.rx = tickets();
-        }
-        if self.rx.is_some() {
-            self.answers.push_back((ticket, answer, g));
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.answers.is_empty()
-    }
-
-    async fn changed(&mut self) {
-        match self.rx.as_mut() {
-            Some(rx) => {
-                if rx.changed().await.is_err() {
-                    // The application stopped issuing tickets: what waits
-                    // was never made good, so it is never sent.
-                    tracing::error!(
-                        answers = self.answers.len(),
-                        "ticket watermark gone; held answers dropped"
-                    );
-                    self.answers.clear();
-                    self.rx = None;
-                }
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// The answers the watermark now allows.
-    fn release(&mut self, out: &mut Vec<Bytes>) {
-        let Some(rx) = self.rx.as_mut() else { return };
-        let mark = *rx.borrow_and_update();
-        let mut i = 0;
-        while i < self.answers.len() {
-            if self.answers[i].0 <= mark {
-                if let Some((_, b, _guard)) = self.answers.remove(i) {
-                    out.push(b);
-                }
-            } else {
-                i += 1;
-            }
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 mod driver;
+mod held;
 pub mod peers;
 
 use std::collections::HashMap;
