@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::app::{Reply, Request};
 use super::held::Held;
+use super::outbound::{is_answer, OutboundPath};
 use super::{metrics_names as mn, Shared};
 use crate::diameter::answer::{error_answer, simple_error, Origin};
 use crate::diameter::codes::{avp, result, DisconnectCause};
@@ -137,7 +138,7 @@ pub(super) async fn run(
     // everything else is written straight from `out`.
     let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
     let mut out = BytesMut::with_capacity(64 * 1024);
-    let reg = shared.peers.register();
+    let (reg, outbound_rx) = shared.peers.register();
     if let Some(h) = &dial_host {
         shared.peers.dialling(&reg, h);
     }
@@ -153,6 +154,10 @@ pub(super) async fn run(
     let mut peer: Option<Arc<PeerCapabilities>> = None;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut held = Held::default();
+    let mut outbound = OutboundPath::new(
+        outbound_rx,
+        shared.conn_cfg.jitter_seed.rotate_left(32) as u32,
+    );
     let mut released = Vec::new();
     let mut draining = *shutdown.borrow();
     let mut said_goodbye = false;
@@ -165,6 +170,7 @@ pub(super) async fn run(
         while let Some(a) = fsm.poll_action() {
             match a {
                 Action::Send(b) => emit(&mut out, &b),
+                Action::Deliver(frame) if is_answer(&frame) => outbound.answer(frame),
                 Action::Deliver(frame) => {
                     if let Some(b) =
                         dispatch(&shared, frame, peer.as_ref(), &tx, &inflight, &mut held)
@@ -213,6 +219,7 @@ pub(super) async fn run(
             out.clear();
         }
         let deadline = fsm.poll_timeout().map(tokio::time::Instant::from_std);
+        let tx_deadline = outbound.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = rd.read_buf(&mut buf) => {
                 match r {
@@ -241,6 +248,8 @@ pub(super) async fn run(
                 }
             }
             _ = sleep_opt(deadline) => fsm.handle_timeout(Instant::now()),
+            _ = sleep_opt(tx_deadline) => outbound.expire(Instant::now()),
+            Some(r) = outbound.recv() => outbound.write(r, fsm.is_usable(), Instant::now(), &mut out, emit),
             _ = reg.kill.notified() => {
                 tracing::info!(?remote, "election lost by our connection, closing it");
                 break 'conn;
@@ -271,6 +280,7 @@ pub(super) async fn run(
     if let Some(p) = &peer {
         metrics::gauge!(mn::PEER_UP, "peer" => p.origin_host.clone()).set(0.0);
     }
+    outbound.close();
     // Answers still being made (`Reply::Later`) go out before the close.
     drop(tx);
     while let Some(b) = rx.recv().await {
@@ -363,7 +373,8 @@ fn note_tolerated(peer: Option<&str>, command: Option<u32>, t: &Tolerated) {
     );
 }
 
-/// Routes an application message; returns an answer to send at once, if any.
+/// Routes an application request (answers go to the outbound path); returns
+/// an answer to send at once, if any.
 fn dispatch(
     shared: &Arc<Shared>,
     frame: Bytes,
@@ -374,14 +385,6 @@ fn dispatch(
 ) -> Option<Bytes> {
     let msg = Message::new(&frame)?;
     let h = msg.header;
-    if !h.is_request() {
-        tracing::debug!(
-            command = h.command,
-            hbh = h.hop_by_hop,
-            "answer with no pending request, dropped"
-        );
-        return None;
-    }
     let mut out = BytesMut::with_capacity(256);
     let Some(app) = shared.apps.get(&h.application) else {
         metrics::counter!(mn::DECODE_ERRORS, "kind" => "application").increment(1);
