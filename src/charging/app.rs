@@ -85,7 +85,8 @@ impl Application for CreditControl {
                 return Reply::Ready(Some(buf.freeze()));
             }
         }
-        let ccr = Ccr::read(&m);
+        let mut ccr = Ccr::read(&m);
+        ccr.via_peer = &req.peer.origin_host;
         let how = Answering {
             fui: FinalUnit {
                 action: self.engine.cfg.final_unit_action,

@@ -9,6 +9,7 @@ pub mod cca;
 pub mod ccr;
 pub mod commit;
 pub mod engine;
+pub mod gateway;
 pub mod identity;
 pub mod ledger;
 pub mod rate;

@@ -4,7 +4,7 @@ use super::builder::AvpDef;
 
 pub const SESSION_ID: AvpDef = AvpDef::base(avp::SESSION_ID);
 pub const ORIGIN_HOST: AvpDef = AvpDef::base(avp::ORIGIN_HOST);
-pub const ORIGIN_REALM: AvpDef = AvpDef::base(296);
+pub const ORIGIN_REALM: AvpDef = AvpDef::base(avp::ORIGIN_REALM);
 pub const DESTINATION_HOST: AvpDef = AvpDef::base(avp::DESTINATION_HOST);
 pub const DESTINATION_REALM: AvpDef = AvpDef::base(avp::DESTINATION_REALM);
 pub const RESULT_CODE: AvpDef = AvpDef::base(avp::RESULT_CODE);
@@ -43,6 +43,7 @@ pub mod avp {
     pub const SESSION_ID: u32 = 263;
     pub const ORIGIN_HOST: u32 = 264;
     pub const RESULT_CODE: u32 = 268;
+    pub const ORIGIN_REALM: u32 = 296;
     pub const ORIGIN_STATE_ID: u32 = 278;
     pub const DESTINATION_REALM: u32 = 283;
     pub const PROXY_INFO: u32 = 284;
