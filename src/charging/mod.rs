@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod identity;
 pub mod ledger;
 pub mod rate;
+pub mod server_initiated;
 pub mod session;
 pub mod xdr;
 mod xdr_json;

@@ -26,6 +26,7 @@ pub const ROUTE_RECORD: AvpDef = AvpDef::base(282);
 pub const USER_NAME: AvpDef = AvpDef::base(avp::USER_NAME);
 pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(avp::EVENT_TIMESTAMP);
 pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(avp::TERMINATION_CAUSE);
+pub const RE_AUTH_REQUEST_TYPE: AvpDef = AvpDef::base(avp::RE_AUTH_REQUEST_TYPE);
 
 /// AVP codes (RFC 6733, RFC 4006/8506; 3GPP TS 29.061 and TS 32.299 for
 /// vendor 10415), for reading requests.
@@ -47,6 +48,7 @@ pub mod avp {
     pub const ORIGIN_STATE_ID: u32 = 278;
     pub const DESTINATION_REALM: u32 = 283;
     pub const PROXY_INFO: u32 = 284;
+    pub const RE_AUTH_REQUEST_TYPE: u32 = 285;
     pub const DESTINATION_HOST: u32 = 293;
     pub const TERMINATION_CAUSE: u32 = 295;
     pub const CC_INPUT_OCTETS: u32 = 412;
@@ -123,6 +125,8 @@ pub mod value {
     pub const REDIRECT_URL: i32 = 2;
     /// Role-Of-Node (TS 32.299 §7.2.190).
     pub const TERMINATING_ROLE: i32 = 1;
+    /// Re-Auth-Request-Type (RFC 6733 §8.12): re-authorize, then carry on.
+    pub const AUTHORIZE_ONLY: i32 = 0;
 }
 
 /// Result-Code values.
