@@ -12,6 +12,7 @@ use crate::api::ApiState;
 use crate::charging::app::CreditControl;
 use crate::charging::commit::{CommitLimits, Committer};
 use crate::charging::engine::{Engine, EngineConfig};
+use crate::charging::server_initiated::ServerInitiated;
 use crate::charging::xdr::XdrWriter;
 use crate::config::{Config, LogFormat};
 use crate::diameter::answer::Origin;
@@ -161,6 +162,7 @@ async fn start_api(
     inventory: &Arc<Inventory>,
     engine: &Arc<Engine>,
     rating: &Arc<RatingSource>,
+    server_initiated: Arc<ServerInitiated>,
 ) -> anyhow::Result<()> {
     let Some(addr) = cfg.api.listen else {
         return Ok(());
@@ -171,6 +173,7 @@ async fn start_api(
     let state = Arc::new(ApiState {
         engine: Some(engine.clone()),
         rating: Some(rating.clone()),
+        server_initiated: Some(server_initiated),
         inventory: inventory.clone(),
         token: cfg.api.token.clone(),
         stock_alert_below: cfg.inventory.stock_alert_below,
@@ -224,7 +227,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // After the recorder, so that no reload goes uncounted.
     let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
     reload_on_hangup(hangup, engine.clone(), rating.clone());
-    start_api(&cfg, &inventory, &engine, &rating).await?;
     let boot = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -272,6 +274,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         },
         vec![Arc::new(app)],
     );
+    // RAR and ASR go out through the node's peers, so the API that starts
+    // them comes up once the node exists (before it listens).
+    let server_initiated = Arc::new(ServerInitiated::new(
+        engine.clone(),
+        node.peers(),
+        node.local(),
+        d.request_timeout.0,
+    ));
+    start_api(&cfg, &inventory, &engine, &rating, server_initiated).await?;
     let listener = TcpListener::bind(cfg.node.listen)
         .await
         .with_context(|| format!("node.listen: cannot listen on {}", cfg.node.listen))?;

@@ -160,7 +160,13 @@ fn fails_over(answer: &[u8]) -> bool {
 }
 
 impl Proxy {
-    async fn relay(self: Arc<Self>, frame: Bytes, origin: Origin, now: i64) -> Option<Bytes> {
+    async fn relay(
+        self: Arc<Self>,
+        frame: Bytes,
+        origin: Origin,
+        peer: String,
+        now: i64,
+    ) -> Option<Bytes> {
         let req = Message::new(&frame)?;
         let ccr = Ccr::read(&req);
         let sub = match subscriber(&self.index, &ccr, now) {
@@ -185,7 +191,7 @@ impl Proxy {
                     .map(|i| (i, r.upstreams()[i].host.clone()))
             };
             let Some((i, host)) = pick else {
-                return Some(self.no_upstream(&origin, &req, tried.len()).await);
+                return Some(self.no_upstream(&origin, &req, &peer, tried.len()).await);
             };
             let mut buf = BytesMut::with_capacity(frame.len() + 128);
             let f = Forward {
@@ -287,10 +293,16 @@ impl Proxy {
 
     /// No upstream answered: 3002, or gyro's own answer within the
     /// failsafe grant, journalled for replay.
-    async fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {
+    async fn no_upstream(
+        &self,
+        origin: &Origin,
+        req: &Message<'_>,
+        peer: &str,
+        tried: usize,
+    ) -> Bytes {
         if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
             metrics::counter!(LOCAL_ANSWERS).increment(1);
-            let (answer, seq) = self.local.charge(req, origin, SystemTime::now());
+            let (answer, seq) = self.local.charge(req, origin, peer, SystemTime::now());
             self.durable(seq).await;
             self.journal_dirty
                 .store(true, std::sync::atomic::Ordering::Release);
@@ -319,6 +331,7 @@ impl Application for ProxyApp {
         let proxy = self.0.clone();
         let origin = ctx.origin.clone();
         let frame = request.frame().clone();
-        Reply::Later(Box::pin(proxy.relay(frame, origin, now)))
+        let peer = request.peer.origin_host.clone();
+        Reply::Later(Box::pin(proxy.relay(frame, origin, peer, now)))
     }
 }
