@@ -14,17 +14,19 @@ use crate::charging::commit::{CommitLimits, Committer};
 use crate::charging::engine::{Engine, EngineConfig};
 use crate::charging::server_initiated::ServerInitiated;
 use crate::charging::xdr::XdrWriter;
-use crate::config::{Config, LogFormat};
+use crate::config::{ChargingMode, Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
-use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
+use crate::diameter::transport::{Application, Node, NodeSettings, OutboundPeer};
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
 use crate::rating::source::RatingSource;
+use crate::upstream::app::ProxyApp;
+use crate::upstream::setup::ProxySetup;
 
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -129,6 +131,13 @@ pub fn charging(
             redirect_url: c.redirect_url.clone(),
             filter_id: c.filter_id.clone(),
             location_triggers: c.location_triggers,
+            // Proxy mode answers locally only while no upstream answers.
+            failsafe: (c.mode == ChargingMode::Proxy
+                && cfg.proxy.on_upstream_down == crate::upstream::OnUpstreamDown::Local)
+                .then_some((
+                    cfg.proxy.failsafe_grant.octets,
+                    cfg.proxy.failsafe_grant.seconds,
+                )),
             ..EngineConfig::default()
         },
     ));
@@ -206,6 +215,29 @@ fn reload_on_hangup(mut hangup: Signal, engine: Arc<Engine>, rating: Arc<RatingS
     });
 }
 
+/// What the node serves: the embedded OCS, or the proxy in front of the
+/// upstream OCS (with the embedded one answering while none answers).
+fn applications(
+    cfg: &Config,
+    app: CreditControl,
+    inventory: &Arc<Inventory>,
+    origin: &Origin,
+) -> (Vec<Arc<dyn Application>>, Option<ProxySetup>) {
+    if cfg.charging.mode == ChargingMode::Embedded {
+        return (vec![Arc::new(app)], None);
+    }
+    let setup = ProxySetup::new(cfg, app, inventory, origin.clone());
+    let hosts: Vec<&str> = cfg
+        .proxy
+        .upstream
+        .iter()
+        .map(|u| u.origin_host.as_str())
+        .collect();
+    tracing::info!(upstreams = ?hosts, identity = ?cfg.proxy.identity, "proxy mode: forwarding Credit-Control to the upstream OCS");
+    let app: Arc<dyn Application> = Arc::new(ProxyApp(setup.app.0.clone()));
+    (vec![app], Some(setup))
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
     // action would kill the node without a DPR. One that comes during the
@@ -231,13 +263,15 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let e2e_seed = ((boot.as_secs() as u32 & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    let origin = Origin {
+        host: cfg.node.origin_host.clone(),
+        realm: cfg.node.origin_realm.clone(),
+        // Stable for this boot, larger after every restart (RFC 6733 §8.16).
+        state_id: boot.as_secs() as u32,
+    };
+    let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
     let local = Arc::new(LocalNode::new(
-        Origin {
-            host: cfg.node.origin_host.clone(),
-            realm: cfg.node.origin_realm.clone(),
-            // Stable for this boot, larger after every restart (RFC 6733 §8.16).
-            state_id: boot.as_secs() as u32,
-        },
+        origin,
         cfg.host_ips(),
         vec![application::CREDIT_CONTROL],
         e2e_seed,
@@ -272,8 +306,17 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             reconnect_interval: d.reconnect_interval.0,
             shutdown_grace: d.shutdown_grace.0,
         },
-        vec![Arc::new(app)],
+        apps,
     );
+    if let Some(p) = proxy {
+        p.start(node.peers());
+        for u in &cfg.proxy.upstream {
+            node.connect(OutboundPeer {
+                origin_host: u.origin_host.clone(),
+                address: u.connect,
+            });
+        }
+    }
     // RAR and ASR go out through the node's peers, so the API that starts
     // them comes up once the node exists (before it listens).
     let server_initiated = Arc::new(ServerInitiated::new(

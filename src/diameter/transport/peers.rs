@@ -177,6 +177,11 @@ impl PeerTable {
         Ok(rx)
     }
 
+    /// Whether `host` has a connection that takes requests now.
+    pub fn is_open(&self, host: &str) -> bool {
+        self.open_connection(host).is_some()
+    }
+
     /// The queue of the open connection that carries requests to `host`.
     fn open_connection(&self, host: &str) -> Option<OutboundTx> {
         let m = self.conns.lock().ok()?;
