@@ -305,6 +305,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             allowed_peers: allowed,
             reconnect_interval: d.reconnect_interval.0,
             shutdown_grace: d.shutdown_grace.0,
+            relays: proxy.is_some(),
         },
         apps,
     );

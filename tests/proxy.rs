@@ -260,3 +260,91 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
     assert!(rc == Some(3002), "{rc:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+fn post(g: &Gyro, path: &str) -> std::thread::JoinHandle<serde_json::Value> {
+    let url = format!("{}{path}", g.api());
+    std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(url)
+            .bearer_auth("gyro-dev-token")
+            .timeout(Duration::from_secs(30))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap_or_default()
+    })
+}
+
+fn reserved(g: &Gyro, imsi: &str) -> u64 {
+    let id = api_get(g, &format!("/api/v1/imsis/{imsi}"))["account"]["id"]
+        .as_u64()
+        .unwrap();
+    api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["reserved_octets"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
+    use bytes::BytesMut;
+    use gyro::diameter::{codes, MessageBuilder};
+    let ocs = Gyro::start_as("px-rar-ocs", "ocs.test.local", "", "");
+    let proxy = Gyro::start_as(
+        "px-rar",
+        "gyro-proxy.test.local",
+        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "msisdn"),
+        "mode = \"proxy\"",
+    );
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let peers = peers_dir().expect("peers");
+    let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    let i = GyCcr {
+        session: "rar1",
+        requested: Some(1000),
+        ..GyCcr::BASE
+    };
+    assert_eq!(
+        Message::new(&ask(&mut gw, &gy_ccr(&i)))
+            .unwrap()
+            .result_code(),
+        Some(2001)
+    );
+    assert_eq!(reserved(&ocs, "262019000000001"), 1000);
+
+    // The OCS re-authorises (a top-up): the RAR comes down to the gateway
+    // with its own identities, through the proxy.
+    let id = api_get(&ocs, "/api/v1/imsis/262019000000001")["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let call = post(&ocs, &format!("/api/v1/accounts/{id}/reauth"));
+    let rar = gw.recv().expect("the RAR");
+    let m = Message::new(&rar).unwrap();
+    assert_eq!((m.header.command, m.header.is_request()), (258, true));
+    assert_eq!(m.session_id(), Some("rar1"));
+    let routes: Vec<&str> = m.find_all(282, 0).filter_map(|r| r.utf8().ok()).collect();
+    assert_eq!(routes, ["gyro-proxy.test.local"], "Route-Record");
+    let mut buf = BytesMut::new();
+    let mut b = MessageBuilder::answer(&mut buf, &m.header, false);
+    b.utf8(codes::SESSION_ID, "rar1")
+        .u32(codes::RESULT_CODE, 2001)
+        .utf8(codes::ORIGIN_HOST, "pgw.test.local")
+        .utf8(codes::ORIGIN_REALM, "test.local");
+    b.finish();
+    gw.send(&buf);
+    let body = call.join().unwrap();
+    assert_eq!(body["sessions"][0]["result_code"], 2001, "{body}");
+
+    // STR from the gateway ends the session at the OCS.
+    let str_ = session_request(275, "rar1", 40, |b| {
+        b.i32(codes::TERMINATION_CAUSE, 1);
+    });
+    assert_eq!(
+        Message::new(&ask(&mut gw, &str_)).unwrap().result_code(),
+        Some(2001)
+    );
+    assert_eq!(reserved(&ocs, "262019000000001"), 0);
+    let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
+    assert!(clean, "tshark found problems:\n{text}");
+    assert!(text.contains("Re-Auth Answer"), "{text}");
+}

@@ -10,21 +10,16 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 
 use super::config::{Identity, OnUpstreamDown};
-use super::rewrite::{forward_request, relay_answer, Canonical, Forward, RewriteError};
+use super::rewrite::Canonical;
 use super::route::{Router, UpstreamDef};
-use super::wholesale::{usage_commit, Answered};
 use crate::charging::app::CreditControl;
 use crate::charging::cca;
-use crate::charging::ccr::{Ccr, RequestType};
 use crate::charging::engine::Decision;
-use crate::charging::identity::{location, subscriber};
 use crate::diameter::answer::{simple_error, Origin};
-use crate::diameter::codes::result;
 use crate::diameter::header::{application, command};
 use crate::diameter::transport::app::{AppContext, Application, Reply, Request};
 use crate::diameter::Message;
 use crate::resolver::index::iccid_string;
-use crate::resolver::location::RateCode;
 use crate::resolver::{Index, Subscriber};
 
 /// Wholesale xDRs of relayed usage that could not be recorded.
@@ -56,8 +51,22 @@ pub trait Upstreams: Send + Sync + 'static {
 /// The profile's own IMSI (slot 1), for `proxy.identity = "imsi"`.
 pub type HomeImsi = dyn Fn(u128) -> Option<String> + Send + Sync;
 
+/// What the proxy keeps of a gateway's session, for requests the OCS sends
+/// down (RAR, ASR) and for an STR.
+#[derive(Debug, Clone)]
+pub struct GatewaySide {
+    /// The peer the session's requests came over (a DRA, or the gateway).
+    pub peer: String,
+    /// The gateway's Subscription-Id/User-Name AVPs, as it sent them.
+    pub identities: Bytes,
+    pub canonical: Canonical,
+    pub seen: i64,
+}
+
 pub struct Proxy {
     pub index: Arc<Index>,
+    /// Sessions by Session-Id, gateway side.
+    pub gateways: dashmap::DashMap<String, GatewaySide>,
     /// The embedded OCS: rating data for the sponsors' wholesale cost, and
     /// the answers while no upstream answers (`on_upstream_down = "local"`).
     pub local: CreditControl,
@@ -84,6 +93,7 @@ impl Proxy {
     ) -> Proxy {
         Proxy {
             index: local.engine.index.clone(),
+            gateways: dashmap::DashMap::new(),
             local,
             upstreams,
             router: Mutex::new(Router::new(defs)),
@@ -116,7 +126,7 @@ impl Proxy {
             .map(|i| r.upstreams()[i].host.clone())
     }
 
-    fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
+    pub(super) fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
         match self.identity {
             Identity::Msisdn => self
                 .index
@@ -128,8 +138,44 @@ impl Proxy {
     }
 }
 
+/// Routes a request by who sent it: the OCS's RAR/ASR go down to the
+/// gateway, everything else up to the OCS.
+impl Proxy {
+    async fn dispatch(
+        self: Arc<Self>,
+        frame: Bytes,
+        origin: Origin,
+        peer: String,
+        now: i64,
+    ) -> Option<Bytes> {
+        let req = Message::new(&frame)?;
+        let from_upstream = self
+            .router
+            .lock()
+            .ok()?
+            .upstreams()
+            .iter()
+            .any(|u| u.host.eq_ignore_ascii_case(&peer));
+        match req.header.command {
+            command::RE_AUTH | command::ABORT_SESSION if from_upstream => {
+                Some(self.relay_down(&req, &origin).await)
+            }
+            command::CREDIT_CONTROL => self.relay_ccr(&req, &origin, &peer, now).await,
+            _ => Some(self.relay_session(&req, &origin, &peer).await),
+        }
+    }
+
+    /// Forgets what it kept of sessions silent for a day.
+    pub fn sweep(&self, now: i64) {
+        self.gateways.retain(|_, g| now - g.seen < 86_400);
+        if let Ok(mut r) = self.router.lock() {
+            r.sweep(now);
+        }
+    }
+}
+
 /// A CCA refusing the request without forwarding it.
-fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String) -> Bytes {
+pub(super) fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String) -> Bytes {
     let mut buf = BytesMut::with_capacity(256);
     if req.header.command == command::CREDIT_CONTROL {
         let d = Decision {
@@ -152,171 +198,6 @@ fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String) -> Bytes {
     buf.freeze()
 }
 
-/// Whether an upstream's answer means "try another one" (RFC 6733 §6.1.8).
-fn fails_over(answer: &[u8]) -> bool {
-    Message::new(answer)
-        .and_then(|m| m.result_code())
-        .is_some_and(|rc| rc == result::UNABLE_TO_DELIVER || rc == result::TOO_BUSY)
-}
-
-impl Proxy {
-    async fn relay(
-        self: Arc<Self>,
-        frame: Bytes,
-        origin: Origin,
-        peer: String,
-        now: i64,
-    ) -> Option<Bytes> {
-        let req = Message::new(&frame)?;
-        let ccr = Ccr::read(&req);
-        let sub = match subscriber(&self.index, &ccr, now) {
-            Ok(s) => s,
-            Err(u) => return Some(refuse(&origin, &req, result::USER_UNKNOWN, u.0)),
-        };
-        let Some(canonical) = self.canonical(&sub) else {
-            let why = format!(
-                "account {} has no {:?} to charge upstream by",
-                sub.account, self.identity
-            );
-            return Some(refuse(&origin, &req, result::USER_UNKNOWN, why));
-        };
-        let visited = location(&ccr).map(|p| p.to_string());
-        let session = ccr.session_id.to_string();
-        let mut tried = vec![];
-        loop {
-            let pick = {
-                let r = self.router.lock().ok()?;
-                let up = |h: &str| self.upstreams.is_up(h);
-                r.pick(&session, &tried, &up)
-                    .map(|i| (i, r.upstreams()[i].host.clone()))
-            };
-            let Some((i, host)) = pick else {
-                return Some(self.no_upstream(&origin, &req, &peer, tried.len()).await);
-            };
-            let mut buf = BytesMut::with_capacity(frame.len() + 128);
-            let f = Forward {
-                our_host: &origin.host,
-                upstream_host: &host,
-                canonical: &canonical,
-                visited: visited.as_deref(),
-                retransmit: !tried.is_empty() || req.header.is_retransmit(),
-            };
-            if let Err(RewriteError::Loop) = forward_request(&mut buf, &req, &f) {
-                let why = "the request already passed through this node".to_string();
-                return Some(refuse(&origin, &req, result::LOOP_DETECTED, why));
-            }
-            tried.push(i);
-            match self.upstreams.send(&host, buf.freeze(), self.tx).await {
-                Ok(answer) if !fails_over(&answer) => {
-                    let a = Message::new(&answer)?;
-                    let at = location(&ccr).map(|p| p.rate_code());
-                    let usage_at = self.after_answer(&session, ccr.request_type, i, now, at);
-                    let by = Answered {
-                        upstream: &host,
-                        result_code: a.result_code().unwrap_or(0),
-                    };
-                    self.record_wholesale(
-                        &ccr,
-                        &sub,
-                        req.header.end_to_end,
-                        now,
-                        usage_at.or(at),
-                        &by,
-                    )
-                    .await;
-                    let mut out = BytesMut::with_capacity(answer.len() + 64);
-                    relay_answer(&mut out, &a, &req);
-                    return Some(out.freeze());
-                }
-                Ok(_) => {
-                    tracing::info!(upstream = %host, session = %session, "upstream busy or cannot deliver; failing over")
-                }
-                Err(e) => {
-                    tracing::warn!(upstream = %host, session = %session, error = %e, "failing over")
-                }
-            }
-        }
-    }
-
-    /// Records where the session went; returns where its usage happened
-    /// (the location before this request).
-    fn after_answer(
-        &self,
-        session: &str,
-        rt: Option<RequestType>,
-        i: usize,
-        now: i64,
-        at: Option<RateCode>,
-    ) -> Option<RateCode> {
-        let mut r = self.router.lock().ok()?;
-        let before = r.location(session);
-        match rt {
-            Some(RequestType::Termination | RequestType::Event) => r.forget(session),
-            _ => r.stick(session, i, now, at),
-        }
-        before
-    }
-
-    /// The sponsors' wholesale cost of the relayed usage, durable before
-    /// the answer goes back (as in embedded mode).
-    async fn record_wholesale(
-        &self,
-        ccr: &Ccr<'_>,
-        sub: &Subscriber,
-        e2e: u32,
-        now: i64,
-        usage_at: Option<RateCode>,
-        by: &Answered<'_>,
-    ) {
-        let Some(at) = usage_at else { return };
-        let rating = self.local.engine.rating();
-        let catalog = self.index.catalog();
-        let Some(c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
-            return;
-        };
-        let committer = &self.local.committer;
-        if !committer.accepting() {
-            metrics::counter!(WHOLESALE_UNRECORDED).increment(c.xdrs.len() as u64);
-            tracing::warn!(session = %ccr.session_id, "wholesale xDRs not recorded: the disk is stalled");
-            return;
-        }
-        let seq = committer.submit(c);
-        self.durable(seq).await;
-    }
-
-    async fn durable(&self, seq: u64) {
-        if seq > 0 {
-            let mut w = self.local.committer.watermark();
-            let _ = w.wait_for(|d| *d >= seq).await;
-        }
-    }
-
-    /// No upstream answered: 3002, or gyro's own answer within the
-    /// failsafe grant, journalled for replay.
-    async fn no_upstream(
-        &self,
-        origin: &Origin,
-        req: &Message<'_>,
-        peer: &str,
-        tried: usize,
-    ) -> Bytes {
-        if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
-            metrics::counter!(LOCAL_ANSWERS).increment(1);
-            let (answer, seq) = self.local.charge(req, origin, peer, SystemTime::now());
-            self.durable(seq).await;
-            self.journal_dirty
-                .store(true, std::sync::atomic::Ordering::Release);
-            return answer;
-        }
-        let why = if tried == 0 {
-            "no upstream OCS is connected".to_string()
-        } else {
-            format!("no upstream OCS answered ({tried} tried)")
-        };
-        refuse(origin, req, result::UNABLE_TO_DELIVER, why)
-    }
-}
-
 /// The application the node dispatches Credit-Control requests to.
 pub struct ProxyApp(pub Arc<Proxy>);
 
@@ -332,6 +213,6 @@ impl Application for ProxyApp {
         let origin = ctx.origin.clone();
         let frame = request.frame().clone();
         let peer = request.peer.origin_host.clone();
-        Reply::Later(Box::pin(proxy.relay(frame, origin, peer, now)))
+        Reply::Later(Box::pin(proxy.dispatch(frame, origin, peer, now)))
     }
 }

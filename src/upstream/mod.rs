@@ -7,6 +7,8 @@
 
 pub mod app;
 pub mod config;
+mod down;
+mod forward;
 pub mod journal;
 pub mod peers;
 pub mod replay;

@@ -61,11 +61,24 @@ pub enum RewriteError {
     Loop,
 }
 
+/// What a forwarded request says about the subscriber.
+#[derive(Clone, Copy)]
+pub enum Names<'a> {
+    /// Up to the OCS: the one canonical identity.
+    Canonical(&'a Canonical),
+    /// Down to the gateway: its own Subscription-Id/User-Name AVPs, as it
+    /// sent them.
+    Original(&'a [u8]),
+    /// As received (a request that names no subscriber, such as an STR).
+    Unchanged,
+}
+
 /// How one request is forwarded.
 pub struct Forward<'a> {
     pub our_host: &'a str,
-    pub upstream_host: &'a str,
-    pub canonical: &'a Canonical,
+    /// Destination-Host to set (None: leave it as it is).
+    pub destination_host: Option<&'a str>,
+    pub names: Names<'a>,
     /// 3GPP-SGSN-MCC-MNC to add when the request has none.
     pub visited: Option<&'a str>,
     /// A failover resend: the T flag (RFC 6733 §5.5.4).
@@ -76,12 +89,30 @@ fn is_identity(a: &Avp<'_>) -> bool {
     a.vendor == 0 && matches!(a.code, avp::SUBSCRIPTION_ID | avp::USER_NAME)
 }
 
-fn write_identity(b: &mut MessageBuilder<'_>, c: &Canonical) {
-    b.group(SUBSCRIPTION_ID, |b| {
-        b.i32(SUBSCRIPTION_ID_TYPE, c.kind)
-            .utf8(SUBSCRIPTION_ID_DATA, &c.data);
-    });
-    b.utf8(codes::USER_NAME, &c.user_name);
+fn write_identity(b: &mut MessageBuilder<'_>, names: Names<'_>) {
+    match names {
+        Names::Canonical(c) => {
+            b.group(SUBSCRIPTION_ID, |b| {
+                b.i32(SUBSCRIPTION_ID_TYPE, c.kind)
+                    .utf8(SUBSCRIPTION_ID_DATA, &c.data);
+            });
+            b.utf8(codes::USER_NAME, &c.user_name);
+        }
+        Names::Original(raw) => {
+            b.raw_avp(raw);
+        }
+        Names::Unchanged => {}
+    }
+}
+
+/// The request's Subscription-Id and User-Name AVPs, byte for byte, to put
+/// back on what goes to the gateway later.
+pub fn identities(m: &Message<'_>) -> Vec<u8> {
+    m.avps()
+        .map_while(Result::ok)
+        .filter(is_identity)
+        .flat_map(|a| a.raw().to_vec())
+        .collect()
 }
 
 /// Whether the request names the visited network the way rating upstream
@@ -144,21 +175,22 @@ pub fn forward_request(
     let mut b = MessageBuilder::new(buf, h);
     let mut identity_written = false;
     let mut si_written = false;
+    let replace = !matches!(f.names, Names::Unchanged);
     for a in req.avps().map_while(Result::ok) {
-        if is_identity(&a) {
+        if replace && is_identity(&a) {
             if !identity_written {
-                write_identity(&mut b, f.canonical);
+                write_identity(&mut b, f.names);
                 identity_written = true;
             }
             continue;
         }
-        match (a.code, a.vendor) {
-            (avp::DESTINATION_HOST, 0) => continue,
-            (avp::DESTINATION_REALM, 0) => {
+        match (a.code, a.vendor, f.destination_host) {
+            (avp::DESTINATION_HOST, 0, Some(_)) => continue,
+            (avp::DESTINATION_REALM, 0, Some(host)) => {
                 b.raw_avp(a.raw());
-                b.utf8(codes::DESTINATION_HOST, f.upstream_host);
+                b.utf8(codes::DESTINATION_HOST, host);
             }
-            (avp::SERVICE_INFORMATION, VENDOR_3GPP) if fill.is_some() => {
+            (avp::SERVICE_INFORMATION, VENDOR_3GPP, _) if fill.is_some() => {
                 service_information(&mut b, Some(&a), fill.unwrap_or_default());
                 si_written = true;
             }
@@ -167,8 +199,8 @@ pub fn forward_request(
             }
         }
     }
-    if !identity_written {
-        write_identity(&mut b, f.canonical);
+    if replace && !identity_written {
+        write_identity(&mut b, f.names);
     }
     if let (Some(v), false) = (fill, si_written) {
         service_information(&mut b, None, v);

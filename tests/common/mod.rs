@@ -606,6 +606,7 @@ pub fn in_process_node(
             allowed_peers: None,
             reconnect_interval: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
+            relays: false,
         },
         apps,
     )

@@ -307,8 +307,8 @@ async fn sleep_opt(d: Option<tokio::time::Instant>) {
 }
 
 /// A request addressed to another node: a Destination-Host not ours (3002,
-/// RFC 6733 §6.1.4), or a Destination-Realm not ours (3003). gyro relays
-/// nothing, so such a request must not be served as if it were ours.
+/// RFC 6733 §6.1.4), or a Destination-Realm not ours (3003). Unless the
+/// node relays (proxy mode), it must not be served as if it were ours.
 fn misaddressed(origin: &Origin, msg: &Message<'_>) -> Option<(u32, &'static str)> {
     let named = |code| msg.find(code, 0).and_then(|a| a.utf8().ok());
     if named(avp::DESTINATION_HOST).is_some_and(|h| !h.eq_ignore_ascii_case(&origin.host)) {
@@ -410,7 +410,10 @@ fn dispatch(
     if let Some(answer) = refusal(shared, &msg, peer) {
         return Some(answer);
     }
-    if let Some((code, why)) = misaddressed(&shared.local.origin, &msg) {
+    if let Some((code, why)) = (!shared.relays)
+        .then(|| misaddressed(&shared.local.origin, &msg))
+        .flatten()
+    {
         tracing::info!(peer = ?peer.map(|p| &p.origin_host), result = code, why, "request not for this node");
         simple_error(&mut out, &shared.local.origin, &msg, code, why);
         return Some(out.freeze());

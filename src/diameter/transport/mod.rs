@@ -53,6 +53,7 @@ pub(crate) struct Shared {
     app_ctx: AppContext,
     peers: Arc<PeerTable>,
     shutdown: watch::Sender<bool>,
+    relays: bool,
 }
 
 /// An outbound peer gyro keeps a connection to.
@@ -72,6 +73,10 @@ pub struct NodeSettings {
     pub reconnect_interval: Duration,
     /// How long shutdown waits for DPA and in-flight requests.
     pub shutdown_grace: Duration,
+    /// A relaying node (proxy mode) hands requests for other hosts and
+    /// realms to its application, which routes them; otherwise they are
+    /// refused with 3002/3003.
+    pub relays: bool,
 }
 
 pub struct Node {
@@ -97,6 +102,7 @@ impl Node {
             app_ctx,
             peers,
             shutdown: watch::channel(false).0,
+            relays: s.relays,
         });
         Node {
             shared,

@@ -46,8 +46,8 @@ fn forward(req: &[u8], retransmit: bool) -> Result<Vec<u8>, RewriteError> {
         &m,
         &Forward {
             our_host: "gyro.test.local",
-            upstream_host: "ocs1.test.local",
-            canonical: &c,
+            destination_host: Some("ocs1.test.local"),
+            names: Names::Canonical(&c),
             visited: Some("21377"),
             retransmit,
         },

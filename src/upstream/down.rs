@@ -1,0 +1,58 @@
+//! The way down: a RAR or ASR the OCS sends for a session goes to the peer
+//! the session's requests came over, with the gateway's own identities put
+//! back and our Route-Record added; its answer goes back up as the gateway
+//! sent it. A session the proxy does not know gets 5002 from the proxy.
+
+use bytes::{Bytes, BytesMut};
+
+use super::app::{refuse, Proxy};
+use super::rewrite::{forward_request, relay_answer, Forward, Names};
+use crate::diameter::answer::Origin;
+use crate::diameter::codes::result;
+use crate::diameter::Message;
+
+impl Proxy {
+    pub(super) async fn relay_down(&self, req: &Message<'_>, origin: &Origin) -> Bytes {
+        let sid = req.session_id().unwrap_or_default();
+        let Some(side) = self.gateways.get(sid).map(|g| g.clone()) else {
+            let why = format!("no session {sid} passed through this proxy");
+            return refuse(origin, req, result::UNKNOWN_SESSION_ID, why);
+        };
+        let mut buf = BytesMut::with_capacity(req.raw().len() + 64);
+        let f = Forward {
+            our_host: &origin.host,
+            // The OCS addressed the gateway (the CCR's Origin-Host) already.
+            destination_host: None,
+            names: if side.identities.is_empty() {
+                Names::Unchanged
+            } else {
+                Names::Original(&side.identities)
+            },
+            visited: None,
+            retransmit: req.header.is_retransmit(),
+        };
+        if forward_request(&mut buf, req, &f).is_err() {
+            let why = "the request already passed through this node".to_string();
+            return refuse(origin, req, result::LOOP_DETECTED, why);
+        }
+        match self.upstreams.send(&side.peer, buf.freeze(), self.tx).await {
+            Ok(answer) => match Message::new(&answer) {
+                Some(a) => {
+                    let mut out = BytesMut::with_capacity(answer.len() + 64);
+                    relay_answer(&mut out, &a, req);
+                    out.freeze()
+                }
+                None => refuse(
+                    origin,
+                    req,
+                    result::UNABLE_TO_DELIVER,
+                    "unreadable answer".into(),
+                ),
+            },
+            Err(e) => {
+                let why = format!("gateway {} not reached: {e}", side.peer);
+                refuse(origin, req, result::UNABLE_TO_DELIVER, why)
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The way up: a gateway's request rewritten to the canonical identity and
+//! sent to an upstream, failing over on silence (Tx), a lost connection,
+//! 3002 or 3004 (RFC 6733 §6.1.8, RFC 4006 §5.7), with the T flag on every
+//! resend; the answer relayed back with the gateway's identities. When no
+//! upstream answers: 3002, or (`on_upstream_down = "local"`) gyro's own
+//! answer, journalled.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+
+use super::app::{refuse, GatewaySide, Proxy, LOCAL_ANSWERS, WHOLESALE_UNRECORDED};
+use super::config::OnUpstreamDown;
+use super::rewrite::{forward_request, identities, relay_answer, Forward, Names, RewriteError};
+use super::wholesale::{usage_commit, Answered};
+use crate::charging::ccr::{Ccr, RequestType};
+use crate::charging::identity::{location, subscriber};
+use crate::diameter::answer::Origin;
+use crate::diameter::codes::result;
+use crate::diameter::header::command;
+use crate::diameter::Message;
+use crate::resolver::location::RateCode;
+use crate::resolver::Subscriber;
+
+/// An upstream's answer, and which upstream gave it.
+pub(super) struct Upstream {
+    pub index: usize,
+    pub host: String,
+    pub answer: Bytes,
+}
+
+/// Whether an upstream's answer means "try another one" (RFC 6733 §6.1.8).
+fn fails_over(answer: &[u8]) -> bool {
+    Message::new(answer)
+        .and_then(|m| m.result_code())
+        .is_some_and(|rc| rc == result::UNABLE_TO_DELIVER || rc == result::TOO_BUSY)
+}
+
+impl Proxy {
+    /// A CCR: resolved and rewritten to the canonical identity (5030 here
+    /// for subscribers gyro cannot charge), its usage costed wholesale.
+    pub(super) async fn relay_ccr(
+        self: &Arc<Self>,
+        req: &Message<'_>,
+        origin: &Origin,
+        peer: &str,
+        now: i64,
+    ) -> Option<Bytes> {
+        let ccr = Ccr::read(req);
+        let sub = match subscriber(&self.index, &ccr, now) {
+            Ok(s) => s,
+            Err(u) => return Some(refuse(origin, req, result::USER_UNKNOWN, u.0)),
+        };
+        let Some(canonical) = self.canonical(&sub) else {
+            let why = format!(
+                "account {} has no {:?} to charge upstream by",
+                sub.account, self.identity
+            );
+            return Some(refuse(origin, req, result::USER_UNKNOWN, why));
+        };
+        let visited = location(&ccr).map(|p| p.to_string());
+        let up = match self
+            .send_up(
+                req,
+                origin,
+                Names::Canonical(&canonical),
+                visited.as_deref(),
+            )
+            .await
+        {
+            Ok(up) => up,
+            Err(tried) => return Some(self.no_upstream(origin, req, peer, tried).await),
+        };
+        let a = Message::new(&up.answer)?;
+        let at = location(&ccr).map(|p| p.rate_code());
+        let usage_at = self.after_answer(ccr.session_id, ccr.request_type, up.index, now, at);
+        self.remember_gateway(req, &ccr, peer, canonical, now);
+        let by = Answered {
+            upstream: &up.host,
+            result_code: a.result_code().unwrap_or(0),
+        };
+        self.record_wholesale(&ccr, &sub, req.header.end_to_end, now, usage_at.or(at), &by)
+            .await;
+        let mut out = BytesMut::with_capacity(up.answer.len() + 64);
+        relay_answer(&mut out, &a, req);
+        Some(out.freeze())
+    }
+
+    fn remember_gateway(
+        &self,
+        req: &Message<'_>,
+        ccr: &Ccr<'_>,
+        peer: &str,
+        canonical: crate::upstream::rewrite::Canonical,
+        now: i64,
+    ) {
+        if matches!(
+            ccr.request_type,
+            Some(RequestType::Termination | RequestType::Event)
+        ) {
+            self.gateways.remove(ccr.session_id);
+            return;
+        }
+        match self.gateways.get_mut(ccr.session_id) {
+            Some(mut g) => g.seen = now,
+            None => {
+                self.gateways.insert(
+                    ccr.session_id.to_string(),
+                    GatewaySide {
+                        peer: peer.to_string(),
+                        identities: Bytes::from(identities(req)),
+                        canonical,
+                        seen: now,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Any other request of a session (an STR): to where the session is,
+    /// with the canonical identity if it names the subscriber at all.
+    pub(super) async fn relay_session(
+        self: &Arc<Self>,
+        req: &Message<'_>,
+        origin: &Origin,
+        peer: &str,
+    ) -> Bytes {
+        let sid = req.session_id().unwrap_or_default().to_string();
+        let side = self.gateways.get(&sid).map(|g| g.clone());
+        let names = match &side {
+            Some(g) => Names::Canonical(&g.canonical),
+            None => Names::Unchanged,
+        };
+        let up = match self.send_up(req, origin, names, None).await {
+            Ok(up) => up,
+            Err(tried) => return self.no_upstream(origin, req, peer, tried).await,
+        };
+        if req.header.command == command::SESSION_TERMINATION {
+            self.gateways.remove(&sid);
+            if let Ok(mut r) = self.router.lock() {
+                r.forget(&sid);
+            }
+        }
+        let mut out = BytesMut::with_capacity(up.answer.len() + 64);
+        match Message::new(&up.answer) {
+            Some(a) => {
+                relay_answer(&mut out, &a, req);
+                out.freeze()
+            }
+            None => refuse(
+                origin,
+                req,
+                result::UNABLE_TO_DELIVER,
+                "unreadable upstream answer".into(),
+            ),
+        }
+    }
+
+    /// Sends `req` up, failing over until one upstream answers; Err: how
+    /// many were tried (none answered).
+    async fn send_up(
+        &self,
+        req: &Message<'_>,
+        origin: &Origin,
+        names: Names<'_>,
+        visited: Option<&str>,
+    ) -> Result<Upstream, usize> {
+        let session = req.session_id().unwrap_or_default();
+        let mut tried = vec![];
+        loop {
+            let pick = {
+                let r = self.router.lock().map_err(|_| tried.len())?;
+                let up = |h: &str| self.upstreams.is_up(h);
+                r.pick(session, &tried, &up)
+                    .map(|i| (i, r.upstreams()[i].host.clone()))
+            };
+            let Some((i, host)) = pick else {
+                return Err(tried.len());
+            };
+            let mut buf = BytesMut::with_capacity(req.raw().len() + 128);
+            let f = Forward {
+                our_host: &origin.host,
+                destination_host: Some(&host),
+                names,
+                visited,
+                retransmit: !tried.is_empty() || req.header.is_retransmit(),
+            };
+            if let Err(RewriteError::Loop) = forward_request(&mut buf, req, &f) {
+                // Said as an answer of our own: a loop has no upstream to try.
+                let why = "the request already passed through this node".to_string();
+                let answer = refuse(origin, req, result::LOOP_DETECTED, why);
+                return Ok(Upstream {
+                    index: i,
+                    host,
+                    answer,
+                });
+            }
+            tried.push(i);
+            match self.upstreams.send(&host, buf.freeze(), self.tx).await {
+                Ok(answer) if !fails_over(&answer) => {
+                    return Ok(Upstream {
+                        index: i,
+                        host,
+                        answer,
+                    })
+                }
+                Ok(_) => {
+                    tracing::info!(upstream = %host, session, "upstream busy or cannot deliver; failing over")
+                }
+                Err(e) => tracing::warn!(upstream = %host, session, error = %e, "failing over"),
+            }
+        }
+    }
+
+    /// Records where the session went; returns where its usage happened
+    /// (the location before this request).
+    fn after_answer(
+        &self,
+        session: &str,
+        rt: Option<RequestType>,
+        i: usize,
+        now: i64,
+        at: Option<RateCode>,
+    ) -> Option<RateCode> {
+        let mut r = self.router.lock().ok()?;
+        let before = r.location(session);
+        match rt {
+            Some(RequestType::Termination | RequestType::Event) => r.forget(session),
+            _ => r.stick(session, i, now, at),
+        }
+        before
+    }
+
+    /// The sponsors' wholesale cost of the relayed usage, durable before
+    /// the answer goes back (as in embedded mode).
+    async fn record_wholesale(
+        &self,
+        ccr: &Ccr<'_>,
+        sub: &Subscriber,
+        e2e: u32,
+        now: i64,
+        usage_at: Option<RateCode>,
+        by: &Answered<'_>,
+    ) {
+        let Some(at) = usage_at else { return };
+        let rating = self.local.engine.rating();
+        let catalog = self.index.catalog();
+        let Some(c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
+            return;
+        };
+        let committer = &self.local.committer;
+        if !committer.accepting() {
+            metrics::counter!(WHOLESALE_UNRECORDED).increment(c.xdrs.len() as u64);
+            tracing::warn!(session = %ccr.session_id, "wholesale xDRs not recorded: the disk is stalled");
+            return;
+        }
+        let seq = committer.submit(c);
+        self.durable(seq).await;
+    }
+
+    async fn durable(&self, seq: u64) {
+        if seq > 0 {
+            let mut w = self.local.committer.watermark();
+            let _ = w.wait_for(|d| *d >= seq).await;
+        }
+    }
+
+    /// No upstream answered: 3002, or gyro's own answer within the
+    /// failsafe grant, journalled for replay.
+    async fn no_upstream(
+        &self,
+        origin: &Origin,
+        req: &Message<'_>,
+        peer: &str,
+        tried: usize,
+    ) -> Bytes {
+        if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
+            metrics::counter!(LOCAL_ANSWERS).increment(1);
+            let (answer, seq) = self.local.charge(req, origin, peer, SystemTime::now());
+            self.durable(seq).await;
+            self.journal_dirty
+                .store(true, std::sync::atomic::Ordering::Release);
+            return answer;
+        }
+        let why = if tried == 0 {
+            "no upstream OCS is connected".to_string()
+        } else {
+            format!("no upstream OCS answered ({tried} tried)")
+        };
+        refuse(origin, req, result::UNABLE_TO_DELIVER, why)
+    }
+}
