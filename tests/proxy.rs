@@ -348,3 +348,119 @@ fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
     assert!(clean, "tshark found problems:\n{text}");
     assert!(text.contains("Re-Auth Answer"), "{text}");
 }
+
+fn gy(session: &str, kind: u32, number: u32, e2e: u32, used: u64) -> Vec<u8> {
+    gy_ccr(&GyCcr {
+        session,
+        kind,
+        number,
+        e2e,
+        used,
+        requested: (kind != 3).then_some(1000),
+        ..GyCcr::BASE
+    })
+}
+
+fn granted(answer: &[u8]) -> Option<u64> {
+    Message::new(answer)
+        .unwrap()
+        .find(456, 0)
+        .and_then(|m| m.member(431, 0))
+        .and_then(|g| g.member(421, 0))
+        .and_then(|x| x.u64().ok())
+}
+
+fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
+    let mut ocs = Gyro::start_as("px-out-ocs", "ocs.test.local", "", "");
+    let (ocs_port, ocs_dir) = (ocs.port, ocs.dir.clone());
+    let extra = proxy_config(&[("ocs.test.local", ocs_port, 1)], "msisdn").replace(
+        "[proxy]\n",
+        "[proxy]\non_upstream_down = \"local\"\nfailsafe_grant = { octets = 500, seconds = 60 }\n",
+    );
+    let mut proxy = Gyro::start_as(
+        "px-out",
+        "gyro-proxy.test.local",
+        &extra,
+        "mode = \"proxy\"",
+    );
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    assert_eq!(
+        granted(&ask(&mut gw, &gy("up", 1, 0, 1, 0))),
+        Some(1000),
+        "the OCS's grant"
+    );
+
+    // The OCS goes away: gyro answers itself, within the failsafe grant.
+    ocs.stop();
+    wait_for("the upstream to be down", 30, || {
+        metrics(&proxy).contains("gyro_diameter_peer_up{peer=\"ocs.test.local\"} 0")
+            || !metrics(&proxy).contains("peer=\"ocs.test.local\"} 1")
+    });
+    assert_eq!(granted(&ask(&mut gw, &gy("out", 1, 0, 2, 0))), Some(500));
+    let a = ask(&mut gw, &gy("out", 2, 1, 3, 300));
+    assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
+    let a = ask(&mut gw, &gy("out", 3, 2, 4, 200));
+    assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
+    assert!(
+        metrics(&proxy).contains("gyro_proxy_local_answers_total 3"),
+        "{}",
+        metrics(&proxy)
+    );
+
+    // kill -9 during the outage: the journal is on disk already.
+    drop(gw);
+    proxy.child.kill().unwrap();
+    let _ = proxy.child.wait();
+    let proxy_dir = proxy.dir.clone();
+    let proxy = Gyro::restart_as(
+        "px-out",
+        &proxy_dir,
+        "gyro-proxy.test.local",
+        &extra,
+        "mode = \"proxy\"",
+        free_port(),
+    );
+    // The OCS is back: the journal (300 + 200 octets) is replayed to it.
+    let ocs = Gyro::restart_as("px-out-ocs", &ocs_dir, "ocs.test.local", "", "", ocs_port);
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    wait_for("the replay", 60, || {
+        used_octets(&ocs, "262019000000001") >= 500
+    });
+    // kill -9 again and start once more: nothing is replayed twice.
+    let mut proxy = proxy;
+    proxy.child.kill().unwrap();
+    let _ = proxy.child.wait();
+    let proxy = Gyro::restart_as(
+        "px-out",
+        &proxy_dir,
+        "gyro-proxy.test.local",
+        &extra,
+        "mode = \"proxy\"",
+        free_port(),
+    );
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        used_octets(&ocs, "262019000000001"),
+        500,
+        "each journalled octet charged once"
+    );
+    assert!(
+        metrics(&proxy).contains("gyro_proxy_journal_depth 0"),
+        "{}",
+        metrics(&proxy)
+    );
+}

@@ -158,12 +158,51 @@ impl Gyro {
         charging_extra: &str,
         reuse: Option<PathBuf>,
     ) -> Gyro {
+        Self::start_full(
+            tag,
+            origin_host,
+            diameter_extra,
+            charging_extra,
+            reuse,
+            None,
+        )
+    }
+
+    /// Starts gyro again on an earlier run's data directory, as `start_as`
+    /// would, on the Diameter port `port` (peers dial it).
+    pub fn restart_as(
+        tag: &str,
+        dir: &Path,
+        origin_host: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+        port: u16,
+    ) -> Gyro {
+        let dir = Some(dir.to_path_buf());
+        Self::start_full(
+            tag,
+            origin_host,
+            diameter_extra,
+            charging_extra,
+            dir,
+            Some(port),
+        )
+    }
+
+    fn start_full(
+        tag: &str,
+        origin_host: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+        reuse: Option<PathBuf>,
+        fixed_port: Option<u16>,
+    ) -> Gyro {
         let dir = reuse.unwrap_or_else(|| temp_dir(tag));
         // A port free a moment ago can be taken by another test's outbound
         // connection before gyro binds it: then try other ports.
         let mut last_log = String::new();
         for _attempt in 0..4 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let metrics = free_port();
             let api_port = free_port();
             let mut base = config_text(&dir, port, metrics, api_port, diameter_extra);
