@@ -8,6 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::model::HumaneDuration;
+pub use tls::{validate_dial, Dial};
+
+mod tls;
 
 /// The configuration `gyro serve` uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
@@ -165,6 +168,16 @@ pub struct NodeSection {
     #[serde(default)]
     pub host_ip_addresses: Vec<IpAddr>,
     pub data_dir: PathBuf,
+    /// Diameter over TLS (RFC 6733 §13, TLS from the first byte; 5868 by
+    /// convention) beside the TCP listener; unset = no TLS listener.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM chain and key gyro presents to TLS clients, and to the peers it
+    /// dials over TLS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Set: TLS clients must present a certificate that chains to these CAs;
+    /// unset: none is asked for.
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +224,19 @@ pub struct PeerSection {
     pub origin_host: String,
     /// Set to make gyro open (and keep) the connection.
     pub connect: Option<SocketAddr>,
+    /// Dial `connect` over TLS, verifying the peer's certificate against `ca`
+    /// for the name `origin_host`.
+    #[serde(default)]
+    pub tls: bool,
+    pub ca: Option<PathBuf>,
+}
+
+impl PeerSection {
+    /// The CA bundle the peer's certificate is checked against, when gyro
+    /// dials it over TLS (validated: `tls` implies `ca`).
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.ca.as_deref().filter(|_| self.tls)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -309,7 +335,16 @@ impl Config {
                     "must be a non-empty ASCII FQDN",
                 ));
             }
+            let dial = tls::Dial {
+                entry: &format!("diameter.peers[{i}]"),
+                origin_host: &p.origin_host,
+                connect: p.connect.is_some(),
+                tls: p.tls,
+                ca: p.ca.as_deref(),
+            };
+            tls::validate_dial(file, &dial)?;
         }
+        tls::validate_node(file, &self.node)?;
         let c = &self.charging;
         match (c.final_unit_action.as_str(), &c.redirect_url, &c.filter_id) {
             ("terminate", ..) | ("redirect", Some(_), _) | ("restrict_access", _, Some(_)) => {}
