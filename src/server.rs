@@ -18,7 +18,9 @@ use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
-use crate::diameter::transport::{Node, NodeSettings, OutboundPeer};
+use crate::diameter::transport::{
+    tls, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
+};
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
@@ -203,11 +205,76 @@ fn reload_on_hangup(mut hangup: Signal, engine: Arc<Engine>, rating: Arc<RatingS
     });
 }
 
+/// The TLS half of the configuration, with every file loaded and checked.
+struct TlsSetup {
+    acceptor: Option<TlsAcceptor>,
+    /// Every `[[diameter.peers]]` entry with `connect`, TLS options loaded.
+    outbound: Vec<OutboundPeer>,
+}
+
+fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
+    let n = &cfg.node;
+    // gyro's certificate serves the listener and is its client certificate
+    // when dialling over TLS.
+    let identity = match (&n.tls_cert, &n.tls_key) {
+        (Some(cert), Some(key)) => Some(Identity::load(cert, key)?),
+        _ => None,
+    };
+    let acceptor = match (n.tls_listen, &identity) {
+        (Some(_), Some(id)) => Some(tls::acceptor(id, n.tls_client_ca.as_deref())?),
+        _ => None,
+    };
+    let mut outbound = vec![];
+    for (i, p) in cfg.diameter.peers.iter().enumerate() {
+        let Some(address) = p.connect else { continue };
+        let tls = match p.tls_ca() {
+            Some(ca) => Some(TlsDial::new(
+                &format!("diameter.peers[{i}].ca"),
+                &p.origin_host,
+                ca,
+                identity.as_ref(),
+            )?),
+            None => None,
+        };
+        outbound.push(OutboundPeer {
+            origin_host: p.origin_host.clone(),
+            address,
+            tls,
+        });
+    }
+    Ok(TlsSetup { acceptor, outbound })
+}
+
+/// Opens the Diameter listeners (TCP, and TLS when configured) and starts
+/// dialling the outbound peers.
+async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow::Result<()> {
+    let addr = cfg.node.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
+    node.listen(listener);
+    if let (Some(addr), Some(acceptor)) = (cfg.node.tls_listen, tls.acceptor) {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("node.tls_listen: cannot listen on {addr}"))?;
+        let client_certificates = cfg.node.tls_client_ca.is_some();
+        tracing::info!(addr = %listener.local_addr()?, client_certificates, "Diameter over TLS listening");
+        node.listen_tls(listener, acceptor);
+    }
+    for peer in tls.outbound {
+        node.connect(peer);
+    }
+    Ok(())
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
     // action would kill the node without a DPR. One that comes during the
     // start is kept and reloads once the engine runs.
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    // Certificates, keys and CAs too: a bad file is reported at once.
+    let tls = tls_setup(&cfg)?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
@@ -272,19 +339,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         },
         vec![Arc::new(app)],
     );
-    let listener = TcpListener::bind(cfg.node.listen)
-        .await
-        .with_context(|| format!("node.listen: cannot listen on {}", cfg.node.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
-    node.listen(listener);
-    for p in &d.peers {
-        if let Some(address) = p.connect {
-            node.connect(OutboundPeer {
-                origin_host: p.origin_host.clone(),
-                address,
-            });
-        }
-    }
+    start_diameter(&cfg, &mut node, tls).await?;
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();
     tokio::spawn(async move {
