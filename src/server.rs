@@ -248,12 +248,7 @@ fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
 /// Opens the Diameter listeners (TCP, and TLS when configured) and starts
 /// dialling the outbound peers.
 async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow::Result<()> {
-    let addr = cfg.node.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
-    node.listen(listener);
+    // The TLS port first: once the TCP port accepts, both are up.
     if let (Some(addr), Some(acceptor)) = (cfg.node.tls_listen, tls.acceptor) {
         let listener = TcpListener::bind(addr)
             .await
@@ -262,6 +257,12 @@ async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow:
         tracing::info!(addr = %listener.local_addr()?, client_certificates, "Diameter over TLS listening");
         node.listen_tls(listener, acceptor);
     }
+    let addr = cfg.node.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
+    node.listen(listener);
     for peer in tls.outbound {
         node.connect(peer);
     }

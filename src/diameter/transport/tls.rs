@@ -175,9 +175,12 @@ pub fn acceptor(identity: &Identity, client_ca: Option<&Path>) -> Result<TlsAcce
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let cfg = builder
+    let mut cfg = builder
         .with_single_cert(identity.certs.clone(), identity.key.clone_key())
         .map_err(|e| TlsError::Setup(e.to_string()))?;
+    // Diameter connections live for days: resumption buys nothing, and
+    // tickets would only be data the peer reads right after the handshake.
+    cfg.send_tls13_tickets = 0;
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
@@ -228,11 +231,10 @@ impl TlsDial {
 }
 
 fn log_up(direction: &'static str, addr: SocketAddr, s: &CommonState) {
-    let version = s.protocol_version().map(|v| format!("{v:?}"));
-    let cipher = s
-        .negotiated_cipher_suite()
-        .map(|c| format!("{:?}", c.suite()));
-    tracing::debug!(%addr, direction, ?version, ?cipher, "TLS established");
+    let version = s.protocol_version().and_then(|v| v.as_str()).unwrap_or("?");
+    let cipher = s.negotiated_cipher_suite().and_then(|c| c.suite().as_str());
+    let cipher = cipher.unwrap_or("?");
+    tracing::debug!(%addr, direction, version, cipher, "TLS established");
 }
 
 fn handshake_failed(direction: &'static str, addr: SocketAddr, error: &dyn fmt::Display) {
@@ -253,12 +255,24 @@ pub(super) async fn accept(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Option<TlsStream<TcpStream>> {
-    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+    let handshake = async {
+        // A port probe (connect, then close) is not a failed handshake:
+        // neither warned about nor counted.
+        if matches!(stream.peek(&mut [0u8; 1]).await, Ok(0) | Err(_)) {
+            return Err(None);
+        }
+        acceptor.accept(stream).await.map_err(Some)
+    };
+    match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(s)) => {
             log_up("in", addr, s.get_ref().1);
             Some(s.into())
         }
-        Ok(Err(e)) => {
+        Ok(Err(None)) => {
+            tracing::debug!(%addr, "closed before any TLS handshake");
+            None
+        }
+        Ok(Err(Some(e))) => {
             handshake_failed("in", addr, &e);
             None
         }
