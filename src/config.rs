@@ -168,15 +168,12 @@ pub struct NodeSection {
     #[serde(default)]
     pub host_ip_addresses: Vec<IpAddr>,
     pub data_dir: PathBuf,
-    /// Diameter over TLS (RFC 6733 §13, TLS from the first byte; 5868 by
-    /// convention) beside the TCP listener; unset = no TLS listener.
+    /// Diameter over TLS beside `listen` (RFC 6733 §13); unset = none.
     pub tls_listen: Option<SocketAddr>,
-    /// PEM chain and key gyro presents to TLS clients, and to the peers it
-    /// dials over TLS.
+    /// PEM chain and key gyro presents, as server and as TLS client.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Set: TLS clients must present a certificate that chains to these CAs;
-    /// unset: none is asked for.
+    /// Set: TLS clients need a certificate from these CAs (see config/tls.rs).
     pub tls_client_ca: Option<PathBuf>,
 }
 
@@ -229,14 +226,6 @@ pub struct PeerSection {
     #[serde(default)]
     pub tls: bool,
     pub ca: Option<PathBuf>,
-}
-
-impl PeerSection {
-    /// The CA bundle the peer's certificate is checked against, when gyro
-    /// dials it over TLS (validated: `tls` implies `ca`).
-    pub fn tls_ca(&self) -> Option<&Path> {
-        self.ca.as_deref().filter(|_| self.tls)
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -335,15 +324,8 @@ impl Config {
                     "must be a non-empty ASCII FQDN",
                 ));
             }
-            let dial = tls::Dial {
-                entry: &format!("diameter.peers[{i}]"),
-                origin_host: &p.origin_host,
-                connect: p.connect.is_some(),
-                tls: p.tls,
-                ca: p.ca.as_deref(),
-            };
-            tls::validate_dial(file, &dial)?;
         }
+        tls::validate_peers(file, &d.peers)?;
         tls::validate_node(file, &self.node)?;
         let c = &self.charging;
         match (c.final_unit_action.as_str(), &c.redirect_url, &c.filter_id) {
@@ -435,12 +417,14 @@ impl Config {
                     "must be a non-empty ASCII FQDN",
                 ));
             }
-            if u.tls && u.ca.is_none() {
-                return Err(bad(
-                    format!("proxy.upstream[{i}].ca"),
-                    "needed when tls = true",
-                ));
-            }
+            let dial = tls::Dial {
+                entry: &format!("proxy.upstream[{i}]"),
+                origin_host: &u.origin_host,
+                connect: true,
+                tls: u.tls,
+                ca: u.ca.as_deref(),
+            };
+            tls::validate_dial(file, &dial)?;
         }
         if p.tx.0 < Duration::from_millis(10) {
             return Err(bad("proxy.tx".into(), "must be at least 10ms"));

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{ConfigError, NodeSection};
+use super::{ConfigError, NodeSection, PeerSection};
 
 /// The TLS keys of one entry gyro dials: a `[[diameter.peers]]` entry, and
 /// the same keys on the proxy's `[[proxy.upstream]]` entries.
@@ -64,6 +64,29 @@ pub fn validate_dial(file: &str, d: &Dial<'_>) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// `validate_dial` for every `[[diameter.peers]]` entry.
+pub fn validate_peers(file: &str, peers: &[PeerSection]) -> Result<(), ConfigError> {
+    for (i, p) in peers.iter().enumerate() {
+        let dial = Dial {
+            entry: &format!("diameter.peers[{i}]"),
+            origin_host: &p.origin_host,
+            connect: p.connect.is_some(),
+            tls: p.tls,
+            ca: p.ca.as_deref(),
+        };
+        validate_dial(file, &dial)?;
+    }
+    Ok(())
+}
+
+impl PeerSection {
+    /// The CA bundle the peer's certificate is checked against, when gyro
+    /// dials it over TLS (validated: `tls` implies `ca`).
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.ca.as_deref().filter(|_| self.tls)
+    }
 }
 
 /// The listener needs a certificate and its key; a client CA without a
@@ -198,5 +221,24 @@ mod tests {
             c.diameter.peers[0].tls_ca(),
             Some(std::path::Path::new("ca.pem"))
         );
+    }
+
+    #[test]
+    fn proxy_upstreams_take_the_same_keys() {
+        let up = |entry: &str| {
+            format!("{EMBEDDED}\n[[proxy.upstream]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:5868\"\n{entry}\n")
+        };
+        let e = error(&up("tls = true"));
+        assert!(
+            e.contains("proxy.upstream[0].ca: needed when tls = true"),
+            "{e}"
+        );
+        let e = error(&up("ca = \"ca.pem\""));
+        assert!(
+            e.contains("proxy.upstream[0].tls: ca is set but tls is not"),
+            "{e}"
+        );
+        let c = Config::parse(&up("tls = true\nca = \"ca.pem\""), "x.toml").unwrap();
+        assert!(c.proxy.upstream[0].tls);
     }
 }
