@@ -183,6 +183,8 @@ pub struct DiameterSection {
     pub watchdog_interval: HumaneDuration,
     pub handshake_timeout: HumaneDuration,
     pub dpa_timeout: HumaneDuration,
+    /// Tx: how long a request gyro sends (RAR, ASR) waits for its answer.
+    pub request_timeout: HumaneDuration,
     pub reconnect_interval: HumaneDuration,
     pub shutdown_grace: HumaneDuration,
     pub max_message_size: u32,
@@ -203,6 +205,7 @@ impl Default for DiameterSection {
             watchdog_interval: HumaneDuration(Duration::from_secs(30)),
             handshake_timeout: HumaneDuration(Duration::from_secs(10)),
             dpa_timeout: HumaneDuration(Duration::from_secs(5)),
+            request_timeout: HumaneDuration(Duration::from_secs(5)),
             reconnect_interval: HumaneDuration(Duration::from_secs(30)),
             shutdown_grace: HumaneDuration(Duration::from_secs(10)),
             max_message_size: 65_536,
@@ -310,6 +313,9 @@ impl Config {
                 "diameter.watchdog_interval",
                 "must be at least 1s (RFC 3539 recommends 30s, minimum 6s)",
             ));
+        }
+        if d.request_timeout.0 < Duration::from_millis(100) {
+            return Err(bad("diameter.request_timeout", "must be at least 100ms"));
         }
         if d.max_message_size < 4096 {
             return Err(bad(

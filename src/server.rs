@@ -1,6 +1,8 @@
 //! `gyro serve`: wires configuration, dictionaries, metrics and the Diameter
 //! node together and runs until SIGTERM/SIGINT; SIGHUP reloads the rating.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,20 +14,23 @@ use crate::api::ApiState;
 use crate::charging::app::CreditControl;
 use crate::charging::commit::{CommitLimits, Committer};
 use crate::charging::engine::{Engine, EngineConfig};
+use crate::charging::server_initiated::ServerInitiated;
 use crate::charging::xdr::XdrWriter;
-use crate::config::{Config, LogFormat};
+use crate::config::{ChargingMode, Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
 use crate::diameter::transport::{
-    tls, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
+    tls, Application, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
 };
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
 use crate::rating::source::RatingSource;
+use crate::upstream::app::ProxyApp;
+use crate::upstream::setup::ProxySetup;
 
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -130,6 +135,13 @@ pub fn charging(
             redirect_url: c.redirect_url.clone(),
             filter_id: c.filter_id.clone(),
             location_triggers: c.location_triggers,
+            // Proxy mode answers locally only while no upstream answers.
+            failsafe: (c.mode == ChargingMode::Proxy
+                && cfg.proxy.on_upstream_down == crate::upstream::OnUpstreamDown::Local)
+                .then_some((
+                    cfg.proxy.failsafe_grant.octets,
+                    cfg.proxy.failsafe_grant.seconds,
+                )),
             ..EngineConfig::default()
         },
     ));
@@ -163,6 +175,7 @@ async fn start_api(
     inventory: &Arc<Inventory>,
     engine: &Arc<Engine>,
     rating: &Arc<RatingSource>,
+    server_initiated: Arc<ServerInitiated>,
 ) -> anyhow::Result<()> {
     let Some(addr) = cfg.api.listen else {
         return Ok(());
@@ -173,6 +186,7 @@ async fn start_api(
     let state = Arc::new(ApiState {
         engine: Some(engine.clone()),
         rating: Some(rating.clone()),
+        server_initiated: Some(server_initiated),
         inventory: inventory.clone(),
         token: cfg.api.token.clone(),
         stock_alert_below: cfg.inventory.stock_alert_below,
@@ -210,6 +224,8 @@ struct TlsSetup {
     acceptor: Option<TlsAcceptor>,
     /// Every `[[diameter.peers]]` entry with `connect`, TLS options loaded.
     outbound: Vec<OutboundPeer>,
+    /// Every `[[proxy.upstream]]` in proxy mode, TLS options loaded.
+    upstreams: Vec<OutboundPeer>,
 }
 
 fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
@@ -224,25 +240,50 @@ fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
         (Some(_), Some(id)) => Some(tls::acceptor(id, n.tls_client_ca.as_deref())?),
         _ => None,
     };
+    let id = identity.as_ref();
     let mut outbound = vec![];
     for (i, p) in cfg.diameter.peers.iter().enumerate() {
         let Some(address) = p.connect else { continue };
-        let tls = match p.tls_ca() {
-            Some(ca) => Some(TlsDial::new(
-                &format!("diameter.peers[{i}].ca"),
-                &p.origin_host,
-                ca,
-                identity.as_ref(),
-            )?),
-            None => None,
-        };
-        outbound.push(OutboundPeer {
-            origin_host: p.origin_host.clone(),
-            address,
-            tls,
-        });
+        let entry = format!("diameter.peers[{i}]");
+        outbound.push(dial(&entry, &p.origin_host, address, p.tls_ca(), id)?);
     }
-    Ok(TlsSetup { acceptor, outbound })
+    let mut upstreams = vec![];
+    if cfg.charging.mode == ChargingMode::Proxy {
+        for (i, u) in cfg.proxy.upstream.iter().enumerate() {
+            let ca = u.ca.as_deref().filter(|_| u.tls);
+            let entry = format!("proxy.upstream[{i}]");
+            upstreams.push(dial(&entry, &u.origin_host, u.connect, ca, id)?);
+        }
+    }
+    Ok(TlsSetup {
+        acceptor,
+        outbound,
+        upstreams,
+    })
+}
+
+/// A peer gyro dials, over TLS when `tls_ca` is set.
+fn dial(
+    entry: &str,
+    origin_host: &str,
+    address: SocketAddr,
+    tls_ca: Option<&Path>,
+    identity: Option<&Identity>,
+) -> Result<OutboundPeer, TlsError> {
+    let tls = match tls_ca {
+        Some(ca) => Some(TlsDial::new(
+            &format!("{entry}.ca"),
+            origin_host,
+            ca,
+            identity,
+        )?),
+        None => None,
+    };
+    Ok(OutboundPeer {
+        origin_host: origin_host.to_string(),
+        address,
+        tls,
+    })
 }
 
 /// Opens the Diameter listeners (TCP, and TLS when configured) and starts
@@ -269,13 +310,36 @@ async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow:
     Ok(())
 }
 
+/// What the node serves: the embedded OCS, or the proxy in front of the
+/// upstream OCS (with the embedded one answering while none answers).
+fn applications(
+    cfg: &Config,
+    app: CreditControl,
+    inventory: &Arc<Inventory>,
+    origin: &Origin,
+) -> (Vec<Arc<dyn Application>>, Option<ProxySetup>) {
+    if cfg.charging.mode == ChargingMode::Embedded {
+        return (vec![Arc::new(app)], None);
+    }
+    let setup = ProxySetup::new(cfg, app, inventory, origin.clone());
+    let hosts: Vec<&str> = cfg
+        .proxy
+        .upstream
+        .iter()
+        .map(|u| u.origin_host.as_str())
+        .collect();
+    tracing::info!(upstreams = ?hosts, identity = ?cfg.proxy.identity, "proxy mode: forwarding Credit-Control to the upstream OCS");
+    let app: Arc<dyn Application> = Arc::new(ProxyApp(setup.app.0.clone()));
+    (vec![app], Some(setup))
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
     // action would kill the node without a DPR. One that comes during the
     // start is kept and reloads once the engine runs.
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     // Certificates, keys and CAs too: a bad file is reported at once.
-    let tls = tls_setup(&cfg)?;
+    let mut tls = tls_setup(&cfg)?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
@@ -292,18 +356,19 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // After the recorder, so that no reload goes uncounted.
     let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
     reload_on_hangup(hangup, engine.clone(), rating.clone());
-    start_api(&cfg, &inventory, &engine, &rating).await?;
     let boot = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let e2e_seed = ((boot.as_secs() as u32 & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    let origin = Origin {
+        host: cfg.node.origin_host.clone(),
+        realm: cfg.node.origin_realm.clone(),
+        // Stable for this boot, larger after every restart (RFC 6733 §8.16).
+        state_id: boot.as_secs() as u32,
+    };
+    let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
     let local = Arc::new(LocalNode::new(
-        Origin {
-            host: cfg.node.origin_host.clone(),
-            realm: cfg.node.origin_realm.clone(),
-            // Stable for this boot, larger after every restart (RFC 6733 §8.16).
-            state_id: boot.as_secs() as u32,
-        },
+        origin,
         cfg.host_ips(),
         vec![application::CREDIT_CONTROL],
         e2e_seed,
@@ -338,8 +403,23 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             reconnect_interval: d.reconnect_interval.0,
             shutdown_grace: d.shutdown_grace.0,
         },
-        vec![Arc::new(app)],
+        apps,
     );
+    if let Some(p) = proxy {
+        p.start(node.peers());
+        for upstream in std::mem::take(&mut tls.upstreams) {
+            node.connect(upstream);
+        }
+    }
+    // RAR and ASR go out through the node's peers, so the API that starts
+    // them comes up once the node exists (before it listens).
+    let server_initiated = Arc::new(ServerInitiated::new(
+        engine.clone(),
+        node.peers(),
+        node.local(),
+        d.request_timeout.0,
+    ));
+    start_api(&cfg, &inventory, &engine, &rating, server_initiated).await?;
     start_diameter(&cfg, &mut node, tls).await?;
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();

@@ -207,20 +207,42 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
     let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, p1, p2, p3]);
     // ocs1 never answers (Tx), ocs2 is busy: ocs3 answers each request once.
-    let (ok, out) = pgw(&proxy, "pgw.test.local", "262019000000001", 2);
-    assert!(ok, "{out}");
-    assert_eq!(
-        out.matches("Result-Code=2001").count(),
-        6,
-        "one answer per request:\n{out}"
-    );
-    let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
-    // ocs1's silence leaves its requests unanswered: that is the point.
+    for _ in 0..2 {
+        let (ok, out) = pgw(&proxy, "pgw.test.local", "262019000000001", 1);
+        assert!(ok, "{out}");
+        assert_eq!(
+            out.matches("Result-Code=2001").count(),
+            3,
+            "one answer per request:\n{out}"
+        );
+    }
+    let (_, text) = cap.dissect_with(&peers, &["--avps"]);
+    let to = |port: u16| {
+        text.lines()
+            .filter(|l| {
+                l.contains("Credit-Control Request")
+                    && l.split_whitespace().nth(2) == Some(&port.to_string())
+            })
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // Each CCR-I tried ocs1 (silent past Tx), then ocs2 (3004) with the T
+    // flag, then ocs3; the session then stays on ocs3 (RFC 4006 §5.7): its
+    // CCR-U and CCR-T go there first, without T.
+    assert_eq!(to(p1).len(), 2, "{text}");
+    assert_eq!(to(p2).len(), 2, "{text}");
     assert!(
-        text.contains("flags=RPT-") || text.contains("flags=RPT"),
+        to(p2).iter().all(|l| l.contains("flags=RP-T")),
         "T flag on failover:\n{text}"
     );
-    let _ = clean;
+    let at3 = to(p3);
+    assert_eq!(at3.len(), 6, "{text}");
+    assert_eq!(
+        at3.iter().filter(|l| l.contains("flags=RP-T")).count(),
+        2,
+        "{text}"
+    );
+    assert!(!text.contains("malformed frames: 1"), "{text}");
     // With every upstream gone, the gateway gets 3002 at once.
     drop(good);
     drop(busy);

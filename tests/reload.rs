@@ -405,6 +405,7 @@ fn reload_without_charging_is_503() {
         inventory: Arc::new(Inventory::open(Arc::new(store)).unwrap()),
         engine: None,
         rating: None,
+        server_initiated: None,
         token: "gyro-dev-token".into(),
         stock_alert_below: 100,
     });

@@ -18,6 +18,7 @@ use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 
 mod reload;
+mod sessions;
 
 pub struct ApiState {
     pub inventory: Arc<Inventory>,
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub engine: Option<Arc<crate::charging::engine::Engine>>,
     /// Where the engine's rating is reloaded from (absent with no engine).
     pub rating: Option<Arc<crate::rating::source::RatingSource>>,
+    /// RAR and ASR to the gateways (absent with no engine).
+    pub server_initiated: Option<Arc<crate::charging::server_initiated::ServerInitiated>>,
     pub token: String,
     pub stock_alert_below: u64,
 }
@@ -145,6 +148,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/accounts", post(post_account))
         .route("/api/v1/accounts/{id}", get(get_account))
         .route("/api/v1/accounts/{id}/balance", get(get_balance))
+        .route("/api/v1/accounts/{id}/reauth", post(sessions::post_reauth))
+        .route("/api/v1/accounts/{id}/abort", post(sessions::post_abort))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
         .route("/api/v1/stock", get(get_stock))
         .route("/api/v1/outbox", get(get_outbox))

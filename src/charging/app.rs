@@ -55,8 +55,16 @@ impl CreditControl {
     /// Charges one CCR: its answer, and the commit sequence the answer may
     /// not leave before (0: none). Proxy mode answers through this too
     /// while no upstream answers.
-    pub fn charge(&self, m: &Message<'_>, origin: &Origin, now: SystemTime) -> (Bytes, u64) {
-        let ccr = Ccr::read(m);
+    /// `via_peer`: the peer the request came over (RAR/ASR go back that way).
+    pub fn charge(
+        &self,
+        m: &Message<'_>,
+        origin: &Origin,
+        via_peer: &str,
+        now: SystemTime,
+    ) -> (Bytes, u64) {
+        let mut ccr = Ccr::read(m);
+        ccr.via_peer = via_peer;
         let how = Answering {
             fui: FinalUnit {
                 action: self.engine.cfg.final_unit_action,
@@ -131,7 +139,7 @@ impl Application for CreditControl {
                 return Reply::Ready(Some(buf.freeze()));
             }
         }
-        let (answer, seq) = self.charge(&m, &ctx.origin, now);
+        let (answer, seq) = self.charge(&m, &ctx.origin, &req.peer.origin_host, now);
         if seq == 0 || seq <= self.committer.durable_now() {
             return Reply::Ready(Some(answer));
         }

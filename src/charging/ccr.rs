@@ -143,6 +143,10 @@ impl ServiceUnits {
 pub struct Ccr<'a> {
     pub session_id: &'a str,
     pub origin_host: &'a str,
+    pub origin_realm: &'a str,
+    /// The Diameter peer the request came over: the gateway itself, or a
+    /// DRA between. Not in the message: the application sets it.
+    pub via_peer: &'a str,
     pub request_type: Option<RequestType>,
     pub request_number: u32,
     pub service_context: &'a str,
@@ -229,6 +233,7 @@ impl<'a> Ccr<'a> {
             match (a.code, a.vendor) {
                 (a::SESSION_ID, 0) => c.session_id = a.utf8().unwrap_or_default(),
                 (a::ORIGIN_HOST, 0) => c.origin_host = a.utf8().unwrap_or_default(),
+                (a::ORIGIN_REALM, 0) => c.origin_realm = a.utf8().unwrap_or_default(),
                 (a::CC_REQUEST_TYPE, 0) => {
                     c.request_type = a.enumerated().ok().and_then(RequestType::from_i32)
                 }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::balance::AccountBalance;
 use super::ccr::{Ccr, RequestType, ServiceContext};
 use super::commit::Commit;
+use super::gateway::{Gateways, OpenSession};
 use super::identity::{e164, location, subscriber};
 use super::ledger::Ledger;
 use super::rate::{rate_service, Action, Context, Rated, ServiceAnswer};
@@ -129,6 +130,7 @@ pub struct Engine {
     rating: ArcSwap<Rating>,
     pub ledger: Ledger,
     pub cfg: EngineConfig,
+    gateways: Gateways,
 }
 
 /// Outgoing calls must go to one of the bundle's destinations; incoming
@@ -213,6 +215,7 @@ impl Engine {
             rating: ArcSwap::new(rating),
             ledger: Ledger::default(),
             cfg,
+            gateways: Gateways::default(),
         }
     }
 
@@ -366,6 +369,7 @@ impl Engine {
         let fup = fair_usage(bal, plan.cx.bundle, account, session.subscriber.iccid, now);
         session.rate_code = plan.now_at;
         session.last_seen = now;
+        session.gateway = self.gateways.of(session.gateway.take(), ccr);
         // Tcc (RFC 4006 §13): twice the Validity-Time gyro grants with.
         session.expires = now + 2 * i64::from(plan.cx.validity);
         let decision = self.outcome(&plan, rt, rated.answers);
@@ -558,6 +562,12 @@ impl Engine {
         s.state = SessionState::Terminated;
         s.expires = now + self.cfg.terminated_linger;
         true
+    }
+
+    /// An account's open sessions and their gateways (see
+    /// `Ledger::open_sessions`).
+    pub fn open_sessions(&self, account: u64) -> Vec<OpenSession> {
+        self.ledger.open_sessions(account)
     }
 
     /// Supervision: Tcc for silent sessions, and forgetting ended ones.

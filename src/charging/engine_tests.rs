@@ -395,6 +395,59 @@ fn an_update_after_the_termination_gets_5002_but_its_usage_is_charged() {
 }
 
 #[test]
+fn open_sessions_name_their_gateway_and_an_ended_one_is_not_listed() {
+    let e = engine();
+    let via_dra = Ccr {
+        origin_realm: "gw.realm",
+        via_peer: "dra",
+        ..ccr("b", RequestType::Initial, 0, Some(100), 0, "26201", "pgw")
+    };
+    charge(&e, &via_dra, 0);
+    charge(
+        &e,
+        &ccr("a", RequestType::Initial, 0, Some(100), 0, "26201", "pgw2"),
+        0,
+    );
+    charge(
+        &e,
+        &ccr("c", RequestType::Initial, 0, Some(100), 0, "26201", "pgw"),
+        0,
+    );
+    charge(
+        &e,
+        &ccr("c", RequestType::Termination, 1, None, 0, "26201", "pgw"),
+        1,
+    );
+    let open = e.open_sessions(1);
+    let seen: Vec<_> = open
+        .iter()
+        .map(|s| {
+            let g = s.gateway.as_deref().unwrap();
+            (&*s.session_id, &*g.host, &*g.realm, &*g.peer)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("a", "pgw2", "", "pgw2"), ("b", "pgw", "gw.realm", "dra")],
+        "sorted, the terminated one left out"
+    );
+    assert!(
+        e.open_sessions(99).is_empty(),
+        "an account gyro never charged"
+    );
+    // An ASA 2001 ends the session as a CCR-T would: quota back, then 5002.
+    assert_eq!(e.ledger.balance(1).reserved_data, 200);
+    assert!(e.end_session("b", 2));
+    assert_eq!(e.ledger.balance(1).reserved_data, 100);
+    let u = charge(
+        &e,
+        &ccr("b", RequestType::Update, 1, Some(100), 10, "26201", "pgw"),
+        3,
+    );
+    assert_eq!(u.d.result_code, UNKNOWN_SESSION_ID);
+}
+
+#[test]
 fn a_ccr_i_on_an_open_session_id_releases_the_old_reservations() {
     let e = engine();
     charge(

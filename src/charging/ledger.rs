@@ -18,6 +18,7 @@ use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
 use super::balance::AccountBalance;
+use super::gateway::OpenSession;
 use super::session::{Session, SessionState};
 use crate::model::{UnixTime, Used};
 
@@ -66,6 +67,11 @@ impl AccountGuard<'_> {
     }
     pub fn state(&mut self) -> &mut AccountState {
         self.shard.entry(self.account).or_default()
+    }
+    /// The account's state, without making one for an account gyro has
+    /// not charged.
+    pub fn existing(&self) -> Option<&AccountState> {
+        self.shard.get(&self.account)
     }
     pub fn session(&mut self, id: &str) -> Option<&mut Session> {
         self.shard.get_mut(&self.account)?.sessions.get_mut(id)
@@ -142,6 +148,26 @@ impl Ledger {
 
     pub fn sessions(&self) -> usize {
         self.owners.len()
+    }
+
+    /// An account's open sessions, by Session-Id, copied out under its
+    /// lock: whoever sends them requests holds no lock meanwhile.
+    pub fn open_sessions(&self, account: u64) -> Vec<OpenSession> {
+        let acct = self.lock(account);
+        let mut v: Vec<OpenSession> = acct
+            .existing()
+            .into_iter()
+            .flat_map(|st| &st.sessions)
+            .filter(|(_, s)| s.state == SessionState::Open)
+            .map(|(id, s)| OpenSession {
+                session_id: id.clone(),
+                iccid: s.subscriber.iccid,
+                gateway: s.gateway.clone(),
+            })
+            .collect();
+        drop(acct);
+        v.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+        v
     }
 
     /// Supervision at `now`. A silent session past Tcc that holds quota has

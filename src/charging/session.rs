@@ -4,8 +4,11 @@
 //! supervision deadline (Tcc). Owned by its account's state; never shared.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
+
+use super::gateway::Gateway;
 
 use crate::model::{Allowance, UnixTime};
 use crate::resolver::location::RateCode;
@@ -53,6 +56,9 @@ pub struct Session {
     /// Supervision deadline: past it, the reservations are released (Tcc).
     pub expires: UnixTime,
     pub last_seen: UnixTime,
+    /// Where its CCRs come from: where a RAR or an ASR for it goes. Set
+    /// by every request.
+    pub gateway: Option<Arc<Gateway>>,
 }
 
 impl Session {
@@ -65,6 +71,7 @@ impl Session {
             answers: VecDeque::new(),
             expires: now,
             last_seen: now,
+            gateway: None,
         }
     }
 

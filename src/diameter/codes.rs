@@ -4,7 +4,7 @@ use super::builder::AvpDef;
 
 pub const SESSION_ID: AvpDef = AvpDef::base(avp::SESSION_ID);
 pub const ORIGIN_HOST: AvpDef = AvpDef::base(avp::ORIGIN_HOST);
-pub const ORIGIN_REALM: AvpDef = AvpDef::base(296);
+pub const ORIGIN_REALM: AvpDef = AvpDef::base(avp::ORIGIN_REALM);
 pub const DESTINATION_HOST: AvpDef = AvpDef::base(avp::DESTINATION_HOST);
 pub const DESTINATION_REALM: AvpDef = AvpDef::base(avp::DESTINATION_REALM);
 pub const RESULT_CODE: AvpDef = AvpDef::base(avp::RESULT_CODE);
@@ -26,6 +26,7 @@ pub const ROUTE_RECORD: AvpDef = AvpDef::base(avp::ROUTE_RECORD);
 pub const USER_NAME: AvpDef = AvpDef::base(avp::USER_NAME);
 pub const EVENT_TIMESTAMP: AvpDef = AvpDef::base(avp::EVENT_TIMESTAMP);
 pub const TERMINATION_CAUSE: AvpDef = AvpDef::base(avp::TERMINATION_CAUSE);
+pub const RE_AUTH_REQUEST_TYPE: AvpDef = AvpDef::base(avp::RE_AUTH_REQUEST_TYPE);
 
 /// AVP codes (RFC 6733, RFC 4006/8506; 3GPP TS 29.061 and TS 32.299 for
 /// vendor 10415), for reading requests.
@@ -43,10 +44,12 @@ pub mod avp {
     pub const SESSION_ID: u32 = 263;
     pub const ORIGIN_HOST: u32 = 264;
     pub const RESULT_CODE: u32 = 268;
+    pub const ORIGIN_REALM: u32 = 296;
     pub const ORIGIN_STATE_ID: u32 = 278;
     pub const DESTINATION_REALM: u32 = 283;
     pub const PROXY_INFO: u32 = 284;
     pub const ROUTE_RECORD: u32 = 282;
+    pub const RE_AUTH_REQUEST_TYPE: u32 = 285;
     pub const DESTINATION_HOST: u32 = 293;
     pub const TERMINATION_CAUSE: u32 = 295;
     pub const CC_INPUT_OCTETS: u32 = 412;
@@ -124,6 +127,8 @@ pub mod value {
     pub const REDIRECT_URL: i32 = 2;
     /// Role-Of-Node (TS 32.299 §7.2.190).
     pub const TERMINATING_ROLE: i32 = 1;
+    /// Re-Auth-Request-Type (RFC 6733 §8.12): re-authorize, then carry on.
+    pub const AUTHORIZE_ONLY: i32 = 0;
 }
 
 /// Result-Code values.

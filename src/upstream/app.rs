@@ -67,6 +67,8 @@ pub struct Proxy {
     pub on_down: OnUpstreamDown,
     pub tx: Duration,
     pub home_imsi: Box<HomeImsi>,
+    /// Set when a request was answered locally: the journal has work.
+    pub journal_dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Proxy {
@@ -89,7 +91,29 @@ impl Proxy {
             on_down,
             tx,
             home_imsi,
+            journal_dirty: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// The canonical identity of the profile `iccid` (journal replays).
+    pub fn canonical_of(&self, iccid: u128) -> Option<Canonical> {
+        let sub = Subscriber {
+            imsi: 0,
+            iccid,
+            slot: 0,
+            sponsor: crate::resolver::resolve::NO_SPONSOR,
+            account: 0,
+            product: 0,
+        };
+        self.canonical(&sub)
+    }
+
+    /// The upstream a new session would go to now.
+    pub fn pick_upstream(&self, session_id: &str) -> Option<String> {
+        let r = self.router.lock().ok()?;
+        let up = |h: &str| self.upstreams.is_up(h);
+        r.pick(session_id, &[], &up)
+            .map(|i| r.upstreams()[i].host.clone())
     }
 
     fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
@@ -136,7 +160,13 @@ fn fails_over(answer: &[u8]) -> bool {
 }
 
 impl Proxy {
-    async fn relay(self: Arc<Self>, frame: Bytes, origin: Origin, now: i64) -> Option<Bytes> {
+    async fn relay(
+        self: Arc<Self>,
+        frame: Bytes,
+        origin: Origin,
+        peer: String,
+        now: i64,
+    ) -> Option<Bytes> {
         let req = Message::new(&frame)?;
         let ccr = Ccr::read(&req);
         let sub = match subscriber(&self.index, &ccr, now) {
@@ -161,7 +191,7 @@ impl Proxy {
                     .map(|i| (i, r.upstreams()[i].host.clone()))
             };
             let Some((i, host)) = pick else {
-                return Some(self.no_upstream(&origin, &req, tried.len()).await);
+                return Some(self.no_upstream(&origin, &req, &peer, tried.len()).await);
             };
             let mut buf = BytesMut::with_capacity(frame.len() + 128);
             let f = Forward {
@@ -263,11 +293,19 @@ impl Proxy {
 
     /// No upstream answered: 3002, or gyro's own answer within the
     /// failsafe grant, journalled for replay.
-    async fn no_upstream(&self, origin: &Origin, req: &Message<'_>, tried: usize) -> Bytes {
+    async fn no_upstream(
+        &self,
+        origin: &Origin,
+        req: &Message<'_>,
+        peer: &str,
+        tried: usize,
+    ) -> Bytes {
         if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
             metrics::counter!(LOCAL_ANSWERS).increment(1);
-            let (answer, seq) = self.local.charge(req, origin, SystemTime::now());
+            let (answer, seq) = self.local.charge(req, origin, peer, SystemTime::now());
             self.durable(seq).await;
+            self.journal_dirty
+                .store(true, std::sync::atomic::Ordering::Release);
             return answer;
         }
         let why = if tried == 0 {
@@ -293,6 +331,7 @@ impl Application for ProxyApp {
         let proxy = self.0.clone();
         let origin = ctx.origin.clone();
         let frame = request.frame().clone();
-        Reply::Later(Box::pin(proxy.relay(frame, origin, now)))
+        let peer = request.peer.origin_host.clone();
+        Reply::Later(Box::pin(proxy.relay(frame, origin, peer, now)))
     }
 }

@@ -8,8 +8,11 @@
 pub mod app;
 pub mod config;
 pub mod journal;
+pub mod peers;
+pub mod replay;
 pub mod rewrite;
 pub mod route;
+pub mod setup;
 pub mod wholesale;
 
 pub use config::{FailsafeGrant, Identity, OnUpstreamDown, ProxySection, UpstreamSection};

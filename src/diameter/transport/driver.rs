@@ -1,17 +1,19 @@
-//! Drives one connection (TCP, or TLS over TCP): reads and frames bytes, feeds the peer state
-//! machine, dispatches application requests concurrently and writes what
-//! each wake-up produced in one batch, from the connection's own task.
+//! Drives one connection (TCP, or TLS over TCP): reads and frames bytes,
+//! feeds the peer state machine, dispatches application requests
+//! concurrently and writes what each wake-up produced in one batch, from
+//! the connection's own task.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::app::{Reply, Request};
+use super::held::Held;
+use super::outbound::{is_answer, OutboundPath};
 use super::{metrics_names as mn, Shared};
 use crate::diameter::answer::{error_answer, simple_error, Origin};
 use crate::diameter::codes::{avp, result, DisconnectCause};
@@ -108,7 +110,7 @@ fn count_message(direction: &'static str, frame: &[u8]) {
     });
 }
 
-struct InFlight(Arc<AtomicUsize>);
+pub(super) struct InFlight(Arc<AtomicUsize>);
 impl InFlight {
     fn new(c: &Arc<AtomicUsize>) -> Self {
         c.fetch_add(1, Ordering::AcqRel);
@@ -120,71 +122,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
         INFLIGHT_GAUGE.with(|g| g.decrement(1.0));
-    }
-}
-
-/// Answers waiting for their application's ticket watermark
-/// (`Reply::AfterTicket`): released in batches as it rises, in the order
-/// their tickets allow.
-#[derive(Default)]
-struct Held {
-    rx: Option<watch::Receiver<u64>>,
-    answers: VecDeque<(u64, Bytes, InFlight)>,
-}
-
-impl Held {
-    /// `tickets` is asked only for a connection's first held answer.
-    fn hold(
-        &mut self,
-        tickets: impl FnOnce() -> Option<watch::Receiver<u64>>,
-        ticket: u64,
-        answer: Bytes,
-        g: InFlight,
-    ) {
-        if self.rx.is_none() {
-            self.rx = tickets();
-        }
-        if self.rx.is_some() {
-            self.answers.push_back((ticket, answer, g));
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.answers.is_empty()
-    }
-
-    async fn changed(&mut self) {
-        match self.rx.as_mut() {
-            Some(rx) => {
-                if rx.changed().await.is_err() {
-                    // The application stopped issuing tickets: what waits
-                    // was never made good, so it is never sent.
-                    tracing::error!(
-                        answers = self.answers.len(),
-                        "ticket watermark gone; held answers dropped"
-                    );
-                    self.answers.clear();
-                    self.rx = None;
-                }
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// The answers the watermark now allows.
-    fn release(&mut self, out: &mut Vec<Bytes>) {
-        let Some(rx) = self.rx.as_mut() else { return };
-        let mark = *rx.borrow_and_update();
-        let mut i = 0;
-        while i < self.answers.len() {
-            if self.answers[i].0 <= mark {
-                if let Some((_, b, _guard)) = self.answers.remove(i) {
-                    out.push(b);
-                }
-            } else {
-                i += 1;
-            }
-        }
     }
 }
 
@@ -201,7 +138,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // everything else is written straight from `out`.
     let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
     let mut out = BytesMut::with_capacity(64 * 1024);
-    let reg = shared.peers.register();
+    let (reg, outbound_rx) = shared.peers.register();
     if let Some(h) = &dial_host {
         shared.peers.dialling(&reg, h);
     }
@@ -217,6 +154,10 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     let mut peer: Option<Arc<PeerCapabilities>> = None;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut held = Held::default();
+    let mut outbound = OutboundPath::new(
+        outbound_rx,
+        shared.conn_cfg.jitter_seed.rotate_left(32) as u32,
+    );
     let mut released = Vec::new();
     let mut draining = *shutdown.borrow();
     let mut said_goodbye = false;
@@ -229,6 +170,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
         while let Some(a) = fsm.poll_action() {
             match a {
                 Action::Send(b) => emit(&mut out, &b),
+                Action::Deliver(frame) if is_answer(&frame) => outbound.answer(frame),
                 Action::Deliver(frame) => {
                     if let Some(b) =
                         dispatch(&shared, frame, peer.as_ref(), &tx, &inflight, &mut held)
@@ -278,6 +220,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
             out.clear();
         }
         let deadline = fsm.poll_timeout().map(tokio::time::Instant::from_std);
+        let tx_deadline = outbound.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = io.read_buf(&mut buf) => {
                 match r {
@@ -306,6 +249,8 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 }
             }
             _ = sleep_opt(deadline) => fsm.handle_timeout(Instant::now()),
+            _ = sleep_opt(tx_deadline) => outbound.expire(Instant::now()),
+            Some(r) = outbound.recv() => outbound.write(r, fsm.is_usable(), Instant::now(), &mut out, emit),
             _ = reg.kill.notified() => {
                 tracing::info!(?remote, "election lost by our connection, closing it");
                 break 'conn;
@@ -336,6 +281,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     if let Some(p) = &peer {
         metrics::gauge!(mn::PEER_UP, "peer" => p.origin_host.clone()).set(0.0);
     }
+    outbound.close();
     // Answers still being made (`Reply::Later`) go out before the close.
     drop(tx);
     while let Some(b) = rx.recv().await {
@@ -428,7 +374,8 @@ fn note_tolerated(peer: Option<&str>, command: Option<u32>, t: &Tolerated) {
     );
 }
 
-/// Routes an application message; returns an answer to send at once, if any.
+/// Routes an application request (answers go to the outbound path); returns
+/// an answer to send at once, if any.
 fn dispatch(
     shared: &Arc<Shared>,
     frame: Bytes,
@@ -439,14 +386,6 @@ fn dispatch(
 ) -> Option<Bytes> {
     let msg = Message::new(&frame)?;
     let h = msg.header;
-    if !h.is_request() {
-        tracing::debug!(
-            command = h.command,
-            hbh = h.hop_by_hop,
-            "answer with no pending request, dropped"
-        );
-        return None;
-    }
     let mut out = BytesMut::with_capacity(256);
     let Some(app) = shared.apps.get(&h.application) else {
         metrics::counter!(mn::DECODE_ERRORS, "kind" => "application").increment(1);

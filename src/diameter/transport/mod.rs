@@ -3,7 +3,10 @@
 
 pub mod app;
 mod driver;
+mod held;
+mod outbound;
 pub mod peers;
+mod pending;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -17,6 +20,7 @@ use tokio::task::JoinSet;
 
 pub use app::{AppContext, Application, Reply, Request};
 pub use driver::result_label;
+pub use outbound::{SendError, SendResult};
 pub use peers::PeerTable;
 pub use tls::{Identity, TlsDial, TlsError};
 pub use tokio_rustls::TlsAcceptor;
@@ -35,6 +39,12 @@ pub mod metrics_names {
     pub const CONNECTIONS: &str = "gyro_diameter_connections";
     /// AVPs accepted only because `diameter.strict_m_bit` is false, by `kind`.
     pub const TOLERATED_AVPS: &str = "gyro_diameter_tolerated_avps_total";
+    /// Requests gyro sent to a peer, by `command` and `result`.
+    pub const OUTBOUND_REQUESTS: &str = "gyro_diameter_outbound_requests_total";
+    /// Requests gyro sent that still wait for their answer.
+    pub const PENDING_REQUESTS: &str = "gyro_diameter_pending_requests";
+    /// Answers that came after their request's Tx, or match no request.
+    pub const LATE_ANSWERS: &str = "gyro_diameter_late_answers_total";
     /// TLS handshakes that failed, by `direction` (in: accepted, out: dialled).
     pub const TLS_HANDSHAKE_FAILURES: &str = "gyro_diameter_tls_handshake_failures_total";
 }
@@ -105,6 +115,11 @@ impl Node {
 
     pub fn peers(&self) -> Arc<PeerTable> {
         self.shared.peers.clone()
+    }
+
+    /// This node's identity, and the End-to-End ids of requests it originates.
+    pub fn local(&self) -> Arc<LocalNode> {
+        self.shared.local.clone()
     }
 
     /// Accepts connections on `listener` until shutdown.

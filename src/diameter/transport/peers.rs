@@ -1,13 +1,19 @@
 //! The node's peer table: which identities may connect, which connections are
-//! up, and the election between two connections to one peer (RFC 6733 §5.6.4).
+//! up, the election between two connections to one peer (RFC 6733 §5.6.4),
+//! and the way in for requests gyro sends to a peer (`send_request`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use bytes::Bytes;
+use tokio::sync::{oneshot, Notify};
 
+use super::outbound::{self, OutboundRequest, OutboundRx, OutboundTx, SendError, SendResult};
 use crate::diameter::codes::result;
+use crate::diameter::header::{flags, HEADER_LEN};
 use crate::diameter::peer::{Admission, PeerCapabilities, PeerPolicy, Role};
 
 #[derive(Debug)]
@@ -17,6 +23,8 @@ struct Conn {
     open: bool,
     /// Wakes the connection's task to make it close (election lost).
     kill: Arc<Notify>,
+    /// Requests for the connection's task to send (`send_request`).
+    outbound: OutboundTx,
 }
 
 pub struct PeerTable {
@@ -32,6 +40,7 @@ pub struct Registration {
     pub id: u64,
     pub kill: Arc<Notify>,
     identity: Mutex<Option<String>>,
+    outbound: OutboundTx,
 }
 
 impl Drop for Registration {
@@ -60,13 +69,18 @@ impl PeerTable {
         })
     }
 
-    pub fn register(self: &Arc<Self>) -> Registration {
-        Registration {
+    /// A new connection's registration, and the queue of the requests
+    /// `send_request` gives it once it is open.
+    pub(super) fn register(self: &Arc<Self>) -> (Registration, OutboundRx) {
+        let (outbound, rx) = outbound::channel();
+        let reg = Registration {
             table: self.clone(),
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             kill: Arc::new(Notify::new()),
             identity: Mutex::new(None),
-        }
+            outbound,
+        };
+        (reg, rx)
     }
 
     /// An outbound connection announces which peer it is dialling, so that a
@@ -87,6 +101,7 @@ impl PeerTable {
                     role,
                     open,
                     kill: reg.kill.clone(),
+                    outbound: reg.outbound.clone(),
                 });
             }
         }
@@ -105,6 +120,77 @@ impl PeerTable {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Sends an application request to the peer `host` (its Origin-Host,
+    /// any case) and resolves to its answer, with the request's own
+    /// Hop-by-Hop id restored; on the wire it travels under an id of the
+    /// connection's. `tx` bounds the wait (Tx) from this call on.
+    ///
+    /// The request is queued when this is called, not when the future is
+    /// first polled: start several, then await them, and they are in flight
+    /// together. The future holds no borrow of the table. When a peer has
+    /// several open connections (it opened two), the oldest carries it;
+    /// the election leaves one per peer otherwise.
+    pub fn send_request(
+        &self,
+        host: &str,
+        request: Bytes,
+        tx: Duration,
+    ) -> impl Future<Output = SendResult> + Send + 'static {
+        let command = match request.get(5..8) {
+            Some(c) => u32::from_be_bytes([0, c[0], c[1], c[2]]),
+            None => 0,
+        };
+        let queued = self.submit(host, request, tx);
+        async move {
+            let r = match queued {
+                // A dropped reply: the connection's task ended with it.
+                Ok(rx) => rx.await.unwrap_or(Err(SendError::TransportLost)),
+                Err(e) => Err(e),
+            };
+            outbound::count_outbound(command, &r);
+            r
+        }
+    }
+
+    fn submit(
+        &self,
+        host: &str,
+        request: Bytes,
+        tx: Duration,
+    ) -> Result<oneshot::Receiver<SendResult>, SendError> {
+        if request.len() < HEADER_LEN || request[4] & flags::REQUEST == 0 {
+            return Err(SendError::NotARequest);
+        }
+        let conn = self
+            .open_connection(host)
+            .ok_or(SendError::NoOpenConnection)?;
+        let (reply, rx) = oneshot::channel();
+        let r = OutboundRequest {
+            request,
+            deadline: Instant::now() + tx,
+            reply,
+        };
+        // A closed queue: the connection ended since the look-up.
+        conn.send(r).map_err(|_| SendError::NoOpenConnection)?;
+        Ok(rx)
+    }
+
+    /// Whether `host` has a connection that takes requests now.
+    pub fn is_open(&self, host: &str) -> bool {
+        self.open_connection(host).is_some()
+    }
+
+    /// The queue of the open connection that carries requests to `host`.
+    fn open_connection(&self, host: &str) -> Option<OutboundTx> {
+        let m = self.conns.lock().ok()?;
+        // Keys are lower case; most callers already write names that way.
+        let v = match m.get(host) {
+            Some(v) => v,
+            None => m.get(&host.to_ascii_lowercase())?,
+        };
+        v.iter().find(|c| c.open).map(|c| c.outbound.clone())
     }
 
     /// The admission decision for one connection.

@@ -1,0 +1,58 @@
+//! Requests to an account's open charging sessions, sent to the gateways
+//! that hold them:
+//! - `POST /api/v1/accounts/{id}/reauth`: a RAR to each, so that a top-up
+//!   or a renewal applies now (the gateway asks for quota again);
+//! - `POST /api/v1/accounts/{id}/abort`: an ASR to each, for an operator
+//!   (and, later, the profile lifecycle) to cut a subscriber off.
+//!
+//! Both answer once every session has its answer or its Tx passed, with
+//! one line per session: the gateway and the Result-Code, or the error.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+
+use super::{account, authorize, ApiError, St};
+use crate::charging::server_initiated::{Outcome, ServerInitiated};
+
+async fn target(
+    st: &super::ApiState,
+    h: &HeaderMap,
+    id: &str,
+) -> Result<(u64, Arc<ServerInitiated>), ApiError> {
+    authorize(st, h)?;
+    let account = account(st, id).await?;
+    let Some(si) = st.server_initiated.clone() else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "charging is not running"}),
+        ));
+    };
+    Ok((account.id, si))
+}
+
+fn reply(account: u64, sessions: Vec<Outcome>) -> Json<serde_json::Value> {
+    Json(json!({"account": account, "sessions": sessions}))
+}
+
+pub(super) async fn post_reauth(
+    State(st): St,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (account, si) = target(&st, &h, &id).await?;
+    Ok(reply(account, si.reauth_account(account).await))
+}
+
+pub(super) async fn post_abort(
+    State(st): St,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (account, si) = target(&st, &h, &id).await?;
+    Ok(reply(account, si.abort_sessions_of_account(account).await))
+}

@@ -1,0 +1,88 @@
+//! Proxy mode from the configuration: the application the node serves,
+//! the upstream connections it keeps, and the journal replayer.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::app::{Proxy, ProxyApp};
+use super::config::OnUpstreamDown;
+use super::peers::PeerUpstreams;
+use super::replay::Replayer;
+use super::route::UpstreamDef;
+use crate::charging::app::CreditControl;
+use crate::config::Config;
+use crate::diameter::answer::Origin;
+use crate::diameter::transport::PeerTable;
+use crate::inventory::Inventory;
+use crate::resolver::index::iccid_string;
+
+pub struct ProxySetup {
+    pub app: ProxyApp,
+    upstreams: Arc<PeerUpstreams>,
+    replayer: Option<Replayer>,
+}
+
+impl ProxySetup {
+    pub fn new(
+        cfg: &Config,
+        local: CreditControl,
+        inventory: &Arc<Inventory>,
+        origin: Origin,
+    ) -> ProxySetup {
+        let p = &cfg.proxy;
+        let defs = p
+            .upstream
+            .iter()
+            .map(|u| UpstreamDef {
+                host: u.origin_host.clone(),
+                priority: u.priority,
+            })
+            .collect();
+        let upstreams = Arc::new(PeerUpstreams::default());
+        let inv = inventory.clone();
+        // Slot 1 of a profile never changes: look it up once.
+        let cache: DashMap<u128, String> = DashMap::new();
+        let home_imsi = Box::new(move |iccid: u128| {
+            if let Some(i) = cache.get(&iccid) {
+                return Some(i.clone());
+            }
+            let imsi = inv
+                .profile(&iccid_string(iccid))
+                .ok()??
+                .imsis
+                .first()?
+                .clone();
+            cache.insert(iccid, imsi.clone());
+            Some(imsi)
+        });
+        let proxy = Arc::new(Proxy::new(
+            local,
+            upstreams.clone(),
+            defs,
+            p.identity,
+            p.on_upstream_down,
+            p.tx.0,
+            home_imsi,
+        ));
+        let replayer = (p.on_upstream_down == OnUpstreamDown::Local).then(|| Replayer {
+            proxy: proxy.clone(),
+            inventory: inventory.clone(),
+            xdr_dir: cfg.node.data_dir.join(&cfg.charging.xdr_dir),
+            origin,
+        });
+        ProxySetup {
+            app: ProxyApp(proxy),
+            upstreams,
+            replayer,
+        }
+    }
+
+    /// Once the node exists: its peer table carries the forwarded requests.
+    pub fn start(self, peers: Arc<PeerTable>) {
+        let _ = self.upstreams.0.set(peers);
+        if let Some(r) = self.replayer {
+            r.spawn();
+        }
+    }
+}
