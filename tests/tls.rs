@@ -176,8 +176,13 @@ fn freediameter_client_over_tls_is_charged() {
     let Some(peers) = peers_dir() else { return };
     let pki = Pki::new("tls-fd-client");
     let tls_port = free_port();
-    let mut gyro =
-        Gyro::start_with_node("tls-fd-client", &node_tls(&pki, Some(tls_port), None), "");
+    let mut gyro = Gyro::start_with_node(
+        "tls-fd-client",
+        "gyro.test.local",
+        &node_tls(&pki, Some(tls_port), None),
+        "",
+        "",
+    );
     let _plain = open_peer(&gyro, "plain.test.local");
     let out = fd_client(&peers, &pki, tls_port, ("pgw.pem", "pgw.key", "ca.pem"), 60);
     assert!(out.contains("all CCA Result-Code 2001"), "{out}");
@@ -249,8 +254,13 @@ fn gyro_dials_freediameter_over_tls() {
     let log = pki.dir.join("fd-server.log");
     let mut server = fd_tls_server(&peers, &pki, port, tls_port, &log);
     let node = node_tls(&pki, None, None);
-    let mut gyro =
-        Gyro::start_with_node("tls-dial", &node, &ocs_peer(tls_port, &pki.path("ca.pem")));
+    let mut gyro = Gyro::start_with_node(
+        "tls-dial",
+        "gyro.test.local",
+        &node,
+        &ocs_peer(tls_port, &pki.path("ca.pem")),
+        "",
+    );
     let up = "gyro_diameter_peer_up{peer=\"ocs.test.local\"}";
     let dwr = "gyro_diameter_messages_total{direction=\"in\",command=\"DW\",kind=\"request\"";
     let watched = wait_for(20, || metric(&gyro, up) == 1.0 && metric(&gyro, dwr) >= 1.0);
@@ -266,8 +276,10 @@ fn gyro_dials_freediameter_over_tls() {
 
     let mut wrong = Gyro::start_with_node(
         "tls-dial-wrong-ca",
+        "gyro.test.local",
         &node,
         &ocs_peer(tls_port, &pki.path("impostor-ca.pem")),
+        "",
     );
     let refused = wait_for(15, || metric(&wrong, FAILED_OUT) >= 1.0);
     assert_eq!(metric(&wrong, up), 0.0);
@@ -290,6 +302,56 @@ fn gyro_dials_freediameter_over_tls() {
         fd.contains("Connected to 'gyro.test.local' (TCP,TLS"),
         "{fd}"
     );
+}
+
+/// Proxy mode with a TLS upstream: gyro (embedded, as ocs.test.local)
+/// serves TLS with client certificates required, and the proxy dials it
+/// with `tls = true` on `[[proxy.upstream]]`, presenting its own
+/// certificate; a CCR through the proxy is charged upstream.
+#[test]
+fn proxy_upstream_over_tls() {
+    let pki = Pki::new("tls-proxy");
+    let tls_port = free_port();
+    let ocs_node = format!(
+        "tls_listen = \"127.0.0.1:{tls_port}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\ntls_client_ca = \"{}\"\n",
+        pki.path("ocs.pem"),
+        pki.path("ocs.key"),
+        pki.path("ca.pem")
+    );
+    let ocs = Gyro::start_with_node("tls-px-ocs", "ocs.test.local", &ocs_node, "", "");
+    let upstream = format!(
+        "[proxy]\n[[proxy.upstream]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{tls_port}\"\ntls = true\nca = \"{}\"\n",
+        pki.path("ca.pem")
+    );
+    let node = node_tls(&pki, None, None);
+    let proxy = Gyro::start_with_node(
+        "tls-px",
+        "gyro.test.local",
+        &node,
+        &upstream,
+        "mode = \"proxy\"",
+    );
+    let up = "gyro_diameter_peer_up{peer=\"ocs.test.local\"}";
+    assert!(
+        wait_for(20, || metric(&proxy, up) == 1.0),
+        "{}",
+        proxy.log_text()
+    );
+    let mut pgw = open_peer(&proxy, "pgw.test.local");
+    let cca = ask(
+        &mut pgw,
+        &gy_ccr(&GyCcr {
+            requested: Some(1000),
+            ..GyCcr::BASE
+        }),
+    );
+    assert_eq!(result_code(&cca), Some(2001), "{}", proxy.log_text());
+    let log = ocs.log_text();
+    assert!(
+        log.contains("TLS established") && log.contains("gyro.test.local"),
+        "{log}"
+    );
+    assert_eq!(metric(&ocs, FAILED_IN), 0.0);
 }
 
 /// A rustls client on gyro's TLS port presenting `identity` (certificate
@@ -347,7 +409,7 @@ fn client_certificates_are_required_with_a_client_ca() {
     let pki = Pki::new("tls-client-ca");
     let tls_port = free_port();
     let node = node_tls(&pki, Some(tls_port), Some("ca.pem"));
-    let mut gyro = Gyro::start_with_node("tls-client-ca", &node, "");
+    let mut gyro = Gyro::start_with_node("tls-client-ca", "gyro.test.local", &node, "", "");
     let id = (
         "impostor-pgw.pem",
         "impostor-pgw.key",

@@ -159,9 +159,16 @@ impl Gyro {
         Self::start_inner(tag, origin_host, diameter_extra, charging_extra, None, "")
     }
 
-    /// As `start`, with `node_extra` added to the [node] section.
-    pub fn start_with_node(tag: &str, node_extra: &str, diameter_extra: &str) -> Gyro {
-        Self::start_inner(tag, "gyro.test.local", diameter_extra, "", None, node_extra)
+    /// As `start_as`, with `node_extra` added to the [node] section.
+    pub fn start_with_node(
+        tag: &str,
+        origin_host: &str,
+        node_extra: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+    ) -> Gyro {
+        let (d, c) = (diameter_extra, charging_extra);
+        Self::start_inner(tag, origin_host, d, c, None, node_extra)
     }
 
     /// Starts gyro again on the data directory of an earlier run.
