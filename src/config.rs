@@ -8,6 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use crate::model::HumaneDuration;
+pub use tls::{validate_dial, Dial};
+
+mod tls;
 
 /// The configuration `gyro serve` uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
@@ -165,6 +168,13 @@ pub struct NodeSection {
     #[serde(default)]
     pub host_ip_addresses: Vec<IpAddr>,
     pub data_dir: PathBuf,
+    /// Diameter over TLS beside `listen` (RFC 6733 §13); unset = none.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM chain and key gyro presents, as server and as TLS client.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Set: TLS clients need a certificate from these CAs (see config/tls.rs).
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +224,11 @@ pub struct PeerSection {
     pub origin_host: String,
     /// Set to make gyro open (and keep) the connection.
     pub connect: Option<SocketAddr>,
+    /// Dial `connect` over TLS, verifying the peer's certificate against `ca`
+    /// for the name `origin_host`.
+    #[serde(default)]
+    pub tls: bool,
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -316,6 +331,8 @@ impl Config {
                 ));
             }
         }
+        tls::validate_peers(file, &d.peers)?;
+        tls::validate_node(file, &self.node)?;
         let c = &self.charging;
         match (c.final_unit_action.as_str(), &c.redirect_url, &c.filter_id) {
             ("terminate", ..) | ("redirect", Some(_), _) | ("restrict_access", _, Some(_)) => {}
@@ -406,12 +423,14 @@ impl Config {
                     "must be a non-empty ASCII FQDN",
                 ));
             }
-            if u.tls && u.ca.is_none() {
-                return Err(bad(
-                    format!("proxy.upstream[{i}].ca"),
-                    "needed when tls = true",
-                ));
-            }
+            let dial = tls::Dial {
+                entry: &format!("proxy.upstream[{i}]"),
+                origin_host: &u.origin_host,
+                connect: true,
+                tls: u.tls,
+                ca: u.ca.as_deref(),
+            };
+            tls::validate_dial(file, &dial)?;
         }
         if p.tx.0 < Duration::from_millis(10) {
             return Err(bad("proxy.tx".into(), "must be at least 10ms"));

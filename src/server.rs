@@ -1,6 +1,8 @@
 //! `gyro serve`: wires configuration, dictionaries, metrics and the Diameter
 //! node together and runs until SIGTERM/SIGINT; SIGHUP reloads the rating.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +21,9 @@ use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
 use crate::diameter::peer::{ConnConfig, LocalNode};
-use crate::diameter::transport::{Application, Node, NodeSettings, OutboundPeer};
+use crate::diameter::transport::{
+    tls, Application, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
+};
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
@@ -215,6 +219,97 @@ fn reload_on_hangup(mut hangup: Signal, engine: Arc<Engine>, rating: Arc<RatingS
     });
 }
 
+/// The TLS half of the configuration, with every file loaded and checked.
+struct TlsSetup {
+    acceptor: Option<TlsAcceptor>,
+    /// Every `[[diameter.peers]]` entry with `connect`, TLS options loaded.
+    outbound: Vec<OutboundPeer>,
+    /// Every `[[proxy.upstream]]` in proxy mode, TLS options loaded.
+    upstreams: Vec<OutboundPeer>,
+}
+
+fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
+    let n = &cfg.node;
+    // gyro's certificate serves the listener and is its client certificate
+    // when dialling over TLS.
+    let identity = match (&n.tls_cert, &n.tls_key) {
+        (Some(cert), Some(key)) => Some(Identity::load(cert, key)?),
+        _ => None,
+    };
+    let acceptor = match (n.tls_listen, &identity) {
+        (Some(_), Some(id)) => Some(tls::acceptor(id, n.tls_client_ca.as_deref())?),
+        _ => None,
+    };
+    let id = identity.as_ref();
+    let mut outbound = vec![];
+    for (i, p) in cfg.diameter.peers.iter().enumerate() {
+        let Some(address) = p.connect else { continue };
+        let entry = format!("diameter.peers[{i}]");
+        outbound.push(dial(&entry, &p.origin_host, address, p.tls_ca(), id)?);
+    }
+    let mut upstreams = vec![];
+    if cfg.charging.mode == ChargingMode::Proxy {
+        for (i, u) in cfg.proxy.upstream.iter().enumerate() {
+            let ca = u.ca.as_deref().filter(|_| u.tls);
+            let entry = format!("proxy.upstream[{i}]");
+            upstreams.push(dial(&entry, &u.origin_host, u.connect, ca, id)?);
+        }
+    }
+    Ok(TlsSetup {
+        acceptor,
+        outbound,
+        upstreams,
+    })
+}
+
+/// A peer gyro dials, over TLS when `tls_ca` is set.
+fn dial(
+    entry: &str,
+    origin_host: &str,
+    address: SocketAddr,
+    tls_ca: Option<&Path>,
+    identity: Option<&Identity>,
+) -> Result<OutboundPeer, TlsError> {
+    let tls = match tls_ca {
+        Some(ca) => Some(TlsDial::new(
+            &format!("{entry}.ca"),
+            origin_host,
+            ca,
+            identity,
+        )?),
+        None => None,
+    };
+    Ok(OutboundPeer {
+        origin_host: origin_host.to_string(),
+        address,
+        tls,
+    })
+}
+
+/// Opens the Diameter listeners (TCP, and TLS when configured) and starts
+/// dialling the outbound peers.
+async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow::Result<()> {
+    // The TLS port first: once the TCP port accepts, both are up.
+    if let (Some(addr), Some(acceptor)) = (cfg.node.tls_listen, tls.acceptor) {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("node.tls_listen: cannot listen on {addr}"))?;
+        let client_certificates = cfg.node.tls_client_ca.is_some();
+        tracing::info!(addr = %listener.local_addr()?, client_certificates, "Diameter over TLS listening");
+        node.listen_tls(listener, acceptor);
+    }
+    let addr = cfg.node.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
+    node.listen(listener);
+    for peer in tls.outbound {
+        node.connect(peer);
+    }
+    Ok(())
+}
+
 /// What the node serves: the embedded OCS, or the proxy in front of the
 /// upstream OCS (with the embedded one answering while none answers).
 fn applications(
@@ -243,6 +338,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // action would kill the node without a DPR. One that comes during the
     // start is kept and reloads once the engine runs.
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    // Certificates, keys and CAs too: a bad file is reported at once.
+    let mut tls = tls_setup(&cfg)?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
@@ -311,11 +408,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
     if let Some(p) = proxy {
         p.start(node.peers());
-        for u in &cfg.proxy.upstream {
-            node.connect(OutboundPeer {
-                origin_host: u.origin_host.clone(),
-                address: u.connect,
-            });
+        for upstream in std::mem::take(&mut tls.upstreams) {
+            node.connect(upstream);
         }
     }
     // RAR and ASR go out through the node's peers, so the API that starts
@@ -327,19 +421,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         d.request_timeout.0,
     ));
     start_api(&cfg, &inventory, &engine, &rating, server_initiated).await?;
-    let listener = TcpListener::bind(cfg.node.listen)
-        .await
-        .with_context(|| format!("node.listen: cannot listen on {}", cfg.node.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
-    node.listen(listener);
-    for p in &d.peers {
-        if let Some(address) = p.connect {
-            node.connect(OutboundPeer {
-                origin_host: p.origin_host.clone(),
-                address,
-            });
-        }
-    }
+    start_diameter(&cfg, &mut node, tls).await?;
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();
     tokio::spawn(async move {

@@ -83,6 +83,19 @@ pub fn config_text(dir: &Path, port: u16, metrics: u16, api: u16, diameter_extra
     base
 }
 
+/// `config` with `node_extra` lines at the end of its [node] section.
+pub fn with_node_extra(config: &str, node_extra: &str) -> String {
+    assert!(
+        config.contains("\n[diameter]\n"),
+        "config/gyro.toml has no [diameter] after [node]"
+    );
+    config.replacen(
+        "\n[diameter]\n",
+        &format!("\n{node_extra}\n[diameter]\n"),
+        1,
+    )
+}
+
 /// The embedded config without the `[diameter]` lines of the keys that
 /// `diameter_extra` sets (before any table of its own): the test's value
 /// replaces the default instead of repeating the key, which TOML refuses.
@@ -131,7 +144,7 @@ impl Gyro {
     /// Starts gyro with the embedded defaults plus `extra` TOML appended to the
     /// [diameter] section.
     pub fn start(tag: &str, diameter_extra: &str) -> Gyro {
-        Self::start_inner(tag, "gyro.test.local", diameter_extra, "", None)
+        Self::start_inner(tag, "gyro.test.local", diameter_extra, "", None, "")
     }
 
     /// Starts gyro as another Diameter identity (two gyros talking), with
@@ -143,12 +156,24 @@ impl Gyro {
         diameter_extra: &str,
         charging_extra: &str,
     ) -> Gyro {
-        Self::start_inner(tag, origin_host, diameter_extra, charging_extra, None)
+        Self::start_inner(tag, origin_host, diameter_extra, charging_extra, None, "")
+    }
+
+    /// As `start_as`, with `node_extra` added to the [node] section.
+    pub fn start_with_node(
+        tag: &str,
+        origin_host: &str,
+        node_extra: &str,
+        diameter_extra: &str,
+        charging_extra: &str,
+    ) -> Gyro {
+        let (d, c) = (diameter_extra, charging_extra);
+        Self::start_inner(tag, origin_host, d, c, None, node_extra)
     }
 
     /// Starts gyro again on the data directory of an earlier run.
     pub fn restart(tag: &str, dir: &Path) -> Gyro {
-        Self::start_inner(tag, "gyro.test.local", "", "", Some(dir.to_path_buf()))
+        Self::start_inner(tag, "gyro.test.local", "", "", Some(dir.to_path_buf()), "")
     }
 
     fn start_inner(
@@ -157,6 +182,7 @@ impl Gyro {
         diameter_extra: &str,
         charging_extra: &str,
         reuse: Option<PathBuf>,
+        node_extra: &str,
     ) -> Gyro {
         Self::start_full(
             tag,
@@ -205,7 +231,10 @@ impl Gyro {
             let port = fixed_port.unwrap_or_else(free_port);
             let metrics = free_port();
             let api_port = free_port();
-            let mut base = config_text(&dir, port, metrics, api_port, diameter_extra);
+            let mut base = with_node_extra(
+                &config_text(&dir, port, metrics, api_port, diameter_extra),
+                node_extra,
+            );
             // A key the test sets replaces the embedded default's line.
             for key in charging_extra.lines().filter_map(|l| l.split_once(" = ")) {
                 let line = base
@@ -468,7 +497,14 @@ pub fn api_get(g: &Gyro, path: &str) -> serde_json::Value {
 impl Gyro {
     /// Starts gyro with extra TOML appended to its [charging] section.
     pub fn start_with_charging(tag: &str, diameter_extra: &str, charging_extra: &str) -> Gyro {
-        Self::start_inner(tag, "gyro.test.local", diameter_extra, charging_extra, None)
+        Self::start_inner(
+            tag,
+            "gyro.test.local",
+            diameter_extra,
+            charging_extra,
+            None,
+            "",
+        )
     }
 }
 

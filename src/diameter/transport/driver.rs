@@ -1,14 +1,14 @@
-//! Drives one TCP connection: reads and frames bytes, feeds the peer state
-//! machine, dispatches application requests concurrently and writes what
-//! each wake-up produced in one batch, from the connection's own task.
+//! Drives one connection (TCP, or TLS over TCP): reads and frames bytes,
+//! feeds the peer state machine, dispatches application requests
+//! concurrently and writes what each wake-up produced in one batch, from
+//! the connection's own task.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::app::{Reply, Request};
@@ -125,15 +125,15 @@ impl Drop for InFlight {
     }
 }
 
-pub(super) async fn run(
+/// TCP and TLS share all of this. Reads happen only inside the select and writes
+/// only between selects: the stream needs no split (`io::split` would lock).
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     shared: Arc<Shared>,
-    stream: TcpStream,
+    mut io: S,
+    remote: Option<std::net::SocketAddr>,
     role: Role,
     dial_host: Option<String>,
 ) -> Option<crate::diameter::peer::CloseReason> {
-    let _ = stream.set_nodelay(true);
-    let remote = stream.peer_addr().ok();
-    let (mut rd, mut wr) = stream.into_split();
     // Answers of `Reply::Later` tasks come back through this channel;
     // everything else is written straight from `out`.
     let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
@@ -213,7 +213,8 @@ pub(super) async fn run(
             }
         }
         if !out.is_empty() {
-            if wr.write_all(&out).await.is_err() {
+            // flush: TLS may keep records back (a no-op on TCP).
+            if io.write_all(&out).await.is_err() || io.flush().await.is_err() {
                 break 'conn;
             }
             out.clear();
@@ -221,7 +222,7 @@ pub(super) async fn run(
         let deadline = fsm.poll_timeout().map(tokio::time::Instant::from_std);
         let tx_deadline = outbound.deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
-            r = rd.read_buf(&mut buf) => {
+            r = io.read_buf(&mut buf) => {
                 match r {
                     Ok(0) | Err(_) => {
                         fsm.transport_closed();
@@ -287,9 +288,9 @@ pub(super) async fn run(
         emit(&mut out, &b);
     }
     if !out.is_empty() {
-        let _ = wr.write_all(&out).await;
+        let _ = io.write_all(&out).await;
     }
-    let _ = wr.shutdown().await;
+    let _ = io.shutdown().await;
     close_reason
 }
 

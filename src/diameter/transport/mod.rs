@@ -7,6 +7,7 @@ mod held;
 mod outbound;
 pub mod peers;
 mod pending;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ pub use app::{AppContext, Application, Reply, Request};
 pub use driver::result_label;
 pub use outbound::{SendError, SendResult};
 pub use peers::PeerTable;
+pub use tls::{Identity, TlsDial, TlsError};
+pub use tokio_rustls::TlsAcceptor;
 
 use crate::diameter::dictionary::Dictionary;
 use crate::diameter::framer::Framer;
@@ -42,6 +45,8 @@ pub mod metrics_names {
     pub const PENDING_REQUESTS: &str = "gyro_diameter_pending_requests";
     /// Answers that came after their request's Tx, or match no request.
     pub const LATE_ANSWERS: &str = "gyro_diameter_late_answers_total";
+    /// TLS handshakes that failed, by `direction` (in: accepted, out: dialled).
+    pub const TLS_HANDSHAKE_FAILURES: &str = "gyro_diameter_tls_handshake_failures_total";
 }
 
 pub(crate) struct Shared {
@@ -61,6 +66,8 @@ pub(crate) struct Shared {
 pub struct OutboundPeer {
     pub origin_host: String,
     pub address: SocketAddr,
+    /// Some: TLS from the first byte (RFC 6733 §13); None: plain TCP.
+    pub tls: Option<TlsDial>,
 }
 
 pub struct NodeSettings {
@@ -123,6 +130,17 @@ impl Node {
 
     /// Accepts connections on `listener` until shutdown.
     pub fn listen(&mut self, listener: TcpListener) {
+        self.accept_on(listener, None);
+    }
+
+    /// Accepts TLS connections on `listener` until shutdown: TLS from the
+    /// first byte, then Diameter as on `listen`.
+    pub fn listen_tls(&mut self, listener: TcpListener, acceptor: TlsAcceptor) {
+        tls::register_metrics("in");
+        self.accept_on(listener, Some(acceptor));
+    }
+
+    fn accept_on(&mut self, listener: TcpListener, tls: Option<TlsAcceptor>) {
         let shared = self.shared.clone();
         let mut stop = shared.shutdown.subscribe();
         self.tasks.spawn(async move {
@@ -131,11 +149,11 @@ impl Node {
                 tokio::select! {
                     r = listener.accept() => match r {
                         Ok((stream, addr)) => {
-                            tracing::debug!(%addr, "accepted connection");
-                            let s = shared.clone();
+                            tracing::debug!(%addr, tls = tls.is_some(), "accepted connection");
+                            let (s, tls) = (shared.clone(), tls.clone());
                             conns.spawn(async move {
                                 metrics::gauge!(metrics_names::CONNECTIONS).increment(1.0);
-                                driver::run(s, stream, Role::Responder, None).await;
+                                serve_accepted(s, stream, addr, tls).await;
                                 metrics::gauge!(metrics_names::CONNECTIONS).decrement(1.0);
                             });
                         }
@@ -156,6 +174,9 @@ impl Node {
 
     /// Keeps a connection to `peer`, reconnecting every `reconnect_interval` (Tc).
     pub fn connect(&mut self, peer: OutboundPeer) {
+        if peer.tls.is_some() {
+            tls::register_metrics("out");
+        }
         let shared = self.shared.clone();
         let tc = self.reconnect;
         let mut stop = shared.shutdown.subscribe();
@@ -166,8 +187,8 @@ impl Node {
                 }
                 match TcpStream::connect(peer.address).await {
                     Ok(stream) => {
-                        tracing::info!(peer = %peer.origin_host, addr = %peer.address, "connected");
-                        driver::run(shared.clone(), stream, Role::Initiator, Some(peer.origin_host.clone())).await;
+                        tracing::info!(peer = %peer.origin_host, addr = %peer.address, tls = peer.tls.is_some(), "connected");
+                        serve_dialled(&shared, stream, &peer).await;
                     }
                     Err(e) => tracing::warn!(peer = %peer.origin_host, addr = %peer.address, error = %e, "connect failed"),
                 }
@@ -193,5 +214,45 @@ impl Node {
     /// Runs until one of the node's tasks ends (they end only on shutdown).
     pub async fn wait(&mut self) {
         let _ = self.tasks.join_next().await;
+    }
+}
+
+/// One accepted connection: the TLS handshake first when the listener has
+/// one, then the peer state machine on whichever stream results.
+async fn serve_accepted(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+) {
+    let _ = stream.set_nodelay(true);
+    let remote = Some(addr);
+    match tls {
+        None => {
+            driver::run(shared, stream, remote, Role::Responder, None).await;
+        }
+        Some(acceptor) => {
+            let timeout = shared.conn_cfg.handshake_timeout;
+            if let Some(s) = tls::accept(&acceptor, stream, addr, timeout).await {
+                driver::run(shared, s, remote, Role::Responder, None).await;
+            }
+        }
+    }
+}
+
+/// One dialled connection (see `serve_accepted`).
+async fn serve_dialled(shared: &Arc<Shared>, stream: TcpStream, peer: &OutboundPeer) {
+    let _ = stream.set_nodelay(true);
+    let (remote, host) = (Some(peer.address), Some(peer.origin_host.clone()));
+    match &peer.tls {
+        None => {
+            driver::run(shared.clone(), stream, remote, Role::Initiator, host).await;
+        }
+        Some(dial) => {
+            let timeout = shared.conn_cfg.handshake_timeout;
+            if let Some(s) = tls::connect(dial, stream, peer.address, timeout).await {
+                driver::run(shared.clone(), s, remote, Role::Initiator, host).await;
+            }
+        }
     }
 }
