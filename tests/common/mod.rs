@@ -191,6 +191,7 @@ impl Gyro {
             charging_extra,
             reuse,
             None,
+            node_extra,
         )
     }
 
@@ -212,6 +213,7 @@ impl Gyro {
             charging_extra,
             dir,
             Some(port),
+            "",
         )
     }
 
@@ -222,6 +224,7 @@ impl Gyro {
         charging_extra: &str,
         reuse: Option<PathBuf>,
         fixed_port: Option<u16>,
+        node_extra: &str,
     ) -> Gyro {
         let dir = reuse.unwrap_or_else(|| temp_dir(tag));
         // A port free a moment ago can be taken by another test's outbound
