@@ -17,7 +17,7 @@ use super::wholesale::{usage_commit, Answered};
 use crate::charging::ccr::{Ccr, RequestType};
 use crate::charging::identity::{location, subscriber};
 use crate::diameter::answer::Origin;
-use crate::diameter::codes::result;
+use crate::diameter::codes::{avp, result};
 use crate::diameter::header::command;
 use crate::diameter::Message;
 use crate::resolver::location::RateCode;
@@ -75,6 +75,15 @@ impl Proxy {
         let a = Message::new(&up.answer)?;
         let at = location(&ccr).map(|p| p.rate_code());
         let usage_at = self.after_answer(ccr.session_id, ccr.request_type, up.index, now, at);
+        // RFC 4006 §5.7: an OCS without failover support keeps its sessions.
+        if a.find(avp::CC_SESSION_FAILOVER, 0)
+            .and_then(|x| x.enumerated().ok())
+            == Some(0)
+        {
+            if let Ok(mut r) = self.router.lock() {
+                r.pin(ccr.session_id);
+            }
+        }
         self.remember_gateway(req, &ccr, peer, canonical, now);
         let by = Answered {
             upstream: &up.host,

@@ -16,6 +16,9 @@ struct Route {
     seen: UnixTime,
     /// Usage a later request reports happened here (rated wholesale).
     at: Option<RateCode>,
+    /// The OCS said CC-Session-Failover NOT_SUPPORTED: the session stays
+    /// on its upstream or fails.
+    pinned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,9 +92,20 @@ impl Router {
         tried: &[usize],
         up: &dyn Fn(&str) -> bool,
     ) -> Option<usize> {
+        if let Some(r) = self.sticky.get(session_id).filter(|r| r.pinned) {
+            let i = r.upstream;
+            return (!tried.contains(&i) && up(&self.upstreams[i].host)).then_some(i);
+        }
         self.order(session_id)
             .into_iter()
             .find(|i| !tried.contains(i) && up(&self.upstreams[*i].host))
+    }
+
+    /// The OCS does not support failover for this session (RFC 4006 §5.7).
+    pub fn pin(&mut self, session_id: &str) {
+        if let Some(r) = self.sticky.get_mut(session_id) {
+            r.pinned = true;
+        }
     }
 
     /// The session answered from `i`, the subscriber being `at`: its next
@@ -101,11 +115,13 @@ impl Router {
             upstream: i,
             seen: now,
             at,
+            pinned: false,
         };
         match self.sticky.get_mut(session_id) {
             Some(e) => {
                 *e = Route {
                     at: at.or(e.at),
+                    pinned: e.pinned,
                     ..r
                 }
             }
@@ -186,6 +202,11 @@ mod tests {
         assert_eq!(r.pick("s", &[0, 1, 2], &all_up), None);
         r.forget("s");
         assert_eq!(r.sessions(), 0);
+        // CC-Session-Failover NOT_SUPPORTED: its upstream, or nothing.
+        r.stick("p", 0, 0, None);
+        r.pin("p");
+        assert_eq!(r.pick("p", &[], &all_up), Some(0));
+        assert_eq!(r.pick("p", &[0], &all_up), None);
     }
 
     #[test]
