@@ -75,8 +75,13 @@ fn wait_upstreams(g: &Gyro, hosts: &[&str]) {
 
 /// The Erlang/OTP PGW: `sessions` sessions of CCR-I, one CCR-U, CCR-T.
 fn pgw(g: &Gyro, origin: &str, imsi: &str, sessions: u32) -> (bool, String) {
+    pgw_at(g, origin, imsi, sessions, &[])
+}
+
+fn pgw_at(g: &Gyro, origin: &str, imsi: &str, sessions: u32, extra: &[&str]) -> (bool, String) {
     let peers = peers_dir().expect("peers");
     let mut c = Command::new(peers.join("erlang/gy_peer.escript"));
+    let n = sessions.to_string();
     c.args([
         "client",
         "--server",
@@ -84,15 +89,9 @@ fn pgw(g: &Gyro, origin: &str, imsi: &str, sessions: u32) -> (bool, String) {
         "--origin-host",
         origin,
     ])
-    .args([
-        "--imsi",
-        imsi,
-        "--sessions",
-        &sessions.to_string(),
-        "--updates",
-        "1",
-    ])
+    .args(["--imsi", imsi, "--sessions", &n, "--updates", "1"])
     .args(["--request-octets", "1000", "--used-octets", "700"])
+    .args(extra)
     .stdin(Stdio::null());
     run(&mut c, Duration::from_secs(90))
 }
@@ -119,13 +118,27 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     wait_upstreams(&proxy, &["ocs.test.local"]);
     let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
-    // Home IMSI from the PGW; Partner X's IMSI through its translating proxy.
+    // #1.3/#2.4: home on 262-01; then Andorra through Partner X's proxy,
+    // which presents the own IMSI (translated) and, like many PGWs, no
+    // 3GPP-SGSN-MCC-MNC: only the ULI says 213-77.
     let (ok, out) = pgw(&proxy, "pgw.test.local", "262019000000001", 1);
     assert!(ok, "{out}");
-    let (ok, out) = pgw(&proxy, "gy.partner-x.example", "262019000000001", 1);
+    let x = ["--mcc-mnc", "21377", "--no-sgsn-mcc-mnc"];
+    let (ok, out) = pgw_at(&proxy, "gy.partner-x.example", "262019000000001", 1, &x);
     assert!(ok, "{out}");
-    // Both sessions charged the one account upstream: 2 × (700 + 700).
-    assert_eq!(used_octets(&ocs, "262019000000001"), 2800);
+    // A network outside the bundle (Japan): the OCS refuses, the PGW hears it.
+    let (ok, out) = pgw_at(
+        &proxy,
+        "pgw.test.local",
+        "262019000000001",
+        1,
+        &["--mcc-mnc", "44010"],
+    );
+    assert!(!ok && out.contains("Result-Code=4010"), "{out}");
+    // Every session charged the one account upstream: 3 × (700 + 700), the
+    // refused one too, since the test PGW still reports its usage (it
+    // happened, and the OCS charges what it is told).
+    assert_eq!(used_octets(&ocs, "262019000000001"), 4200);
     // The proxy kept no balance of its own.
     assert_eq!(used_octets(&proxy, "262019000000001"), 0);
     let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
@@ -133,6 +146,10 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     assert!(
         text.contains("val=491700000001@msisdn"),
         "canonical User-Name:\n{text}"
+    );
+    assert!(
+        text.contains("3GPP-SGSN-MCC-MNC(18) l=17 f=V-- vnd=TGPP val=21377"),
+        "filled from the ULI:\n{text}"
     );
     assert!(text.contains("Route-Record(282)"), "Route-Record:\n{text}");
     // Wholesale xDRs of the relayed usage, tagged with the upstream.
@@ -145,10 +162,28 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(!lines.is_empty(), "no wholesale xDRs");
+    let andorra: Vec<_> = lines
+        .iter()
+        .filter(|l| l["rate_code"] == "E212-213-77")
+        .collect();
+    assert!(!andorra.is_empty(), "{lines:?}");
+    for l in andorra {
+        assert_eq!(
+            (&l["sponsor"], &l["imsi"]),
+            (&"Partner X".into(), &"213779000000001".into())
+        );
+        assert!(
+            l["cost"].is_string() || l["cost"].is_number(),
+            "costed at 1.01/GB: {l}"
+        );
+    }
     for l in &lines {
         assert_eq!(l["mode"], "proxy");
         assert_eq!(l["upstream"], "ocs.test.local");
-        assert_eq!(l["upstream_result"], 2001);
+        // Japan's session was refused at its CCR-I: the OCS answers its
+        // later reports 5002, and the xDR says so.
+        let want = if l["rate_code"] == "E212-440-10" { 5002 } else { 2001 };
+        assert_eq!(l["upstream_result"], want, "{l}");
         assert!(l.get("used_after").is_none());
     }
 }
