@@ -182,7 +182,11 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
         assert_eq!(l["upstream"], "ocs.test.local");
         // Japan's session was refused at its CCR-I: the OCS answers its
         // later reports 5002, and the xDR says so.
-        let want = if l["rate_code"] == "E212-440-10" { 5002 } else { 2001 };
+        let want = if l["rate_code"] == "E212-440-10" {
+            5002
+        } else {
+            2001
+        };
         assert_eq!(l["upstream_result"], want, "{l}");
         assert!(l.get("used_after").is_none());
     }
@@ -498,4 +502,64 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
         "{}",
         metrics(&proxy)
     );
+}
+
+#[test]
+fn freediameter_as_the_upstream_with_proxy_info_kept() {
+    use gyro::diameter::builder::AvpDef;
+    let peers = peers_dir().expect("peers");
+    let anchor = Gyro::start("px-fd-anchor", "");
+    let port = free_port();
+    let out = std::fs::File::create(anchor.dir.join("fd.out")).unwrap();
+    let mut fd = Command::new(peers.join("freediameter/fd_peer.sh"));
+    fd.args(["server", "--port", &port.to_string(), "--quiet"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    let _fd = Peer(fd.spawn().unwrap());
+    assert!(wait_listening(port, 30), "freeDiameter did not start");
+    let proxy = Gyro::start_as(
+        "px-fd",
+        "gyro-proxy.test.local",
+        &proxy_config(&[("ocs.test.local", port, 1)], "imsi"),
+        "mode = \"proxy\"",
+    );
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, port]);
+    let (ok, out) = pgw(&proxy, "pgw.test.local", "262019000000001", 1);
+    assert!(ok, "{out}");
+    // A DRA's Proxy-Info survives both hops, byte for byte.
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    let mut req = gy_ccr(&GyCcr {
+        session: "fd-pi",
+        requested: Some(1000),
+        ..GyCcr::BASE
+    });
+    let mut buf = bytes::BytesMut::new();
+    let mut b = gyro::diameter::MessageBuilder::request(&mut buf, 0, 0, false, 0, 0);
+    b.group(AvpDef::base(284), |b| {
+        b.utf8(AvpDef::base(280), "dra.test.local")
+            .octets(AvpDef::base(33), b"state-1");
+    });
+    b.finish();
+    req.extend_from_slice(&buf[20..]);
+    let len = (req.len() as u32).to_be_bytes();
+    req[1..4].copy_from_slice(&len[1..]);
+    let a = ask(&mut gw, &req);
+    let m = Message::new(&a).unwrap();
+    assert_eq!(m.result_code(), Some(2001));
+    let sent = Message::new(&req)
+        .unwrap()
+        .find(284, 0)
+        .unwrap()
+        .raw()
+        .to_vec();
+    assert_eq!(
+        m.find(284, 0).map(|p| p.raw().to_vec()),
+        Some(sent),
+        "Proxy-Info"
+    );
+    let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
+    assert!(clean, "tshark found problems:\n{text}");
+    // identity = "imsi": the profile's own IMSI, whatever the gateway sent.
+    assert!(text.contains("val=262019000000001@imsi"), "{text}");
 }
