@@ -220,10 +220,11 @@ fn an_unknown_subscriber_is_refused_without_asking_the_ocs() {
 }
 
 #[test]
-fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
+fn failover_on_a_slow_upstream_on_3004_and_on_a_dead_one() {
     let anchor = Gyro::start("px-anchor", "");
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
-    let _mute = erlang_ocs(&anchor, p1, "ocs1.test.local", &["--no-answer"]);
+    // ocs1 answers, but only after Tx: its answers come after the failover.
+    let _slow = erlang_ocs(&anchor, p1, "ocs1.test.local", &["--delay-ms", "2500"]);
     let busy = erlang_ocs(&anchor, p2, "ocs2.test.local", &["--result-code", "3004"]);
     let good = erlang_ocs(&anchor, p3, "ocs3.test.local", &[]);
     let proxy = Gyro::start_as(
@@ -245,7 +246,7 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
     );
     let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, p1, p2, p3]);
-    // ocs1 never answers (Tx), ocs2 is busy: ocs3 answers each request once.
+    // ocs1 is too slow (Tx), ocs2 is busy: ocs3 answers each request once.
     for _ in 0..2 {
         let (ok, out) = pgw(&proxy, "pgw.test.local", "262019000000001", 1);
         assert!(ok, "{out}");
@@ -282,6 +283,12 @@ fn failover_on_silence_on_3004_and_on_a_dead_upstream() {
         "{text}"
     );
     assert!(!text.contains("malformed frames: 1"), "{text}");
+    // ocs1's answers arrive after all: dropped, counted, never relayed.
+    wait_for("ocs1's late answers", 10, || {
+        metrics(&proxy)
+            .lines()
+            .any(|l| l.starts_with("gyro_diameter_late_answers_total") && l.ends_with(" 2"))
+    });
     // With every upstream gone, the gateway gets 3002 at once.
     drop(good);
     drop(busy);
