@@ -65,6 +65,8 @@ pub struct GatewaySide {
 
 pub struct Proxy {
     pub index: Arc<Index>,
+    /// Which peers are upstreams (their RAR/ASR go down, not up).
+    upstream_hosts: Vec<String>,
     /// Sessions by Session-Id, gateway side.
     pub gateways: dashmap::DashMap<String, GatewaySide>,
     /// The embedded OCS: rating data for the sponsors' wholesale cost, and
@@ -94,6 +96,7 @@ impl Proxy {
         Proxy {
             index: local.engine.index.clone(),
             gateways: dashmap::DashMap::new(),
+            upstream_hosts: defs.iter().map(|d| d.host.clone()).collect(),
             local,
             upstreams,
             router: Mutex::new(Router::new(defs)),
@@ -150,12 +153,9 @@ impl Proxy {
     ) -> Option<Bytes> {
         let req = Message::new(&frame)?;
         let from_upstream = self
-            .router
-            .lock()
-            .ok()?
-            .upstreams()
+            .upstream_hosts
             .iter()
-            .any(|u| u.host.eq_ignore_ascii_case(&peer));
+            .any(|h| h.eq_ignore_ascii_case(&peer));
         match req.header.command {
             command::RE_AUTH | command::ABORT_SESSION if from_upstream => {
                 Some(self.relay_down(&req, &origin).await)

@@ -19,7 +19,7 @@ use super::pending::Pending;
 use crate::diameter::header::{flags, HEADER_LEN};
 
 /// Why an outbound request got no answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum SendError {
     #[error("no open connection to the peer")]
     NoOpenConnection,
@@ -123,7 +123,7 @@ impl OutboundPath {
             let at = out.len();
             emit(out, &r.request);
             out[at + 12..at + 16].copy_from_slice(&hbh.to_be_bytes());
-            metrics::gauge!(mn::PENDING_REQUESTS).increment(1.0);
+            PENDING.with(|g| g.increment(1.0));
         }
     }
 
@@ -141,7 +141,7 @@ impl OutboundPath {
             );
             return;
         };
-        metrics::gauge!(mn::PENDING_REQUESTS).decrement(1.0);
+        PENDING.with(|g| g.decrement(1.0));
         // The frame is a view into the read buffer: restoring the id needs
         // a copy of its own.
         let mut a = BytesMut::from(&frame[..]);
@@ -152,7 +152,7 @@ impl OutboundPath {
     /// Fails the requests whose Tx has passed.
     pub fn expire(&mut self, now: Instant) {
         for e in self.pending.expire(now) {
-            metrics::gauge!(mn::PENDING_REQUESTS).decrement(1.0);
+            PENDING.with(|g| g.decrement(1.0));
             let _ = e.waiter.send(Err(SendError::Timeout));
         }
     }
@@ -167,7 +167,7 @@ impl OutboundPath {
             );
         }
         for e in self.pending.fail_all() {
-            metrics::gauge!(mn::PENDING_REQUESTS).decrement(1.0);
+            PENDING.with(|g| g.decrement(1.0));
             let _ = e.waiter.send(Err(SendError::TransportLost));
         }
         while let Ok(r) = self.rx.try_recv() {
@@ -176,17 +176,49 @@ impl OutboundPath {
     }
 }
 
+/// (command, Result-Code or the error) of one outbound request.
+type OutcomeKey = (u32, Result<u32, SendError>);
+
+thread_local! {
+    /// Touched twice per request: registered once per thread.
+    static PENDING: metrics::Gauge = metrics::gauge!(mn::PENDING_REQUESTS);
+    /// Counter handles by (command, Result-Code or error): a registry
+    /// look-up with label hashing per request cost more than the increment.
+    static OUTBOUND: std::cell::RefCell<rustc_hash::FxHashMap<OutcomeKey, metrics::Counter>> =
+        Default::default();
+}
+
+/// Peers choose Result-Codes: keep the cache small.
+const MAX_CACHED: usize = 256;
+
 /// Counts one outbound request by command and outcome (Result-Code, or the
 /// error's label).
 pub(super) fn count_outbound(command: u32, r: &SendResult) {
-    let result = match r {
-        Ok(a) => crate::diameter::message::Message::new(a)
-            .and_then(|m| m.result_code())
-            .map_or("none".into(), super::driver::result_label),
-        Err(e) => e.label().into(),
+    let key = (
+        command,
+        r.as_ref()
+            .map(|a| {
+                crate::diameter::message::Message::new(a)
+                    .and_then(|m| m.result_code())
+                    .unwrap_or(0)
+            })
+            .map_err(|e| *e),
+    );
+    let register = || {
+        let result = match key.1 {
+            Ok(0) => "none".into(),
+            Ok(rc) => super::driver::result_label(rc),
+            Err(e) => e.label().into(),
+        };
+        metrics::counter!(mn::OUTBOUND_REQUESTS, "command" => super::driver::command_label(command), "result" => result)
     };
-    metrics::counter!(mn::OUTBOUND_REQUESTS, "command" => super::driver::command_label(command), "result" => result)
-        .increment(1);
+    OUTBOUND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CACHED && !c.contains_key(&key) {
+            return register().increment(1);
+        }
+        c.entry(key).or_insert_with(register).increment(1)
+    });
 }
 
 #[cfg(test)]
