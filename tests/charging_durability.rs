@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::*;
 use gyro::diameter::Message;
-use serde_json::Value;
 
 const IMSI: &str = "262019000000001";
 /// OTP's test dictionary has no Trigger AVP and discards answers with it.
@@ -31,18 +30,6 @@ fn used(g: &Gyro) -> u64 {
     api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["used_octets"]
         .as_u64()
         .unwrap()
-}
-
-fn xdrs(g: &Gyro) -> Vec<Value> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(g.dir.join("data/xdr")).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        out.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    out
 }
 
 /// One Erlang PGW: one session of `updates` CCR-U, then CCR-T, each

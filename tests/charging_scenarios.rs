@@ -24,19 +24,6 @@ fn erlang_client(peers: &std::path::Path, g: &Gyro, args: &[&str]) -> String {
     out
 }
 
-fn xdrs(g: &Gyro) -> Vec<Value> {
-    let dir = g.dir.join("data/xdr");
-    let mut out = vec![];
-    for e in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        out.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    out
-}
-
 fn used(g: &Gyro, account: u64) -> u64 {
     api_get(g, &format!("/api/v1/accounts/{account}/balance"))["data"]["used_octets"]
         .as_u64()

@@ -153,14 +153,7 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     );
     assert!(text.contains("Route-Record(282)"), "Route-Record:\n{text}");
     // Wholesale xDRs of the relayed usage, tagged with the upstream.
-    let xdrs = std::fs::read_dir(proxy.dir.join("data/xdr"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect::<String>();
-    let lines: Vec<serde_json::Value> = xdrs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = xdrs(&proxy);
     assert!(!lines.is_empty(), "no wholesale xDRs");
     let andorra: Vec<_> = lines
         .iter()

@@ -11,7 +11,6 @@ use common::*;
 use gyro::diameter::builder::AvpDef;
 use gyro::diameter::dictionary::VENDOR_3GPP;
 use gyro::diameter::{Message, MessageBuilder};
-use serde_json::Value;
 
 const IMSI: &str = "262019000000001";
 const MSISDN: &str = "491700000001";
@@ -104,18 +103,6 @@ fn u64_at(m: &Message<'_>, path: &[u32]) -> Option<u64> {
         a = a.member(c, 0)?;
     }
     a.u64().ok().or_else(|| a.u32().ok().map(u64::from))
-}
-
-fn xdrs(g: &Gyro) -> Vec<Value> {
-    let mut out = vec![];
-    for e in std::fs::read_dir(g.dir.join("data/xdr")).unwrap() {
-        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        out.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    out
 }
 
 fn sms_used(g: &Gyro) -> u64 {

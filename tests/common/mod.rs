@@ -715,3 +715,13 @@ pub fn ask(p: &mut RawPeer, bytes: &[u8]) -> Vec<u8> {
     p.send(bytes);
     p.recv().expect("an answer")
 }
+
+/// Every xDR line the node wrote, parsed.
+pub fn xdrs(g: &Gyro) -> Vec<serde_json::Value> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(g.dir.join("data/xdr")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        out.extend(text.lines().map(|l| serde_json::from_str(l).unwrap()));
+    }
+    out
+}
