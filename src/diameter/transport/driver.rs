@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::app::{Reply, Request};
 use super::held::Held;
@@ -134,9 +135,9 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     role: Role,
     dial_host: Option<String>,
 ) -> Option<crate::diameter::peer::CloseReason> {
-    // Answers of `Reply::Later` tasks come back through this channel;
-    // everything else is written straight from `out`.
-    let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
+    // Answers that wait on something (`Reply::Later`) are futures this
+    // task polls; everything else is written straight from `out`.
+    let mut later = Later::new();
     let mut out = BytesMut::with_capacity(64 * 1024);
     let (reg, outbound_rx) = shared.peers.register();
     if let Some(h) = &dial_host {
@@ -172,9 +173,14 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 Action::Send(b) => emit(&mut out, &b),
                 Action::Deliver(frame) if is_answer(&frame) => outbound.answer(frame),
                 Action::Deliver(frame) => {
-                    if let Some(b) =
-                        dispatch(&shared, frame, peer.as_ref(), &tx, &inflight, &mut held)
-                    {
+                    if let Some(b) = dispatch(
+                        &shared,
+                        frame,
+                        peer.as_ref(),
+                        &mut later,
+                        &inflight,
+                        &mut held,
+                    ) {
                         emit(&mut out, &b);
                     }
                 }
@@ -256,10 +262,15 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 break 'conn;
             }
             _ = held.changed(), if !held.is_empty() => {}
-            Some(b) = rx.recv() => {
-                emit(&mut out, &b);
-                while let Ok(b) = rx.try_recv() {
+            Some(b) = later.next(), if !later.is_empty() => {
+                if let Some(b) = b {
                     emit(&mut out, &b);
+                }
+                // Every other answer ready now goes in the same write.
+                while let Some(Some(b)) = later.next().now_or_never() {
+                    if let Some(b) = b {
+                        emit(&mut out, &b);
+                    }
                 }
             }
             r = shutdown.changed(), if !draining => {
@@ -283,9 +294,10 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     }
     outbound.close();
     // Answers still being made (`Reply::Later`) go out before the close.
-    drop(tx);
-    while let Some(b) = rx.recv().await {
-        emit(&mut out, &b);
+    while let Some(b) = later.next().await {
+        if let Some(b) = b {
+            emit(&mut out, &b);
+        }
     }
     if !out.is_empty() {
         let _ = io.write_all(&out).await;
@@ -374,19 +386,24 @@ fn note_tolerated(peer: Option<&str>, command: Option<u32>, t: &Tolerated) {
     );
 }
 
+/// A connection's answers in the making.
+type Later =
+    FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = Option<Bytes>> + Send>>>;
+
 /// Routes an application request (answers go to the outbound path); returns
 /// an answer to send at once, if any.
 fn dispatch(
     shared: &Arc<Shared>,
     frame: Bytes,
     peer: Option<&Arc<PeerCapabilities>>,
-    tx: &mpsc::Sender<Bytes>,
+    later: &mut Later,
     inflight: &Arc<AtomicUsize>,
     held: &mut Held,
 ) -> Option<Bytes> {
     let msg = Message::new(&frame)?;
     let h = msg.header;
-    let mut out = BytesMut::with_capacity(256);
+    // Only refusals are written here: no buffer for the requests served.
+    let mut out = BytesMut::new();
     let Some(app) = shared.apps.get(&h.application) else {
         metrics::counter!(mn::DECODE_ERRORS, "kind" => "application").increment(1);
         simple_error(
@@ -431,14 +448,13 @@ fn dispatch(
             held.hold(|| app.tickets(), ticket, answer, guard);
             None
         }
+        // Polled by this connection's task: no task, channel or wake-up
+        // of its own, and its answer joins this connection's next write.
         Reply::Later(fut) => {
-            let tx = tx.clone();
-            tokio::spawn(async move {
+            later.push(Box::pin(async move {
                 let _guard = guard;
-                if let Some(b) = fut.await {
-                    let _ = tx.send(b).await;
-                }
-            });
+                fut.await
+            }));
             None
         }
     }
