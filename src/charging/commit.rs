@@ -224,7 +224,7 @@ fn replay(inv: &Inventory, xdr: &XdrWriter) -> Result<u64, crate::inventory::Inv
 
 fn build(jobs: VecDeque<Job>) -> Group {
     let size = jobs.len();
-    let mut lines: Vec<(String, Vec<u8>)> = vec![];
+    let mut lines: Vec<(i64, Vec<u8>)> = vec![];
     let mut latest: FxHashMap<u64, Used> = FxHashMap::default();
     let mut usage = UsageGroup::default();
     for mut j in jobs {
@@ -239,11 +239,13 @@ fn build(jobs: VecDeque<Job>) -> Group {
             // The log must hold the event too: on the request's first line.
             x.fup = fup.clone();
             usage.fup_events.extend(fup.take());
-            let d = day(x.time);
+            // A group's lines nearly always share one UTC day: name the
+            // day (a formatted date) only when it changes.
+            let n = x.time.div_euclid(86_400);
             let buf = match lines.last_mut() {
-                Some((ld, buf)) if *ld == d => buf,
+                Some((ld, buf)) if *ld == n => buf,
                 _ => {
-                    lines.push((d, Vec::with_capacity(size * 600)));
+                    lines.push((n, Vec::with_capacity(size * 600)));
                     &mut lines.last_mut().expect("just pushed").1
                 }
             };
@@ -256,6 +258,10 @@ fn build(jobs: VecDeque<Job>) -> Group {
         usage.sequence = j.seq;
     }
     usage.balances = latest.into_iter().collect();
+    let lines = lines
+        .into_iter()
+        .map(|(n, b)| (day(n * 86_400), b))
+        .collect();
     Group { lines, usage, size }
 }
 
