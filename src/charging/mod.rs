@@ -8,6 +8,7 @@ pub mod balance;
 pub mod cca;
 pub mod ccr;
 pub mod commit;
+mod decision;
 pub mod engine;
 pub mod gateway;
 pub mod identity;
