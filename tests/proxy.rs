@@ -563,3 +563,59 @@ fn freediameter_as_the_upstream_with_proxy_info_kept() {
     // identity = "imsi": the profile's own IMSI, whatever the gateway sent.
     assert!(text.contains("val=262019000000001@imsi"), "{text}");
 }
+
+#[test]
+fn an_upstream_killed_mid_run_loses_no_request() {
+    let anchor = Gyro::start("px-kill-anchor", "");
+    let (p1, p2) = (free_port(), free_port());
+    let ocs1 = erlang_ocs(&anchor, p1, "ocs1.test.local", &[]);
+    let _ocs2 = erlang_ocs(&anchor, p2, "ocs2.test.local", &[]);
+    // Equal priorities: the sessions are shared between the two.
+    let proxy = Gyro::start_as(
+        "px-kill",
+        "gyro-proxy.test.local",
+        &proxy_config(
+            &[("ocs1.test.local", p1, 1), ("ocs2.test.local", p2, 1)],
+            "msisdn",
+        ),
+        "mode = \"proxy\"",
+    );
+    wait_upstreams(&proxy, &["ocs1.test.local", "ocs2.test.local"]);
+    let json = proxy.dir.join("load.json");
+    let target = proxy.addr().to_string();
+    let j = json.clone();
+    let load = std::thread::spawn(move || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gyro"));
+        c.args([
+            "load",
+            "--target",
+            &target,
+            "--sessions",
+            "3000",
+            "--updates",
+            "3",
+        ])
+        .args([
+            "--connections",
+            "1",
+            "--concurrency",
+            "50",
+            "--rate",
+            "3000",
+        ])
+        .arg("--json")
+        .arg(&j);
+        run(&mut c, Duration::from_secs(120))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    drop(ocs1); // kill mid-run: its requests in flight fail over to ocs2
+    let (_, out) = load.join().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["answers"], 15_000, "{out}");
+    assert_eq!(summary["timeouts"], 0, "{out}");
+    assert_eq!(
+        summary["result_codes"]["2001"], 15_000,
+        "every request answered 2001: {out}"
+    );
+}
