@@ -619,3 +619,74 @@ fn an_upstream_killed_mid_run_loses_no_request() {
         "every request answered 2001: {out}"
     );
 }
+
+/// An IMS (Ro) voice request by MSISDN: an outgoing call to Germany.
+fn ims_call(session: &str, kind: i32, number: u32, e2e: u32, used_secs: u32) -> Vec<u8> {
+    use gyro::diameter::builder::AvpDef;
+    use gyro::diameter::dictionary::VENDOR_3GPP;
+    let v = |c| AvpDef::vendor(c, VENDOR_3GPP, true);
+    session_request(272, session, e2e, |m| {
+        m.utf8(AvpDef::base(461), "32260@3gpp.org")
+            .i32(AvpDef::base(416), kind)
+            .u32(AvpDef::base(415), number);
+        m.group(AvpDef::base(443), |m| {
+            m.i32(AvpDef::base(450), 0)
+                .utf8(AvpDef::base(444), "491700000001");
+        });
+        m.group(AvpDef::base(456), |m| {
+            if kind != 3 {
+                m.group(AvpDef::base(437), |m| {
+                    m.u32(AvpDef::base(420), 120);
+                });
+            }
+            if used_secs > 0 {
+                m.group(AvpDef::base(446), |m| {
+                    m.u32(AvpDef::base(420), used_secs);
+                });
+            }
+        });
+        m.group(v(873), |m| {
+            m.group(v(876), |m| {
+                m.i32(v(862), 0)
+                    .i32(v(829), 0)
+                    .utf8(v(832), "tel:+493012345678")
+                    .utf8(v(2713), "ims.mnc001.mcc262.3gppnetwork.org");
+            });
+        });
+    })
+}
+
+#[test]
+fn voice_on_ro_through_the_proxy_is_charged_on_the_minutes() {
+    let ocs = Gyro::start_as(
+        "px-ro-ocs",
+        "ocs.test.local",
+        "",
+        "location_triggers = false",
+    );
+    let proxy = Gyro::start_as(
+        "px-ro",
+        "gyro-proxy.test.local",
+        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "msisdn"),
+        "mode = \"proxy\"",
+    );
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let mut scscf = open_peer(&proxy, "scscf.test.local");
+    let a = ask(&mut scscf, &ims_call("call1", 1, 0, 1, 0));
+    let m = Message::new(&a).unwrap();
+    assert_eq!(m.result_code(), Some(2001));
+    let secs = m
+        .find(456, 0)
+        .and_then(|x| x.member(431, 0))
+        .and_then(|g| g.member(420, 0))
+        .and_then(|t| t.u32().ok());
+    assert_eq!(secs, Some(120), "CC-Time granted");
+    let a = ask(&mut scscf, &ims_call("call1", 3, 1, 2, 75));
+    assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
+    let id = api_get(&ocs, "/api/v1/imsis/262019000000001")["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let b = api_get(&ocs, &format!("/api/v1/accounts/{id}/balance"));
+    assert_eq!(b["voice"]["used_seconds"], 75, "{b}");
+    assert_eq!(b["voice"]["reserved_seconds"], 0, "{b}");
+}
