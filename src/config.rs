@@ -10,7 +10,10 @@ use serde::Deserialize;
 pub use crate::model::HumaneDuration;
 pub use tls::{validate_dial, Dial};
 
+mod charging;
 mod tls;
+
+pub use charging::{final_unit_action_value, ChargingMode, ChargingSection};
 
 /// The configuration `gyro serve` uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
@@ -50,67 +53,6 @@ pub struct Config {
     pub charging: ChargingSection,
     #[serde(default)]
     pub proxy: crate::upstream::ProxySection,
-}
-
-/// Who rates: gyro itself, or the OCS it forwards to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChargingMode {
-    #[default]
-    Embedded,
-    Proxy,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ChargingSection {
-    pub mode: ChargingMode,
-    /// Rating data (bundles, groups, tariffs); absent = the embedded config/rating.toml.
-    pub rating: Option<PathBuf>,
-    /// Where xDRs go; relative paths are under node.data_dir.
-    pub xdr_dir: PathBuf,
-    /// A new xDR file starts past this size (and every UTC day).
-    pub xdr_max_bytes: u64,
-    /// Copy a failing MSCC Result-Code to command level.
-    pub raise_mscc_result: bool,
-    /// Final-Unit-Action on the last grant: "terminate" or "redirect".
-    pub final_unit_action: String,
-    pub redirect_url: Option<String>,
-    /// Filter-Id sent with RESTRICT_ACCESS (and REDIRECT, when set).
-    pub filter_id: Option<String>,
-    /// Arm Trigger CHANGE_IN_LOCATION_MCC/MNC in CCAs (TS 32.299), so that
-    /// gateways report usage at PLMN borders. Off only for gateways whose
-    /// dictionary lacks the Trigger AVP and drop answers carrying it.
-    pub location_triggers: bool,
-    /// Credit-Control-Failure-Handling in CCA-I: "terminate", "continue" or
-    /// "retry_and_terminate"; absent = not sent (the gateway's default).
-    pub credit_control_failure_handling: Option<String>,
-    /// CC-Session-Failover in CCA-I; absent = not sent.
-    pub cc_session_failover: Option<bool>,
-    /// Most commits waiting for the disk; past it new charging gets 3004.
-    pub commit_queue: usize,
-    /// A commit group slower than this makes new charging get 3004.
-    pub commit_stall: HumaneDuration,
-}
-
-impl Default for ChargingSection {
-    fn default() -> Self {
-        ChargingSection {
-            mode: ChargingMode::Embedded,
-            rating: None,
-            xdr_dir: PathBuf::from("xdr"),
-            xdr_max_bytes: 64 << 20,
-            raise_mscc_result: false,
-            final_unit_action: "terminate".into(),
-            redirect_url: None,
-            filter_id: None,
-            location_triggers: true,
-            credit_control_failure_handling: None,
-            cc_session_failover: None,
-            commit_queue: 65_536,
-            commit_stall: HumaneDuration(Duration::from_secs(2)),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,37 +275,7 @@ impl Config {
         }
         tls::validate_peers(file, &d.peers)?;
         tls::validate_node(file, &self.node)?;
-        let c = &self.charging;
-        match (c.final_unit_action.as_str(), &c.redirect_url, &c.filter_id) {
-            ("terminate", ..) | ("redirect", Some(_), _) | ("restrict_access", _, Some(_)) => {}
-            ("redirect", None, _) => {
-                return Err(bad(
-                    "charging.redirect_url",
-                    "needed when final_unit_action = \"redirect\"",
-                ))
-            }
-            ("restrict_access", _, None) => {
-                return Err(bad(
-                    "charging.filter_id",
-                    "needed when final_unit_action = \"restrict_access\"",
-                ))
-            }
-            _ => {
-                return Err(bad(
-                    "charging.final_unit_action",
-                    "must be \"terminate\", \"redirect\" or \"restrict_access\"",
-                ))
-            }
-        }
-        if let Some(v) = &self.charging.credit_control_failure_handling {
-            if ccfh_value(v).is_none() {
-                return Err(bad(
-                    "charging.credit_control_failure_handling",
-                    "must be \"terminate\", \"continue\" or \"retry_and_terminate\"",
-                ));
-            }
-        }
-        self.validate_proxy(file)?;
+        self.validate_charging(file)?;
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
@@ -376,18 +288,6 @@ impl Config {
         Ok(())
     }
 
-    /// The failure handling CCA-Is carry (validated at load).
-    pub fn failure_handling(&self) -> crate::charging::cca::FailureHandling {
-        let c = &self.charging;
-        crate::charging::cca::FailureHandling {
-            ccfh: c
-                .credit_control_failure_handling
-                .as_deref()
-                .and_then(ccfh_value),
-            session_failover: c.cc_session_failover.map(i32::from),
-        }
-    }
-
     pub fn host_ips(&self) -> Vec<IpAddr> {
         if !self.node.host_ip_addresses.is_empty() {
             return self.node.host_ip_addresses.clone();
@@ -398,62 +298,6 @@ impl Config {
         } else {
             vec![ip]
         }
-    }
-}
-
-/// Credit-Control-Failure-Handling values (RFC 4006 §8.18).
-impl Config {
-    fn validate_proxy(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |field: String, message: &str| ConfigError::Field {
-            file: file.to_string(),
-            field,
-            message: message.to_string(),
-        };
-        let p = &self.proxy;
-        if self.charging.mode == ChargingMode::Proxy && p.upstream.is_empty() {
-            return Err(bad(
-                "proxy.upstream".into(),
-                "charging.mode = \"proxy\" needs at least one [[proxy.upstream]]",
-            ));
-        }
-        for (i, u) in p.upstream.iter().enumerate() {
-            if u.origin_host.is_empty() || !u.origin_host.is_ascii() {
-                return Err(bad(
-                    format!("proxy.upstream[{i}].origin_host"),
-                    "must be a non-empty ASCII FQDN",
-                ));
-            }
-            let dial = tls::Dial {
-                entry: &format!("proxy.upstream[{i}]"),
-                origin_host: &u.origin_host,
-                connect: true,
-                tls: u.tls,
-                ca: u.ca.as_deref(),
-            };
-            tls::validate_dial(file, &dial)?;
-        }
-        if p.tx.0 < Duration::from_millis(10) {
-            return Err(bad("proxy.tx".into(), "must be at least 10ms"));
-        }
-        Ok(())
-    }
-}
-
-/// Final-Unit-Action (RFC 4006 §8.35) of `charging.final_unit_action`.
-pub fn final_unit_action_value(v: &str) -> i32 {
-    match v {
-        "redirect" => crate::diameter::codes::value::FINAL_UNIT_REDIRECT,
-        "restrict_access" => crate::diameter::codes::value::FINAL_UNIT_RESTRICT_ACCESS,
-        _ => crate::diameter::codes::value::FINAL_UNIT_TERMINATE,
-    }
-}
-
-fn ccfh_value(name: &str) -> Option<i32> {
-    match name {
-        "terminate" => Some(0),
-        "continue" => Some(1),
-        "retry_and_terminate" => Some(2),
-        _ => None,
     }
 }
 
