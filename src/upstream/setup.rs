@@ -84,5 +84,18 @@ impl ProxySetup {
         if let Some(r) = self.replayer {
             r.spawn();
         }
+        // Sessions that never ended (a lost CCR-T) are forgotten after a
+        // day of silence, so the routing tables do not grow for ever.
+        let proxy = self.app.0.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                proxy.sweep(now);
+            }
+        });
     }
 }
