@@ -6,38 +6,9 @@
 
 mod common;
 
-use bytes::BytesMut;
 use common::*;
 use gyro::diameter::builder::AvpDef;
-use gyro::diameter::{codes, Message, MessageBuilder};
-
-/// Appends AVPs to an encoded request and fixes its length.
-fn with_avps(mut msg: Vec<u8>, add: impl FnOnce(&mut MessageBuilder<'_>)) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::request(&mut buf, 0, 0, false, 0, 0);
-    add(&mut b);
-    b.finish();
-    msg.extend_from_slice(&buf[20..]);
-    let len = (msg.len() as u32).to_be_bytes();
-    msg[1..4].copy_from_slice(&len[1..]);
-    msg
-}
-
-fn proxy_info(b: &mut MessageBuilder<'_>, host: &str, state: &[u8]) {
-    b.group(codes::PROXY_INFO, |b| {
-        b.utf8(AvpDef::base(280), host)
-            .octets(AvpDef::base(33), state);
-    });
-}
-
-fn reserved(g: &Gyro) -> u64 {
-    let id = api_get(g, "/api/v1/imsis/262019000000001")["account"]["id"]
-        .as_u64()
-        .unwrap();
-    api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["reserved_octets"]
-        .as_u64()
-        .unwrap()
-}
+use gyro::diameter::{codes, Message};
 
 #[test]
 fn base_protocol_duties_of_the_credit_control_server() {
@@ -70,7 +41,7 @@ fn base_protocol_duties_of_the_credit_control_server() {
         m.find(278, 0).and_then(|x| x.u32().ok()).is_some(),
         "Origin-State-Id"
     );
-    assert_eq!(reserved(&g), 1000);
+    assert_eq!(data_balance(&g, "262019000000001").1, 1000);
 
     // For another host or realm: refused with the E bit, nothing charged.
     let other_host = with_avps(
@@ -108,7 +79,11 @@ fn base_protocol_duties_of_the_credit_control_server() {
     });
     let m2 = ask(&mut p, &other_realm);
     assert_eq!(Message::new(&m2).unwrap().result_code(), Some(3003));
-    assert_eq!(reserved(&g), 2000, "bp1 and bp3 only");
+    assert_eq!(
+        data_balance(&g, "262019000000001").1,
+        2000,
+        "bp1 and bp3 only"
+    );
 
     // STR ends the session: an STA (not a CCA) and the reservation released.
     let str_ = session_request(275, "bp1", 10, |b| {
@@ -121,7 +96,7 @@ fn base_protocol_duties_of_the_credit_control_server() {
     assert_eq!(m.result_code(), Some(2001));
     assert!(m.find(416, 0).is_none(), "no CC-Request-Type in an STA");
     assert_eq!(m.find_all(284, 0).count(), 1);
-    assert_eq!(reserved(&g), 1000);
+    assert_eq!(data_balance(&g, "262019000000001").1, 1000);
     let u = GyCcr {
         kind: 2,
         number: 1,

@@ -57,6 +57,14 @@ fn metrics(g: &Gyro) -> String {
     out
 }
 
+/// gyro in proxy mode in front of the gyro OCS `ocs`, connected to it.
+fn proxy_before(tag: &str, ocs: &Gyro, identity: &str) -> Gyro {
+    let cfg = proxy_config(&[("ocs.test.local", ocs.port, 1)], identity);
+    let proxy = Gyro::start_as(tag, "gyro-proxy.test.local", &cfg, "mode = \"proxy\"");
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    proxy
+}
+
 /// Waits until the proxy's connections to `hosts` are up.
 fn wait_upstreams(g: &Gyro, hosts: &[&str]) {
     let until = Instant::now() + Duration::from_secs(30);
@@ -96,26 +104,11 @@ fn pgw_at(g: &Gyro, origin: &str, imsi: &str, sessions: u32, extra: &[&str]) -> 
     run(&mut c, Duration::from_secs(90))
 }
 
-fn used_octets(g: &Gyro, imsi: &str) -> u64 {
-    let id = api_get(g, &format!("/api/v1/imsis/{imsi}"))["account"]["id"]
-        .as_u64()
-        .unwrap();
-    api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["used_octets"]
-        .as_u64()
-        .unwrap()
-}
-
 #[test]
 fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     // The OCS: gyro itself, embedded, with the same seed.
     let ocs = Gyro::start_as("px-ocs", "ocs.test.local", "", "location_triggers = false");
-    let proxy = Gyro::start_as(
-        "px",
-        "gyro-proxy.test.local",
-        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "msisdn"),
-        "mode = \"proxy\"",
-    );
-    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let proxy = proxy_before("px", &ocs, "msisdn");
     let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
     // #1.3/#2.4: home on 262-01; then Andorra through Partner X's proxy,
@@ -138,9 +131,9 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     // Every session charged the one account upstream: 3 × (700 + 700), the
     // refused one too, since the test PGW still reports its usage (it
     // happened, and the OCS charges what it is told).
-    assert_eq!(used_octets(&ocs, "262019000000001"), 4200);
+    assert_eq!(data_balance(&ocs, "262019000000001").0, 4200);
     // The proxy kept no balance of its own.
-    assert_eq!(used_octets(&proxy, "262019000000001"), 0);
+    assert_eq!(data_balance(&proxy, "262019000000001").0, 0);
     let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
     assert!(clean, "tshark found problems:\n{text}");
     assert!(
@@ -188,13 +181,7 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
 #[test]
 fn an_unknown_subscriber_is_refused_without_asking_the_ocs() {
     let ocs = Gyro::start_as("px-ocs2", "ocs.test.local", "", "");
-    let proxy = Gyro::start_as(
-        "px2",
-        "gyro-proxy.test.local",
-        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "iccid"),
-        "mode = \"proxy\"",
-    );
-    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let proxy = proxy_before("px2", &ocs, "iccid");
     let mut p = open_peer(&proxy, "pgw.test.local");
     let a = ask(
         &mut p,
@@ -314,27 +301,12 @@ fn post(g: &Gyro, path: &str) -> std::thread::JoinHandle<serde_json::Value> {
     })
 }
 
-fn reserved(g: &Gyro, imsi: &str) -> u64 {
-    let id = api_get(g, &format!("/api/v1/imsis/{imsi}"))["account"]["id"]
-        .as_u64()
-        .unwrap();
-    api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["reserved_octets"]
-        .as_u64()
-        .unwrap()
-}
-
 #[test]
 fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
     use bytes::BytesMut;
     use gyro::diameter::{codes, MessageBuilder};
     let ocs = Gyro::start_as("px-rar-ocs", "ocs.test.local", "", "");
-    let proxy = Gyro::start_as(
-        "px-rar",
-        "gyro-proxy.test.local",
-        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "msisdn"),
-        "mode = \"proxy\"",
-    );
-    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let proxy = proxy_before("px-rar", &ocs, "msisdn");
     let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
     let mut gw = open_peer(&proxy, "pgw.test.local");
@@ -349,7 +321,7 @@ fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
             .result_code(),
         Some(2001)
     );
-    assert_eq!(reserved(&ocs, "262019000000001"), 1000);
+    assert_eq!(data_balance(&ocs, "262019000000001").1, 1000);
 
     // The OCS re-authorises (a top-up): the RAR comes down to the gateway
     // with its own identities, through the proxy.
@@ -382,7 +354,7 @@ fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
         Message::new(&ask(&mut gw, &str_)).unwrap().result_code(),
         Some(2001)
     );
-    assert_eq!(reserved(&ocs, "262019000000001"), 0);
+    assert_eq!(data_balance(&ocs, "262019000000001").1, 0);
     let (clean, text) = cap.dissect_with(&peers, &["--avps"]);
     assert!(clean, "tshark found problems:\n{text}");
     assert!(text.contains("Re-Auth Answer"), "{text}");
@@ -398,15 +370,6 @@ fn gy(session: &str, kind: u32, number: u32, e2e: u32, used: u64) -> Vec<u8> {
         requested: (kind != 3).then_some(1000),
         ..GyCcr::BASE
     })
-}
-
-fn granted(answer: &[u8]) -> Option<u64> {
-    Message::new(answer)
-        .unwrap()
-        .find(456, 0)
-        .and_then(|m| m.member(431, 0))
-        .and_then(|g| g.member(421, 0))
-        .and_then(|x| x.u64().ok())
 }
 
 fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
@@ -437,7 +400,7 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
     wait_upstreams(&proxy, &["ocs.test.local"]);
     let mut gw = open_peer(&proxy, "pgw.test.local");
     assert_eq!(
-        granted(&ask(&mut gw, &gy("up", 1, 0, 1, 0))),
+        granted_octets(&ask(&mut gw, &gy("up", 1, 0, 1, 0))),
         Some(1000),
         "the OCS's grant"
     );
@@ -448,7 +411,10 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
         metrics(&proxy).contains("gyro_diameter_peer_up{peer=\"ocs.test.local\"} 0")
             || !metrics(&proxy).contains("peer=\"ocs.test.local\"} 1")
     });
-    assert_eq!(granted(&ask(&mut gw, &gy("out", 1, 0, 2, 0))), Some(500));
+    assert_eq!(
+        granted_octets(&ask(&mut gw, &gy("out", 1, 0, 2, 0))),
+        Some(500)
+    );
     let a = ask(&mut gw, &gy("out", 2, 1, 3, 300));
     assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
     let a = ask(&mut gw, &gy("out", 3, 2, 4, 200));
@@ -476,7 +442,7 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
     let ocs = Gyro::restart_as("px-out-ocs", &ocs_dir, "ocs.test.local", "", "", ocs_port);
     wait_upstreams(&proxy, &["ocs.test.local"]);
     wait_for("the replay", 60, || {
-        used_octets(&ocs, "262019000000001") >= 500
+        data_balance(&ocs, "262019000000001").0 >= 500
     });
     // kill -9 again and start once more: nothing is replayed twice.
     let mut proxy = proxy;
@@ -493,7 +459,7 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
     wait_upstreams(&proxy, &["ocs.test.local"]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        used_octets(&ocs, "262019000000001"),
+        data_balance(&ocs, "262019000000001").0,
         500,
         "each journalled octet charged once"
     );
@@ -506,7 +472,6 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
 
 #[test]
 fn freediameter_as_the_upstream_with_proxy_info_kept() {
-    use gyro::diameter::builder::AvpDef;
     let peers = peers_dir().expect("peers");
     let anchor = Gyro::start("px-fd-anchor", "");
     let port = free_port();
@@ -529,21 +494,12 @@ fn freediameter_as_the_upstream_with_proxy_info_kept() {
     assert!(ok, "{out}");
     // A DRA's Proxy-Info survives both hops, byte for byte.
     let mut gw = open_peer(&proxy, "pgw.test.local");
-    let mut req = gy_ccr(&GyCcr {
+    let i = GyCcr {
         session: "fd-pi",
         requested: Some(1000),
         ..GyCcr::BASE
-    });
-    let mut buf = bytes::BytesMut::new();
-    let mut b = gyro::diameter::MessageBuilder::request(&mut buf, 0, 0, false, 0, 0);
-    b.group(AvpDef::base(284), |b| {
-        b.utf8(AvpDef::base(280), "dra.test.local")
-            .octets(AvpDef::base(33), b"state-1");
-    });
-    b.finish();
-    req.extend_from_slice(&buf[20..]);
-    let len = (req.len() as u32).to_be_bytes();
-    req[1..4].copy_from_slice(&len[1..]);
+    };
+    let req = with_avps(gy_ccr(&i), |b| proxy_info(b, "dra.test.local", b"state-1"));
     let a = ask(&mut gw, &req);
     let m = Message::new(&a).unwrap();
     assert_eq!(m.result_code(), Some(2001));
@@ -664,13 +620,7 @@ fn voice_on_ro_through_the_proxy_is_charged_on_the_minutes() {
         "",
         "location_triggers = false",
     );
-    let proxy = Gyro::start_as(
-        "px-ro",
-        "gyro-proxy.test.local",
-        &proxy_config(&[("ocs.test.local", ocs.port, 1)], "msisdn"),
-        "mode = \"proxy\"",
-    );
-    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let proxy = proxy_before("px-ro", &ocs, "msisdn");
     let mut scscf = open_peer(&proxy, "scscf.test.local");
     let a = ask(&mut scscf, &ims_call("call1", 1, 0, 1, 0));
     let m = Message::new(&a).unwrap();

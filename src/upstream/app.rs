@@ -174,6 +174,24 @@ impl Proxy {
     }
 }
 
+/// The answer to send back for one from the other side: relayed as it
+/// came (`rewrite::relay_answer`), or 3002 when it does not parse.
+pub(super) fn relay_back(origin: &Origin, req: &Message<'_>, answer: &[u8]) -> Bytes {
+    match Message::new(answer) {
+        Some(a) => {
+            let mut out = BytesMut::with_capacity(answer.len() + 64);
+            super::rewrite::relay_answer(&mut out, &a, req);
+            out.freeze()
+        }
+        None => refuse(
+            origin,
+            req,
+            crate::diameter::codes::result::UNABLE_TO_DELIVER,
+            "unreadable answer".into(),
+        ),
+    }
+}
+
 /// A CCA refusing the request without forwarding it.
 pub(super) fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String) -> Bytes {
     let mut buf = BytesMut::with_capacity(256);

@@ -5,8 +5,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::app::{refuse, Proxy};
-use super::rewrite::{forward_request, relay_answer, Forward, Names};
+use super::app::{refuse, relay_back, Proxy};
+use super::rewrite::{forward_request, Forward, Names};
 use crate::diameter::answer::Origin;
 use crate::diameter::codes::result;
 use crate::diameter::Message;
@@ -36,19 +36,7 @@ impl Proxy {
             return refuse(origin, req, result::LOOP_DETECTED, why);
         }
         match self.upstreams.send(&side.peer, buf.freeze(), self.tx).await {
-            Ok(answer) => match Message::new(&answer) {
-                Some(a) => {
-                    let mut out = BytesMut::with_capacity(answer.len() + 64);
-                    relay_answer(&mut out, &a, req);
-                    out.freeze()
-                }
-                None => refuse(
-                    origin,
-                    req,
-                    result::UNABLE_TO_DELIVER,
-                    "unreadable answer".into(),
-                ),
-            },
+            Ok(answer) => relay_back(origin, req, &answer),
             Err(e) => {
                 let why = format!("gateway {} not reached: {e}", side.peer);
                 refuse(origin, req, result::UNABLE_TO_DELIVER, why)

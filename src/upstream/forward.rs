@@ -10,9 +10,9 @@ use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 
-use super::app::{refuse, GatewaySide, Proxy, LOCAL_ANSWERS, WHOLESALE_UNRECORDED};
+use super::app::{refuse, relay_back, GatewaySide, Proxy, LOCAL_ANSWERS, WHOLESALE_UNRECORDED};
 use super::config::OnUpstreamDown;
-use super::rewrite::{forward_request, identities, relay_answer, Forward, Names, RewriteError};
+use super::rewrite::{forward_request, identities, Forward, Names, RewriteError};
 use super::wholesale::{usage_commit, Answered};
 use crate::charging::ccr::{Ccr, RequestType};
 use crate::charging::identity::{location, subscriber};
@@ -59,7 +59,8 @@ impl Proxy {
             );
             return Some(refuse(origin, req, result::USER_UNKNOWN, why));
         };
-        let visited = location(&ccr).map(|p| p.to_string());
+        let loc = location(&ccr);
+        let visited = loc.map(|p| p.to_string());
         let up = match self
             .send_up(
                 req,
@@ -73,7 +74,7 @@ impl Proxy {
             Err(tried) => return Some(self.no_upstream(origin, req, peer, tried).await),
         };
         let a = Message::new(&up.answer)?;
-        let at = location(&ccr).map(|p| p.rate_code());
+        let at = loc.map(|p| p.rate_code());
         let usage_at = self.after_answer(ccr.session_id, ccr.request_type, up.index, now, at);
         // RFC 4006 §5.7: an OCS without failover support keeps its sessions.
         if a.find(avp::CC_SESSION_FAILOVER, 0)
@@ -91,9 +92,7 @@ impl Proxy {
         };
         self.record_wholesale(&ccr, &sub, req.header.end_to_end, now, usage_at.or(at), &by)
             .await;
-        let mut out = BytesMut::with_capacity(up.answer.len() + 64);
-        relay_answer(&mut out, &a, req);
-        Some(out.freeze())
+        Some(relay_back(origin, req, &up.answer))
     }
 
     fn remember_gateway(
@@ -151,19 +150,7 @@ impl Proxy {
                 r.forget(&sid);
             }
         }
-        let mut out = BytesMut::with_capacity(up.answer.len() + 64);
-        match Message::new(&up.answer) {
-            Some(a) => {
-                relay_answer(&mut out, &a, req);
-                out.freeze()
-            }
-            None => refuse(
-                origin,
-                req,
-                result::UNABLE_TO_DELIVER,
-                "unreadable upstream answer".into(),
-            ),
-        }
+        relay_back(origin, req, &up.answer)
     }
 
     /// Sends `req` up, failing over until one upstream answers; Err: how

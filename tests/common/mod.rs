@@ -725,3 +725,43 @@ pub fn xdrs(g: &Gyro) -> Vec<serde_json::Value> {
     }
     out
 }
+
+/// Appends AVPs to an encoded request and fixes its length.
+pub fn with_avps(
+    mut msg: Vec<u8>,
+    add: impl FnOnce(&mut gyro::diameter::MessageBuilder<'_>),
+) -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    let mut b = gyro::diameter::MessageBuilder::request(&mut buf, 0, 0, false, 0, 0);
+    add(&mut b);
+    b.finish();
+    msg.extend_from_slice(&buf[20..]);
+    let len = (msg.len() as u32).to_be_bytes();
+    msg[1..4].copy_from_slice(&len[1..]);
+    msg
+}
+
+/// A Proxy-Info a DRA would add: its host and its state.
+pub fn proxy_info(b: &mut gyro::diameter::MessageBuilder<'_>, host: &str, state: &[u8]) {
+    use gyro::diameter::builder::AvpDef;
+    b.group(gyro::diameter::codes::PROXY_INFO, |b| {
+        b.utf8(AvpDef::base(280), host)
+            .octets(AvpDef::base(33), state);
+    });
+}
+
+/// The data balance of the account of `imsi`: (used, reserved) octets.
+pub fn data_balance(g: &Gyro, imsi: &str) -> (u64, u64) {
+    let id = api_get(g, &format!("/api/v1/imsis/{imsi}"))["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let b = api_get(g, &format!("/api/v1/accounts/{id}/balance"));
+    let n = |k: &str| b["data"][k].as_u64().unwrap();
+    (n("used_octets"), n("reserved_octets"))
+}
+
+/// The octets granted in an answer's (first) MSCC.
+pub fn granted_octets(answer: &[u8]) -> Option<u64> {
+    let m = gyro::diameter::Message::new(answer).unwrap();
+    m.find(456, 0)?.member(431, 0)?.member(421, 0)?.u64().ok()
+}
