@@ -106,10 +106,11 @@ fn pgw_at(g: &Gyro, origin: &str, imsi: &str, sessions: u32, extra: &[&str]) -> 
 
 #[test]
 fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
+    // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
+    let Some(peers) = peers_dir() else { return };
     // The OCS: gyro itself, embedded, with the same seed.
     let ocs = Gyro::start_as("px-ocs", "ocs.test.local", "", "location_triggers = false");
     let proxy = proxy_before("px", &ocs, "msisdn");
-    let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
     // #1.3/#2.4: home on 262-01; then Andorra through Partner X's proxy,
     // which presents the own IMSI (translated) and, like many PGWs, no
@@ -201,6 +202,8 @@ fn an_unknown_subscriber_is_refused_without_asking_the_ocs() {
 
 #[test]
 fn failover_on_a_slow_upstream_on_3004_and_on_a_dead_one() {
+    // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
+    let Some(peers) = peers_dir() else { return };
     let anchor = Gyro::start("px-anchor", "");
     let (p1, p2, p3) = (free_port(), free_port(), free_port());
     // ocs1 answers, but only after Tx: its answers come after the failover.
@@ -224,7 +227,6 @@ fn failover_on_a_slow_upstream_on_3004_and_on_a_dead_one() {
         &proxy,
         &["ocs1.test.local", "ocs2.test.local", "ocs3.test.local"],
     );
-    let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, p1, p2, p3]);
     // ocs1 is too slow (Tx), ocs2 is busy: ocs3 answers each request once.
     for _ in 0..2 {
@@ -303,11 +305,12 @@ fn post(g: &Gyro, path: &str) -> std::thread::JoinHandle<serde_json::Value> {
 
 #[test]
 fn the_ocs_reauth_reaches_the_gateway_and_an_str_ends_the_session_upstream() {
+    // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
+    let Some(peers) = peers_dir() else { return };
     use bytes::BytesMut;
     use gyro::diameter::{codes, MessageBuilder};
     let ocs = Gyro::start_as("px-rar-ocs", "ocs.test.local", "", "");
     let proxy = proxy_before("px-rar", &ocs, "msisdn");
-    let peers = peers_dir().expect("peers");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
     let mut gw = open_peer(&proxy, "pgw.test.local");
     let i = GyCcr {
@@ -472,7 +475,8 @@ fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
 
 #[test]
 fn freediameter_as_the_upstream_with_proxy_info_kept() {
-    let peers = peers_dir().expect("peers");
+    // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
+    let Some(peers) = peers_dir() else { return };
     let anchor = Gyro::start("px-fd-anchor", "");
     let port = free_port();
     let out = std::fs::File::create(anchor.dir.join("fd.out")).unwrap();
@@ -522,6 +526,10 @@ fn freediameter_as_the_upstream_with_proxy_info_kept() {
 
 #[test]
 fn an_upstream_killed_mid_run_loses_no_request() {
+    // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
+    if peers_dir().is_none() {
+        return;
+    }
     let anchor = Gyro::start("px-kill-anchor", "");
     let (p1, p2) = (free_port(), free_port());
     let ocs1 = erlang_ocs(&anchor, p1, "ocs1.test.local", &[]);
