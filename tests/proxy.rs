@@ -390,7 +390,9 @@ fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
 fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
     let mut ocs = Gyro::start_as("px-out-ocs", "ocs.test.local", "", "");
     let (ocs_port, ocs_dir) = (ocs.port, ocs.dir.clone());
-    let extra = proxy_config(&[("ocs.test.local", ocs_port, 1)], "msisdn").replace(
+    // Tc 1 s: the proxy redials the OCS soon after it is back.
+    let extra = "reconnect_interval = \"1s\"\n".to_string()
+        + &proxy_config(&[("ocs.test.local", ocs_port, 1)], "msisdn").replace(
         "[proxy]\n",
         "[proxy]\non_upstream_down = \"local\"\nfailsafe_grant = { octets = 500, seconds = 60 }\n",
     );
