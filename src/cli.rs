@@ -7,6 +7,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+mod events;
+pub use events::{events, EventsCommand};
+
 use crate::config::Config;
 use crate::inventory::import::{BatchSpec, ImportReport};
 use crate::inventory::stock::{self, StockBy, StockLine};

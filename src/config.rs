@@ -11,6 +11,7 @@ pub use crate::model::HumaneDuration;
 pub use tls::{validate_dial, Dial};
 
 mod charging;
+pub mod events;
 mod tls;
 
 pub use charging::{final_unit_action_value, ChargingMode, ChargingSection};
@@ -53,6 +54,8 @@ pub struct Config {
     pub charging: ChargingSection,
     #[serde(default)]
     pub proxy: crate::upstream::ProxySection,
+    #[serde(default)]
+    pub events: events::EventsSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +279,7 @@ impl Config {
         tls::validate_peers(file, &d.peers)?;
         tls::validate_node(file, &self.node)?;
         self.validate_charging(file)?;
+        self.events.validate(file)?;
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }

@@ -5,6 +5,7 @@ pub mod charging;
 pub mod cli;
 pub mod config;
 pub mod diameter;
+pub mod events;
 pub mod inventory;
 pub mod load;
 pub mod model;

@@ -60,6 +60,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Provisioning events in the outbox: list them, retry dead letters.
+    Events {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::EventsCommand,
+    },
     /// Gy load generator (CCR-I, K CCR-U, CCR-T per session) with latency figures.
     Load(gyro::load::LoadArgs),
     /// Decode Diameter messages from hex text, a hex file or a binary file.
@@ -147,6 +154,7 @@ fn main() -> anyhow::Result<()> {
         Command::Decode { json, input } => decode(json, &input),
         Command::Inventory { target, command } => gyro::cli::inventory(&target, command),
         Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
+        Command::Events { target, command } => gyro::cli::events(&target, command),
         Command::Load(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

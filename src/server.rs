@@ -86,6 +86,7 @@ pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
         Arc::new(store),
         Some(checkpoint),
     )?);
+    inv.set_stock_alert_below(cfg.inventory.stock_alert_below);
     let (imsis, profiles, accounts) = inv.index().counts();
     tracing::info!(
         imsis,
@@ -176,6 +177,7 @@ async fn start_api(
     engine: &Arc<Engine>,
     rating: &Arc<RatingSource>,
     server_initiated: Arc<ServerInitiated>,
+    events: Arc<crate::events::Events>,
 ) -> anyhow::Result<()> {
     let Some(addr) = cfg.api.listen else {
         return Ok(());
@@ -190,6 +192,7 @@ async fn start_api(
         inventory: inventory.clone(),
         token: cfg.api.token.clone(),
         stock_alert_below: cfg.inventory.stock_alert_below,
+        events: Some(events),
     });
     let listener = TcpListener::bind(addr)
         .await
@@ -342,6 +345,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut tls = tls_setup(&cfg)?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
+    let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
     let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone());
     let dict = Arc::new(load_dictionary(&cfg)?);
@@ -420,7 +424,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         node.local(),
         d.request_timeout.0,
     ));
-    start_api(&cfg, &inventory, &engine, &rating, server_initiated).await?;
+    start_api(&cfg, &inventory, &engine, &rating, server_initiated, events).await?;
     start_diameter(&cfg, &mut node, tls).await?;
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();

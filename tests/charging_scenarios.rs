@@ -226,15 +226,15 @@ fn exhaustion_gives_final_unit_then_4012_and_fup_fires_once() {
         1_600_000,
         "usage beyond the grant still counts"
     );
-    let events = api_get(&g, "/api/v1/outbox");
-    let fup: Vec<&Value> = events
+    let events = api_get(&g, "/api/v1/events");
+    let fup: Vec<&Value> = events["events"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"] == "fup-threshold-crossed")
+        .filter(|e| e["event_type"] == "Account/FUP/Throttle")
         .collect();
     assert_eq!(fup.len(), 1, "{events}");
-    let imsis: Vec<&str> = fup[0]["imsis"]
+    let imsis: Vec<&str> = fup[0]["variables"]["imsis"]
         .as_array()
         .unwrap()
         .iter()

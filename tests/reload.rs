@@ -408,6 +408,7 @@ fn reload_without_charging_is_503() {
         server_initiated: None,
         token: "gyro-dev-token".into(),
         stock_alert_below: 100,
+        events: None,
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt

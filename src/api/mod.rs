@@ -17,6 +17,7 @@ use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 
+mod events;
 mod reload;
 mod sessions;
 
@@ -30,6 +31,8 @@ pub struct ApiState {
     pub server_initiated: Option<Arc<crate::charging::server_initiated::ServerInitiated>>,
     pub token: String,
     pub stock_alert_below: u64,
+    /// The outbox and its webhooks (absent in CLI-only use).
+    pub events: Option<Arc<crate::events::Events>>,
 }
 
 type St = State<Arc<ApiState>>;
@@ -152,7 +155,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/accounts/{id}/abort", post(sessions::post_abort))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
         .route("/api/v1/stock", get(get_stock))
-        .route("/api/v1/outbox", get(get_outbox))
+        .route("/api/v1/events", get(events::get_events))
+        .route("/api/v1/events/{id}/retry", post(events::post_retry))
         .route("/api/v1/export", get(get_export))
         .route("/api/v1/reload", post(reload::post_reload))
         .with_state(state)
@@ -457,12 +461,6 @@ async fn get_balance(
 }
 
 /// Events waiting for delivery (fair-usage throttling, provisioning).
-async fn get_outbox(State(st): St, h: HeaderMap) -> Result<impl IntoResponse, ApiError> {
-    authorize(&st, &h)?;
-    let inv = st.inventory.clone();
-    let events: Vec<serde_json::Value> = blocking(move || inv.outbox()).await?;
-    Ok(Json(events))
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -394,24 +394,26 @@ impl Inventory {
             None,
             Some(serde_json::json!({"count": profiles.len(), "file": file})),
         )?;
-        self.commit(b)?;
         let sponsor_of: HashMap<&str, &str> = imsi_updates
             .iter()
             .map(|i| (i.imsi.as_str(), i.sponsor.as_str()))
             .collect();
+        let sponsors_of = |p: &Profile| -> Vec<String> {
+            p.imsis
+                .iter()
+                .filter_map(|i| sponsor_of.get(i.as_str()).map(|s| s.to_string()))
+                .collect()
+        };
+        let added: Vec<Vec<String>> = profiles.iter().map(sponsors_of).collect();
+        self.stock_refilled(&stock, pool, added.iter().map(Vec::as_slice), &mut b)?;
+        self.commit(b)?;
         for i in &imsi_updates {
             self.index.put_imsi(i);
         }
         let avail = stock.available.entry(pool.to_string()).or_default();
         for p in &profiles {
             self.index.put_profile(p);
-            avail.insert(
-                p.iccid.clone(),
-                p.imsis
-                    .iter()
-                    .filter_map(|i| sponsor_of.get(i.as_str()).map(|s| s.to_string()))
-                    .collect(),
-            );
+            avail.insert(p.iccid.clone(), sponsors_of(p));
         }
         progress(profiles.len() as u64);
         Ok(ImportReport {

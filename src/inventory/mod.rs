@@ -8,9 +8,11 @@ pub(crate) mod compact;
 pub mod export;
 pub mod import;
 pub mod ops;
+pub mod outbox;
 mod rebuild;
 pub mod seed;
 pub mod stock;
+mod stock_alert;
 pub mod store;
 pub mod usage;
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::store::{Storage, StorageExt, StoreError, WriteBatch};
 use super::LineError;
+use crate::model::event;
 use crate::model::*;
 use crate::resolver::index::{Catalog, Index};
 
@@ -71,6 +72,13 @@ pub struct Inventory {
     /// Where the index checkpoint lives, if the inventory keeps one.
     pub(crate) checkpoint: Option<std::path::PathBuf>,
     pub(crate) started_from: super::StartedFrom,
+    /// Held from numbering events to committing them, so that outbox ids
+    /// become visible in increasing order (see `outbox`).
+    pub(crate) events_lock: Mutex<()>,
+    /// Woken after every commit that added events.
+    pub(crate) events_written: Arc<tokio::sync::Notify>,
+    /// `inventory.stock_alert_below` (0: no `Stock/Low` events).
+    pub(crate) stock_alert_below: std::sync::atomic::AtomicU64,
 }
 
 pub fn now_unix() -> UnixTime {
@@ -102,6 +110,9 @@ impl Inventory {
             checkpointed: Default::default(),
             checkpoint: path,
             started_from: super::StartedFrom::Rebuild,
+            events_lock: Mutex::new(()),
+            events_written: Arc::new(tokio::sync::Notify::new()),
+            stock_alert_below: std::sync::atomic::AtomicU64::new(0),
         };
         inv.start()?;
         Ok(inv)
@@ -390,7 +401,17 @@ impl Inventory {
             None,
             Some(serde_json::json!({"product": product, "iccid": iccid})),
         )?;
-        self.commit(b)?;
+        let sponsors = stock
+            .available
+            .get(&profile.pool)
+            .and_then(|m| m.get(&iccid))
+            .cloned()
+            .unwrap_or_default();
+        let mut drafts = self.with_profile_imsis(&profile.imsis, |imsis| {
+            vec![event::account_new(&account, &profile, imsis)]
+        })?;
+        drafts.extend(self.stock_taken(&stock, &profile.pool, &sponsors, product, &mut b)?);
+        self.commit_with_events(b, drafts, account.created_at, |b| self.commit(b))?;
         if let Some(m) = stock.available.get_mut(&profile.pool) {
             m.remove(&iccid);
         }

@@ -137,6 +137,16 @@ pub trait Storage: Send + Sync + 'static {
     fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
         feed(self.scan_raw(prefix), f)
     }
+    /// Like `visit`, from the first key at or after `start` (which is under
+    /// `prefix`).
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.visit(prefix, &mut |k, v| if k < start { Ok(()) } else { f(k, v) })
+    }
     /// Like `visit`, from the last key under `prefix` backwards; `false` if
     /// the store cannot (then nothing was visited).
     fn visit_rev(&self, _prefix: &[u8], _f: &mut Visitor<'_>) -> Result<bool, StoreError> {
@@ -212,6 +222,18 @@ impl Storage for SledStore {
             self.tree.scan_prefix(prefix).map(|r| r.map_err(Into::into)),
             f,
         )
+    }
+    fn visit_from(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        let records = self.tree.range(start..).take_while(|r| match r {
+            Ok((k, _)) => k.starts_with(prefix),
+            Err(_) => true,
+        });
+        feed(records.map(|r| r.map_err(Into::into)), f)
     }
     fn visit_rev(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<bool, StoreError> {
         let records = self.tree.scan_prefix(prefix).rev();

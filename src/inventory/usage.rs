@@ -1,15 +1,15 @@
 //! The stored side of charging, kept by the inventory so that only it
 //! touches the store: each account's usage, the last charging commit
-//! sequence applied, and the outbox events charging raises (fair usage).
+//! sequence applied, and the events charging raises (fair usage).
 
 use serde::{Deserialize, Serialize};
 
 use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, WriteBatch};
+use crate::model::event::{self, EventDraft, FupUsage};
 use crate::model::{UnixTime, Used};
 
 const BALANCE: &str = "balance/";
-const OUTBOX: &str = "outbox/";
 /// The highest charging commit sequence in the store.
 const CHARGING_SEQ: &str = "meta/charging_seq";
 /// Proxy mode: the last locally answered usage the upstream acknowledged.
@@ -45,16 +45,20 @@ impl Inventory {
         for (account, used) in &g.balances {
             batch.put(format!("{BALANCE}{account:020}"), used);
         }
-        for e in &g.fup_events {
-            let id = self.store.next_id()?;
-            batch.put(format!("{OUTBOX}{id:020}"), &self.fup_outbox_record(e));
-        }
+        let drafts = g
+            .fup_events
+            .iter()
+            .map(|e| self.fup_draft(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let at = g.fup_events.first().map_or(0, |e| e.at);
         batch.put(CHARGING_SEQ, &g.sequence);
-        if durable {
-            self.store.commit(batch)?;
-        } else {
-            self.store.apply(batch)?;
-        }
+        self.commit_with_events(batch, drafts, at, |b| {
+            Ok(if durable {
+                self.store.commit(b)?
+            } else {
+                self.store.apply(b)?
+            })
+        })?;
         Ok(())
     }
 
@@ -96,37 +100,16 @@ impl Inventory {
         Ok(out)
     }
 
-    /// Events waiting for delivery, oldest first.
-    pub fn outbox(&self) -> Result<Vec<serde_json::Value>, InventoryError> {
-        Ok(self.store.scan(OUTBOX)?)
-    }
-
     /// The fair-usage event names every IMSI of the profile with its
     /// sponsor, for the provisioning system to throttle them all.
-    fn fup_outbox_record(&self, e: &FupEvent) -> serde_json::Value {
-        let imsis: Vec<serde_json::Value> = self
-            .profile(&e.iccid)
-            .ok()
-            .flatten()
-            .map(|p| {
-                p.imsis
-                    .iter()
-                    .map(|i| {
-                        let sponsor = self
-                            .imsi(i)
-                            .ok()
-                            .flatten()
-                            .map(|r| r.sponsor)
-                            .unwrap_or_default();
-                        serde_json::json!({"imsi": i, "sponsor": sponsor})
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        serde_json::json!({
-            "kind": "fup-threshold-crossed", "action": "throttle", "account": e.account,
-            "iccid": e.iccid, "at": e.at, "used_octets": e.used_octets,
-            "threshold_octets": e.threshold_octets, "imsis": imsis,
+    fn fup_draft(&self, e: &FupEvent) -> Result<EventDraft, InventoryError> {
+        let usage = FupUsage {
+            used_octets: e.used_octets,
+            threshold_octets: e.threshold_octets,
+        };
+        let imsis = self.profile(&e.iccid)?.map(|p| p.imsis).unwrap_or_default();
+        self.with_profile_imsis(&imsis, |imsis| {
+            event::fup_throttle(e.account, &e.iccid, usage, imsis)
         })
     }
 }

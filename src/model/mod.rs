@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 mod duration;
+pub mod event;
 mod usage;
 
 pub use duration::HumaneDuration;

@@ -1,0 +1,254 @@
+//! The provisioning event catalogue: every event type gyro emits, and the
+//! one constructor per type that fixes its variables. Emitters (onboarding,
+//! fair usage, stock, and the lifecycle and OTA modules) build their events
+//! here and nowhere else, so the shape receivers consume is defined once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{iccid_grouped, Account, Profile, Sponsor, UnixTime};
+
+/// Every event type, by the name receivers see in `event_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "Account/New")]
+    AccountNew,
+    #[serde(rename = "Account/FUP/Throttle")]
+    FupThrottle,
+    #[serde(rename = "Account/FUP/Restore")]
+    FupRestore,
+    #[serde(rename = "Account/Closed")]
+    AccountClosed,
+    #[serde(rename = "Bundle/Renewed")]
+    BundleRenewed,
+    #[serde(rename = "Bundle/Grace")]
+    BundleGrace,
+    #[serde(rename = "SIM/Swap")]
+    SimSwap,
+    #[serde(rename = "IMSI/Activate")]
+    ImsiActivate,
+    #[serde(rename = "IMSI/Deactivate")]
+    ImsiDeactivate,
+    #[serde(rename = "Stock/Low")]
+    StockLow,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::AccountNew,
+        EventType::FupThrottle,
+        EventType::FupRestore,
+        EventType::AccountClosed,
+        EventType::BundleRenewed,
+        EventType::BundleGrace,
+        EventType::SimSwap,
+        EventType::ImsiActivate,
+        EventType::ImsiDeactivate,
+        EventType::StockLow,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::AccountNew => "Account/New",
+            EventType::FupThrottle => "Account/FUP/Throttle",
+            EventType::FupRestore => "Account/FUP/Restore",
+            EventType::AccountClosed => "Account/Closed",
+            EventType::BundleRenewed => "Bundle/Renewed",
+            EventType::BundleGrace => "Bundle/Grace",
+            EventType::SimSwap => "SIM/Swap",
+            EventType::ImsiActivate => "IMSI/Activate",
+            EventType::ImsiDeactivate => "IMSI/Deactivate",
+            EventType::StockLow => "Stock/Low",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EventType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Variables only webhooks with `include_secrets` receive (and the admin
+/// API never shows): the SIM's PINs and PUKs and the Ki/OPc ciphertext.
+pub const SECRET_VARIABLES: [&str; 6] = ["pin1", "puk1", "pin2", "puk2", "ki", "opc"];
+
+/// An event before the outbox numbers it.
+#[derive(Clone, PartialEq)]
+pub struct EventDraft {
+    pub event_type: EventType,
+    pub account: Option<u64>,
+    pub variables: Value,
+}
+
+/// An event as the outbox holds it: numbered (unique and increasing per
+/// node) and stamped when the change that caused it committed.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: u64,
+    pub event_type: EventType,
+    pub created_at: UnixTime,
+    pub account: Option<u64>,
+    pub variables: Value,
+}
+
+// Variables may hold PINs, PUKs and key ciphertext: never print them.
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("event_id", &self.event_id)
+            .field("event_type", &self.event_type)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EventDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventDraft")
+            .field("event_type", &self.event_type)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Event {
+    /// The variables with the secret ones removed.
+    pub fn public_variables(&self) -> Value {
+        let mut v = self.variables.clone();
+        if let Some(m) = v.as_object_mut() {
+            for k in SECRET_VARIABLES {
+                m.remove(k);
+            }
+        }
+        v
+    }
+}
+
+/// One IMSI of a profile as events name it.
+#[derive(Debug, Clone)]
+pub struct ProfileImsi<'a> {
+    pub imsi: &'a str,
+    pub sponsor: Option<&'a Sponsor>,
+}
+
+fn imsis_json(imsis: &[ProfileImsi<'_>], with_provision: bool) -> Value {
+    let rows: Vec<Value> = imsis
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut row = json!({
+                "slot": i + 1,
+                "imsi": p.imsi,
+                "sponsor": p.sponsor.map(|s| s.name.as_str()),
+                "sponsor_id": p.sponsor.map(|s| s.id.as_str()),
+            });
+            if with_provision {
+                // A translating sponsor's IMSI reaches the home network as one
+                // of the operator's own: the HSS must not get a second entry.
+                let provision = p
+                    .sponsor
+                    .is_some_and(|s| s.provision_in_home_hss && s.translation.is_none());
+                row["provision"] = json!(provision);
+            }
+            row
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// Onboarding (#1.2, #2.3): what the provisioning system needs to create
+/// the profile's IMSIs in the HSS.
+pub fn account_new(account: &Account, profile: &Profile, imsis: &[ProfileImsi<'_>]) -> EventDraft {
+    EventDraft {
+        event_type: EventType::AccountNew,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "pool": profile.pool,
+            "iccid": profile.iccid,
+            "iccid_grouped": iccid_grouped(&profile.iccid),
+            "pin1": profile.pin1.expose(),
+            "puk1": profile.puk1.expose(),
+            "pin2": profile.pin2.expose(),
+            "puk2": profile.puk2.expose(),
+            "transport_key_label": profile.transport_key_label,
+            "ki": profile.ki.expose(),
+            "opc": profile.opc.expose(),
+            "imsis": imsis_json(imsis, true),
+        }),
+    }
+}
+
+/// What the fair-usage events carry beside the profile's IMSIs.
+#[derive(Debug, Clone, Copy)]
+pub struct FupUsage {
+    pub used_octets: u64,
+    pub threshold_octets: u64,
+}
+
+/// Fair usage (#1.4): throttle every IMSI of the profile.
+pub fn fup_throttle(
+    account: u64,
+    iccid: &str,
+    usage: FupUsage,
+    imsis: &[ProfileImsi<'_>],
+) -> EventDraft {
+    EventDraft {
+        event_type: EventType::FupThrottle,
+        account: Some(account),
+        variables: json!({
+            "iccid": iccid,
+            "used_octets": usage.used_octets,
+            "threshold_octets": usage.threshold_octets,
+            "imsis": imsis_json(imsis, false),
+        }),
+    }
+}
+
+/// Which stock level fell low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockScope<'a> {
+    Pool(&'a str),
+    Sponsor(&'a str),
+}
+
+/// Stock fell below its threshold (once per crossing).
+pub fn stock_low(scope: StockScope<'_>, product: &str, level: u64, threshold: u64) -> EventDraft {
+    let mut variables = json!({"product": product, "level": level, "threshold": threshold});
+    match scope {
+        StockScope::Pool(p) => variables["pool"] = json!(p),
+        StockScope::Sponsor(s) => variables["sponsor"] = json!(s),
+    }
+    EventDraft {
+        event_type: EventType::StockLow,
+        account: None,
+        variables,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.name()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.name()));
+        }
+        assert_eq!(EventType::parse("Account/Nope"), None);
+    }
+
+    #[test]
+    fn public_variables_drop_every_secret() {
+        let e = Event {
+            event_id: 1,
+            event_type: EventType::AccountNew,
+            created_at: 0,
+            account: Some(1),
+            variables: json!({"pin1": "1111", "ki": "AB", "iccid": "8949"}),
+        };
+        assert_eq!(e.public_variables(), json!({"iccid": "8949"}));
+        assert!(!format!("{e:?}").contains("1111"));
+    }
+}
