@@ -345,7 +345,6 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut tls = tls_setup(&cfg)?;
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
-    let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
     let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone());
     let dict = Arc::new(load_dictionary(&cfg)?);
@@ -357,7 +356,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         crate::rating::source::register_metrics();
         tracing::info!(%addr, "Prometheus metrics at /metrics");
     }
-    // After the recorder, so that no reload goes uncounted.
+    // After the recorder, so that no reload or delivery goes uncounted.
+    let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
     let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
     reload_on_hangup(hangup, engine.clone(), rating.clone());
     let boot = SystemTime::now()

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod webhook;
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -192,6 +194,7 @@ impl Gyro {
             reuse,
             None,
             node_extra,
+            "",
         )
     }
 
@@ -214,7 +217,21 @@ impl Gyro {
             dir,
             Some(port),
             "",
+            "",
         )
+    }
+
+    /// Starts gyro with `charging_extra` in [charging] and whole sections
+    /// (`[events]`, `[[events.webhook]]`, …) in `tail` at the end.
+    pub fn start_with_tail(tag: &str, charging_extra: &str, tail: &str) -> Gyro {
+        let host = "gyro.test.local";
+        Self::start_full(tag, host, "", charging_extra, None, None, "", tail)
+    }
+
+    /// `start_with_tail` again on an earlier run's data directory.
+    pub fn restart_with_tail(tag: &str, dir: &Path, charging_extra: &str, tail: &str) -> Gyro {
+        let (host, reuse) = ("gyro.test.local", Some(dir.to_path_buf()));
+        Self::start_full(tag, host, "", charging_extra, reuse, None, "", tail)
     }
 
     fn start_full(
@@ -225,6 +242,7 @@ impl Gyro {
         reuse: Option<PathBuf>,
         fixed_port: Option<u16>,
         node_extra: &str,
+        tail: &str,
     ) -> Gyro {
         let dir = reuse.unwrap_or_else(|| temp_dir(tag));
         // A port free a moment ago can be taken by another test's outbound
@@ -261,7 +279,7 @@ impl Gyro {
                 &format!("origin_host = \"{origin_host}\""),
             );
             let cfg = dir.join("gyro.toml");
-            std::fs::write(&cfg, base).unwrap();
+            std::fs::write(&cfg, format!("{base}\n{tail}")).unwrap();
             let log = dir.join(format!("gyro-{tag}.log"));
             let mut child = Command::new(env!("CARGO_BIN_EXE_gyro"))
                 .args(["serve", "--config"])
