@@ -123,6 +123,14 @@ fn without_diameter_defaults(base: &str, diameter_extra: &str) -> String {
     out
 }
 
+/// Config text beyond [diameter] and [charging]: lines at the end of
+/// [node], and whole sections at the end of the file.
+#[derive(Default, Clone, Copy)]
+pub struct Sections<'a> {
+    pub node: &'a str,
+    pub tail: &'a str,
+}
+
 pub struct Gyro {
     pub child: Child,
     pub port: u16,
@@ -193,8 +201,10 @@ impl Gyro {
             charging_extra,
             reuse,
             None,
-            node_extra,
-            "",
+            Sections {
+                node: node_extra,
+                tail: "",
+            },
         )
     }
 
@@ -216,8 +226,7 @@ impl Gyro {
             charging_extra,
             dir,
             Some(port),
-            "",
-            "",
+            Sections::default(),
         )
     }
 
@@ -225,13 +234,15 @@ impl Gyro {
     /// (`[events]`, `[[events.webhook]]`, …) in `tail` at the end.
     pub fn start_with_tail(tag: &str, charging_extra: &str, tail: &str) -> Gyro {
         let host = "gyro.test.local";
-        Self::start_full(tag, host, "", charging_extra, None, None, "", tail)
+        let more = Sections { node: "", tail };
+        Self::start_full(tag, host, "", charging_extra, None, None, more)
     }
 
     /// `start_with_tail` again on an earlier run's data directory.
     pub fn restart_with_tail(tag: &str, dir: &Path, charging_extra: &str, tail: &str) -> Gyro {
         let (host, reuse) = ("gyro.test.local", Some(dir.to_path_buf()));
-        Self::start_full(tag, host, "", charging_extra, reuse, None, "", tail)
+        let more = Sections { node: "", tail };
+        Self::start_full(tag, host, "", charging_extra, reuse, None, more)
     }
 
     fn start_full(
@@ -241,9 +252,9 @@ impl Gyro {
         charging_extra: &str,
         reuse: Option<PathBuf>,
         fixed_port: Option<u16>,
-        node_extra: &str,
-        tail: &str,
+        more: Sections<'_>,
     ) -> Gyro {
+        let (node_extra, tail) = (more.node, more.tail);
         let dir = reuse.unwrap_or_else(|| temp_dir(tag));
         // A port free a moment ago can be taken by another test's outbound
         // connection before gyro binds it: then try other ports.
