@@ -471,3 +471,98 @@ fn a_malformed_hook_url_stops_the_start_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("events.webhook[0].url"), "{err}");
 }
+
+fn api_post(g: &Gyro, path: &str, body: &Value) -> Value {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}{path}", g.api()))
+        .bearer_auth("gyro-dev-token")
+        .json(body)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().unwrap()
+}
+
+/// Five new Own+X profiles on new IMSIs of both sponsors.
+fn refill_own_x(g: &Gyro) {
+    let own: Vec<String> = (1..=5).map(|i| format!("26201910000000{i}")).collect();
+    let x: Vec<String> = (1..=5).map(|i| format!("21377910000000{i}")).collect();
+    api_post(
+        g,
+        "/api/v1/batches",
+        &json!({"sponsor": "own", "name": "refill-own", "imsis": own}),
+    );
+    api_post(
+        g,
+        "/api/v1/batches",
+        &json!({"sponsor": "partner-x", "name": "refill-x", "imsis": x}),
+    );
+    let mut csv =
+        String::from("iccid,imsi1,imsi2,ki,opc,pin1,puk1,pin2,puk2,transport_key_label\n");
+    for i in 1..=5 {
+        let payload = format!("8949102620109{i:07}");
+        let iccid = format!("{payload}{}", gyro::model::luhn_digit(&payload));
+        csv += &format!(
+            "{iccid},{},{},{:032X},{:032X},1234,12345678,4321,87654321,MNO.PROD.SM.TRK.AES\n",
+            own[i - 1],
+            x[i - 1],
+            i,
+            i + 10
+        );
+    }
+    let pool = "Own+X for EU Neighbour - Andorra";
+    api_post(g, "/api/v1/profiles", &json!({"pool": pool, "csv": csv}));
+}
+
+#[test]
+fn stock_low_once_per_crossing_and_again_after_a_refill() {
+    let Some(_) = webhook_bin() else { return };
+    let r = Receiver::start("ev-stock", "s3cret");
+    let tail = hook("ops", &r.url(), "s3cret", "events = [\"Stock/Low\"]");
+    // Own+X holds 1000 profiles: the seed's onboarding takes it to 999.
+    let replace = [("stock_alert_below = 100", "stock_alert_below = 1000")];
+    let g = Gyro::start_replacing("ev-stock", &replace, &tail);
+    let eu = "EU Neighbour - Andorra 30-Day Pass";
+    // Events of no account are not ordered among themselves: by id.
+    let mut got = r.wait_for(2, 20);
+    got.sort_by_key(|x| x.body["event_id"].as_u64());
+    let low: Vec<(Value, Value, Value)> = got
+        .iter()
+        .map(|x| {
+            let v = &x.body["variables"];
+            let scope = v.get("pool").or(v.get("sponsor")).cloned().unwrap();
+            (scope, v["level"].clone(), v["product"].clone())
+        })
+        .collect();
+    assert_eq!(
+        low,
+        vec![
+            (
+                json!("Own+X for EU Neighbour - Andorra"),
+                json!(999),
+                json!(eu)
+            ),
+            (json!("Partner X"), json!(999), json!(eu)),
+        ],
+        "{got:?}"
+    );
+    assert_eq!(got[0].body["variables"]["threshold"], 1000);
+    assert!(got[0].body["account"].is_null());
+    // Lower still: no new alert for the same crossing.
+    onboard(&g, eu);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(r.received().len(), 2);
+    // A refill back above the threshold, then a crossing again: alerts again.
+    refill_own_x(&g);
+    // 998 + 5 = 1003; three onboardings leave 1000, not below.
+    for _ in 0..3 {
+        onboard(&g, eu);
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(r.received().len(), 2, "1000 is not below 1000");
+    onboard(&g, eu);
+    let mut got = r.wait_for(4, 20);
+    got.sort_by_key(|x| x.body["event_id"].as_u64());
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got[2].body["variables"]["level"], 999);
+}

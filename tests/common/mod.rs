@@ -129,6 +129,8 @@ fn without_diameter_defaults(base: &str, diameter_extra: &str) -> String {
 pub struct Sections<'a> {
     pub node: &'a str,
     pub tail: &'a str,
+    /// Whole lines of the embedded config replaced by others.
+    pub replace: &'a [(&'a str, &'a str)],
 }
 
 pub struct Gyro {
@@ -203,7 +205,7 @@ impl Gyro {
             None,
             Sections {
                 node: node_extra,
-                tail: "",
+                ..Sections::default()
             },
         )
     }
@@ -234,14 +236,30 @@ impl Gyro {
     /// (`[events]`, `[[events.webhook]]`, …) in `tail` at the end.
     pub fn start_with_tail(tag: &str, charging_extra: &str, tail: &str) -> Gyro {
         let host = "gyro.test.local";
-        let more = Sections { node: "", tail };
+        let more = Sections {
+            tail,
+            ..Sections::default()
+        };
         Self::start_full(tag, host, "", charging_extra, None, None, more)
+    }
+
+    /// Starts gyro with lines of the embedded config replaced, and `tail`.
+    pub fn start_replacing(tag: &str, replace: &[(&str, &str)], tail: &str) -> Gyro {
+        let more = Sections {
+            tail,
+            replace,
+            ..Sections::default()
+        };
+        Self::start_full(tag, "gyro.test.local", "", "", None, None, more)
     }
 
     /// `start_with_tail` again on an earlier run's data directory.
     pub fn restart_with_tail(tag: &str, dir: &Path, charging_extra: &str, tail: &str) -> Gyro {
         let (host, reuse) = ("gyro.test.local", Some(dir.to_path_buf()));
-        let more = Sections { node: "", tail };
+        let more = Sections {
+            tail,
+            ..Sections::default()
+        };
         Self::start_full(tag, host, "", charging_extra, reuse, None, more)
     }
 
@@ -289,6 +307,11 @@ impl Gyro {
                 "origin_host = \"gyro.test.local\"",
                 &format!("origin_host = \"{origin_host}\""),
             );
+            let mut base = base;
+            for (from, to) in more.replace {
+                assert!(base.contains(from), "config/gyro.toml no longer has {from}");
+                base = base.replace(from, to);
+            }
             let cfg = dir.join("gyro.toml");
             std::fs::write(&cfg, format!("{base}\n{tail}")).unwrap();
             let log = dir.join(format!("gyro-{tag}.log"));
