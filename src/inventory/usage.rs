@@ -52,6 +52,10 @@ impl Inventory {
             .collect::<Result<Vec<_>, _>>()?;
         let at = g.fup_events.first().map_or(0, |e| e.at);
         batch.put(CHARGING_SEQ, &g.sequence);
+        // A group with events is made durable at once: the delivery loop may
+        // send an event as soon as it is visible, and one that a crash then
+        // took back would come again from the replay under another id.
+        let durable = durable || !drafts.is_empty();
         self.commit_with_events(batch, drafts, at, |b| {
             Ok(if durable {
                 self.store.commit(b)?
