@@ -78,7 +78,8 @@ impl Inventory {
         }
         let _order = self.events_lock.lock().unwrap_or_else(|p| p.into_inner());
         for d in drafts {
-            let event_id = self.store.next_id()?;
+            // From 1: `events_after(0)` is "from the start".
+            let event_id = self.store.next_id()? + 1;
             let e = Event {
                 event_id,
                 event_type: d.event_type,
@@ -233,5 +234,95 @@ impl Inventory {
             .map(|(imsi, sponsor)| ProfileImsi { imsi, sponsor })
             .collect();
         Ok(f(&imsis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::store::SledStore;
+    use crate::model::event::{stock_low, StockScope};
+
+    fn inventory() -> Inventory {
+        Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap()
+    }
+
+    fn emit(inv: &Inventory, n: usize, at: UnixTime) -> Vec<u64> {
+        let drafts = (0..n)
+            .map(|i| stock_low(StockScope::Pool("p"), "x", i as u64, 10))
+            .collect();
+        inv.commit_with_events(WriteBatch::default(), drafts, at, |b| {
+            Ok(inv.store.commit(b)?)
+        })
+        .unwrap();
+        let all = inv.events_after(0, 1000).unwrap();
+        all.iter().rev().take(n).rev().map(|e| e.event_id).collect()
+    }
+
+    fn delivery(state: DeliveryState) -> Delivery {
+        Delivery {
+            state,
+            attempts: 1,
+            last_attempt_at: 0,
+            status: Some(500),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn events_are_numbered_in_order_and_paged() {
+        let inv = inventory();
+        let ids = emit(&inv, 5, 100);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        let page = inv.events_after(ids[1], 2).unwrap();
+        let got: Vec<u64> = page.iter().map(|e| e.event_id).collect();
+        assert_eq!(got, vec![ids[2], ids[3]]);
+        assert_eq!(page[0].created_at, 100);
+    }
+
+    #[test]
+    fn retry_restarts_only_dead_deliveries_and_lowers_the_cursor() {
+        let inv = inventory();
+        let ids = emit(&inv, 3, 0);
+        inv.record_delivery(ids[1], "a", &delivery(DeliveryState::Dead))
+            .unwrap();
+        inv.record_delivery(ids[1], "b", &delivery(DeliveryState::Delivered))
+            .unwrap();
+        inv.set_delivery_cursor("a", ids[2]).unwrap();
+        assert_eq!(inv.retry_event(ids[1]).unwrap(), vec!["a".to_string()]);
+        assert_eq!(inv.delivery(ids[1], "a").unwrap(), None);
+        assert_eq!(inv.delivery_cursor("a").unwrap(), ids[1] - 1);
+        assert!(
+            inv.retry_event(ids[1]).unwrap().is_empty(),
+            "nothing dead now"
+        );
+        assert!(matches!(
+            inv.retry_event(ids[2] + 100),
+            Err(InventoryError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn compaction_removes_old_finished_events_with_their_deliveries() {
+        let inv = inventory();
+        let old = emit(&inv, 2, 10);
+        let new = emit(&inv, 1, 1000);
+        inv.record_delivery(old[0], "a", &delivery(DeliveryState::Delivered))
+            .unwrap();
+        inv.record_delivery(new[0], "a", &delivery(DeliveryState::Delivered))
+            .unwrap();
+        // Done: delivered to "a". old[1] is not, and new[0] is too young.
+        let done = |_: &Event, ds: &[(String, Delivery)]| {
+            ds.iter().any(|(_, d)| d.state == DeliveryState::Delivered)
+        };
+        assert_eq!(inv.compact_events(500, done).unwrap(), 1);
+        let left: Vec<u64> = inv
+            .events_after(0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(left, vec![old[1], new[0]]);
+        assert!(inv.deliveries(old[0]).unwrap().is_empty());
     }
 }
