@@ -107,6 +107,7 @@ fn build_index(n: u64) -> Arc<Index> {
             name: "P".into(),
             rate_codes: vec![],
             rate_code_groups: vec![],
+            ..Product::default()
         }],
     ));
     // The order a rebuild uses: account, profile, then its IMSIs.
@@ -380,6 +381,7 @@ fn write_store(store: &SledStore, m: u64) {
                 name: "P".into(),
                 rate_codes: vec![],
                 rate_code_groups: vec![],
+                ..Product::default()
             },
         );
         store.commit(b).unwrap();

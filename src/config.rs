@@ -56,6 +56,18 @@ pub struct Config {
     pub proxy: crate::upstream::ProxySection,
     #[serde(default)]
     pub events: events::EventsSection,
+    #[serde(default)]
+    pub lifecycle: LifecycleSection,
+}
+
+/// `[lifecycle]`: what a lapsed bundle answers, and grace reminders.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleSection {
+    /// A lapsed bundle's 4012 carries Final-Unit-Indication REDIRECT here.
+    pub topup_url: Option<String>,
+    /// `Bundle/Grace` reminders this long before grace ends.
+    pub grace_reminders: Vec<HumaneDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +132,9 @@ pub struct NodeSection {
     pub tls_key: Option<PathBuf>,
     /// Set: TLS clients need a certificate from these CAs (see config/tls.rs).
     pub tls_client_ca: Option<PathBuf>,
+    /// A clock that `POST /api/v1/clock` may move forward (tests only).
+    #[serde(default)]
+    pub test_clock: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod diameter;
 pub mod events;
 pub mod inventory;
+pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod rating;

@@ -82,10 +82,21 @@ pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
     let started = std::time::Instant::now();
     // Beside the store, not in it: a derived cache that may be deleted.
     let checkpoint = cfg.node.data_dir.join("index.checkpoint");
-    let inv = Arc::new(Inventory::open_with_checkpoint(
-        Arc::new(store),
-        Some(checkpoint),
-    )?);
+    let mut inv = Inventory::open_with_checkpoint(Arc::new(store), Some(checkpoint))?;
+    if cfg.node.test_clock {
+        tracing::warn!(
+            "node.test_clock = true: POST /api/v1/clock may move the node clock forward"
+        );
+        inv.set_clock(Arc::new(crate::model::clock::NodeClock::test()));
+    }
+    inv.set_grace_reminders(
+        cfg.lifecycle
+            .grace_reminders
+            .iter()
+            .map(|d| d.secs())
+            .collect(),
+    );
+    let inv = Arc::new(inv);
     inv.set_stock_alert_below(cfg.inventory.stock_alert_below);
     let (imsis, profiles, accounts) = inv.index().counts();
     tracing::info!(
@@ -137,6 +148,7 @@ pub fn charging(
             filter_id: c.filter_id.clone(),
             location_triggers: c.location_triggers,
             // Proxy mode answers locally only while no upstream answers.
+            topup_url: cfg.lifecycle.topup_url.clone(),
             failsafe: (c.mode == ChargingMode::Proxy
                 && cfg.proxy.on_upstream_down == crate::upstream::OnUpstreamDown::Local)
                 .then_some((
@@ -166,8 +178,16 @@ pub fn charging(
             engine,
             committer,
             failure,
+            clock: inventory.clock(),
         },
     ))
+}
+
+/// What the admin API drives beyond the inventory.
+struct Services {
+    server_initiated: Arc<ServerInitiated>,
+    events: Arc<crate::events::Events>,
+    lifecycle: Arc<crate::lifecycle::Lifecycle>,
 }
 
 /// Serves the admin API on `api.listen`, when set.
@@ -176,8 +196,7 @@ async fn start_api(
     inventory: &Arc<Inventory>,
     engine: &Arc<Engine>,
     rating: &Arc<RatingSource>,
-    server_initiated: Arc<ServerInitiated>,
-    events: Arc<crate::events::Events>,
+    services: Services,
 ) -> anyhow::Result<()> {
     let Some(addr) = cfg.api.listen else {
         return Ok(());
@@ -188,11 +207,12 @@ async fn start_api(
     let state = Arc::new(ApiState {
         engine: Some(engine.clone()),
         rating: Some(rating.clone()),
-        server_initiated: Some(server_initiated),
+        server_initiated: Some(services.server_initiated),
         inventory: inventory.clone(),
         token: cfg.api.token.clone(),
         stock_alert_below: cfg.inventory.stock_alert_below,
-        events: Some(events),
+        events: Some(services.events),
+        lifecycle: Some(services.lifecycle),
     });
     let listener = TcpListener::bind(addr)
         .await
@@ -346,7 +366,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
-    crate::charging::app::spawn_supervision(engine.clone());
+    crate::charging::app::spawn_supervision(engine.clone(), inventory.clock());
     let dict = Arc::new(load_dictionary(&cfg)?);
     if let Some(addr) = cfg.metrics.listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -370,6 +390,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         // Stable for this boot, larger after every restart (RFC 6733 §8.16).
         state_id: boot.as_secs() as u32,
     };
+    let credit_control = app.clone();
     let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
     let local = Arc::new(LocalNode::new(
         origin,
@@ -424,7 +445,18 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         node.local(),
         d.request_timeout.0,
     ));
-    start_api(&cfg, &inventory, &engine, &rating, server_initiated, events).await?;
+    let lifecycle = crate::lifecycle::Lifecycle::new(
+        inventory.clone(),
+        Some(credit_control),
+        Some(server_initiated.clone()),
+    );
+    lifecycle.spawn();
+    let services = Services {
+        server_initiated,
+        events,
+        lifecycle,
+    };
+    start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;
     let every = cfg.inventory.checkpoint_every.0;
     let periodic = inventory.clone();

@@ -349,8 +349,16 @@ fn kill_9_mid_delivery_loses_nothing_and_a_duplicate_keeps_its_webhook_id() {
         .map(|e| e["event_id"].as_u64().unwrap())
         .collect();
     assert!(before < all.len(), "all {before} delivered before the kill");
-    let got = r.wait_for(all.len(), 60);
-    let ids: HashSet<u64> = got.iter().map(|x| x.webhook_id.parse().unwrap()).collect();
+    // Duplicates count as lines: wait for every id, not for a line count.
+    let ids_of = |got: &[Received]| -> HashSet<u64> {
+        got.iter().map(|x| x.webhook_id.parse().unwrap()).collect()
+    };
+    wait_until(60, "every event", || {
+        let ids = ids_of(&r.received());
+        all.iter().all(|id| ids.contains(id))
+    });
+    let got = r.received();
+    let ids = ids_of(&got);
     for id in &all {
         assert!(ids.contains(id), "event {id} never arrived");
     }

@@ -409,6 +409,7 @@ fn reload_without_charging_is_503() {
         token: "gyro-dev-token".into(),
         stock_alert_below: 100,
         events: None,
+        lifecycle: None,
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt

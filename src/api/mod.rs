@@ -18,6 +18,7 @@ use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 
 mod events;
+mod lifecycle;
 mod reload;
 mod sessions;
 
@@ -33,6 +34,8 @@ pub struct ApiState {
     pub stock_alert_below: u64,
     /// The outbox and its webhooks (absent in CLI-only use).
     pub events: Option<Arc<crate::events::Events>>,
+    /// Renewal, closure, the test clock (absent in CLI-only use).
+    pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
 }
 
 type St = State<Arc<ApiState>>;
@@ -149,7 +152,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/accounts", post(post_account))
-        .route("/api/v1/accounts/{id}", get(get_account))
+        .route(
+            "/api/v1/accounts/{id}",
+            get(get_account).patch(lifecycle::patch_account),
+        )
+        .route("/api/v1/accounts/{id}/renew", post(lifecycle::post_renew))
+        .route("/api/v1/accounts/{id}/close", post(lifecycle::post_close))
+        .route(
+            "/api/v1/clock",
+            get(lifecycle::get_clock).post(lifecycle::post_clock),
+        )
         .route("/api/v1/accounts/{id}/balance", get(get_balance))
         .route("/api/v1/accounts/{id}/reauth", post(sessions::post_reauth))
         .route("/api/v1/accounts/{id}/abort", post(sessions::post_abort))
@@ -296,7 +308,11 @@ async fn get_account(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
-    Ok(Json(account(&st, &id).await?))
+    let a = account(&st, &id).await?;
+    let bundle = lifecycle::period_of(&st, a.id).await?;
+    let mut v = serde_json::to_value(&a).unwrap_or_default();
+    v["bundle"] = bundle;
+    Ok(Json(v))
 }
 
 /// The account named by a path segment: 400 if it is not a number, 404 if

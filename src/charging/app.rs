@@ -24,6 +24,8 @@ pub struct CreditControl {
     pub committer: Committer,
     /// Sent in every CCA-I.
     pub failure: FailureHandling,
+    /// The node clock (a test clock runs ahead of the system's).
+    pub clock: Arc<crate::model::clock::NodeClock>,
 }
 
 impl Sequencer for Committer {
@@ -71,6 +73,7 @@ impl CreditControl {
                 redirect_url: self.engine.cfg.redirect_url.as_deref(),
                 filter_id: self.engine.cfg.filter_id.as_deref(),
             },
+            topup_url: self.engine.cfg.topup_url.as_deref(),
             failure: self.failure,
         };
         let encode = |d: &Decision| {
@@ -81,7 +84,7 @@ impl CreditControl {
         let c = self.engine.charge(
             &ccr,
             m.header.end_to_end,
-            unix(now),
+            self.clock.at(now),
             &self.committer,
             &encode,
         );
@@ -115,7 +118,7 @@ impl Application for CreditControl {
             command::SESSION_TERMINATION => {
                 let ended = m
                     .session_id()
-                    .is_some_and(|sid| self.engine.end_session(sid, unix(now)));
+                    .is_some_and(|sid| self.engine.end_session(sid, self.clock.at(now)));
                 let code = if ended {
                     result::SUCCESS
                 } else {
@@ -173,12 +176,12 @@ fn count_request(result_code: u32) {
 
 /// Supervision: once a second, Tcc for silent sessions and forgetting
 /// ended ones.
-pub fn spawn_supervision(engine: Arc<Engine>) {
+pub fn spawn_supervision(engine: Arc<Engine>, clock: Arc<crate::model::clock::NodeClock>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
-            let swept = engine.expire(unix(SystemTime::now()));
+            let swept = engine.expire(clock.now());
             if swept.expired > 0 {
                 tracing::debug!(
                     sessions = swept.expired,

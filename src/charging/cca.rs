@@ -69,6 +69,8 @@ pub struct FailureHandling {
 /// The answer's framing: the Final-Unit-Indication form, failure handling.
 pub struct Answering<'a> {
     pub fui: FinalUnit<'a>,
+    /// Where a lapsed bundle's refusal sends the user (REDIRECT).
+    pub topup_url: Option<&'a str>,
     pub failure: FailureHandling,
 }
 
@@ -116,13 +118,13 @@ pub fn encode(
             if let Some(v) = s.validity_time {
                 b.u32(VALIDITY_TIME, v);
             }
-            if s.final_unit || how.fui.on_credit_limit(s) {
-                final_unit(&mut b, &how.fui);
+            if let Some(f) = unit_indication(s, how) {
+                final_unit(&mut b, &f);
             }
         }
         None => {
             for s in &d.services {
-                b.group(MSCC, |b| mscc(b, s, d.location_triggers, &how.fui));
+                b.group(MSCC, |b| mscc(b, s, d.location_triggers, how));
             }
         }
     }
@@ -163,6 +165,20 @@ fn granted(b: &mut crate::diameter::MessageBuilder<'_>, g: Granted) {
     });
 }
 
+/// The Final-Unit-Indication a service answer carries, if any: REDIRECT to
+/// the top-up for a lapsed bundle, else the configured one on a last grant
+/// or (unless TERMINATE) on a 4012.
+fn unit_indication<'a>(s: &ServiceAnswer, how: &Answering<'a>) -> Option<FinalUnit<'a>> {
+    if let (true, Some(url)) = (s.lapsed, how.topup_url) {
+        return Some(FinalUnit {
+            action: value::FINAL_UNIT_REDIRECT,
+            redirect_url: Some(url),
+            filter_id: how.fui.filter_id,
+        });
+    }
+    (s.final_unit || how.fui.on_credit_limit(s)).then_some(FinalUnit { ..how.fui })
+}
+
 fn final_unit(b: &mut crate::diameter::MessageBuilder<'_>, fui: &FinalUnit<'_>) {
     b.group(FINAL_UNIT_INDICATION, |b| {
         b.i32(FINAL_UNIT_ACTION, fui.action);
@@ -186,7 +202,7 @@ fn mscc(
     b: &mut crate::diameter::MessageBuilder<'_>,
     s: &ServiceAnswer,
     triggers: bool,
-    fui: &FinalUnit<'_>,
+    how: &Answering<'_>,
 ) {
     if let Some(g) = s.granted {
         granted(b, g);
@@ -201,8 +217,8 @@ fn mscc(
         b.u32(VALIDITY_TIME, v);
     }
     b.u32(codes::RESULT_CODE, s.result_code);
-    if s.final_unit || fui.on_credit_limit(s) {
-        final_unit(b, fui);
+    if let Some(f) = unit_indication(s, how) {
+        final_unit(b, &f);
     }
     // Usage is rated per visited network: the gateway must report (and get
     // a new grant) when the subscriber crosses a border.

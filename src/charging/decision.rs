@@ -183,6 +183,7 @@ impl Engine {
             usage_at,
             grantable: covered && destination_ok(rating, ccr, voice, bundle),
             no_grants: ended || rt == RequestType::Termination,
+            lapsed: sub.in_grace,
         };
         Plan {
             cx,

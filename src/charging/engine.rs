@@ -55,6 +55,8 @@ pub struct EngineConfig {
     /// capped (octets, seconds) and every xDR is tagged `mode: local`, the
     /// journal replayed to the upstream later.
     pub failsafe: Option<(u64, u64)>,
+    /// A lapsed bundle's 4012 redirects here (`lifecycle.topup_url`).
+    pub topup_url: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +70,7 @@ impl Default for EngineConfig {
             idle_max: 86_400,
             location_triggers: true,
             failsafe: None,
+            topup_url: None,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct Engine {
     pub ledger: Ledger,
     pub cfg: EngineConfig,
     gateways: Gateways,
+    /// Each account's current bundle period start (see `period`).
+    pub(super) periods: dashmap::DashMap<u64, UnixTime, rustc_hash::FxBuildHasher>,
 }
 
 /// Encodes a decision as the answer to send.
@@ -108,6 +113,7 @@ impl Engine {
             ledger: Ledger::default(),
             cfg,
             gateways: Gateways::default(),
+            periods: Default::default(),
         }
     }
 
@@ -245,6 +251,9 @@ impl Engine {
                 seq: 0,
                 duplicate: false,
             };
+        }
+        if let Some(start) = self.period_of(account) {
+            bal.align_period(start);
         }
         let catalog = self.index.catalog();
         let rating = self.rating.load();

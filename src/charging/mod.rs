@@ -13,6 +13,7 @@ pub mod engine;
 pub mod gateway;
 pub mod identity;
 pub mod ledger;
+mod period;
 pub mod rate;
 pub mod server_initiated;
 pub mod session;

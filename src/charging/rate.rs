@@ -32,6 +32,8 @@ pub struct ServiceAnswer {
     pub granted: Option<Granted>,
     pub validity_time: Option<u32>,
     pub final_unit: bool,
+    /// Refused because the bundle lapsed: the gateway is sent to the top-up.
+    pub lapsed: bool,
     /// CHECK_BALANCE / PRICE_ENQUIRY: whether the bundle covers what was asked.
     pub enough: Option<bool>,
 }
@@ -69,6 +71,8 @@ pub struct Context<'a> {
     pub grantable: bool,
     /// No new quota: a CCR-T, or a request on a session gyro ended.
     pub no_grants: bool,
+    /// The account's bundle lapsed (grace): no units until it renews.
+    pub lapsed: bool,
 }
 
 /// What rating one service changed.
@@ -219,6 +223,7 @@ pub fn rate_service(
         granted: None,
         validity_time: None,
         final_unit: false,
+        lapsed: false,
         enough: None,
     };
     let event = cx.request == RequestType::Event;
@@ -257,6 +262,12 @@ fn answer(
     if !cx.grantable {
         a.result_code = result::END_USER_SERVICE_DENIED;
         a.validity_time = Some(cx.validity);
+        return;
+    }
+    if cx.lapsed && group == GroupRating::Allowance && cx.action == Action::Charge {
+        a.result_code = result::CREDIT_LIMIT_REACHED;
+        a.validity_time = Some(cx.validity);
+        a.lapsed = true;
         return;
     }
     if cx.limit == 0 && group == GroupRating::Allowance {

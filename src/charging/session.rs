@@ -114,6 +114,7 @@ mod tests {
             sponsor: 0,
             account: 3,
             product: 0,
+            in_grace: false,
         };
         Session::new(sub, "E212-262-01".parse().unwrap(), 0)
     }

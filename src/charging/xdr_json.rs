@@ -41,6 +41,10 @@ fn uint(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+fn int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
 fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
     match n {
         Some(n) => uint(out, n),
@@ -124,10 +128,13 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
         out.extend_from_slice(b",\"sms\":");
         uint(out, u.sms);
         out.extend_from_slice(if u.fup_crossed {
-            b",\"fup_crossed\":true}"
+            b",\"fup_crossed\":true"
         } else {
-            b",\"fup_crossed\":false}"
+            b",\"fup_crossed\":false"
         });
+        out.extend_from_slice(b",\"period_start\":");
+        int(out, u.period_start);
+        out.push(b'}');
     }
     if let Some(f) = &x.fup {
         out.extend_from_slice(b",\"fup\":");
@@ -190,6 +197,7 @@ mod tests {
                 voice_seconds: 8,
                 sms: 6,
                 fup_crossed: fup,
+                period_start: 1_796_000_000,
             }),
             mode: rr.map(|_| "proxy"),
             upstream: rr.map(|_| "ocs1.\"x\"".into()),

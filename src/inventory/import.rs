@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use super::ops::{invalid, now_unix, Inventory, InventoryError};
+use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
 use super::LineError;
 use crate::model::*;
@@ -178,7 +178,7 @@ impl Inventory {
             recycling: spec.recycling,
             end_of_life: spec.end_of_life,
             count: order.len() as u64,
-            imported_at: now_unix(),
+            imported_at: self.now(),
         };
         let mut b = WriteBatch::default();
         let mut records = Vec::with_capacity(order.len());

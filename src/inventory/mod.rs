@@ -6,7 +6,9 @@
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
+mod history;
 pub mod import;
+pub mod lifecycle;
 pub mod ops;
 pub mod outbox;
 mod rebuild;
@@ -14,6 +16,7 @@ pub mod seed;
 pub mod stock;
 mod stock_alert;
 pub mod store;
+mod timers;
 pub mod usage;
 
 pub use checkpoint::StartedFrom;

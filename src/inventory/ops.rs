@@ -79,6 +79,10 @@ pub struct Inventory {
     pub(crate) events_written: Arc<tokio::sync::Notify>,
     /// `inventory.stock_alert_below` (0: no `Stock/Low` events).
     pub(crate) stock_alert_below: std::sync::atomic::AtomicU64,
+    /// `lifecycle.grace_reminders`, in seconds before grace ends.
+    pub(crate) grace_reminders: std::sync::RwLock<Vec<i64>>,
+    /// The node clock: every record's time comes from it.
+    pub(crate) clock: Arc<crate::model::clock::NodeClock>,
 }
 
 pub fn now_unix() -> UnixTime {
@@ -113,6 +117,8 @@ impl Inventory {
             events_lock: Mutex::new(()),
             events_written: Arc::new(tokio::sync::Notify::new()),
             stock_alert_below: std::sync::atomic::AtomicU64::new(0),
+            clock: Arc::new(crate::model::clock::NodeClock::system()),
+            grace_reminders: std::sync::RwLock::new(vec![]),
         };
         inv.start()?;
         Ok(inv)
@@ -127,6 +133,35 @@ impl Inventory {
     }
     pub fn store(&self) -> &dyn Storage {
         &*self.store
+    }
+
+    /// Uses `clock` as the node clock from now on.
+    pub fn set_clock(&mut self, clock: Arc<crate::model::clock::NodeClock>) {
+        self.clock = clock;
+    }
+
+    pub fn clock(&self) -> Arc<crate::model::clock::NodeClock> {
+        self.clock.clone()
+    }
+
+    /// Reminders during grace, this many seconds before it ends.
+    pub fn set_grace_reminders(&self, before_end: Vec<i64>) {
+        *self
+            .grace_reminders
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = before_end;
+    }
+
+    pub(crate) fn grace_reminders(&self) -> Vec<i64> {
+        self.grace_reminders
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The node's time.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Stock> {
@@ -176,7 +211,7 @@ impl Inventory {
         b.put(
             format!("audit/{id:020}"),
             &AuditRecord {
-                at: now_unix(),
+                at: self.now(),
                 actor: actor.into(),
                 action: action.into(),
                 subject: subject.into(),
@@ -383,7 +418,7 @@ impl Inventory {
             product: product.into(),
             profile: Some(iccid.clone()),
             status: AccountStatus::Active,
-            created_at: now_unix(),
+            created_at: self.now(),
         };
         profile.state = ProfileState::Assigned { account: id };
         let mut b = WriteBatch::default();
@@ -411,6 +446,12 @@ impl Inventory {
             vec![event::account_new(&account, &profile, imsis)]
         })?;
         drafts.extend(self.stock_taken(&stock, &profile.pool, &sponsors, product, &mut b)?);
+        self.start_first_period(&mut b, &account)?;
+        let who = super::history::Holder {
+            account: Some(&account),
+            event: "assigned",
+        };
+        self.record_profile(&mut b, &profile, who, account.created_at)?;
         self.commit_with_events(b, drafts, account.created_at, |b| self.commit(b))?;
         if let Some(m) = stock.available.get_mut(&profile.pool) {
             m.remove(&iccid);

@@ -35,3 +35,46 @@ impl<'de> Deserialize<'de> for HumaneDuration {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
+
+impl std::fmt::Display for HumaneDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_millis();
+        let s = self.0.as_secs();
+        if ms % 1000 != 0 {
+            write!(f, "{ms}ms")
+        } else if s != 0 && s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s != 0 && s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl serde::Serialize for HumaneDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl HumaneDuration {
+    pub fn secs(&self) -> i64 {
+        self.0.as_secs() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HumaneDuration;
+
+    #[test]
+    fn written_back_as_read() {
+        for s in ["500ms", "30s", "5m", "12h", "180d", "90s"] {
+            let d: HumaneDuration = s.parse().unwrap();
+            assert_eq!(d.to_string(), s);
+        }
+    }
+}

@@ -31,10 +31,12 @@ pub enum EventType {
     ImsiDeactivate,
     #[serde(rename = "Stock/Low")]
     StockLow,
+    #[serde(rename = "Batch/Removed")]
+    BatchRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::AccountNew,
         EventType::FupThrottle,
         EventType::FupRestore,
@@ -45,6 +47,7 @@ impl EventType {
         EventType::ImsiActivate,
         EventType::ImsiDeactivate,
         EventType::StockLow,
+        EventType::BatchRemoved,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl EventType {
             EventType::ImsiActivate => "IMSI/Activate",
             EventType::ImsiDeactivate => "IMSI/Deactivate",
             EventType::StockLow => "Stock/Low",
+            EventType::BatchRemoved => "Batch/Removed",
         }
     }
 
@@ -201,6 +205,72 @@ pub fn fup_throttle(
             "used_octets": usage.used_octets,
             "threshold_octets": usage.threshold_octets,
             "imsis": imsis_json(imsis, false),
+        }),
+    }
+}
+
+/// A new bundle period (#1.4 renewal).
+pub fn bundle_renewed(
+    account: &Account,
+    start: UnixTime,
+    end: Option<UnixTime>,
+    renewals: u32,
+) -> EventDraft {
+    EventDraft {
+        event_type: EventType::BundleRenewed,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "period_start": start,
+            "period_end": end,
+            "renewals": renewals,
+        }),
+    }
+}
+
+/// The bundle lapsed (`stage` "started") or grace runs on ("reminder"):
+/// the profile stays assigned until `until` (#1.8).
+pub fn bundle_grace(account: &Account, stage: &str, until: UnixTime, now: UnixTime) -> EventDraft {
+    EventDraft {
+        event_type: EventType::BundleGrace,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "stage": stage,
+            "grace_until": until,
+            "days_left": (until - now).max(0) / 86_400,
+        }),
+    }
+}
+
+/// Renewal after fair usage was crossed: every IMSI back to normal.
+pub fn fup_restore(account: u64, iccid: &str, imsis: &[ProfileImsi<'_>]) -> EventDraft {
+    EventDraft {
+        event_type: EventType::FupRestore,
+        account: Some(account),
+        variables: json!({"iccid": iccid, "imsis": imsis_json(imsis, false)}),
+    }
+}
+
+/// Closure (#1.9): the profile is disposed and its IMSIs leave the HSS;
+/// `remove` is false where the HSS holds no entry (translating sponsors).
+pub fn account_closed(account: &Account, iccid: &str, imsis: &[ProfileImsi<'_>]) -> EventDraft {
+    let mut rows = imsis_json(imsis, true);
+    for r in rows.as_array_mut().into_iter().flatten() {
+        if let Some(p) = r.as_object_mut().and_then(|o| o.remove("provision")) {
+            r["remove"] = p;
+        }
+    }
+    EventDraft {
+        event_type: EventType::AccountClosed,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "iccid": iccid,
+            "imsis": rows,
         }),
     }
 }

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod clock;
 mod duration;
 pub mod event;
+pub mod lifecycle;
 mod usage;
 
 pub use duration::HumaneDuration;
@@ -172,7 +174,7 @@ pub struct DynamicImsiPool {
     pub products: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Product {
     pub name: String,
     /// Rate codes (`E212-262-01`) the bundle covers.
@@ -181,6 +183,17 @@ pub struct Product {
     /// Named groups of rate codes ("other EU member codes").
     #[serde(default)]
     pub rate_code_groups: Vec<String>,
+    /// How long the bundle runs from activation ("7d", "30d"); none: it
+    /// never lapses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<HumaneDuration>,
+    /// Whether it may renew by itself (for accounts with `auto_renew`).
+    #[serde(default)]
+    pub renewable: bool,
+    /// After a lapse the profile stays assigned this long ("60d") before
+    /// the account closes; none: it closes at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period: Option<HumaneDuration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,7 @@ pub(crate) fn product(name: &str, rate_codes: &[&str]) -> Product {
         name: name.into(),
         rate_codes: rate_codes.iter().map(|c| c.to_string()).collect(),
         rate_code_groups: vec![],
+        ..Product::default()
     }
 }
 

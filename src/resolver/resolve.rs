@@ -17,6 +17,9 @@ pub struct Subscriber {
     pub sponsor: u16,
     pub account: u64,
     pub product: u16,
+    /// The account's bundle lapsed and it is in its grace period: no new
+    /// units until it renews.
+    pub in_grace: bool,
 }
 
 /// Why a request resolves to no chargeable subscriber.
@@ -99,6 +102,7 @@ impl Index {
             sponsor: via_translation.unwrap_or(e.sponsor),
             account: p.account.id,
             product: p.account.product,
+            in_grace: matches!(p.account.state, AccountState::Grace(_)),
         })
     }
 
@@ -116,6 +120,7 @@ impl Index {
             sponsor: NO_SPONSOR,
             account: a.id,
             product: a.product,
+            in_grace: matches!(a.state, AccountState::Grace(_)),
         })
     }
 }

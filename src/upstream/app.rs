@@ -117,6 +117,7 @@ impl Proxy {
             sponsor: crate::resolver::resolve::NO_SPONSOR,
             account: 0,
             product: 0,
+            in_grace: false,
         };
         self.canonical(&sub)
     }
@@ -207,6 +208,7 @@ pub(super) fn refuse(origin: &Origin, req: &Message<'_>, code: u32, why: String)
                 redirect_url: None,
                 filter_id: None,
             },
+            topup_url: None,
             failure: cca::FailureHandling::default(),
         };
         cca::encode(&mut buf, origin, req, &d, &how);

@@ -56,6 +56,7 @@ pub fn usage_commit(
         usage_at,
         grantable: false,
         no_grants: true,
+        lapsed: false,
     };
     let mut xdrs = vec![];
     for svc in &ccr.services {

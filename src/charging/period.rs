@@ -1,0 +1,90 @@
+//! Bundle periods on the charging side: the usage an account's balance
+//! counts belongs to one period, and a renewal starts the next from zero
+//! (reservations carry over). The lifecycle tells the engine when a period
+//! starts; a balance still stamped with an earlier one is reset, under the
+//! account's lock, before anything is rated on it.
+
+use super::balance::AccountBalance;
+use super::commit::Commit;
+use super::engine::{Engine, Sequencer};
+use crate::model::UnixTime;
+
+impl AccountBalance {
+    /// Brings the balance into the period starting `start`; true when that
+    /// reset what it had used. A balance that never knew its period (made
+    /// before the account's first charge) takes it as it is.
+    pub fn align_period(&mut self, start: UnixTime) -> bool {
+        if self.used.period_start == 0 || self.used.period_start == start {
+            self.used.period_start = start;
+            return false;
+        }
+        if self.used.period_start > start {
+            return false;
+        }
+        self.used = crate::model::Used {
+            period_start: start,
+            ..Default::default()
+        };
+        true
+    }
+}
+
+impl Engine {
+    /// The period of `account` started at `start` (start-up, for every
+    /// account with a bundle period).
+    pub fn set_period(&self, account: u64, start: UnixTime) {
+        self.periods.insert(account, start);
+    }
+
+    pub(super) fn period_of(&self, account: u64) -> Option<UnixTime> {
+        self.periods.get(&account).map(|s| *s)
+    }
+
+    /// A renewal: the account's balance starts from zero now, and the
+    /// reset is committed like any change of usage. Returns the commit
+    /// sequence (0: the balance had nothing to reset).
+    pub fn start_period(&self, account: u64, start: UnixTime, seq: &dyn Sequencer) -> u64 {
+        self.set_period(account, start);
+        let mut acct = self.ledger.lock(account);
+        if acct.existing().is_none() {
+            return 0;
+        }
+        let bal = &mut acct.state().balance;
+        if !bal.align_period(start) {
+            return 0;
+        }
+        seq.submit(Commit {
+            account,
+            used: Some(bal.used),
+            xdrs: vec![],
+            fup: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_period_resets_usage_and_keeps_reservations() {
+        let mut b = AccountBalance::default();
+        b.used.data_octets = 10;
+        b.reserved_data = 5;
+        assert!(
+            !b.align_period(100),
+            "an unstamped balance takes the period"
+        );
+        assert_eq!((b.used.data_octets, b.used.period_start), (10, 100));
+        b.used.fup_crossed = true;
+        assert!(b.align_period(200));
+        assert_eq!(b.used.data_octets, 0);
+        assert!(!b.used.fup_crossed);
+        assert_eq!(b.reserved_data, 5);
+        assert!(
+            !b.align_period(100),
+            "an older period never resets a newer one"
+        );
+        assert_eq!(b.used.period_start, 200);
+    }
+}

@@ -1,0 +1,480 @@
+//! The subscriber lifecycle's transitions: a bundle period starts, renews,
+//! lapses into grace, grace reminds and ends, an account closes and its
+//! IMSIs go on hold, a hold ends. Each transition is one atomic batch with
+//! its audit record, events, history and the timers it sets; the timer that
+//! ran it is deleted in the same batch. What lies beyond the store (the
+//! ledger's reset, RAR/ASR) comes back as `Effect`s for the caller.
+
+use super::history::Holder;
+use super::ops::{invalid, Inventory, InventoryError, Stock};
+use super::store::{StorageExt, WriteBatch};
+use crate::model::event::{self, EventDraft};
+use crate::model::lifecycle::{BundlePeriod, HoldOrigin, Timer, TimerKind};
+use crate::model::*;
+
+const DAY: i64 = 86_400;
+
+/// What the rest of the node does after a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A new period from `start`: the ledger starts from zero, and the
+    /// gateways are asked to re-authorise (RAR).
+    PeriodStarted { account: u64, start: UnixTime },
+    /// The bundle lapsed: RAR, so the gateways hear 4012 now.
+    Lapsed { account: u64 },
+    /// The account closed: ASR to its sessions.
+    Closed { account: u64 },
+}
+
+impl Inventory {
+    fn product_record(&self, name: &str) -> Result<Product, InventoryError> {
+        self.store
+            .get(&format!("product/{name}"))?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "product",
+                id: name.into(),
+            })
+    }
+
+    pub(crate) fn account_record(&self, id: u64) -> Result<Account, InventoryError> {
+        self.account(id)?.ok_or_else(|| InventoryError::NotFound {
+            what: "account",
+            id: id.to_string(),
+        })
+    }
+
+    /// Onboarding: the bundle runs from activation for one period.
+    pub(crate) fn start_first_period(
+        &self,
+        b: &mut WriteBatch,
+        a: &Account,
+    ) -> Result<(), InventoryError> {
+        let product = self.product_record(&a.product)?;
+        let p = BundlePeriod {
+            account: a.id,
+            product: a.product.clone(),
+            start: a.created_at,
+            end: product.period.map(|d| a.created_at + d.secs()),
+            auto_renew: false,
+            renewals: 0,
+        };
+        self.set_period(b, &p)
+    }
+
+    fn set_period(&self, b: &mut WriteBatch, p: &BundlePeriod) -> Result<(), InventoryError> {
+        if let Some(end) = p.end {
+            let kind = TimerKind::BundleEnd {
+                account: p.account,
+                end,
+            };
+            self.schedule(b, &Timer { due: end, kind })?;
+        }
+        self.put_period(b, p);
+        Ok(())
+    }
+
+    /// `POST /accounts/{id}/renew` (and automatic renewal): a new period
+    /// from `at`; out of grace if in it. A closed account cannot renew.
+    pub fn renew(
+        &self,
+        actor: &str,
+        id: u64,
+    ) -> Result<(BundlePeriod, Vec<Effect>), InventoryError> {
+        let _w = self.lock();
+        self.renew_at(actor, id, self.now(), WriteBatch::default())
+    }
+
+    fn renew_at(
+        &self,
+        actor: &str,
+        id: u64,
+        at: UnixTime,
+        mut b: WriteBatch,
+    ) -> Result<(BundlePeriod, Vec<Effect>), InventoryError> {
+        let mut a = self.account_record(id)?;
+        if a.status == AccountStatus::Closed {
+            return Err(InventoryError::Conflict(format!(
+                "account {id} is closed: it cannot renew"
+            )));
+        }
+        let product = self.product_record(&a.product)?;
+        let old = self.bundle_period(id)?;
+        let p = BundlePeriod {
+            account: id,
+            product: a.product.clone(),
+            start: at,
+            end: product.period.map(|d| at + d.secs()),
+            auto_renew: old.as_ref().is_some_and(|o| o.auto_renew),
+            renewals: old.as_ref().map_or(0, |o| o.renewals) + 1,
+        };
+        self.set_period(&mut b, &p)?;
+        let before = serde_json::to_value(&a.status).ok();
+        a.status = AccountStatus::Active;
+        b.put(format!("account/{id:020}"), &a);
+        let mut drafts = vec![event::bundle_renewed(&a, p.start, p.end, p.renewals)];
+        let used: Option<Used> = self.store.get(&format!("balance/{id:020}"))?;
+        if used.is_some_and(|u| u.fup_crossed && u.period_start < at) {
+            drafts.push(self.fup_restore_draft(&a)?);
+        }
+        let after = serde_json::json!({"period_start": p.start, "period_end": p.end});
+        self.audit(
+            &mut b,
+            actor,
+            "renew",
+            &format!("account {id}"),
+            before,
+            Some(after),
+        )?;
+        self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
+        self.index.put_account(&a, None);
+        Ok((
+            p,
+            vec![Effect::PeriodStarted {
+                account: id,
+                start: at,
+            }],
+        ))
+    }
+
+    fn fup_restore_draft(&self, a: &Account) -> Result<EventDraft, InventoryError> {
+        let iccid = a.profile.clone().unwrap_or_default();
+        let imsis = self.profile(&iccid)?.map(|p| p.imsis).unwrap_or_default();
+        self.with_profile_imsis(&imsis, |i| event::fup_restore(a.id, &iccid, i))
+    }
+
+    /// Whether an account renews by itself (renewable products only).
+    pub fn set_auto_renew(
+        &self,
+        actor: &str,
+        id: u64,
+        on: bool,
+    ) -> Result<BundlePeriod, InventoryError> {
+        let _w = self.lock();
+        let a = self.account_record(id)?;
+        if on && !self.product_record(&a.product)?.renewable {
+            return Err(invalid(
+                "auto_renew",
+                format!("product '{}' is not renewable", a.product),
+            ));
+        }
+        let mut p = self
+            .bundle_period(id)?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "bundle period of account",
+                id: id.to_string(),
+            })?;
+        p.auto_renew = on;
+        let mut b = WriteBatch::default();
+        self.put_period(&mut b, &p);
+        let after = serde_json::json!({"auto_renew": on});
+        self.audit(
+            &mut b,
+            actor,
+            "auto-renew",
+            &format!("account {id}"),
+            None,
+            Some(after),
+        )?;
+        self.commit(b)?;
+        Ok(p)
+    }
+
+    /// `POST /accounts/{id}/close` (and the end of grace, #1.9).
+    pub fn close_account(&self, actor: &str, id: u64) -> Result<Vec<Effect>, InventoryError> {
+        let _w = self.lock();
+        self.close_at(actor, id, self.now(), WriteBatch::default())
+    }
+
+    fn close_at(
+        &self,
+        actor: &str,
+        id: u64,
+        at: UnixTime,
+        mut b: WriteBatch,
+    ) -> Result<Vec<Effect>, InventoryError> {
+        let mut a = self.account_record(id)?;
+        if a.status == AccountStatus::Closed {
+            return Err(InventoryError::Conflict(format!(
+                "account {id} is already closed"
+            )));
+        }
+        let before = serde_json::to_value(&a.status).ok();
+        a.status = AccountStatus::Closed;
+        b.put(format!("account/{id:020}"), &a);
+        let mut drafts = vec![];
+        let mut held = vec![];
+        let profile = match a.profile.as_deref() {
+            Some(iccid) => self.profile(iccid)?,
+            None => None,
+        };
+        if let Some(mut p) = profile {
+            drafts.push(
+                self.with_profile_imsis(&p.imsis, |i| event::account_closed(&a, &p.iccid, i))?,
+            );
+            p.state = ProfileState::Disposed;
+            b.put(format!("profile/{}", p.iccid), &p);
+            let who = Holder {
+                account: None,
+                event: "hold",
+            };
+            self.record_profile(&mut b, &p, who, at)?;
+            let origin = HoldOrigin::Pool {
+                pool: p.pool.clone(),
+            };
+            for imsi in &p.imsis {
+                held.push(self.start_hold(&mut b, imsi, &origin, None, at)?);
+            }
+            self.index.put_profile(&p);
+        }
+        let after = serde_json::to_value(&a.status).ok();
+        self.audit(
+            &mut b,
+            actor,
+            "close",
+            &format!("account {id}"),
+            before,
+            after,
+        )?;
+        self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
+        self.index.put_account(&a, None);
+        for i in held.iter().flatten() {
+            self.index.put_imsi(i);
+        }
+        Ok(vec![Effect::Closed { account: id }])
+    }
+
+    /// Puts an IMSI on hold from `at` for the days its MCC's policy says
+    /// (`reserved_for`: an IMSI kept for its subscriber, #2.5); with no
+    /// days it goes where a hold's end would send it at once.
+    pub(crate) fn start_hold(
+        &self,
+        b: &mut WriteBatch,
+        imsi: &str,
+        origin: &HoldOrigin,
+        reserved_for: Option<u64>,
+        at: UnixTime,
+    ) -> Result<Option<Imsi>, InventoryError> {
+        let Some(mut rec) = self.imsi(imsi)? else {
+            return Ok(None);
+        };
+        let policy: HoldPolicy = self.store.get("policy/hold")?.unwrap_or_default();
+        let days = match origin {
+            HoldOrigin::DynamicPool { .. } => policy.dynamic_swap_days,
+            HoldOrigin::Pool { .. } => policy
+                .days_by_mcc
+                .get(imsi.get(..3).unwrap_or(""))
+                .copied()
+                .unwrap_or(0),
+        };
+        b.put(
+            format!("holdorigin/{imsi}"),
+            &serde_json::to_value(origin).unwrap_or_default(),
+        );
+        if days == 0 {
+            rec.state = self.after_hold(&rec, origin)?;
+        } else {
+            let until = at + i64::from(days) * DAY;
+            rec.state = ImsiState::Hold {
+                until,
+                reserved_for,
+            };
+            let kind = TimerKind::HoldEnd {
+                imsi: imsi.into(),
+                until,
+            };
+            self.schedule(b, &Timer { due: until, kind })?;
+        }
+        b.put(format!("imsi/{imsi}"), &rec);
+        Ok(Some(rec))
+    }
+
+    /// Where an IMSI goes when its hold ends: end of life when its batch
+    /// is, back to the dynamic pool it came from, available for new
+    /// profiles when its batch recycles, and end of life otherwise (a batch
+    /// that does not recycle never hands an IMSI out twice).
+    fn after_hold(&self, rec: &Imsi, origin: &HoldOrigin) -> Result<ImsiState, InventoryError> {
+        let batch: Option<ImsiBatch> = self.store.get(&format!("batch/{}", rec.batch))?;
+        let (recycling, eol) = batch.map_or((false, false), |b| (b.recycling, b.end_of_life));
+        Ok(match origin {
+            _ if eol => ImsiState::EndOfLife,
+            HoldOrigin::DynamicPool { pool } => ImsiState::InDynamicPool { pool: pool.clone() },
+            HoldOrigin::Pool { .. } if recycling => ImsiState::Available,
+            HoldOrigin::Pool { .. } => ImsiState::EndOfLife,
+        })
+    }
+
+    /// Runs every transition due at or before `now`, earliest first, one
+    /// batch each; timers they set that fall due by `now` run too. Returns
+    /// how many timers fired, and the effects.
+    pub fn run_due(&self, now: UnixTime) -> Result<(usize, Vec<Effect>), InventoryError> {
+        let mut effects = vec![];
+        let mut fired = 0;
+        loop {
+            let mut w = self.lock();
+            let Some((key, t)) = self.due_timers(now, 1)?.pop() else {
+                return Ok((fired, effects));
+            };
+            fired += 1;
+            let mut b = WriteBatch::default();
+            b.delete(key.clone());
+            effects.extend(self.fire(t, b, &mut w)?);
+        }
+    }
+
+    fn fire(
+        &self,
+        t: Timer,
+        b: WriteBatch,
+        stock: &mut Stock,
+    ) -> Result<Vec<Effect>, InventoryError> {
+        let at = t.due;
+        match t.kind {
+            TimerKind::BundleEnd { account, end } => self.bundle_end(account, end, b),
+            TimerKind::GraceReminder { account, until } => {
+                self.grace_reminder(account, until, at, b)
+            }
+            TimerKind::GraceEnd { account, until } => {
+                let a = self.account_record(account)?;
+                if a.status != (AccountStatus::Grace { until }) {
+                    return self.stale(b);
+                }
+                self.close_at("lifecycle", account, at, b)
+            }
+            TimerKind::HoldEnd { imsi, until } => self.hold_end(&imsi, until, b, stock),
+        }
+    }
+
+    /// A timer whose subject moved on: it only goes.
+    fn stale(&self, b: WriteBatch) -> Result<Vec<Effect>, InventoryError> {
+        self.store.commit(b)?;
+        Ok(vec![])
+    }
+
+    fn bundle_end(
+        &self,
+        id: u64,
+        end: UnixTime,
+        mut b: WriteBatch,
+    ) -> Result<Vec<Effect>, InventoryError> {
+        let a = self.account_record(id)?;
+        let p = self.bundle_period(id)?;
+        let current = p.as_ref().is_some_and(|p| p.end == Some(end));
+        if !current || a.status != AccountStatus::Active {
+            return self.stale(b);
+        }
+        let product = self.product_record(&a.product)?;
+        if p.is_some_and(|p| p.auto_renew) && product.renewable {
+            return Ok(self.renew_at("lifecycle", id, end, b)?.1);
+        }
+        let grace = product.grace_period.map_or(0, |g| g.secs());
+        if grace == 0 {
+            return self.close_at("lifecycle", id, end, b);
+        }
+        let until = end + grace;
+        let mut a2 = a.clone();
+        a2.status = AccountStatus::Grace { until };
+        b.put(format!("account/{id:020}"), &a2);
+        for before in self.grace_reminders() {
+            if until - before > end {
+                let kind = TimerKind::GraceReminder { account: id, until };
+                self.schedule(
+                    &mut b,
+                    &Timer {
+                        due: until - before,
+                        kind,
+                    },
+                )?;
+            }
+        }
+        let kind = TimerKind::GraceEnd { account: id, until };
+        self.schedule(&mut b, &Timer { due: until, kind })?;
+        let drafts = vec![event::bundle_grace(&a2, "started", until, end)];
+        let after = serde_json::to_value(&a2.status).ok();
+        self.audit(
+            &mut b,
+            "lifecycle",
+            "lapse",
+            &format!("account {id}"),
+            None,
+            after,
+        )?;
+        self.commit_with_events(b, drafts, end, |b| self.commit(b))?;
+        self.index.put_account(&a2, None);
+        Ok(vec![Effect::Lapsed { account: id }])
+    }
+
+    fn grace_reminder(
+        &self,
+        id: u64,
+        until: UnixTime,
+        at: UnixTime,
+        b: WriteBatch,
+    ) -> Result<Vec<Effect>, InventoryError> {
+        let a = self.account_record(id)?;
+        if a.status != (AccountStatus::Grace { until }) {
+            return self.stale(b);
+        }
+        let drafts = vec![event::bundle_grace(&a, "reminder", until, at)];
+        self.commit_with_events(b, drafts, at, |b| Ok(self.store.commit(b)?))?;
+        Ok(vec![])
+    }
+
+    fn hold_end(
+        &self,
+        imsi: &str,
+        until: UnixTime,
+        mut b: WriteBatch,
+        stock: &mut Stock,
+    ) -> Result<Vec<Effect>, InventoryError> {
+        let Some(mut rec) = self.imsi(imsi)? else {
+            return self.stale(b);
+        };
+        if !matches!(rec.state, ImsiState::Hold { until: u, .. } if u == until) {
+            return self.stale(b);
+        }
+        let origin: HoldOrigin = self
+            .store
+            .get::<serde_json::Value>(&format!("holdorigin/{imsi}"))?
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or(HoldOrigin::Pool {
+                pool: String::new(),
+            });
+        rec.state = self.after_hold(&rec, &origin)?;
+        b.put(format!("imsi/{imsi}"), &rec);
+        b.delete(format!("holdorigin/{imsi}"));
+        let event = match &rec.state {
+            ImsiState::Available => "available",
+            ImsiState::InDynamicPool { .. } => "dynamic_pool",
+            _ => "end_of_life",
+        };
+        let h = crate::model::lifecycle::ImsiHolding {
+            at: until,
+            event: event.into(),
+            iccid: None,
+            slot: None,
+            account: None,
+            msisdn: None,
+            product: None,
+            sponsor: rec.sponsor.clone(),
+        };
+        self.record_holding(&mut b, imsi, &h)?;
+        let after = serde_json::to_value(&rec.state).ok();
+        self.audit(
+            &mut b,
+            "lifecycle",
+            "hold-end",
+            &format!("imsi {imsi}"),
+            None,
+            after,
+        )?;
+        self.commit(b)?;
+        if let ImsiState::InDynamicPool { pool } = &rec.state {
+            *stock
+                .dynamic
+                .entry((pool.clone(), rec.sponsor.clone()))
+                .or_default() += 1;
+        }
+        self.index.put_imsi(&rec);
+        Ok(vec![])
+    }
+}

@@ -1,0 +1,74 @@
+//! Durable timers: `timer/<due>/<id>` keys, so that a scan from the start
+//! meets them in the order they fall due. A timer is written in the batch
+//! of the change that sets it and deleted in the batch of the transition
+//! it runs, so each fires exactly once, even across kill -9.
+
+use super::ops::{Inventory, InventoryError};
+use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::model::lifecycle::{BundlePeriod, Timer};
+use crate::model::UnixTime;
+
+const TIMER: &str = "timer/";
+const PERIOD: &str = "period/";
+
+impl super::store::Record for Timer {}
+impl super::store::Record for BundlePeriod {}
+impl super::store::Record for crate::model::lifecycle::ImsiHolding {}
+
+fn period_key(account: u64) -> String {
+    format!("{PERIOD}{account:020}")
+}
+
+impl Inventory {
+    /// Adds `t` to `b`; its key, for the transition to delete.
+    pub(crate) fn schedule(&self, b: &mut WriteBatch, t: &Timer) -> Result<String, InventoryError> {
+        let key = format!("{TIMER}{:020}/{:020}", t.due.max(0), self.store.next_id()?);
+        b.put(key.clone(), t);
+        Ok(key)
+    }
+
+    /// The first `limit` timers due at or before `now`, earliest first.
+    pub fn due_timers(
+        &self,
+        now: UnixTime,
+        limit: usize,
+    ) -> Result<Vec<(String, Timer)>, InventoryError> {
+        let mut out = Vec::new();
+        self.store.visit(TIMER.as_bytes(), &mut |k, v| {
+            let t: Timer = decode(k, v)?;
+            if t.due > now || out.len() >= limit {
+                return Err(StoreError::Stop);
+            }
+            out.push((String::from_utf8_lossy(k).into_owned(), t));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// When the next timer falls due, if any is set.
+    pub fn next_due(&self) -> Result<Option<UnixTime>, InventoryError> {
+        Ok(self
+            .due_timers(UnixTime::MAX, 1)?
+            .first()
+            .map(|(_, t)| t.due))
+    }
+
+    pub fn bundle_period(&self, account: u64) -> Result<Option<BundlePeriod>, InventoryError> {
+        Ok(self.store.get(&period_key(account))?)
+    }
+
+    pub(crate) fn put_period(&self, b: &mut WriteBatch, p: &BundlePeriod) {
+        b.put(period_key(p.account), p);
+    }
+
+    /// Every account's current period start (for charging's ledger).
+    pub fn period_starts(&self) -> Result<Vec<(u64, UnixTime)>, InventoryError> {
+        let mut out = Vec::new();
+        self.store.visit(PERIOD.as_bytes(), &mut |k, v| {
+            let p: BundlePeriod = decode(k, v)?;
+            out.push((p.account, p.start));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,150 @@
+//! The lifecycle on the running node: runs the inventory's due transitions
+//! (bundle ends, grace, holds) as time passes, or at once when a test clock
+//! jumps, and carries their effects beyond the store: the ledger's new
+//! period, RAR on renewal and lapse, ASR on closure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::charging::app::CreditControl;
+use crate::charging::server_initiated::ServerInitiated;
+use crate::inventory::lifecycle::Effect;
+use crate::inventory::{Inventory, InventoryError};
+use crate::model::clock::ClockError;
+use crate::model::UnixTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error("{0}")]
+    Task(String),
+}
+
+pub struct Lifecycle {
+    inventory: Arc<Inventory>,
+    charging: Option<CreditControl>,
+    gateways: Option<Arc<ServerInitiated>>,
+}
+
+/// The longest the loop sleeps: a timer set meanwhile (an onboarding's
+/// period end) is seen within this.
+const TICK: Duration = Duration::from_secs(1);
+
+impl Lifecycle {
+    pub fn new(
+        inventory: Arc<Inventory>,
+        charging: Option<CreditControl>,
+        gateways: Option<Arc<ServerInitiated>>,
+    ) -> Arc<Lifecycle> {
+        if let Some(c) = &charging {
+            if let Ok(periods) = inventory.period_starts() {
+                for (account, start) in periods {
+                    c.engine.set_period(account, start);
+                }
+            }
+        }
+        Arc::new(Lifecycle {
+            inventory,
+            charging,
+            gateways,
+        })
+    }
+
+    /// Runs due transitions every second, from now on.
+    pub fn spawn(self: &Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.run_due().await {
+                    tracing::error!(error = %e, "lifecycle transitions failed; retrying");
+                }
+                tokio::time::sleep(TICK).await;
+            }
+        });
+    }
+
+    /// Every transition due by the node's now; how many ran.
+    pub async fn run_due(&self) -> Result<usize, LifecycleError> {
+        let inv = self.inventory.clone();
+        let (n, effects) = blocking(move || inv.run_due(inv.now())).await?;
+        self.apply(effects);
+        Ok(n)
+    }
+
+    /// Moves a test clock to `t` and runs what fell due, in order, before
+    /// it returns.
+    pub async fn advance_clock(&self, t: UnixTime) -> Result<(UnixTime, usize), LifecycleError> {
+        let now = self.inventory.clock().advance_to(t)?;
+        Ok((now, self.run_due().await?))
+    }
+
+    pub async fn renew(
+        &self,
+        actor: &str,
+        id: u64,
+    ) -> Result<crate::model::lifecycle::BundlePeriod, LifecycleError> {
+        let (inv, actor) = (self.inventory.clone(), actor.to_string());
+        let (p, effects) = blocking(move || inv.renew(&actor, id)).await?;
+        self.apply(effects);
+        Ok(p)
+    }
+
+    pub async fn close(&self, actor: &str, id: u64) -> Result<(), LifecycleError> {
+        let (inv, actor) = (self.inventory.clone(), actor.to_string());
+        let effects = blocking(move || inv.close_account(&actor, id)).await?;
+        self.apply(effects);
+        Ok(())
+    }
+
+    /// What a committed transition means beyond the store. The ledger's
+    /// reset is immediate; RAR and ASR go out in the background (they wait
+    /// for gateways, and a restart re-derives nothing from them).
+    pub fn apply(&self, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::PeriodStarted { account, start } => {
+                    if let Some(c) = &self.charging {
+                        c.engine.start_period(account, start, &c.committer);
+                    }
+                    self.reauth(account);
+                }
+                Effect::Lapsed { account } => self.reauth(account),
+                Effect::Closed { account } => {
+                    if let Some(g) = self.gateways.clone() {
+                        tokio::spawn(async move {
+                            let sent = g.abort_sessions_of_account(account).await;
+                            tracing::info!(
+                                account,
+                                sessions = sent.len(),
+                                "closed account: ASR sent"
+                            );
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn reauth(&self, account: u64) {
+        if let Some(g) = self.gateways.clone() {
+            tokio::spawn(async move {
+                let sent = g.reauth_account(account).await;
+                if !sent.is_empty() {
+                    tracing::info!(account, sessions = sent.len(), "bundle changed: RAR sent");
+                }
+            });
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, InventoryError> + Send + 'static,
+) -> Result<T, LifecycleError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| LifecycleError::Task(e.to_string()))?
+        .map_err(LifecycleError::from)
+}
