@@ -7,7 +7,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+mod clock;
 mod events;
+pub use clock::{clock, ClockCommand};
 pub use events::{events, EventsCommand};
 
 use crate::config::Config;

@@ -60,6 +60,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The node clock; a test clock moves forward and runs what fell due.
+    Clock {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::ClockCommand,
+    },
     /// Provisioning events in the outbox: list them, retry dead letters.
     Events {
         #[command(flatten)]
@@ -155,6 +162,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inventory { target, command } => gyro::cli::inventory(&target, command),
         Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
         Command::Events { target, command } => gyro::cli::events(&target, command),
+        Command::Clock { target, command } => gyro::cli::clock(&target, command),
         Command::Load(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

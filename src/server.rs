@@ -88,6 +88,7 @@ pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
             "node.test_clock = true: POST /api/v1/clock may move the node clock forward"
         );
         inv.set_clock(Arc::new(crate::model::clock::NodeClock::test()));
+        inv.resume_test_clock()?;
     }
     inv.set_grace_reminders(
         cfg.lifecycle

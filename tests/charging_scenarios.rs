@@ -183,15 +183,7 @@ fn home_andorra_and_montenegro_share_one_bundle_with_sponsor_costs() {
 fn exhaustion_gives_final_unit_then_4012_and_fup_fires_once() {
     let Some(peers) = peers_dir() else { return };
     // A 1 MB bundle with a 600 kB fair-usage threshold and 400 kB grants.
-    let dir = temp_dir("scen-small-rating");
-    let rating = gyro::rating::EMBEDDED
-        .replace("data_octets = 10000000\n", "data_octets = 400000\n")
-        .replace(
-            "data_octets = 100000000000\nfup_octets = 50000000000",
-            "data_octets = 1000000\nfup_octets = 600000",
-        );
-    let path = dir.join("rating.toml");
-    std::fs::write(&path, rating).unwrap();
+    let path = small_bundle_rating("scen-small-rating");
     let g = Gyro::start_with_charging(
         "scen-small",
         "",

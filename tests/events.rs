@@ -145,18 +145,8 @@ fn onboarding_delivers_account_new_signed_with_secrets_only_where_asked() {
     assert!(!g.log_text().contains("11111111"), "a PUK reached the log");
 }
 
-/// A 1 MB bundle with a 600 kB fair-usage threshold and 400 kB grants.
 fn small_bundle(tag: &str) -> String {
-    let dir = temp_dir(tag);
-    let rating = gyro::rating::EMBEDDED
-        .replace("data_octets = 10000000\n", "data_octets = 400000\n")
-        .replace(
-            "data_octets = 100000000000\nfup_octets = 50000000000",
-            "data_octets = 1000000\nfup_octets = 600000",
-        );
-    let path = dir.join("rating.toml");
-    std::fs::write(&path, rating).unwrap();
-    format!("rating = \"{}\"", path.display())
+    format!("rating = \"{}\"", small_bundle_rating(tag).display())
 }
 
 /// The story's subscriber uses 700 kB at home: past the 600 kB threshold.

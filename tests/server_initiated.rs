@@ -12,9 +12,8 @@ mod common;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use common::*;
-use gyro::diameter::{codes, Message, MessageBuilder};
+use gyro::diameter::Message;
 
 const IMSI: &str = "262019000000001";
 const GATEWAY: &str = "pgw.test.local";
@@ -60,17 +59,7 @@ fn open_session(p: &mut RawPeer, session: &str, e2e: u32) {
 /// The gateway's answer (RAA or ASA) to `req`, under `hbh` (the request's
 /// own, or a wrong one).
 fn answer(req: &[u8], result_code: u32, hbh: u32) -> Vec<u8> {
-    let m = Message::new(req).unwrap();
-    let mut h = m.header;
-    h.hop_by_hop = hbh;
-    let mut buf = BytesMut::new();
-    let mut b = MessageBuilder::answer(&mut buf, &h, false);
-    b.utf8(codes::SESSION_ID, m.session_id().unwrap())
-        .u32(codes::RESULT_CODE, result_code)
-        .utf8(codes::ORIGIN_HOST, GATEWAY)
-        .utf8(codes::ORIGIN_REALM, "test.local");
-    b.finish();
-    buf.to_vec()
+    gateway_answer(req, result_code, hbh, GATEWAY)
 }
 
 /// Reads the next server-initiated request of `command` and checks that it

@@ -41,6 +41,9 @@ pub struct Commit {
     pub used: Option<Used>,
     pub xdrs: Vec<Xdr>,
     pub fup: Option<FupEvent>,
+    /// A new bundle period cleared a crossed fair-usage threshold: the
+    /// restore event goes in this commit, in sequence after any throttle.
+    pub fup_restore: bool,
 }
 
 /// Backpressure: past either bound, new charging is refused with 3004
@@ -232,6 +235,9 @@ fn build(jobs: VecDeque<Job>) -> Group {
         if let Some(u) = j.commit.used {
             latest.insert(j.commit.account, u);
         }
+        if j.commit.fup_restore {
+            usage.fup_restores.push(j.commit.account);
+        }
         let mut fup = j.commit.fup.take();
         for x in &mut j.commit.xdrs {
             x.seq = j.seq;
@@ -274,6 +280,7 @@ const STORE_EVERY: Duration = Duration::from_millis(100);
 struct Unstored {
     latest: FxHashMap<u64, Used>,
     fup_events: Vec<FupEvent>,
+    fup_restores: Vec<u64>,
     sequence: u64,
     since: Option<Instant>,
     /// The last try failed: answers wait for the store until it is back.
@@ -285,6 +292,7 @@ impl Unstored {
         // Groups come in sequence order: a later total replaces an earlier one.
         self.latest.extend(u.balances);
         self.fup_events.extend(u.fup_events);
+        self.fup_restores.extend(u.fup_restores);
         self.sequence = u.sequence;
         self.since.get_or_insert_with(Instant::now);
     }
@@ -295,6 +303,7 @@ impl Unstored {
         UsageGroup {
             balances: self.latest.iter().map(|(a, u)| (*a, *u)).collect(),
             fup_events: self.fup_events.clone(),
+            fup_restores: self.fup_restores.clone(),
             sequence: self.sequence,
         }
     }
@@ -441,6 +450,7 @@ mod tests {
             }),
             xdrs: vec![],
             fup: None,
+            fup_restore: false,
         }
     }
 

@@ -94,7 +94,7 @@ pub struct Engine {
     pub cfg: EngineConfig,
     gateways: Gateways,
     /// Each account's current bundle period start (see `period`).
-    pub(super) periods: dashmap::DashMap<u64, UnixTime, rustc_hash::FxBuildHasher>,
+    pub(super) periods: dashmap::DashMap<u64, u64, rustc_hash::FxBuildHasher>,
 }
 
 /// Encodes a decision as the answer to send.
@@ -285,6 +285,7 @@ impl Engine {
                 used: Some(bal.used),
                 xdrs: rated.xdrs,
                 fup,
+                fup_restore: false,
             })
         } else {
             0

@@ -7,22 +7,21 @@
 use super::balance::AccountBalance;
 use super::commit::Commit;
 use super::engine::{Engine, Sequencer};
-use crate::model::UnixTime;
 
 impl AccountBalance {
-    /// Brings the balance into the period starting `start`; true when that
-    /// reset what it had used. A balance that never knew its period (made
-    /// before the account's first charge) takes it as it is.
-    pub fn align_period(&mut self, start: UnixTime) -> bool {
-        if self.used.period_start == 0 || self.used.period_start == start {
-            self.used.period_start = start;
+    /// Brings the balance into `period`; true when that reset what it had
+    /// used. A balance that never knew its period (made before the
+    /// account's first charge) takes it as it is.
+    pub fn align_period(&mut self, period: u64) -> bool {
+        if self.used.period == 0 || self.used.period == period {
+            self.used.period = period;
             return false;
         }
-        if self.used.period_start > start {
+        if self.used.period > period {
             return false;
         }
         self.used = crate::model::Used {
-            period_start: start,
+            period,
             ..Default::default()
         };
         true
@@ -30,27 +29,28 @@ impl AccountBalance {
 }
 
 impl Engine {
-    /// The period of `account` started at `start` (start-up, for every
-    /// account with a bundle period).
-    pub fn set_period(&self, account: u64, start: UnixTime) {
-        self.periods.insert(account, start);
+    /// The current period of `account` (start-up, for every account with
+    /// a bundle period).
+    pub fn set_period(&self, account: u64, period: u64) {
+        self.periods.insert(account, period);
     }
 
-    pub(super) fn period_of(&self, account: u64) -> Option<UnixTime> {
+    pub(super) fn period_of(&self, account: u64) -> Option<u64> {
         self.periods.get(&account).map(|s| *s)
     }
 
     /// A renewal: the account's balance starts from zero now, and the
     /// reset is committed like any change of usage. Returns the commit
     /// sequence (0: the balance had nothing to reset).
-    pub fn start_period(&self, account: u64, start: UnixTime, seq: &dyn Sequencer) -> u64 {
-        self.set_period(account, start);
+    pub fn start_period(&self, account: u64, period: u64, seq: &dyn Sequencer) -> u64 {
+        self.set_period(account, period);
         let mut acct = self.ledger.lock(account);
         if acct.existing().is_none() {
             return 0;
         }
         let bal = &mut acct.state().balance;
-        if !bal.align_period(start) {
+        let crossed = bal.used.fup_crossed;
+        if !bal.align_period(period) {
             return 0;
         }
         seq.submit(Commit {
@@ -58,6 +58,7 @@ impl Engine {
             used: Some(bal.used),
             xdrs: vec![],
             fup: None,
+            fup_restore: crossed,
         })
     }
 }
@@ -75,7 +76,7 @@ mod tests {
             !b.align_period(100),
             "an unstamped balance takes the period"
         );
-        assert_eq!((b.used.data_octets, b.used.period_start), (10, 100));
+        assert_eq!((b.used.data_octets, b.used.period), (10, 100));
         b.used.fup_crossed = true;
         assert!(b.align_period(200));
         assert_eq!(b.used.data_octets, 0);
@@ -85,6 +86,6 @@ mod tests {
             !b.align_period(100),
             "an older period never resets a newer one"
         );
-        assert_eq!(b.used.period_start, 200);
+        assert_eq!(b.used.period, 200);
     }
 }

@@ -41,10 +41,6 @@ fn uint(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-fn int(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
 fn opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
     match n {
         Some(n) => uint(out, n),
@@ -132,8 +128,8 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
         } else {
             b",\"fup_crossed\":false"
         });
-        out.extend_from_slice(b",\"period_start\":");
-        int(out, u.period_start);
+        out.extend_from_slice(b",\"period\":");
+        uint(out, u.period);
         out.push(b'}');
     }
     if let Some(f) = &x.fup {
@@ -197,7 +193,7 @@ mod tests {
                 voice_seconds: 8,
                 sms: 6,
                 fup_crossed: fup,
-                period_start: 1_796_000_000,
+                period: 17,
             }),
             mode: rr.map(|_| "proxy"),
             upstream: rr.map(|_| "ocs1.\"x\"".into()),

@@ -17,9 +17,9 @@ const DAY: i64 = 86_400;
 /// What the rest of the node does after a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
-    /// A new period from `start`: the ledger starts from zero, and the
-    /// gateways are asked to re-authorise (RAR).
-    PeriodStarted { account: u64, start: UnixTime },
+    /// A new period (`BundlePeriod::id`): the ledger starts from zero, and
+    /// the gateways are asked to re-authorise (RAR).
+    PeriodStarted { account: u64, period: u64 },
     /// The bundle lapsed: RAR, so the gateways hear 4012 now.
     Lapsed { account: u64 },
     /// The account closed: ASR to its sessions.
@@ -51,6 +51,7 @@ impl Inventory {
     ) -> Result<(), InventoryError> {
         let product = self.product_record(&a.product)?;
         let p = BundlePeriod {
+            id: self.store.next_id()? + 1,
             account: a.id,
             product: a.product.clone(),
             start: a.created_at,
@@ -100,6 +101,7 @@ impl Inventory {
         let product = self.product_record(&a.product)?;
         let old = self.bundle_period(id)?;
         let p = BundlePeriod {
+            id: self.store.next_id()? + 1,
             account: id,
             product: a.product.clone(),
             start: at,
@@ -111,11 +113,9 @@ impl Inventory {
         let before = serde_json::to_value(&a.status).ok();
         a.status = AccountStatus::Active;
         b.put(format!("account/{id:020}"), &a);
-        let mut drafts = vec![event::bundle_renewed(&a, p.start, p.end, p.renewals)];
-        let used: Option<Used> = self.store.get(&format!("balance/{id:020}"))?;
-        if used.is_some_and(|u| u.fup_crossed && u.period_start < at) {
-            drafts.push(self.fup_restore_draft(&a)?);
-        }
+        // The fair-usage restore follows from the ledger's reset (see
+        // `charging::period`), in sequence after any throttle.
+        let drafts = vec![event::bundle_renewed(&a, p.start, p.end, p.renewals)];
         let after = serde_json::json!({"period_start": p.start, "period_end": p.end});
         self.audit(
             &mut b,
@@ -127,16 +127,14 @@ impl Inventory {
         )?;
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         self.index.put_account(&a, None);
-        Ok((
-            p,
-            vec![Effect::PeriodStarted {
-                account: id,
-                start: at,
-            }],
-        ))
+        let started = Effect::PeriodStarted {
+            account: id,
+            period: p.id,
+        };
+        Ok((p, vec![started]))
     }
 
-    fn fup_restore_draft(&self, a: &Account) -> Result<EventDraft, InventoryError> {
+    pub(crate) fn fup_restore_draft(&self, a: &Account) -> Result<EventDraft, InventoryError> {
         let iccid = a.profile.clone().unwrap_or_default();
         let imsis = self.profile(&iccid)?.map(|p| p.imsis).unwrap_or_default();
         self.with_profile_imsis(&imsis, |i| event::fup_restore(a.id, &iccid, i))

@@ -10,6 +10,9 @@ use crate::model::UnixTime;
 
 const TIMER: &str = "timer/";
 const PERIOD: &str = "period/";
+/// Where a test clock last stood: it never goes back, not even across a
+/// restart.
+const TEST_CLOCK: &str = "meta/test_clock";
 
 impl super::store::Record for Timer {}
 impl super::store::Record for BundlePeriod {}
@@ -53,6 +56,24 @@ impl Inventory {
             .map(|(_, t)| t.due))
     }
 
+    /// Where a test clock that moved to `t` starts from next time.
+    pub fn save_test_clock(&self, t: UnixTime) -> Result<(), InventoryError> {
+        let mut b = WriteBatch::default();
+        b.put(TEST_CLOCK, &(t.max(0) as u64));
+        self.store.commit(b)?;
+        Ok(())
+    }
+
+    /// A test clock resumes where it stood (no-op for a system clock).
+    pub fn resume_test_clock(&self) -> Result<(), InventoryError> {
+        if let Some(t) = self.store.get::<u64>(TEST_CLOCK)? {
+            if self.clock.is_test() && (t as UnixTime) > self.now() {
+                let _ = self.clock.advance_to(t as UnixTime);
+            }
+        }
+        Ok(())
+    }
+
     pub fn bundle_period(&self, account: u64) -> Result<Option<BundlePeriod>, InventoryError> {
         Ok(self.store.get(&period_key(account))?)
     }
@@ -61,12 +82,12 @@ impl Inventory {
         b.put(period_key(p.account), p);
     }
 
-    /// Every account's current period start (for charging's ledger).
-    pub fn period_starts(&self) -> Result<Vec<(u64, UnixTime)>, InventoryError> {
+    /// Every account's current period id (for charging's ledger).
+    pub fn current_periods(&self) -> Result<Vec<(u64, u64)>, InventoryError> {
         let mut out = Vec::new();
         self.store.visit(PERIOD.as_bytes(), &mut |k, v| {
             let p: BundlePeriod = decode(k, v)?;
-            out.push((p.account, p.start));
+            out.push((p.account, p.id));
             Ok(())
         })?;
         Ok(out)

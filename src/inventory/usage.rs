@@ -31,6 +31,8 @@ pub struct UsageGroup {
     /// The latest usage of each account the group touched.
     pub balances: Vec<(u64, Used)>,
     pub fup_events: Vec<FupEvent>,
+    /// Accounts whose new bundle period cleared a crossed threshold.
+    pub fup_restores: Vec<u64>,
     /// The group's last commit sequence.
     pub sequence: u64,
 }
@@ -45,12 +47,17 @@ impl Inventory {
         for (account, used) in &g.balances {
             batch.put(format!("{BALANCE}{account:020}"), used);
         }
-        let drafts = g
+        let mut drafts = g
             .fup_events
             .iter()
             .map(|e| self.fup_draft(e))
             .collect::<Result<Vec<_>, _>>()?;
-        let at = g.fup_events.first().map_or(0, |e| e.at);
+        for a in &g.fup_restores {
+            if let Some(a) = self.account(*a)? {
+                drafts.push(self.fup_restore_draft(&a)?);
+            }
+        }
+        let at = g.fup_events.first().map_or_else(|| self.now(), |e| e.at);
         batch.put(CHARGING_SEQ, &g.sequence);
         // A group with events is made durable at once: the delivery loop may
         // send an event as soon as it is visible, and one that a crash then

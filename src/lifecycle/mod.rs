@@ -40,9 +40,11 @@ impl Lifecycle {
         gateways: Option<Arc<ServerInitiated>>,
     ) -> Arc<Lifecycle> {
         if let Some(c) = &charging {
-            if let Ok(periods) = inventory.period_starts() {
-                for (account, start) in periods {
-                    c.engine.set_period(account, start);
+            // A renewal whose reset a crash cut short is finished now (with
+            // its fair-usage restore).
+            if let Ok(periods) = inventory.current_periods() {
+                for (account, period) in periods {
+                    c.engine.start_period(account, period, &c.committer);
                 }
             }
         }
@@ -78,6 +80,8 @@ impl Lifecycle {
     /// it returns.
     pub async fn advance_clock(&self, t: UnixTime) -> Result<(UnixTime, usize), LifecycleError> {
         let now = self.inventory.clock().advance_to(t)?;
+        let inv = self.inventory.clone();
+        blocking(move || inv.save_test_clock(now)).await?;
         Ok((now, self.run_due().await?))
     }
 
@@ -105,9 +109,9 @@ impl Lifecycle {
     pub fn apply(&self, effects: Vec<Effect>) {
         for e in effects {
             match e {
-                Effect::PeriodStarted { account, start } => {
+                Effect::PeriodStarted { account, period } => {
                     if let Some(c) = &self.charging {
-                        c.engine.start_period(account, start, &c.committer);
+                        c.engine.start_period(account, period, &c.committer);
                     }
                     self.reauth(account);
                 }

@@ -9,6 +9,10 @@ use super::UnixTime;
 /// product (`end` None: a product without a period never lapses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundlePeriod {
+    /// Unique on the node and larger for every later period: what the
+    /// ledger's totals are stamped with.
+    #[serde(default)]
+    pub id: u64,
     pub account: u64,
     pub product: String,
     pub start: UnixTime,

@@ -31,8 +31,8 @@ pub struct Used {
     pub sms: u64,
     /// Set once the fair-usage threshold was crossed (cleared on renewal).
     pub fup_crossed: bool,
-    /// The start of the bundle period these totals count (a renewal
-    /// starts from zero).
+    /// The bundle period these totals count (`BundlePeriod::id`; 0: not
+    /// known yet). A renewal starts the next period from zero.
     #[serde(default)]
-    pub period_start: super::UnixTime,
+    pub period: u64,
 }

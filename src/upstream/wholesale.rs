@@ -73,5 +73,6 @@ pub fn usage_commit(
         used: None,
         xdrs,
         fup: None,
+        fup_restore: false,
     })
 }

@@ -253,6 +253,17 @@ impl Gyro {
         Self::start_full(tag, "gyro.test.local", "", "", None, None, more)
     }
 
+    /// `start_replacing` again on an earlier run's data directory.
+    pub fn restart_replacing(tag: &str, dir: &Path, replace: &[(&str, &str)], tail: &str) -> Gyro {
+        let more = Sections {
+            tail,
+            replace,
+            ..Sections::default()
+        };
+        let reuse = Some(dir.to_path_buf());
+        Self::start_full(tag, "gyro.test.local", "", "", reuse, None, more)
+    }
+
     /// `start_with_tail` again on an earlier run's data directory.
     pub fn restart_with_tail(tag: &str, dir: &Path, charging_extra: &str, tail: &str) -> Gyro {
         let (host, reuse) = ("gyro.test.local", Some(dir.to_path_buf()));
@@ -816,4 +827,45 @@ pub fn data_balance(g: &Gyro, imsi: &str) -> (u64, u64) {
 pub fn granted_octets(answer: &[u8]) -> Option<u64> {
     let m = gyro::diameter::Message::new(answer).unwrap();
     m.find(456, 0)?.member(431, 0)?.member(421, 0)?.u64().ok()
+}
+
+/// A gateway's answer (RAA, ASA) from `host` to a request gyro sent,
+/// under `hbh` (the request's own, or a wrong one).
+pub fn gateway_answer(req: &[u8], result_code: u32, hbh: u32, host: &str) -> Vec<u8> {
+    use gyro::diameter::{codes, Message, MessageBuilder};
+    let m = Message::new(req).unwrap();
+    let mut h = m.header;
+    h.hop_by_hop = hbh;
+    let mut buf = bytes::BytesMut::new();
+    let mut b = MessageBuilder::answer(&mut buf, &h, false);
+    b.utf8(codes::SESSION_ID, m.session_id().unwrap())
+        .u32(codes::RESULT_CODE, result_code)
+        .utf8(codes::ORIGIN_HOST, host)
+        .utf8(codes::ORIGIN_REALM, "test.local");
+    b.finish();
+    buf.to_vec()
+}
+
+/// A rating file with a 1 MB bundle, a 600 kB fair-usage threshold and
+/// 400 kB grants, written under `tag`'s temp dir; its path.
+pub fn small_bundle_rating(tag: &str) -> PathBuf {
+    let rating = gyro::rating::EMBEDDED
+        .replace("data_octets = 10000000\n", "data_octets = 400000\n")
+        .replace(
+            "data_octets = 100000000000\nfup_octets = 50000000000",
+            "data_octets = 1000000\nfup_octets = 600000",
+        );
+    let path = temp_dir(tag).join("rating.toml");
+    std::fs::write(&path, rating).unwrap();
+    path
+}
+
+/// Reads the next request gyro sends (`command`: RAR 258, ASR 274) and
+/// answers it 2001 as the gateway `host`; returns it.
+pub fn answer_next(p: &mut RawPeer, command: u32, host: &str) -> Vec<u8> {
+    let req = p.recv().expect("a request from gyro");
+    let m = gyro::diameter::Message::new(&req).unwrap();
+    assert_eq!((m.header.command, m.header.is_request()), (command, true));
+    p.send(&gateway_answer(&req, 2001, m.header.hop_by_hop, host));
+    req
 }
