@@ -432,6 +432,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         },
         apps,
     );
+    let relayed = proxy.as_ref().map(|p| p.app.0.clone());
     if let Some(p) = proxy {
         p.start(node.peers());
         for upstream in std::mem::take(&mut tls.upstreams) {
@@ -440,12 +441,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     // RAR and ASR go out through the node's peers, so the API that starts
     // them comes up once the node exists (before it listens).
-    let server_initiated = Arc::new(ServerInitiated::new(
+    let mut server_initiated = ServerInitiated::new(
         engine.clone(),
         node.peers(),
         node.local(),
         d.request_timeout.0,
-    ));
+    );
+    if let Some(p) = relayed {
+        server_initiated = server_initiated.with_relayed(p);
+    }
+    let server_initiated = Arc::new(server_initiated);
     let lifecycle = crate::lifecycle::Lifecycle::new(
         inventory.clone(),
         Some(credit_control),

@@ -650,3 +650,51 @@ fn voice_on_ro_through_the_proxy_is_charged_on_the_minutes() {
     assert_eq!(b["voice"]["used_seconds"], 75, "{b}");
     assert_eq!(b["voice"]["reserved_seconds"], 0, "{b}");
 }
+
+#[test]
+fn closing_an_account_at_the_proxy_aborts_its_relayed_sessions() {
+    let Some(peers) = peers_dir() else { return };
+    use gyro::diameter::codes;
+    let ocs = Gyro::start_as("px-asr-ocs", "ocs.test.local", "", "");
+    let proxy = proxy_before("px-asr", &ocs, "msisdn");
+    let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port]);
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    let i = GyCcr {
+        session: "asr1",
+        requested: Some(1000),
+        ..GyCcr::BASE
+    };
+    let a = ask(&mut gw, &gy_ccr(&i));
+    assert_eq!(Message::new(&a).unwrap().result_code(), Some(2001));
+    // The proxy's inventory closes the account (#1.9): the gateway of the
+    // session the proxy relays gets an ASR from the proxy.
+    let id = api_get(&proxy, "/api/v1/imsis/262019000000001")["account"]["id"]
+        .as_u64()
+        .unwrap();
+    let closed = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/accounts/{id}/close", proxy.api()))
+        .bearer_auth("gyro-dev-token")
+        .send()
+        .unwrap();
+    assert_eq!(closed.status(), 200);
+    let asr = answer_next(&mut gw, 274, "pgw.test.local");
+    let m = Message::new(&asr).unwrap();
+    assert_eq!(m.session_id(), Some("asr1"));
+    let dest = m.find(293, 0).and_then(|a| a.utf8().ok());
+    assert_eq!(
+        dest,
+        Some("pgw.test.local"),
+        "Destination-Host: the gateway"
+    );
+    // The gateway then ends the session; its STR reaches the OCS.
+    let str_ = session_request(275, "asr1", 41, |b| {
+        b.i32(codes::TERMINATION_CAUSE, 1);
+    });
+    assert_eq!(
+        Message::new(&ask(&mut gw, &str_)).unwrap().result_code(),
+        Some(2001)
+    );
+    assert_eq!(data_balance(&ocs, "262019000000001").1, 0);
+    let (clean, text) = cap.dissect(&peers);
+    assert!(clean, "tshark found problems:\n{text}");
+}

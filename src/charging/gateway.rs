@@ -36,6 +36,12 @@ pub struct OpenSession {
     pub gateway: Option<Arc<Gateway>>,
 }
 
+/// Who knows an account's open sessions and their gateways: the engine
+/// for those it charges, the proxy for those it relays.
+pub trait SessionDirectory: Send + Sync {
+    fn open_sessions(&self, account: u64) -> Vec<OpenSession>;
+}
+
 /// One shared record per gateway Origin-Host.
 #[derive(Debug, Default)]
 pub struct Gateways {

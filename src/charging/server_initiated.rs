@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::app::unix;
 use super::engine::Engine;
-use super::gateway::{Gateway, OpenSession};
+use super::gateway::{Gateway, OpenSession, SessionDirectory};
 use crate::diameter::answer::Origin;
 use crate::diameter::builder::MessageBuilder;
 use crate::diameter::codes::{self, result, value};
@@ -62,6 +62,9 @@ pub struct ServerInitiated {
     local: Arc<LocalNode>,
     /// How long each request waits for its answer (Tx).
     tx: Duration,
+    /// Sessions relayed to an upstream OCS (proxy mode): an ASR reaches
+    /// them too, and their end is the gateway's STR or CCR-T.
+    relayed: Option<Arc<dyn SessionDirectory>>,
 }
 
 impl ServerInitiated {
@@ -76,7 +79,14 @@ impl ServerInitiated {
             peers,
             local,
             tx,
+            relayed: None,
         }
+    }
+
+    /// Also reaches the sessions `d` relays (proxy mode).
+    pub fn with_relayed(mut self, d: Arc<dyn SessionDirectory>) -> Self {
+        self.relayed = Some(d);
+        self
     }
 
     /// A RAR to every open session of the account.
@@ -98,7 +108,10 @@ impl ServerInitiated {
     }
 
     async fn to_each_session(&self, account: u64, kind: Kind) -> Vec<Outcome> {
-        let sessions = self.engine.open_sessions(account);
+        let mut sessions = self.engine.open_sessions(account);
+        if let Some(d) = &self.relayed {
+            sessions.extend(d.open_sessions(account));
+        }
         let started: Vec<_> = sessions
             .into_iter()
             .map(|s| {

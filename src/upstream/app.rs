@@ -61,6 +61,11 @@ pub struct GatewaySide {
     pub identities: Bytes,
     pub canonical: Canonical,
     pub seen: i64,
+    /// Whose session it is, and the gateway's own name (the CCRs' Origin-
+    /// Host/Realm): a closure's ASR goes there.
+    pub account: u64,
+    pub host: Box<str>,
+    pub realm: Box<str>,
 }
 
 pub struct Proxy {

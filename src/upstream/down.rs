@@ -44,3 +44,24 @@ impl Proxy {
         }
     }
 }
+
+/// The sessions the proxy relays for an account, with their gateways: a
+/// closure's ASR reaches them (the gateway then ends them upstream).
+impl crate::charging::gateway::SessionDirectory for Proxy {
+    fn open_sessions(&self, account: u64) -> Vec<crate::charging::gateway::OpenSession> {
+        use crate::charging::gateway::{Gateway, OpenSession};
+        self.gateways
+            .iter()
+            .filter(|g| g.account == account)
+            .map(|g| OpenSession {
+                session_id: g.key().as_str().into(),
+                iccid: 0,
+                gateway: Some(std::sync::Arc::new(Gateway {
+                    host: g.host.clone(),
+                    realm: g.realm.clone(),
+                    peer: g.peer.as_str().into(),
+                })),
+            })
+            .collect()
+    }
+}

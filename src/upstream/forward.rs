@@ -85,7 +85,7 @@ impl Proxy {
                 r.pin(ccr.session_id);
             }
         }
-        self.remember_gateway(req, &ccr, peer, canonical, now);
+        self.remember_gateway(req, &ccr, peer, (canonical, sub.account), now);
         let by = Answered {
             upstream: &up.host,
             result_code: a.result_code().unwrap_or(0),
@@ -100,7 +100,7 @@ impl Proxy {
         req: &Message<'_>,
         ccr: &Ccr<'_>,
         peer: &str,
-        canonical: crate::upstream::rewrite::Canonical,
+        (canonical, account): (crate::upstream::rewrite::Canonical, u64),
         now: i64,
     ) {
         if matches!(
@@ -120,6 +120,9 @@ impl Proxy {
                         identities: Bytes::from(identities(req)),
                         canonical,
                         seen: now,
+                        account,
+                        host: ccr.origin_host.into(),
+                        realm: ccr.origin_realm.into(),
                     },
                 );
             }
