@@ -698,3 +698,46 @@ fn closing_an_account_at_the_proxy_aborts_its_relayed_sessions() {
     let (clean, text) = cap.dissect(&peers);
     assert!(clean, "tshark found problems:\n{text}");
 }
+
+#[test]
+fn an_outage_under_load_on_many_connections_replays_every_octet_once() {
+    let mut ocs = Gyro::start_as("px-oload-ocs", "ocs.test.local", "", "");
+    let (ocs_port, ocs_dir) = (ocs.port, ocs.dir.clone());
+    let extra = "reconnect_interval = \"1s\"\n".to_string()
+        + &proxy_config(&[("ocs.test.local", ocs_port, 1)], "msisdn").replace(
+            "[proxy]\n",
+            "[proxy]\non_upstream_down = \"local\"\nfailsafe_grant = { octets = 5000, seconds = 60 }\n",
+        );
+    let proxy = Gyro::start_as("px-oload", "gyro-proxy.test.local", &extra, "mode = \"proxy\"");
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    ocs.stop();
+    wait_for("the upstream to be down", 30, || {
+        !metrics(&proxy).contains("gyro_diameter_peer_up{peer=\"ocs.test.local\"} 1")
+    });
+    // 8 gateway connections, 64 sessions at a time, all answered locally.
+    let json = proxy.dir.join("load.json");
+    let (ok, out) = run(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gyro"))
+            .args(["load", "--target", &proxy.addr().to_string()])
+            .args(["--connections", "8", "--concurrency", "64"])
+            .args(["--sessions", "400", "--updates", "2", "--json"])
+            .arg(&json),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["result_codes"]["2001"], 400 * 4, "{v}");
+    assert!(metrics(&proxy).contains("gyro_proxy_local_answers_total 1600"));
+    // The OCS is back: each U and T reported 1000 octets, replayed once.
+    let ocs = Gyro::restart_as("px-oload-ocs", &ocs_dir, "ocs.test.local", "", "", ocs_port);
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let total = || data_balance(&ocs, "262019000000001").0 + data_balance(&ocs, "213550000000001").0;
+    wait_for("the replay", 90, || total() >= 400 * 3 * 1000);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(total(), 400 * 3 * 1000, "every octet once");
+    assert!(
+        metrics(&proxy).contains("gyro_proxy_journal_depth 0"),
+        "{}",
+        metrics(&proxy)
+    );
+}
