@@ -403,6 +403,7 @@ pub fn stock(t: &Target, by: &str, as_json: bool) -> anyhow::Result<()> {
                     available_profiles: l["available_profiles"].as_u64().unwrap_or(0),
                     dynamic_imsis: l["dynamic_imsis"].as_u64().unwrap_or(0),
                     alert: l["alert"].as_bool().unwrap_or(false),
+                    imsis: serde_json::from_value(l["imsis"].clone()).ok(),
                 })
                 .collect()
         }

@@ -133,7 +133,20 @@ fn a_lapsed_bundle_gets_grace_with_the_top_up_redirect_then_closes() {
         vec![json!("started"), json!("reminder"), json!("reminder")]
     );
     assert!(events_for(&g, "Account/Closed", id).is_empty());
+    let on_hold = |sponsor: &str| {
+        let lines = api_get(&g, "/api/v1/stock?by=sponsor");
+        let line = lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == sponsor)
+            .cloned()
+            .unwrap();
+        line["imsis"]["on_hold"].as_u64().unwrap()
+    };
+    assert_eq!(on_hold("Partner X"), 0);
     assert_eq!(clock_to(&g, start + 90 * DAY + 60), 1);
+    assert_eq!(on_hold("Partner X"), 1, "the closure shows in stock");
     let closed = api_get(&g, &format!("/api/v1/accounts/{id}"));
     assert_eq!(closed["status"], "closed");
     let profile = api_get(&g, "/api/v1/profiles/894910262010000012345");

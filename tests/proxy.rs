@@ -708,7 +708,12 @@ fn an_outage_under_load_on_many_connections_replays_every_octet_once() {
             "[proxy]\n",
             "[proxy]\non_upstream_down = \"local\"\nfailsafe_grant = { octets = 5000, seconds = 60 }\n",
         );
-    let proxy = Gyro::start_as("px-oload", "gyro-proxy.test.local", &extra, "mode = \"proxy\"");
+    let proxy = Gyro::start_as(
+        "px-oload",
+        "gyro-proxy.test.local",
+        &extra,
+        "mode = \"proxy\"",
+    );
     wait_upstreams(&proxy, &["ocs.test.local"]);
     ocs.stop();
     wait_for("the upstream to be down", 30, || {
@@ -731,7 +736,8 @@ fn an_outage_under_load_on_many_connections_replays_every_octet_once() {
     // The OCS is back: each U and T reported 1000 octets, replayed once.
     let ocs = Gyro::restart_as("px-oload-ocs", &ocs_dir, "ocs.test.local", "", "", ocs_port);
     wait_upstreams(&proxy, &["ocs.test.local"]);
-    let total = || data_balance(&ocs, "262019000000001").0 + data_balance(&ocs, "213550000000001").0;
+    let total =
+        || data_balance(&ocs, "262019000000001").0 + data_balance(&ocs, "213550000000001").0;
     wait_for("the replay", 90, || total() >= 400 * 3 * 1000);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(total(), 400 * 3 * 1000, "every octet once");

@@ -16,6 +16,17 @@ pub struct StockLine {
     pub dynamic_imsis: u64,
     /// Set when `available_profiles` is below the alert threshold.
     pub alert: bool,
+    /// By sponsor: its IMSIs available for new profiles (fresh or
+    /// recycled), on hold after a closure or swap, and at end of life.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imsis: Option<ImsiCounts>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+pub struct ImsiCounts {
+    pub available: u64,
+    pub on_hold: u64,
+    pub end_of_life: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -86,9 +97,23 @@ impl Inventory {
                 }
             }
         }
+        let states = (by == StockBy::Sponsor).then(|| self.index.imsi_states_by_sponsor());
+        let catalog = self.index.catalog();
+        let counts_of = |name: &str| {
+            let states = states.as_ref()?;
+            let pos = catalog.sponsors.iter().position(|s| s.name == name)?;
+            let [available, on_hold, end_of_life] =
+                states.get(&(pos as u16)).copied().unwrap_or_default();
+            Some(ImsiCounts {
+                available,
+                on_hold,
+                end_of_life,
+            })
+        };
         Ok(lines
             .into_iter()
             .map(|(name, (p, d))| StockLine {
+                imsis: counts_of(&name),
                 name,
                 available_profiles: p,
                 dynamic_imsis: d,
@@ -110,18 +135,30 @@ pub fn table(lines: &[StockLine], by: StockBy) -> String {
         .max()
         .unwrap_or(0)
         .max(head.len());
+    let imsis = by == StockBy::Sponsor;
     let mut out = format!(
-        "{head:<w$}  {:>18}  {:>13}\n",
+        "{head:<w$}  {:>18}  {:>13}",
         "available profiles", "dynamic IMSIs"
     );
+    if imsis {
+        out += &format!(
+            "  {:>15}  {:>13}  {:>16}",
+            "IMSIs available", "IMSIs on hold", "IMSIs end of life"
+        );
+    }
+    out.push('\n');
     for l in lines {
         out += &format!(
-            "{:<w$}  {:>18}  {:>13}{}\n",
-            l.name,
-            l.available_profiles,
-            l.dynamic_imsis,
-            if l.alert { "  LOW STOCK" } else { "" }
+            "{:<w$}  {:>18}  {:>13}",
+            l.name, l.available_profiles, l.dynamic_imsis
         );
+        if let (true, Some(c)) = (imsis, l.imsis) {
+            out += &format!(
+                "  {:>15}  {:>13}  {:>16}",
+                c.available, c.on_hold, c.end_of_life
+            );
+        }
+        out += if l.alert { "  LOW STOCK\n" } else { "\n" };
     }
     out
 }

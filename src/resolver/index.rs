@@ -475,6 +475,23 @@ impl Index {
     pub fn msisdn_taken(&self, msisdn: &str) -> bool {
         digits_u64(msisdn).is_some_and(|m| self.account_by_msisdn(m).is_some())
     }
+    /// IMSIs by sponsor (catalogue position) and state: available, on hold,
+    /// end of life; for the stock report.
+    pub fn imsi_states_by_sponsor(&self) -> HashMap<u16, [u64; 3]> {
+        let mut out: HashMap<u16, [u64; 3]> = HashMap::new();
+        self.imsis.for_each(|_, w| {
+            let e = ImsiEntry::unpack(w);
+            let slot = match e.status {
+                ImsiStatus::Available => 0,
+                ImsiStatus::Hold => 1,
+                ImsiStatus::EndOfLife => 2,
+                _ => return,
+            };
+            out.entry(e.sponsor).or_default()[slot] += 1;
+        });
+        out
+    }
+
     /// The writers' stock, derived from the index: available profiles by
     /// eSIM pool (ICCID → sponsor ids of its IMSIs), and IMSIs by (dynamic
     /// pool, sponsor id).
