@@ -7,8 +7,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+mod audit;
+mod batch;
 mod clock;
 mod events;
+pub use audit::{audit, AuditCommand};
+pub use batch::{batch, pool, BatchCommand, PoolCommand};
 pub use clock::{clock, ClockCommand};
 pub use events::{events, EventsCommand};
 
@@ -160,6 +164,17 @@ fn api_call(
                 l["reason"].as_str().unwrap_or("")
             );
         }
+    }
+    if let Some(list) = body["blockers"].as_array() {
+        let blockers: Vec<batch::Blocker> = list
+            .iter()
+            .map(|b| batch::Blocker {
+                imsi: b["imsi"].as_str().unwrap_or("").into(),
+                state: b["state"].as_str().unwrap_or("").into(),
+            })
+            .collect();
+        let count = body["blocked"].as_u64().unwrap_or(0) as usize;
+        batch::print_blockers(&blockers, count);
     }
     bail!(
         "{what}: {status}: {}",

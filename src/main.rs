@@ -74,6 +74,27 @@ enum Command {
         #[command(subcommand)]
         command: gyro::cli::EventsCommand,
     },
+    /// IMSI batches: recycling and end-of-life flags, removal.
+    Batch {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::BatchCommand,
+    },
+    /// eSIM profile pools: whether their disposed profiles' IMSIs recycle.
+    Pool {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::PoolCommand,
+    },
+    /// Audit: who held an IMSI when.
+    Audit {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::AuditCommand,
+    },
     /// Gy load generator (CCR-I, K CCR-U, CCR-T per session) with latency figures.
     Load(gyro::load::LoadArgs),
     /// Decode Diameter messages from hex text, a hex file or a binary file.
@@ -163,6 +184,9 @@ fn main() -> anyhow::Result<()> {
         Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
         Command::Events { target, command } => gyro::cli::events(&target, command),
         Command::Clock { target, command } => gyro::cli::clock(&target, command),
+        Command::Batch { target, command } => gyro::cli::batch(&target, command),
+        Command::Pool { target, command } => gyro::cli::pool(&target, command),
+        Command::Audit { target, command } => gyro::cli::audit(&target, command),
         Command::Load(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +17,8 @@ use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 
+mod audit;
+mod batches;
 mod events;
 mod lifecycle;
 mod reload;
@@ -66,6 +68,12 @@ impl From<InventoryError> for ApiError {
             InventoryError::Rejected { file, errors } => ApiError(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": format!("{file}: rejected, nothing imported"), "lines": errors}),
+            ),
+            InventoryError::Blocked {
+                blockers, count, ..
+            } => ApiError(
+                StatusCode::CONFLICT,
+                json!({"error": msg, "blockers": blockers, "blocked": count}),
             ),
             InventoryError::Store(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
@@ -137,6 +145,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/sponsors", post(post_sponsor))
         .route("/api/v1/products", post(post_product))
         .route("/api/v1/pools", post(post_pool))
+        .route("/api/v1/pools/{name}", patch(batches::patch_pool))
         .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
         .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
         .route("/api/v1/hold-policy", put(put_hold_policy))
@@ -150,6 +159,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/profiles",
             post(post_profiles).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
+        .route("/api/v1/batches/{name}", batches::routes())
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/accounts", post(post_account))
         .route(
@@ -166,6 +176,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/accounts/{id}/reauth", post(sessions::post_reauth))
         .route("/api/v1/accounts/{id}/abort", post(sessions::post_abort))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
+        .route("/api/v1/audit/imsi/{imsi}", get(audit::get_imsi_audit))
         .route("/api/v1/stock", get(get_stock))
         .route("/api/v1/events", get(events::get_events))
         .route("/api/v1/events/{id}/retry", post(events::post_retry))
@@ -475,8 +486,6 @@ async fn get_balance(
         },
     })))
 }
-
-/// Events waiting for delivery (fair-usage throttling, provisioning).
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

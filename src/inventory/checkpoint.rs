@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
 use crate::model::{Account, Imsi, Profile};
+use crate::resolver::index::{digits_u64, ImsiStatus, Place};
 use crate::resolver::Index;
 
 const GENERATION_KEY: &str = "meta/inventory-generation";
@@ -167,9 +168,16 @@ impl Inventory {
             .store
             .get_raw(key.as_bytes())
             .map_err(|e| e.to_string())?;
-        // Indexed records are never deleted; one that is gone means the
-        // index cannot be patched, only rebuilt.
-        let v = raw.ok_or_else(|| format!("{key} is gone"))?;
+        // Only IMSIs are ever deleted (with their batch), and the live index,
+        // which cannot drop an entry, kept them as end of life: so does the
+        // replay. Any other record that is gone means a rebuild.
+        let Some(v) = raw else {
+            let imsi = key.strip_prefix("imsi/").and_then(digits_u64);
+            let gone = imsi.ok_or_else(|| format!("{key} is gone"))?;
+            self.index
+                .put_imsi_fields(gone, None, ImsiStatus::EndOfLife, Place::Nowhere);
+            return Ok(());
+        };
         let k = key.as_bytes();
         let bad = |e: StoreError| e.to_string();
         if key.starts_with("imsi/") {

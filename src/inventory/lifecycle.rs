@@ -287,18 +287,27 @@ impl Inventory {
     }
 
     /// Where an IMSI goes when its hold ends: end of life when its batch
-    /// is, back to the dynamic pool it came from, available for new
-    /// profiles when its batch recycles, and end of life otherwise (a batch
-    /// that does not recycle never hands an IMSI out twice).
+    /// is, back to the dynamic pool it came from (#2.8), available for new
+    /// profiles when both its batch recycles and the eSIM pool it came from
+    /// does (#1.10), and end of life otherwise: a batch or pool that does not
+    /// recycle never hands an IMSI out twice. The flags are read now, not at
+    /// the hold's start, so that an operator may change them meanwhile.
     fn after_hold(&self, rec: &Imsi, origin: &HoldOrigin) -> Result<ImsiState, InventoryError> {
         let batch: Option<ImsiBatch> = self.store.get(&format!("batch/{}", rec.batch))?;
         let (recycling, eol) = batch.map_or((false, false), |b| (b.recycling, b.end_of_life));
         Ok(match origin {
             _ if eol => ImsiState::EndOfLife,
             HoldOrigin::DynamicPool { pool } => ImsiState::InDynamicPool { pool: pool.clone() },
-            HoldOrigin::Pool { .. } if recycling => ImsiState::Available,
+            HoldOrigin::Pool { pool } if recycling && self.pool_recycles(pool)? => {
+                ImsiState::Available
+            }
             HoldOrigin::Pool { .. } => ImsiState::EndOfLife,
         })
+    }
+
+    fn pool_recycles(&self, pool: &str) -> Result<bool, InventoryError> {
+        let p: Option<EsimPool> = self.store.get(&format!("pool/{pool}"))?;
+        Ok(p.is_some_and(|p| p.recycle))
     }
 
     /// Runs every transition due at or before `now`, earliest first, one

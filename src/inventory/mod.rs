@@ -3,10 +3,11 @@
 //! accounts, the operations that change it, and their audit trail. After each
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
+pub mod batches;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
-mod history;
+pub mod history;
 pub mod import;
 pub mod lifecycle;
 pub mod ops;

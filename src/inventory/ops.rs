@@ -30,6 +30,14 @@ pub enum InventoryError {
     },
     #[error("no available eSIM profile for product '{0}'")]
     OutOfStock(String),
+    /// A change refused because of these records (at most a page of them;
+    /// `count` says how many there are).
+    #[error("{message}")]
+    Blocked {
+        message: String,
+        blockers: Vec<super::batches::Blocker>,
+        count: usize,
+    },
 }
 
 pub fn invalid(field: &str, message: impl Into<String>) -> InventoryError {

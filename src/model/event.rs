@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{iccid_grouped, Account, Profile, Sponsor, UnixTime};
+use super::{iccid_grouped, Account, ImsiBatch, Profile, Sponsor, UnixTime};
 
 /// Every event type, by the name receivers see in `event_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -293,6 +293,21 @@ pub fn stock_low(scope: StockScope<'_>, product: &str, level: u64, threshold: u6
         event_type: EventType::StockLow,
         account: None,
         variables,
+    }
+}
+
+/// A batch left the inventory with its IMSIs (#1.11): the sponsor may
+/// take them back. Their holding history stays for audit.
+pub fn batch_removed(batch: &ImsiBatch, sponsor: &Sponsor, removed: u64) -> EventDraft {
+    EventDraft {
+        event_type: EventType::BatchRemoved,
+        account: None,
+        variables: json!({
+            "batch": batch.name,
+            "sponsor": sponsor.name,
+            "sponsor_id": sponsor.id,
+            "imsis_removed": removed,
+        }),
     }
 }
 

@@ -141,6 +141,10 @@ pub struct PoolProduct {
 pub struct EsimPool {
     pub name: String,
     pub products: Vec<PoolProduct>,
+    /// Whether IMSIs of its disposed profiles may serve new profiles after
+    /// their hold (their batch must recycle too, #1.10).
+    #[serde(default)]
+    pub recycle: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
