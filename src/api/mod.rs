@@ -67,6 +67,10 @@ impl From<InventoryError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": format!("{file}: rejected, nothing imported"), "lines": errors}),
             ),
+            InventoryError::SwapRequired { reason, .. } => ApiError(
+                StatusCode::CONFLICT,
+                json!({"error": msg, "esim_swap_required": true, "reason": reason}),
+            ),
             InventoryError::Store(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
             }
@@ -475,8 +479,6 @@ async fn get_balance(
         },
     })))
 }
-
-/// Events waiting for delivery (fair-usage throttling, provisioning).
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,6 +7,7 @@ mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
 mod history;
+mod hold;
 pub mod import;
 pub mod lifecycle;
 pub mod ops;
