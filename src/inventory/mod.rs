@@ -3,11 +3,14 @@
 //! accounts, the operations that change it, and their audit trail. After each
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
+pub mod bundle;
+#[cfg(test)]
+mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
 mod history;
-mod hold;
+pub mod hold;
 pub mod import;
 pub mod lifecycle;
 pub mod ops;
@@ -17,6 +20,7 @@ pub mod seed;
 pub mod stock;
 mod stock_alert;
 pub mod store;
+pub mod swap;
 mod timers;
 pub mod usage;
 
