@@ -67,6 +67,13 @@ enum Command {
         #[command(subcommand)]
         command: gyro::cli::EventsCommand,
     },
+    /// An account's lifecycle: bundle change, eSIM swap, renewal, closure, auto-renewal.
+    Account {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::AccountCommand,
+    },
     /// Gy load generator (CCR-I, K CCR-U, CCR-T per session) with latency figures.
     Load(gyro::load::LoadArgs),
     /// Decode Diameter messages from hex text, a hex file or a binary file.
@@ -155,6 +162,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inventory { target, command } => gyro::cli::inventory(&target, command),
         Command::Stock { target, by, json } => gyro::cli::stock(&target, &by, json),
         Command::Events { target, command } => gyro::cli::events(&target, command),
+        Command::Account { target, command } => gyro::cli::account(&target, command),
         Command::Load(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -22,7 +22,7 @@ struct ProductBody {
 }
 
 /// An account as `GET /api/v1/accounts/{id}` shows it.
-fn account_json(
+pub fn account_json(
     a: &crate::model::Account,
     p: &crate::model::lifecycle::BundlePeriod,
 ) -> serde_json::Value {
@@ -56,9 +56,14 @@ pub(super) async fn post_esim_swap(
     let a = account(&st, &id).await?;
     let v: ProductBody = body(&b)?;
     let s = lifecycle(&st)?.esim_swap("api", a.id, &v.product).await?;
-    Ok(Json(json!({
+    Ok(Json(swap_json(&s)))
+}
+
+/// An eSIM swap's answer: the account, its new profile and the old one.
+pub fn swap_json(s: &crate::inventory::swap::Swap) -> serde_json::Value {
+    json!({
         "account": account_json(&s.account, &s.period),
         "profile": profile_view(&s.profile),
         "old_profile": s.old_profile.as_ref().map(profile_view),
-    })))
+    })
 }

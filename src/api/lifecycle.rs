@@ -54,7 +54,8 @@ pub(super) fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
         .map_err(|e| bad(field, &format!("'{s}' is not an RFC 3339 time: {e}")))
 }
 
-pub(super) fn period_json(p: &crate::model::lifecycle::BundlePeriod) -> serde_json::Value {
+/// A bundle period as the API shows it (times in RFC 3339).
+pub fn period_json(p: &crate::model::lifecycle::BundlePeriod) -> serde_json::Value {
     json!({
         "account": p.account,
         "product": p.product,

@@ -20,6 +20,9 @@ use crate::model::*;
 mod bundle;
 mod events;
 mod lifecycle;
+
+pub use bundle::{account_json, swap_json};
+pub use lifecycle::period_json;
 mod reload;
 mod sessions;
 
@@ -42,6 +45,14 @@ pub struct ApiState {
 type St = State<Arc<ApiState>>;
 
 pub struct ApiError(StatusCode, serde_json::Value);
+
+impl ApiError {
+    /// The status and the JSON body (for the CLI on the store, which
+    /// reports errors as the API would).
+    pub fn parts(&self) -> (StatusCode, &serde_json::Value) {
+        (self.0, &self.1)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -277,7 +288,7 @@ async fn post_profiles(
 }
 
 /// A profile as the API shows it: no secrets.
-fn profile_view(p: &Profile) -> serde_json::Value {
+pub fn profile_view(p: &Profile) -> serde_json::Value {
     json!({
         "iccid": p.iccid,
         "iccid_grouped": iccid_grouped(&p.iccid),
