@@ -90,13 +90,7 @@ impl Inventory {
         )?;
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         stock.taken(&profile);
-        if let Some(o) = &old {
-            self.index.put_profile(o);
-        }
-        for i in &held {
-            self.index.put_imsi(i);
-        }
-        self.index.put_account(&a, Some(&profile));
+        self.index_swap(old.as_ref(), &held, &a, &profile);
         let effects = vec![Effect::PeriodStarted {
             account: id,
             start: at,
@@ -108,6 +102,18 @@ impl Inventory {
             period,
         };
         Ok((swap, effects))
+    }
+
+    /// The committed swap, in the resolver: the old profile disposed, its
+    /// IMSIs held (they no longer resolve), the account on the new one.
+    fn index_swap(&self, old: Option<&Profile>, held: &[Imsi], a: &Account, new: &Profile) {
+        if let Some(o) = old {
+            self.index.put_profile(o);
+        }
+        for i in held {
+            self.index.put_imsi(i);
+        }
+        self.index.put_account(a, Some(new));
     }
 
     /// The old profile is disposed and its IMSIs go on hold, kept for the
