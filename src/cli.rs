@@ -7,10 +7,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+mod account;
 mod audit;
 mod batch;
 mod clock;
 mod events;
+pub use account::{account, AccountCommand};
 pub use audit::{audit, AuditCommand};
 pub use batch::{batch, pool, BatchCommand, PoolCommand};
 pub use clock::{clock, ClockCommand};
@@ -154,6 +156,12 @@ fn api_call(
     }
     let status = r.status();
     let body: Value = r.json().unwrap_or(json!({}));
+    bail!(error_text(what, status, &body))
+}
+
+/// An API error as the CLI reports it (bad lines of an import first, on
+/// stderr), the same whether it came over HTTP or from the store.
+fn error_text(what: &str, status: reqwest::StatusCode, body: &Value) -> String {
     if let Some(lines) = body["lines"].as_array() {
         for l in lines {
             eprintln!(
@@ -176,7 +184,13 @@ fn api_call(
         let count = body["blocked"].as_u64().unwrap_or(0) as usize;
         batch::print_blockers(&blockers, count);
     }
-    bail!(
+    if body["esim_swap_required"] == true {
+        return format!(
+            "{what}: {status}: esim_swap_required: {}",
+            body["reason"].as_str().unwrap_or("")
+        );
+    }
+    format!(
         "{what}: {status}: {}",
         body["error"].as_str().unwrap_or("error")
     )

@@ -95,6 +95,13 @@ enum Command {
         #[command(subcommand)]
         command: gyro::cli::AuditCommand,
     },
+    /// An account's lifecycle: bundle change, eSIM swap, renewal, closure, auto-renewal.
+    Account {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::AccountCommand,
+    },
     /// Gy load generator (CCR-I, K CCR-U, CCR-T per session) with latency figures.
     Load(gyro::load::LoadArgs),
     /// Decode Diameter messages from hex text, a hex file or a binary file.
@@ -187,6 +194,7 @@ fn main() -> anyhow::Result<()> {
         Command::Batch { target, command } => gyro::cli::batch(&target, command),
         Command::Pool { target, command } => gyro::cli::pool(&target, command),
         Command::Audit { target, command } => gyro::cli::audit(&target, command),
+        Command::Account { target, command } => gyro::cli::account(&target, command),
         Command::Load(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

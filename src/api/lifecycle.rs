@@ -18,7 +18,7 @@ use crate::diameter::dump::rfc3339;
 use crate::lifecycle::{Lifecycle, LifecycleError};
 use crate::model::clock::ClockError;
 
-fn lifecycle(st: &super::ApiState) -> Result<std::sync::Arc<Lifecycle>, ApiError> {
+pub(super) fn lifecycle(st: &super::ApiState) -> Result<std::sync::Arc<Lifecycle>, ApiError> {
     st.lifecycle.clone().ok_or_else(|| {
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -54,7 +54,8 @@ pub(super) fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
         .map_err(|e| bad(field, &format!("'{s}' is not an RFC 3339 time: {e}")))
 }
 
-fn period_json(p: &crate::model::lifecycle::BundlePeriod) -> serde_json::Value {
+/// A bundle period as the API shows it (times in RFC 3339).
+pub fn period_json(p: &crate::model::lifecycle::BundlePeriod) -> serde_json::Value {
     json!({
         "account": p.account,
         "product": p.product,

@@ -1,6 +1,6 @@
 //! The admin HTTP API (`/api/v1/…`, JSON, bearer token): inventory
-//! definitions, imports, onboarding, stock, export, look-ups and the rating
-//! reload. Errors are JSON bodies naming the field at fault.
+//! definitions, imports, onboarding, the lifecycle, stock, export, look-ups
+//! and the rating reload. Errors are JSON bodies naming the field at fault.
 
 use std::sync::Arc;
 
@@ -19,8 +19,12 @@ use crate::model::*;
 
 mod audit;
 mod batches;
+mod bundle;
 mod events;
 mod lifecycle;
+
+pub use bundle::{account_json, swap_json};
+pub use lifecycle::period_json;
 mod reload;
 mod sessions;
 
@@ -43,6 +47,14 @@ pub struct ApiState {
 type St = State<Arc<ApiState>>;
 
 pub struct ApiError(StatusCode, serde_json::Value);
+
+impl ApiError {
+    /// The status and the JSON body (for the CLI on the store, which
+    /// reports errors as the API would).
+    pub fn parts(&self) -> (StatusCode, &serde_json::Value) {
+        (self.0, &self.1)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -74,6 +86,10 @@ impl From<InventoryError> for ApiError {
             } => ApiError(
                 StatusCode::CONFLICT,
                 json!({"error": msg, "blockers": blockers, "blocked": count}),
+            ),
+            InventoryError::SwapRequired { reason, .. } => ApiError(
+                StatusCode::CONFLICT,
+                json!({"error": msg, "esim_swap_required": true, "reason": reason}),
             ),
             InventoryError::Store(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
@@ -168,11 +184,16 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/accounts/{id}/renew", post(lifecycle::post_renew))
         .route("/api/v1/accounts/{id}/close", post(lifecycle::post_close))
+        .route("/api/v1/accounts/{id}/bundle", post(bundle::post_bundle))
+        .route(
+            "/api/v1/accounts/{id}/esim-swap",
+            post(bundle::post_esim_swap),
+        )
         .route(
             "/api/v1/clock",
             get(lifecycle::get_clock).post(lifecycle::post_clock),
         )
-        .route("/api/v1/accounts/{id}/balance", get(get_balance))
+        .route("/api/v1/accounts/{id}/balance", get(sessions::get_balance))
         .route("/api/v1/accounts/{id}/reauth", post(sessions::post_reauth))
         .route("/api/v1/accounts/{id}/abort", post(sessions::post_abort))
         .route("/api/v1/imsis/{imsi}", get(get_imsi))
@@ -278,7 +299,7 @@ async fn post_profiles(
 }
 
 /// A profile as the API shows it: no secrets.
-fn profile_view(p: &Profile) -> serde_json::Value {
+pub fn profile_view(p: &Profile) -> serde_json::Value {
     json!({
         "iccid": p.iccid,
         "iccid_grouped": iccid_grouped(&p.iccid),
@@ -445,46 +466,6 @@ async fn get_export(
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv")], bytes).into_response())
-}
-
-async fn get_balance(
-    State(st): St,
-    h: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    authorize(&st, &h)?;
-    let account = account(&st, &id).await?;
-    let id = account.id;
-    let Some(engine) = &st.engine else {
-        return Err(ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "charging is not running"}),
-        ));
-    };
-    let b = engine.ledger.balance(id);
-    let rating = engine.rating();
-    let bundle = rating.bundle(&account.product);
-    Ok(Json(json!({
-        "account": id,
-        "product": account.product,
-        "data": {
-            "allowance_octets": bundle.map(|b| b.data_octets),
-            "used_octets": b.used.data_octets,
-            "reserved_octets": b.reserved_data,
-            "fup_octets": bundle.and_then(|b| b.fup_octets),
-            "fup_crossed": b.used.fup_crossed,
-        },
-        "voice": {
-            "allowance_seconds": bundle.map(|b| b.voice_seconds),
-            "used_seconds": b.used.voice_seconds,
-            "reserved_seconds": b.reserved_voice,
-        },
-        "sms": {
-            "allowance": bundle.map(|b| b.sms),
-            "used": b.used.sms,
-            "reserved": b.reserved_sms,
-        },
-    })))
 }
 
 #[derive(Deserialize)]

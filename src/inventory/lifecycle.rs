@@ -12,13 +12,21 @@ use crate::model::event::{self, EventDraft};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin, Timer, TimerKind};
 use crate::model::*;
 
-const DAY: i64 = 86_400;
+/// How a new bundle period starts: when, and what it keeps of the last.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeriodStart {
+    pub at: UnixTime,
+    pub auto_renew: bool,
+    pub renewals: u32,
+}
 
 /// What the rest of the node does after a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// A new period (`BundlePeriod::id`): the ledger starts from zero, and
-    /// the gateways are asked to re-authorise (RAR).
+    /// the gateways are asked to re-authorise (RAR). A crossed fair-usage
+    /// threshold's restore follows from that reset (see `charging::period`),
+    /// in sequence after any throttle.
     PeriodStarted { account: u64, period: u64 },
     /// The bundle lapsed: RAR, so the gateways hear 4012 now.
     Lapsed { account: u64 },
@@ -27,7 +35,7 @@ pub enum Effect {
 }
 
 impl Inventory {
-    fn product_record(&self, name: &str) -> Result<Product, InventoryError> {
+    pub(crate) fn product_record(&self, name: &str) -> Result<Product, InventoryError> {
         self.store
             .get(&format!("product/{name}"))?
             .ok_or_else(|| InventoryError::NotFound {
@@ -50,16 +58,36 @@ impl Inventory {
         a: &Account,
     ) -> Result<(), InventoryError> {
         let product = self.product_record(&a.product)?;
-        let p = BundlePeriod {
-            id: self.store.next_id()? + 1,
-            account: a.id,
-            product: a.product.clone(),
-            start: a.created_at,
-            end: product.period.map(|d| a.created_at + d.secs()),
+        let first = PeriodStart {
+            at: a.created_at,
             auto_renew: false,
             renewals: 0,
         };
-        self.set_period(b, &p)
+        self.start_period(b, a.id, &product, first)?;
+        Ok(())
+    }
+
+    /// A period of `product` for `account` from `start.at`, with the timer
+    /// that ends it, put in `b` (onboarding, renewal, bundle change, eSIM
+    /// swap). The ledger's reset is the caller's `Effect::PeriodStarted`.
+    pub(crate) fn start_period(
+        &self,
+        b: &mut WriteBatch,
+        account: u64,
+        product: &Product,
+        start: PeriodStart,
+    ) -> Result<BundlePeriod, InventoryError> {
+        let p = BundlePeriod {
+            id: self.store.next_id()? + 1,
+            account,
+            product: product.name.clone(),
+            start: start.at,
+            end: product.period.map(|d| start.at + d.secs()),
+            auto_renew: start.auto_renew,
+            renewals: start.renewals,
+        };
+        self.set_period(b, &p)?;
+        Ok(p)
     }
 
     fn set_period(&self, b: &mut WriteBatch, p: &BundlePeriod) -> Result<(), InventoryError> {
@@ -100,21 +128,15 @@ impl Inventory {
         }
         let product = self.product_record(&a.product)?;
         let old = self.bundle_period(id)?;
-        let p = BundlePeriod {
-            id: self.store.next_id()? + 1,
-            account: id,
-            product: a.product.clone(),
-            start: at,
-            end: product.period.map(|d| at + d.secs()),
+        let next = PeriodStart {
+            at,
             auto_renew: old.as_ref().is_some_and(|o| o.auto_renew),
             renewals: old.as_ref().map_or(0, |o| o.renewals) + 1,
         };
-        self.set_period(&mut b, &p)?;
+        let p = self.start_period(&mut b, id, &product, next)?;
         let before = serde_json::to_value(&a.status).ok();
         a.status = AccountStatus::Active;
         b.put(format!("account/{id:020}"), &a);
-        // The fair-usage restore follows from the ledger's reset (see
-        // `charging::period`), in sequence after any throttle.
         let drafts = vec![event::bundle_renewed(&a, p.start, p.end, p.renewals)];
         let after = serde_json::json!({"period_start": p.start, "period_end": p.end});
         self.audit(
@@ -134,6 +156,9 @@ impl Inventory {
         Ok((p, vec![started]))
     }
 
+    /// Every IMSI of the account's profile back to normal
+    /// (Account/FUP/Restore), for the charging commit that cleared a crossed
+    /// threshold.
     pub(crate) fn fup_restore_draft(&self, a: &Account) -> Result<EventDraft, InventoryError> {
         let iccid = a.profile.clone().unwrap_or_default();
         let imsis = self.profile(&iccid)?.map(|p| p.imsis).unwrap_or_default();
@@ -241,75 +266,6 @@ impl Inventory {
         Ok(vec![Effect::Closed { account: id }])
     }
 
-    /// Puts an IMSI on hold from `at` for the days its MCC's policy says
-    /// (`reserved_for`: an IMSI kept for its subscriber, #2.5); with no
-    /// days it goes where a hold's end would send it at once.
-    pub(crate) fn start_hold(
-        &self,
-        b: &mut WriteBatch,
-        imsi: &str,
-        origin: &HoldOrigin,
-        reserved_for: Option<u64>,
-        at: UnixTime,
-    ) -> Result<Option<Imsi>, InventoryError> {
-        let Some(mut rec) = self.imsi(imsi)? else {
-            return Ok(None);
-        };
-        let policy: HoldPolicy = self.store.get("policy/hold")?.unwrap_or_default();
-        let days = match origin {
-            HoldOrigin::DynamicPool { .. } => policy.dynamic_swap_days,
-            HoldOrigin::Pool { .. } => policy
-                .days_by_mcc
-                .get(imsi.get(..3).unwrap_or(""))
-                .copied()
-                .unwrap_or(0),
-        };
-        b.put(
-            format!("holdorigin/{imsi}"),
-            &serde_json::to_value(origin).unwrap_or_default(),
-        );
-        if days == 0 {
-            rec.state = self.after_hold(&rec, origin)?;
-        } else {
-            let until = at + i64::from(days) * DAY;
-            rec.state = ImsiState::Hold {
-                until,
-                reserved_for,
-            };
-            let kind = TimerKind::HoldEnd {
-                imsi: imsi.into(),
-                until,
-            };
-            self.schedule(b, &Timer { due: until, kind })?;
-        }
-        b.put(format!("imsi/{imsi}"), &rec);
-        Ok(Some(rec))
-    }
-
-    /// Where an IMSI goes when its hold ends: end of life when its batch
-    /// is, back to the dynamic pool it came from (#2.8), available for new
-    /// profiles when both its batch recycles and the eSIM pool it came from
-    /// does (#1.10), and end of life otherwise: a batch or pool that does not
-    /// recycle never hands an IMSI out twice. The flags are read now, not at
-    /// the hold's start, so that an operator may change them meanwhile.
-    fn after_hold(&self, rec: &Imsi, origin: &HoldOrigin) -> Result<ImsiState, InventoryError> {
-        let batch: Option<ImsiBatch> = self.store.get(&format!("batch/{}", rec.batch))?;
-        let (recycling, eol) = batch.map_or((false, false), |b| (b.recycling, b.end_of_life));
-        Ok(match origin {
-            _ if eol => ImsiState::EndOfLife,
-            HoldOrigin::DynamicPool { pool } => ImsiState::InDynamicPool { pool: pool.clone() },
-            HoldOrigin::Pool { pool } if recycling && self.pool_recycles(pool)? => {
-                ImsiState::Available
-            }
-            HoldOrigin::Pool { .. } => ImsiState::EndOfLife,
-        })
-    }
-
-    fn pool_recycles(&self, pool: &str) -> Result<bool, InventoryError> {
-        let p: Option<EsimPool> = self.store.get(&format!("pool/{pool}"))?;
-        Ok(p.is_some_and(|p| p.recycle))
-    }
-
     /// Runs every transition due at or before `now`, earliest first, one
     /// batch each; timers they set that fall due by `now` run too. Returns
     /// how many timers fired, and the effects.
@@ -352,7 +308,7 @@ impl Inventory {
     }
 
     /// A timer whose subject moved on: it only goes.
-    fn stale(&self, b: WriteBatch) -> Result<Vec<Effect>, InventoryError> {
+    pub(crate) fn stale(&self, b: WriteBatch) -> Result<Vec<Effect>, InventoryError> {
         self.store.commit(b)?;
         Ok(vec![])
     }
@@ -423,65 +379,6 @@ impl Inventory {
         }
         let drafts = vec![event::bundle_grace(&a, "reminder", until, at)];
         self.commit_with_events(b, drafts, at, |b| Ok(self.store.commit(b)?))?;
-        Ok(vec![])
-    }
-
-    fn hold_end(
-        &self,
-        imsi: &str,
-        until: UnixTime,
-        mut b: WriteBatch,
-        stock: &mut Stock,
-    ) -> Result<Vec<Effect>, InventoryError> {
-        let Some(mut rec) = self.imsi(imsi)? else {
-            return self.stale(b);
-        };
-        if !matches!(rec.state, ImsiState::Hold { until: u, .. } if u == until) {
-            return self.stale(b);
-        }
-        let origin: HoldOrigin = self
-            .store
-            .get::<serde_json::Value>(&format!("holdorigin/{imsi}"))?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or(HoldOrigin::Pool {
-                pool: String::new(),
-            });
-        rec.state = self.after_hold(&rec, &origin)?;
-        b.put(format!("imsi/{imsi}"), &rec);
-        b.delete(format!("holdorigin/{imsi}"));
-        let event = match &rec.state {
-            ImsiState::Available => "available",
-            ImsiState::InDynamicPool { .. } => "dynamic_pool",
-            _ => "end_of_life",
-        };
-        let h = crate::model::lifecycle::ImsiHolding {
-            at: until,
-            event: event.into(),
-            iccid: None,
-            slot: None,
-            account: None,
-            msisdn: None,
-            product: None,
-            sponsor: rec.sponsor.clone(),
-        };
-        self.record_holding(&mut b, imsi, &h)?;
-        let after = serde_json::to_value(&rec.state).ok();
-        self.audit(
-            &mut b,
-            "lifecycle",
-            "hold-end",
-            &format!("imsi {imsi}"),
-            None,
-            after,
-        )?;
-        self.commit(b)?;
-        if let ImsiState::InDynamicPool { pool } = &rec.state {
-            *stock
-                .dynamic
-                .entry((pool.clone(), rec.sponsor.clone()))
-                .or_default() += 1;
-        }
-        self.index.put_imsi(&rec);
         Ok(vec![])
     }
 }

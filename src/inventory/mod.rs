@@ -4,10 +4,14 @@
 //! commit the resolver's indexes are updated, so readers see changes at once.
 
 pub mod batches;
+pub mod bundle;
+#[cfg(test)]
+mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
 pub mod history;
+pub mod hold;
 pub mod import;
 pub mod lifecycle;
 pub mod ops;
@@ -17,6 +21,7 @@ pub mod seed;
 pub mod stock;
 mod stock_alert;
 pub mod store;
+pub mod swap;
 mod timers;
 pub mod usage;
 

@@ -38,6 +38,9 @@ pub enum InventoryError {
         blockers: Vec<super::batches::Blocker>,
         count: usize,
     },
+    /// A bundle change the subscriber's eSIM cannot serve (#1.7, #2.7).
+    #[error("bundle change to '{product}' needs an eSIM swap: {reason}")]
+    SwapRequired { product: String, reason: String },
 }
 
 pub fn invalid(field: &str, message: impl Into<String>) -> InventoryError {
@@ -388,33 +391,8 @@ impl Inventory {
                 )));
             }
         }
-        let mut pools: Vec<(u32, String)> = self
-            .pools()?
-            .into_iter()
-            .filter_map(|p| {
-                p.products
-                    .iter()
-                    .find(|x| x.product == product)
-                    .map(|x| (x.priority, p.name.clone()))
-            })
-            .collect();
-        pools.sort();
-        let iccid = pools
-            .iter()
-            .find_map(|(_, pool)| {
-                stock
-                    .available
-                    .get(pool)
-                    .and_then(|m| m.keys().next().cloned())
-            })
-            .ok_or_else(|| InventoryError::OutOfStock(product.into()))?;
-        let mut profile: Profile =
-            self.store
-                .get(&format!("profile/{iccid}"))?
-                .ok_or(InventoryError::NotFound {
-                    what: "profile",
-                    id: iccid.clone(),
-                })?;
+        let (mut profile, sponsors) = self.pick_profile(&stock, product)?;
+        let iccid = profile.iccid.clone();
         let id = self.store.next_id()? + 1;
         let msisdn = match msisdn {
             Some(m) => m.to_string(),
@@ -444,12 +422,6 @@ impl Inventory {
             None,
             Some(serde_json::json!({"product": product, "iccid": iccid})),
         )?;
-        let sponsors = stock
-            .available
-            .get(&profile.pool)
-            .and_then(|m| m.get(&iccid))
-            .cloned()
-            .unwrap_or_default();
         let mut drafts = self.with_profile_imsis(&profile.imsis, |imsis| {
             vec![event::account_new(&account, &profile, imsis)]
         })?;
@@ -461,10 +433,50 @@ impl Inventory {
         };
         self.record_profile(&mut b, &profile, who, account.created_at)?;
         self.commit_with_events(b, drafts, account.created_at, |b| self.commit(b))?;
-        if let Some(m) = stock.available.get_mut(&profile.pool) {
-            m.remove(&iccid);
-        }
+        stock.taken(&profile);
         self.index.put_account(&account, Some(&profile));
         Ok((account, profile))
+    }
+
+    /// The profile a new subscription of `product` gets (onboarding, eSIM
+    /// swap): the first available one of its pools, highest priority
+    /// (lowest number) first; with the sponsor ids of its IMSIs.
+    pub(crate) fn pick_profile(
+        &self,
+        stock: &Stock,
+        product: &str,
+    ) -> Result<(Profile, Vec<String>), InventoryError> {
+        let mut pools: Vec<(u32, String)> = self
+            .pools()?
+            .into_iter()
+            .filter_map(|p| {
+                p.products
+                    .iter()
+                    .find(|x| x.product == product)
+                    .map(|x| (x.priority, p.name.clone()))
+            })
+            .collect();
+        pools.sort();
+        let (iccid, sponsors) = pools
+            .iter()
+            .find_map(|(_, pool)| {
+                let (iccid, sponsors) = stock.available.get(pool)?.iter().next()?;
+                Some((iccid.clone(), sponsors.clone()))
+            })
+            .ok_or_else(|| InventoryError::OutOfStock(product.into()))?;
+        let profile = self.profile(&iccid)?.ok_or(InventoryError::NotFound {
+            what: "profile",
+            id: iccid,
+        })?;
+        Ok((profile, sponsors))
+    }
+}
+
+impl Stock {
+    /// A committed change assigned `p`: it is no longer available.
+    pub(crate) fn taken(&mut self, p: &Profile) {
+        if let Some(m) = self.available.get_mut(&p.pool) {
+            m.remove(&p.iccid);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The lifecycle on the running node: runs the inventory's due transitions
 //! (bundle ends, grace, holds) as time passes, or at once when a test clock
 //! jumps, and carries their effects beyond the store: the ledger's new
-//! period, RAR on renewal and lapse, ASR on closure.
+//! period, RAR on renewal, bundle change, eSIM swap and lapse, ASR on
+//! closure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +10,11 @@ use std::time::Duration;
 use crate::charging::app::CreditControl;
 use crate::charging::server_initiated::ServerInitiated;
 use crate::inventory::lifecycle::Effect;
+use crate::inventory::swap::Swap;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::clock::ClockError;
-use crate::model::UnixTime;
+use crate::model::lifecycle::BundlePeriod;
+use crate::model::{Account, UnixTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -85,11 +88,7 @@ impl Lifecycle {
         Ok((now, self.run_due().await?))
     }
 
-    pub async fn renew(
-        &self,
-        actor: &str,
-        id: u64,
-    ) -> Result<crate::model::lifecycle::BundlePeriod, LifecycleError> {
+    pub async fn renew(&self, actor: &str, id: u64) -> Result<BundlePeriod, LifecycleError> {
         let (inv, actor) = (self.inventory.clone(), actor.to_string());
         let (p, effects) = blocking(move || inv.renew(&actor, id)).await?;
         self.apply(effects);
@@ -101,6 +100,40 @@ impl Lifecycle {
         let effects = blocking(move || inv.close_account(&actor, id)).await?;
         self.apply(effects);
         Ok(())
+    }
+
+    /// A bundle change (#1.7): the account and its new period.
+    pub async fn change_bundle(
+        &self,
+        actor: &str,
+        id: u64,
+        product: &str,
+    ) -> Result<(Account, BundlePeriod), LifecycleError> {
+        let (inv, actor, product) = (
+            self.inventory.clone(),
+            actor.to_string(),
+            product.to_string(),
+        );
+        let (a, p, effects) = blocking(move || inv.change_bundle(&actor, id, &product)).await?;
+        self.apply(effects);
+        Ok((a, p))
+    }
+
+    /// An eSIM swap (#1.7).
+    pub async fn esim_swap(
+        &self,
+        actor: &str,
+        id: u64,
+        product: &str,
+    ) -> Result<Swap, LifecycleError> {
+        let (inv, actor, product) = (
+            self.inventory.clone(),
+            actor.to_string(),
+            product.to_string(),
+        );
+        let (swap, effects) = blocking(move || inv.esim_swap(&actor, id, &product)).await?;
+        self.apply(effects);
+        Ok(swap)
     }
 
     /// What a committed transition means beyond the store. The ledger's

@@ -275,6 +275,52 @@ pub fn account_closed(account: &Account, iccid: &str, imsis: &[ProfileImsi<'_>])
     }
 }
 
+/// An eSIM swap (#1.7): the old profile is disposed and the new one takes
+/// its place. One row per IMSI, the old profile's first: `action` "remove"
+/// (its IMSIs leave the HSS) or "create" (the new profile's enter it), with
+/// `provision` as in Account/New. The new profile's secrets travel as in
+/// Account/New, under the same names, so the same stripping applies.
+pub fn sim_swap(
+    account: &Account,
+    old_iccid: Option<&str>,
+    new: &Profile,
+    old_imsis: &[ProfileImsi<'_>],
+    new_imsis: &[ProfileImsi<'_>],
+) -> EventDraft {
+    let mut rows = vec![];
+    for (action, imsis) in [("remove", old_imsis), ("create", new_imsis)] {
+        for mut r in imsis_json(imsis, true)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            r["action"] = json!(action);
+            rows.push(r);
+        }
+    }
+    EventDraft {
+        event_type: EventType::SimSwap,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "pool": new.pool,
+            "old_iccid": old_iccid,
+            "old_iccid_grouped": old_iccid.map(iccid_grouped),
+            "new_iccid": new.iccid,
+            "new_iccid_grouped": iccid_grouped(&new.iccid),
+            "pin1": new.pin1.expose(),
+            "puk1": new.puk1.expose(),
+            "pin2": new.pin2.expose(),
+            "puk2": new.puk2.expose(),
+            "transport_key_label": new.transport_key_label,
+            "ki": new.ki.expose(),
+            "opc": new.opc.expose(),
+            "imsis": rows,
+        }),
+    }
+}
+
 /// Which stock level fell low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockScope<'a> {
@@ -322,6 +368,101 @@ mod tests {
             assert_eq!(serde_json::to_value(t).unwrap(), json!(t.name()));
         }
         assert_eq!(EventType::parse("Account/Nope"), None);
+    }
+
+    fn sponsor(id: &str, translated: bool) -> Sponsor {
+        Sponsor {
+            id: id.into(),
+            name: id.to_uppercase(),
+            plmns: vec![],
+            translation: translated.then(|| super::super::Translation {
+                sponsor_prefix: "213779".into(),
+                operator_prefix: "262019".into(),
+            }),
+            proxy_origin_hosts: vec![],
+            currency: "EUR".into(),
+            provision_in_home_hss: !translated,
+        }
+    }
+
+    #[test]
+    fn sim_swap_removes_the_old_imsis_creates_the_new_and_hides_secrets() {
+        use super::super::{AccountStatus, ProfileState, Secret};
+        let (own, x, y) = (
+            sponsor("own", false),
+            sponsor("x", true),
+            sponsor("y", false),
+        );
+        let a = Account {
+            id: 7,
+            msisdn: "491700000001".into(),
+            product: "Balkan".into(),
+            profile: Some("8949102620110000001".into()),
+            status: AccountStatus::Active,
+            created_at: 0,
+        };
+        let s = |v: &str| Secret(v.into());
+        let new = Profile {
+            iccid: "8949102620110000001".into(),
+            pool: "Own+Y".into(),
+            imsis: vec![],
+            transport_key_label: "TK".into(),
+            ki: s("KI"),
+            opc: s("OPC"),
+            pin1: s("1111"),
+            puk1: s("11111111"),
+            pin2: s("2222"),
+            puk2: s("22222222"),
+            state: ProfileState::Assigned { account: 7 },
+        };
+        let row = |imsi, sponsor| ProfileImsi { imsi, sponsor };
+        let old = [
+            row("262019000000001", Some(&own)),
+            row("213779000000001", Some(&x)),
+        ];
+        let fresh = [
+            row("262018000000001", Some(&own)),
+            row("213550000000001", Some(&y)),
+        ];
+        let d = sim_swap(&a, Some("894910262010000012345"), &new, &old, &fresh);
+        assert_eq!(d.event_type, EventType::SimSwap);
+        let v = &d.variables;
+        assert_eq!(v["old_iccid_grouped"], "8949 1026 2010 0000 1234 5");
+        assert_eq!(v["new_iccid"], "8949102620110000001");
+        let rows: Vec<(&str, i64, bool)> = v["imsis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let action = r["action"].as_str().unwrap();
+                (
+                    action,
+                    r["slot"].as_i64().unwrap(),
+                    r["provision"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("remove", 1, true),
+                ("remove", 2, false),
+                ("create", 1, true),
+                ("create", 2, true)
+            ]
+        );
+        let e = Event {
+            event_id: 1,
+            event_type: d.event_type,
+            created_at: 0,
+            account: d.account,
+            variables: d.variables.clone(),
+        };
+        let public = e.public_variables().to_string();
+        for secret in ["KI", "OPC", "1111", "2222"] {
+            assert!(!public.contains(&format!("\"{secret}")), "{public}");
+        }
+        assert_eq!(e.public_variables()["transport_key_label"], "TK");
     }
 
     #[test]

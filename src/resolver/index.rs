@@ -374,6 +374,7 @@ impl Index {
             .map(|p| p.iccid.as_str())
             .or(a.profile.as_deref())
             .and_then(iccid_key);
+        self.leave_former_row(a.id, &a.msisdn, iccid);
         self.put_account_fields(
             a.id,
             digits_u64(&a.msisdn),
@@ -555,5 +556,6 @@ impl Index {
     }
 }
 
+mod moved;
 #[cfg(test)]
 mod tests;
