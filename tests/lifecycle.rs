@@ -27,14 +27,7 @@ fn client() -> reqwest::blocking::Client {
 }
 
 fn post(g: &Gyro, path: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{}{path}", g.api()))
-        .bearer_auth("gyro-dev-token")
-        .json(body)
-        .send()
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
+    api_send(g, "POST", path, Some(body))
 }
 
 /// Moves the test clock to `t` (Unix seconds); how many transitions ran.
@@ -400,4 +393,168 @@ fn kill_9_in_a_run_of_transitions_leaves_every_record_consistent() {
         let stages = events_for(&g, "Bundle/Grace", *id).len();
         assert_eq!(stages, 3, "account {id}: each lapse and reminder once");
     }
+}
+
+fn sponsor_imsis(g: &Gyro, sponsor: &str) -> Value {
+    let lines = api_get(g, "/api/v1/stock?by=sponsor");
+    lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == sponsor)
+        .map(|l| l["imsis"].clone())
+        .unwrap()
+}
+
+/// The story's timeline through the API with the test clock, each step seen
+/// in stock, audit and at a real webhook receiver: #1.2 onboarding, #1.7
+/// bundle change and eSIM swap, #1.8 lapse and grace, #1.9 closure, #1.10
+/// recycling of the own IMSI, #1.11 end of life of the Partner X one, #1.12
+/// audit across it all.
+#[test]
+fn the_story_lifecycle_timeline() {
+    let Some(_) = webhook_bin() else { return };
+    let r = Receiver::start("lc-story", "s3cret");
+    let tail = format!(
+        "[[events.webhook]]\nname = \"nsps\"\nurl = \"{}\"\nsecret = \"s3cret\"\nevents = [\"Account/New\", \"SIM/Swap\", \"Bundle/Grace\", \"Account/Closed\"]\n",
+        r.url()
+    );
+    let g = Gyro::start_replacing("lc-story", &[TEST_CLOCK], &tail);
+    let a = account_of(&g, OWN_X);
+    let id = a["id"].as_u64().unwrap();
+    let t0 = a["created_at"].as_i64().unwrap();
+    let (x, old_iccid) = ("213779000000001", "894910262010000012345");
+    let story = |t: &str| -> Vec<Value> {
+        r.received()
+            .into_iter()
+            .filter(|e| e.body["account"] == id && e.body["event_type"] == t)
+            .map(|e| e.body)
+            .collect()
+    };
+    // #1.2: the seed's onboarding reached the provisioning system.
+    r.wait_for(2, 20);
+    assert_eq!(story("Account/New").len(), 1);
+    // #1.7: the 7-Day Pass on the same eSIM; Balkan needs another eSIM.
+    clock_to(&g, t0 + 2 * DAY);
+    let body = |p: &str| json!({"product": p});
+    let (s, v) = post(
+        &g,
+        &format!("/api/v1/accounts/{id}/bundle"),
+        &body("EU Neighbour - Andorra 7-Day Pass"),
+    );
+    assert_eq!(s, 200, "{v}");
+    clock_to(&g, t0 + 5 * DAY);
+    let (s, v) = post(
+        &g,
+        &format!("/api/v1/accounts/{id}/bundle"),
+        &body("Balkan Traveller 10-Day Pass"),
+    );
+    assert_eq!((s, &v["esim_swap_required"]), (409, &json!(true)), "{v}");
+    // #1.10/#1.11: the operator's flags before the profile is disposed.
+    let patch = |path: &str, b: Value| {
+        let (s, v) = api_send(&g, "PATCH", path, Some(&b));
+        assert_eq!(s, 200, "{path}: {v}");
+    };
+    patch(
+        "/api/v1/pools/Own%2BX%20for%20EU%20Neighbour%20-%20Andorra",
+        json!({"recycle": true}),
+    );
+    patch(
+        "/api/v1/batches/1000-Own-2025-12-23",
+        json!({"recycling": true}),
+    );
+    patch(
+        "/api/v1/batches/1000-X-2025-12-23",
+        json!({"recycling": false, "end_of_life": true}),
+    );
+    let swap_at = t0 + 6 * DAY;
+    clock_to(&g, swap_at);
+    let mut p = open_peer(&g, "pgw.test.local");
+    let ok = ccr_i(&mut p, "pgw.test.local;story;1", OWN_X, 1);
+    assert_eq!(mscc_outcome(&ok).0, Some(2001));
+    let (s, v) = post(
+        &g,
+        &format!("/api/v1/accounts/{id}/esim-swap"),
+        &body("Balkan Traveller 10-Day Pass"),
+    );
+    assert_eq!(s, 200, "{v}");
+    // The old eSIM's session is aborted: its IMSIs no longer resolve.
+    let asr = answer_next(&mut p, 274, "pgw.test.local");
+    let m = Message::new(&asr).unwrap();
+    assert_eq!(m.session_id(), Some("pgw.test.local;story;1"));
+    let swap = r.wait_for(3, 20);
+    assert!(
+        swap.iter().any(|e| e.body["event_type"] == "SIM/Swap"),
+        "{swap:?}"
+    );
+    let rows: Vec<(Value, Value, Value)> = story("SIM/Swap")[0]["variables"]["imsis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].clone(),
+                r["sponsor"].clone(),
+                r["provision"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (json!("remove"), json!("Own"), json!(true)),
+            (json!("remove"), json!("Partner X"), json!(false)),
+            (json!("create"), json!("Own"), json!(true)),
+            (json!("create"), json!("Partner Y"), json!(true)),
+        ]
+    );
+    let old = api_get(&g, &format!("/api/v1/profiles/{old_iccid}"));
+    assert_eq!(old["state"]["state"], "disposed");
+    assert_eq!(sponsor_imsis(&g, "Partner X")["on_hold"], 1);
+    // #1.8: the Balkan pass lapses after 10 days; #1.9: grace ends 60 days later.
+    clock_to(&g, swap_at + 10 * DAY + 60);
+    assert_eq!(
+        api_get(&g, &format!("/api/v1/accounts/{id}"))["status"],
+        "grace"
+    );
+    clock_to(&g, swap_at + 70 * DAY + 60);
+    assert_eq!(
+        api_get(&g, &format!("/api/v1/accounts/{id}"))["status"],
+        "closed"
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while story("Account/Closed").is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(story("Bundle/Grace").len(), 3, "started and two reminders");
+    assert_eq!(story("Account/Closed").len(), 1);
+    // #1.11: 180 days after the swap the Partner X IMSI reaches end of life;
+    // #1.10: after 365 the own one is available for new profiles.
+    clock_to(&g, swap_at + 181 * DAY);
+    let state = |imsi: &str| api_get(&g, &format!("/api/v1/imsis/{imsi}"))["imsi"]["state"].clone();
+    assert_eq!(state(x), "end_of_life");
+    assert_eq!(state(OWN_X), "hold");
+    clock_to(&g, swap_at + 366 * DAY);
+    assert_eq!(state(OWN_X), "available");
+    let own = sponsor_imsis(&g, "Own");
+    assert!(own["available"].as_u64().unwrap() >= 1, "{own}");
+    // #1.12: who had the own IMSI, and on which bundle, at each time.
+    let at = |t: i64| {
+        let (s, v) = api_send(
+            &g,
+            "GET",
+            &format!("/api/v1/audit/imsi/{OWN_X}?at={}", rfc3339(t)),
+            None,
+        );
+        (s, v["account"].clone(), v["product"].clone())
+    };
+    assert_eq!(
+        at(t0 + DAY),
+        (200, json!(id), json!("EU Neighbour - Andorra 30-Day Pass"))
+    );
+    assert_eq!(
+        at(t0 + 3 * DAY),
+        (200, json!(id), json!("EU Neighbour - Andorra 7-Day Pass"))
+    );
+    assert_eq!(at(swap_at + 400 * DAY).0, 404, "nobody holds it now");
 }

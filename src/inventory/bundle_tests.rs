@@ -172,7 +172,7 @@ fn an_esim_swap_disposes_the_old_profile_and_holds_its_imsis_for_the_subscriber(
     let at = swap.period.start;
     assert_eq!(
         effects,
-        vec![Effect::PeriodStarted {
+        vec![Effect::Swapped {
             account: a.id,
             period: swap.period.id
         }]

@@ -32,6 +32,9 @@ pub enum Effect {
     Lapsed { account: u64 },
     /// The account closed: ASR to its sessions.
     Closed { account: u64 },
+    /// An eSIM swap: a new period as `PeriodStarted`, and an ASR to the
+    /// sessions of the old eSIM, whose IMSIs no longer resolve.
+    Swapped { account: u64, period: u64 },
 }
 
 impl Inventory {

@@ -91,7 +91,7 @@ impl Inventory {
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         stock.taken(&profile);
         self.index_swap(old.as_ref(), &held, &a, &profile);
-        let effects = vec![Effect::PeriodStarted {
+        let effects = vec![Effect::Swapped {
             account: id,
             period: period.id,
         }];

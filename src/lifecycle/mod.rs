@@ -143,25 +143,31 @@ impl Lifecycle {
         for e in effects {
             match e {
                 Effect::PeriodStarted { account, period } => {
-                    if let Some(c) = &self.charging {
-                        c.engine.start_period(account, period, &c.committer);
-                    }
+                    self.start_period(account, period);
                     self.reauth(account);
                 }
                 Effect::Lapsed { account } => self.reauth(account),
-                Effect::Closed { account } => {
-                    if let Some(g) = self.gateways.clone() {
-                        tokio::spawn(async move {
-                            let sent = g.abort_sessions_of_account(account).await;
-                            tracing::info!(
-                                account,
-                                sessions = sent.len(),
-                                "closed account: ASR sent"
-                            );
-                        });
-                    }
+                Effect::Closed { account } => self.abort(account, "closed account"),
+                Effect::Swapped { account, period } => {
+                    self.start_period(account, period);
+                    self.abort(account, "eSIM swap");
                 }
             }
+        }
+    }
+
+    fn start_period(&self, account: u64, period: u64) {
+        if let Some(c) = &self.charging {
+            c.engine.start_period(account, period, &c.committer);
+        }
+    }
+
+    fn abort(&self, account: u64, why: &'static str) {
+        if let Some(g) = self.gateways.clone() {
+            tokio::spawn(async move {
+                let sent = g.abort_sessions_of_account(account).await;
+                tracing::info!(account, sessions = sent.len(), why, "ASR sent");
+            });
         }
     }
 

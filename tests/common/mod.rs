@@ -869,3 +869,27 @@ pub fn answer_next(p: &mut RawPeer, command: u32, host: &str) -> Vec<u8> {
     p.send(&gateway_answer(&req, 2001, m.header.hop_by_hop, host));
     req
 }
+
+/// An admin API call with the development token: its status and JSON body
+/// (Null when the body is not JSON).
+pub fn api_send(
+    g: &Gyro,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let c = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = c
+        .request(m, format!("{}{path}", g.api()))
+        .bearer_auth("gyro-dev-token");
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let r = req.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
