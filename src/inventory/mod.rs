@@ -14,6 +14,8 @@ pub mod history;
 pub mod hold;
 pub mod import;
 pub mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 pub mod ops;
 pub mod outbox;
 mod rebuild;
