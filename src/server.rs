@@ -32,6 +32,9 @@ use crate::rating::source::RatingSource;
 use crate::upstream::app::ProxyApp;
 use crate::upstream::setup::ProxySetup;
 
+mod node;
+use node::{node_settings, start_diameter, tls_setup};
+
 pub fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
@@ -243,97 +246,6 @@ fn reload_on_hangup(mut hangup: Signal, engine: Arc<Engine>, rating: Arc<RatingS
     });
 }
 
-/// The TLS half of the configuration, with every file loaded and checked.
-struct TlsSetup {
-    acceptor: Option<TlsAcceptor>,
-    /// Every `[[diameter.peers]]` entry with `connect`, TLS options loaded.
-    outbound: Vec<OutboundPeer>,
-    /// Every `[[proxy.upstream]]` in proxy mode, TLS options loaded.
-    upstreams: Vec<OutboundPeer>,
-}
-
-fn tls_setup(cfg: &Config) -> Result<TlsSetup, TlsError> {
-    let n = &cfg.node;
-    // gyro's certificate serves the listener and is its client certificate
-    // when dialling over TLS.
-    let identity = match (&n.tls_cert, &n.tls_key) {
-        (Some(cert), Some(key)) => Some(Identity::load(cert, key)?),
-        _ => None,
-    };
-    let acceptor = match (n.tls_listen, &identity) {
-        (Some(_), Some(id)) => Some(tls::acceptor(id, n.tls_client_ca.as_deref())?),
-        _ => None,
-    };
-    let id = identity.as_ref();
-    let mut outbound = vec![];
-    for (i, p) in cfg.diameter.peers.iter().enumerate() {
-        let Some(address) = p.connect else { continue };
-        let entry = format!("diameter.peers[{i}]");
-        outbound.push(dial(&entry, &p.origin_host, address, p.tls_ca(), id)?);
-    }
-    let mut upstreams = vec![];
-    if cfg.charging.mode == ChargingMode::Proxy {
-        for (i, u) in cfg.proxy.upstream.iter().enumerate() {
-            let ca = u.ca.as_deref().filter(|_| u.tls);
-            let entry = format!("proxy.upstream[{i}]");
-            upstreams.push(dial(&entry, &u.origin_host, u.connect, ca, id)?);
-        }
-    }
-    Ok(TlsSetup {
-        acceptor,
-        outbound,
-        upstreams,
-    })
-}
-
-/// A peer gyro dials, over TLS when `tls_ca` is set.
-fn dial(
-    entry: &str,
-    origin_host: &str,
-    address: SocketAddr,
-    tls_ca: Option<&Path>,
-    identity: Option<&Identity>,
-) -> Result<OutboundPeer, TlsError> {
-    let tls = match tls_ca {
-        Some(ca) => Some(TlsDial::new(
-            &format!("{entry}.ca"),
-            origin_host,
-            ca,
-            identity,
-        )?),
-        None => None,
-    };
-    Ok(OutboundPeer {
-        origin_host: origin_host.to_string(),
-        address,
-        tls,
-    })
-}
-
-/// Opens the Diameter listeners (TCP, and TLS when configured) and starts
-/// dialling the outbound peers.
-async fn start_diameter(cfg: &Config, node: &mut Node, tls: TlsSetup) -> anyhow::Result<()> {
-    // The TLS port first: once the TCP port accepts, both are up.
-    if let (Some(addr), Some(acceptor)) = (cfg.node.tls_listen, tls.acceptor) {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("node.tls_listen: cannot listen on {addr}"))?;
-        let client_certificates = cfg.node.tls_client_ca.is_some();
-        tracing::info!(addr = %listener.local_addr()?, client_certificates, "Diameter over TLS listening");
-        node.listen_tls(listener, acceptor);
-    }
-    let addr = cfg.node.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
-    node.listen(listener);
-    for peer in tls.outbound {
-        node.connect(peer);
-    }
-    Ok(())
-}
-
 /// What the node serves: the embedded OCS, or the proxy in front of the
 /// upstream OCS (with the embedded one answering while none answers).
 fn applications(
@@ -400,38 +312,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         e2e_seed,
     ));
     let d = &cfg.diameter;
-    let allowed = if d.accept_unknown_peers {
-        tracing::warn!(
-            "accept_unknown_peers = true: any Diameter peer may connect (development default)"
-        );
-        None
-    } else {
-        Some(d.peers.iter().map(|p| p.origin_host.clone()).collect())
-    };
-    if !d.strict_m_bit {
-        tracing::info!("strict_m_bit = false: unknown M-bit AVPs and enumerated values are accepted and counted");
-    }
-    let mut node = Node::new(
-        NodeSettings {
-            local,
-            dictionary: dict,
-            conn: ConnConfig {
-                tw: d.watchdog_interval.0,
-                handshake_timeout: d.handshake_timeout.0,
-                dpa_timeout: d.dpa_timeout.0,
-                jitter_seed: rand::random::<u64>() | 1,
-                validation: ValidateOptions {
-                    strict_m_bit: d.strict_m_bit,
-                },
-            },
-            max_message_size: d.max_message_size,
-            allowed_peers: allowed,
-            reconnect_interval: d.reconnect_interval.0,
-            shutdown_grace: d.shutdown_grace.0,
-            relays: proxy.is_some(),
-        },
-        apps,
-    );
+    let mut node = Node::new(node_settings(&cfg, local, dict, proxy.is_some()), apps);
     let relayed = proxy.as_ref().map(|p| p.app.0.clone());
     if let Some(p) = proxy {
         p.start(node.peers());
