@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
                 name: "EU".into(),
                 rate_codes: vec![],
                 rate_code_groups: vec![],
+                ..Product::default()
             }],
         )
         .with_pools(vec!["own-x".into()], vec!["dyn-y".into()]),
