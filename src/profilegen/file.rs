@@ -194,7 +194,8 @@ pub(crate) fn header_fields<'a>(
         match l.split_once(':') {
             Some((k, v)) => {
                 if fields.insert(k.trim(), (*n, v.trim())).is_some() {
-                    errors.push(*n, k.trim(), v.trim(), "given twice");
+                    // Named by a fixed field: the key is the file's text.
+                    errors.push(*n, "header", k.trim(), "key given twice");
                 }
             }
             None => errors.push(*n, "header", l, "expected 'Key: value'"),

@@ -121,3 +121,13 @@ fn ten_thousand_rows_parse_fast() {
     assert_eq!(parse_standard(&text, &o).unwrap().len(), 10_000);
     assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_repeated_header_key_is_named_by_a_fixed_field() {
+    // Found by the fuzz target: a header key like "OPC" must not pass for a secret field.
+    let o = order(1, 1);
+    let text = good(&o).replace("Customer: Local MNO", "OPC: x\nOPC: y");
+    let e = parse_standard(&text, &o).unwrap_err();
+    assert_eq!(faults(&e), [(3, "header")], "{e}");
+    assert_eq!(e.errors[0].value, "OPC");
+}
