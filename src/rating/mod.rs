@@ -269,6 +269,24 @@ impl Rating {
                 .any(|g| self.groups.get(g).is_some_and(|s| s.contains(&rc)))
     }
 
+    /// The rate codes of a named group; None when the rating has no such group.
+    pub fn group(&self, name: &str) -> Option<&HashSet<RateCode>> {
+        self.groups.get(name)
+    }
+
+    /// The networks a sponsor's tariff prices, sorted (profile generation
+    /// lists them when the profit guarantee is off).
+    pub fn tariffed(&self, sponsor: &str) -> Vec<Plmn> {
+        let mut v: Vec<Plmn> = self
+            .prices
+            .keys()
+            .filter(|(s, _)| s == sponsor)
+            .map(|(_, p)| *p)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Outgoing calls must go to one of the bundle's destination prefixes;
     /// incoming calls are allowed from anywhere.
     pub fn voice_destination_allowed(&self, bundle: &Bundle, e164: &str) -> bool {
