@@ -13,42 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::failing_store::FailingStore;
 use common::*;
 use gyro::diameter::transport::OutboundPeer;
 use gyro::diameter::Message;
-use gyro::inventory::store::{RecordIter, SledStore, Storage, StoreError, Visitor, WriteBatch};
+use gyro::inventory::store::SledStore;
 use gyro::inventory::{seed, Inventory};
 use gyro::upstream::app::ProxyApp;
 use gyro::upstream::setup::ProxySetup;
-
-/// sled, with commits that fail while `failing` is set.
-struct FailingStore {
-    inner: SledStore,
-    failing: Arc<AtomicBool>,
-}
-
-impl Storage for FailingStore {
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_raw(key)
-    }
-    fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_> {
-        self.inner.scan_raw(prefix)
-    }
-    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        self.inner.visit(prefix, f)
-    }
-    fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::Backend(
-                "injected: no space left on device".into(),
-            ));
-        }
-        self.inner.commit(batch)
-    }
-    fn next_id(&self) -> Result<u64, StoreError> {
-        self.inner.next_id()
-    }
-}
 
 struct Proxy {
     addr: std::net::SocketAddr,
