@@ -12,11 +12,13 @@ mod audit;
 mod batch;
 mod clock;
 mod events;
+mod profiles;
 pub use account::{account, AccountCommand};
 pub use audit::{audit, AuditCommand};
 pub use batch::{batch, pool, BatchCommand, PoolCommand};
 pub use clock::{clock, ClockCommand};
 pub use events::{events, EventsCommand};
+pub use profiles::{profiles, ProfilesCommand};
 
 use crate::config::Config;
 use crate::inventory::import::{BatchSpec, ImportReport};

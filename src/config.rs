@@ -58,6 +58,45 @@ pub struct Config {
     pub events: events::EventsSection,
     #[serde(default)]
     pub lifecycle: LifecycleSection,
+    #[serde(default)]
+    pub profiles: ProfilesSection,
+}
+
+/// `[profiles]`: how ordered eSIM profiles are numbered and what their
+/// SM-DP+ files say of the operator (#14).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfilesSection {
+    /// ICCIDs of new orders: this prefix, a never-reused serial, the Luhn digit.
+    pub iccid_prefix: String,
+    /// Total ICCID length (18–22), check digit included.
+    pub iccid_digits: usize,
+    /// "Customer" in the files' header.
+    pub customer: String,
+    /// Label of the transport key the SM-DP+ encrypts Ki/OPc under.
+    pub transport_key: String,
+}
+
+impl Default for ProfilesSection {
+    fn default() -> Self {
+        ProfilesSection {
+            iccid_prefix: "894910262013".into(),
+            iccid_digits: 20,
+            customer: "Local MNO".into(),
+            transport_key: "MNO.PROD.SM.TRK.AES".into(),
+        }
+    }
+}
+
+impl ProfilesSection {
+    pub fn order_settings(&self) -> crate::inventory::orders::OrderSettings {
+        crate::inventory::orders::OrderSettings {
+            iccid_prefix: self.iccid_prefix.clone(),
+            iccid_digits: self.iccid_digits,
+            customer: self.customer.clone(),
+            transport_key: self.transport_key.clone(),
+        }
+    }
 }
 
 /// `[lifecycle]`: what a lapsed bundle answers, and grace reminders.
@@ -295,6 +334,26 @@ impl Config {
         tls::validate_node(file, &self.node)?;
         self.validate_charging(file)?;
         self.events.validate(file)?;
+        let p = &self.profiles;
+        if let Err(e) =
+            crate::inventory::orders::iccid_serial_width(&p.iccid_prefix, p.iccid_digits)
+        {
+            let (field, message) = match &e {
+                crate::inventory::InventoryError::Invalid { field, message } => {
+                    (field.clone(), message.clone())
+                }
+                other => ("profiles".into(), other.to_string()),
+            };
+            return Err(bad(&field, &message));
+        }
+        for (k, v) in [
+            ("profiles.customer", &p.customer),
+            ("profiles.transport_key", &p.transport_key),
+        ] {
+            if v.trim().is_empty() || v.contains(['\n', '\r']) {
+                return Err(bad(k, "must be one non-empty line"));
+            }
+        }
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }

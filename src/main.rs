@@ -81,6 +81,13 @@ enum Command {
         #[command(subcommand)]
         command: gyro::cli::BatchCommand,
     },
+    /// eSIM profile orders to the SM-DP+: generate, list, cancel, ingest output files.
+    Profiles {
+        #[command(flatten)]
+        target: gyro::cli::Target,
+        #[command(subcommand)]
+        command: gyro::cli::ProfilesCommand,
+    },
     /// eSIM profile pools: whether their disposed profiles' IMSIs recycle.
     Pool {
         #[command(flatten)]
@@ -192,6 +199,7 @@ fn main() -> anyhow::Result<()> {
         Command::Events { target, command } => gyro::cli::events(&target, command),
         Command::Clock { target, command } => gyro::cli::clock(&target, command),
         Command::Batch { target, command } => gyro::cli::batch(&target, command),
+        Command::Profiles { target, command } => gyro::cli::profiles(&target, command),
         Command::Pool { target, command } => gyro::cli::pool(&target, command),
         Command::Audit { target, command } => gyro::cli::audit(&target, command),
         Command::Account { target, command } => gyro::cli::account(&target, command),

@@ -192,6 +192,8 @@ struct Services {
     server_initiated: Arc<ServerInitiated>,
     events: Arc<crate::events::Events>,
     lifecycle: Arc<crate::lifecycle::Lifecycle>,
+    orders: Arc<crate::profilegen::desk::OrderDesk>,
+    orders_created: Arc<tokio::sync::Notify>,
 }
 
 /// Serves the admin API on `api.listen`, when set.
@@ -217,6 +219,8 @@ async fn start_api(
         stock_alert_below: cfg.inventory.stock_alert_below,
         events: Some(services.events),
         lifecycle: Some(services.lifecycle),
+        orders: Some(services.orders),
+        orders_created: Some(services.orders_created),
     });
     let listener = TcpListener::bind(addr)
         .await
@@ -338,10 +342,19 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         Some(server_initiated.clone()),
     );
     lifecycle.spawn();
+    let rating_now = engine.clone();
+    let orders = Arc::new(crate::profilegen::desk::OrderDesk::new(
+        inventory.clone(),
+        Arc::new(move || Ok(rating_now.rating())),
+        cfg.profiles.order_settings(),
+        None,
+    ));
     let services = Services {
         server_initiated,
         events,
         lifecycle,
+        orders,
+        orders_created: Arc::new(tokio::sync::Notify::new()),
     };
     start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;

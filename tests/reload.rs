@@ -410,6 +410,8 @@ fn reload_without_charging_is_503() {
         stock_alert_below: 100,
         events: None,
         lifecycle: None,
+        orders: None,
+        orders_created: None,
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt

@@ -22,6 +22,7 @@ mod batches;
 mod bundle;
 mod events;
 mod lifecycle;
+pub mod orders;
 
 pub use bundle::{account_json, swap_json};
 pub use lifecycle::period_json;
@@ -42,6 +43,10 @@ pub struct ApiState {
     pub events: Option<Arc<crate::events::Events>>,
     /// Renewal, closure, the test clock (absent in CLI-only use).
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
+    /// Profile orders and SM-DP+ output files (#14).
+    pub orders: Option<Arc<crate::profilegen::desk::OrderDesk>>,
+    /// Woken when an order is created, so that its file goes out at once.
+    pub orders_created: Option<Arc<tokio::sync::Notify>>,
 }
 
 type St = State<Arc<ApiState>>;
@@ -127,8 +132,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Runs a blocking inventory call off the async workers (imports and
 /// commits touch the disk).
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, InventoryError> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
@@ -138,7 +143,7 @@ async fn blocking<T: Send + 'static>(
                 json!({"error": e.to_string()}),
             )
         })?
-        .map_err(ApiError::from)
+        .map_err(Into::into)
 }
 
 /// Parses a JSON body, turning serde's complaint into a 400 naming the field.
@@ -177,6 +182,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/batches/{name}", batches::routes())
         .route("/api/v1/profiles/{iccid}", get(get_profile))
+        .route("/api/v1/profiles/{iccid}/perso", get(orders::get_perso))
+        .route("/api/v1/pools/{name}/orders", post(orders::post_order))
+        .route("/api/v1/orders", get(orders::get_orders))
+        .route(
+            "/api/v1/orders/ingest",
+            post(orders::post_ingest).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/orders/{id}",
+            get(orders::get_order).delete(orders::delete_order),
+        )
+        .route("/api/v1/orders/{id}/input", get(orders::get_order_input))
         .route("/api/v1/accounts", post(post_account))
         .route(
             "/api/v1/accounts/{id}",
@@ -404,7 +421,7 @@ async fn get_imsi(
             Some(ProfileState::Assigned { account }) => inv.account(*account)?,
             _ => None,
         };
-        Ok((rec, profile, account))
+        Ok::<_, InventoryError>((rec, profile, account))
     })
     .await?;
     let rec = rec.ok_or(InventoryError::NotFound {
@@ -462,7 +479,7 @@ async fn get_export(
     let bytes = blocking(move || {
         let mut out = vec![];
         inv.export_portabilling(&mut out)?;
-        Ok(out)
+        Ok::<_, InventoryError>(out)
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/csv")], bytes).into_response())

@@ -80,6 +80,10 @@ pub(crate) enum ImsiStateW<'a> {
         reserved_for: Option<u64>,
     },
     EndOfLife,
+    // Appended: variants are positional in the stored form.
+    Reserved {
+        order: u64,
+    },
 }
 
 impl Record for Imsi {
@@ -99,6 +103,7 @@ impl Record for Imsi {
                 reserved_for: *reserved_for,
             },
             ImsiState::EndOfLife => ImsiStateW::EndOfLife,
+            ImsiState::Reserved { order } => ImsiStateW::Reserved { order: *order },
         };
         let w = ImsiW {
             imsi: text(&self.imsi),
@@ -130,6 +135,7 @@ impl Record for Imsi {
                     reserved_for,
                 },
                 ImsiStateW::EndOfLife => ImsiState::EndOfLife,
+                ImsiStateW::Reserved { order } => ImsiState::Reserved { order },
             },
         })
     }

@@ -17,6 +17,8 @@ pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
 pub mod ops;
+pub mod order_ingest;
+pub mod orders;
 pub mod outbox;
 mod rebuild;
 pub mod seed;

@@ -305,6 +305,17 @@ impl Inventory {
 
     pub fn define_pool(&self, actor: &str, p: &EsimPool) -> Result<(), InventoryError> {
         self.check_products(p.products.iter().map(|x| x.product.as_str()))?;
+        if p.layout.len() > 10 {
+            return Err(invalid("layout", "at most 10 IMSI positions"));
+        }
+        for s in &p.layout {
+            if !self.store.exists(&format!("sponsor/{s}"))? {
+                return Err(InventoryError::NotFound {
+                    what: "sponsor",
+                    id: s.clone(),
+                });
+            }
+        }
         self.put_catalog(actor, "pool", &p.name, p)
     }
 

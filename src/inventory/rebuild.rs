@@ -127,6 +127,7 @@ impl Inventory {
                         ),
                         ImsiStateW::Hold { .. } => (ImsiStatus::Hold, Place::Nowhere),
                         ImsiStateW::EndOfLife => (ImsiStatus::EndOfLife, Place::Nowhere),
+                        ImsiStateW::Reserved { .. } => (ImsiStatus::Reserved, Place::Nowhere),
                     };
                     if let Some(key) = digits_u64(i.imsi) {
                         let sponsor = catalog.sponsor_index(i.sponsor);

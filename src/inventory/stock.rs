@@ -27,6 +27,8 @@ pub struct ImsiCounts {
     pub available: u64,
     pub on_hold: u64,
     pub end_of_life: u64,
+    /// Taken by open profile orders.
+    pub reserved: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -102,12 +104,13 @@ impl Inventory {
         let counts_of = |name: &str| {
             let states = states.as_ref()?;
             let pos = catalog.sponsors.iter().position(|s| s.name == name)?;
-            let [available, on_hold, end_of_life] =
+            let [available, on_hold, end_of_life, reserved] =
                 states.get(&(pos as u16)).copied().unwrap_or_default();
             Some(ImsiCounts {
                 available,
                 on_hold,
                 end_of_life,
+                reserved,
             })
         };
         Ok(lines

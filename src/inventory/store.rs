@@ -76,6 +76,8 @@ impl Record for crate::model::DynamicImsiPool {}
 impl Record for crate::model::Product {}
 impl Record for crate::model::HoldPolicy {}
 impl Record for crate::model::Used {}
+impl Record for crate::model::order::Order {}
+impl Record for crate::model::order::Perso {}
 impl Record for u64 {}
 impl Record for (u64, u32) {}
 impl Record for String {}

@@ -15,6 +15,7 @@ pub mod clock;
 mod duration;
 pub mod event;
 pub mod lifecycle;
+pub mod order;
 mod usage;
 
 pub use duration::HumaneDuration;
@@ -119,6 +120,11 @@ pub enum ImsiState {
         reserved_for: Option<u64>,
     },
     EndOfLife,
+    /// Taken for a profile order (#14) until its Standard file is ingested
+    /// or the order is cancelled: nothing else may use it meanwhile.
+    Reserved {
+        order: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +151,10 @@ pub struct EsimPool {
     /// their hold (their batch must recycle too, #1.10).
     #[serde(default)]
     pub recycle: bool,
+    /// Sponsor id of each IMSI position, slot 1 first ("IMSI1 Own, IMSI2
+    /// X"); orders must follow it. Empty: any layout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layout: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

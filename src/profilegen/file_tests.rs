@@ -62,12 +62,10 @@ fn writing_refuses_what_the_file_cannot_carry() {
 }
 
 #[test]
-fn ten_thousand_profiles_are_written_fast() {
+fn ten_thousand_profiles_of_ten_imsis_are_written() {
+    // Speed is the bench's (benches/profilegen.rs): this checks the size.
     let o = order(10_000, 10);
-    let t = std::time::Instant::now();
     let bytes = write_input(&o, &story_rules()).unwrap();
-    // Generous for a debug build; the bench gives the real figure.
-    assert!(t.elapsed().as_millis() < 1000, "{:?}", t.elapsed());
     assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 10_000 + 13);
 }
 

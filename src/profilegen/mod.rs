@@ -1,9 +1,11 @@
-//! eSIM profile generation (#14), the pure part: the IMSI/MNC selection
-//! rules derived for a pool, the SM-DP+ input file gyro writes and the
-//! "Standard" output file it reads back. No sockets, store or runtime here:
-//! ordering, sFTP and ingestion build on these.
+//! eSIM profile generation (#14): the IMSI/MNC selection rules derived for
+//! a pool, the SM-DP+ input file gyro writes, the "Standard" and "Perso"
+//! output files it reads back (all pure), and the order desk that ties them
+//! to the inventory's orders for the API, the CLI and the sFTP poller.
 
+pub mod desk;
 pub mod file;
+pub mod perso;
 pub mod rules;
 pub mod standard;
 
@@ -11,12 +13,7 @@ pub use file::{parse_input, write_input, FileErrors, Header, InputFile, WriteErr
 pub use rules::{derive, Pref, Rule, RuleOptions, RulesError};
 pub use standard::{parse_standard, write_standard, ProfileRow};
 
-/// One ordered profile: its ICCID and its IMSIs, slot 1 first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderProfile {
-    pub iccid: String,
-    pub imsis: Vec<String>,
-}
+pub use crate::model::order::OrderProfile;
 
 /// What the files need to know of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,5 +44,7 @@ impl OrderView {
     }
 }
 
+#[cfg(test)]
+mod desk_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -131,7 +131,7 @@ pub fn parse_standard(text: &str, expect: &OrderView) -> Result<Vec<ProfileRow>,
 
 /// Checks the header against the order; returns the Quantity line (where
 /// count faults are reported).
-fn check_header(
+pub(crate) fn check_header(
     at: usize,
     lines: &[(usize, &str)],
     expect: &OrderView,

@@ -114,12 +114,11 @@ fn a_wrong_layout_or_missing_sections_are_reported() {
 }
 
 #[test]
-fn ten_thousand_rows_parse_fast() {
+fn ten_thousand_rows_parse() {
+    // Speed is the bench's (benches/profilegen.rs): this checks the size.
     let o = order(10_000, 2);
     let text = good(&o);
-    let t = std::time::Instant::now();
     assert_eq!(parse_standard(&text, &o).unwrap().len(), 10_000);
-    assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
 }
 
 #[test]

@@ -49,6 +49,7 @@ pub enum ImsiStatus {
     InDynamicPool,
     Hold,
     EndOfLife,
+    Reserved,
 }
 
 impl ImsiStatus {
@@ -59,6 +60,7 @@ impl ImsiStatus {
             ImsiState::InDynamicPool { .. } => ImsiStatus::InDynamicPool,
             ImsiState::Hold { .. } => ImsiStatus::Hold,
             ImsiState::EndOfLife => ImsiStatus::EndOfLife,
+            ImsiState::Reserved { .. } => ImsiStatus::Reserved,
         }
     }
 }
@@ -100,6 +102,7 @@ impl ImsiEntry {
                 1 => ImsiStatus::Embedded,
                 2 => ImsiStatus::InDynamicPool,
                 3 => ImsiStatus::Hold,
+                5 => ImsiStatus::Reserved,
                 _ => ImsiStatus::EndOfLife,
             },
         }

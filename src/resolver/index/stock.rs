@@ -8,15 +8,16 @@ use super::*;
 
 impl Index {
     /// IMSIs by sponsor (catalogue position) and state: available, on hold,
-    /// end of life; for the stock report.
-    pub fn imsi_states_by_sponsor(&self) -> HashMap<u16, [u64; 3]> {
-        let mut out: HashMap<u16, [u64; 3]> = HashMap::new();
+    /// end of life, reserved by orders; for the stock report.
+    pub fn imsi_states_by_sponsor(&self) -> HashMap<u16, [u64; 4]> {
+        let mut out: HashMap<u16, [u64; 4]> = HashMap::new();
         self.imsis.for_each(|_, w| {
             let e = ImsiEntry::unpack(w);
             let slot = match e.status {
                 ImsiStatus::Available => 0,
                 ImsiStatus::Hold => 1,
                 ImsiStatus::EndOfLife => 2,
+                ImsiStatus::Reserved => 3,
                 _ => return,
             };
             out.entry(e.sponsor).or_default()[slot] += 1;
