@@ -158,7 +158,7 @@ impl Inventory {
             )));
         }
         let (available, dynamic) = self.index.stock();
-        *self.lock() = Stock { available, dynamic };
+        *self.lock() = Stock::new(available, dynamic);
         Ok(generation - at)
     }
 

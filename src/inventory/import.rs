@@ -410,10 +410,9 @@ impl Inventory {
         for i in &imsi_updates {
             self.index.put_imsi(i);
         }
-        let avail = stock.available.entry(pool.to_string()).or_default();
         for p in &profiles {
             self.index.put_profile(p);
-            avail.insert(p.iccid.clone(), sponsors_of(p));
+            stock.added(pool, &p.iccid, sponsors_of(p));
         }
         progress(profiles.len() as u64);
         Ok(ImportReport {

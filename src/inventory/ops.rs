@@ -70,6 +70,9 @@ pub(crate) struct Stock {
     pub(crate) available: HashMap<String, BTreeMap<String, Vec<String>>>,
     /// (dynamic pool, sponsor) → IMSIs in it.
     pub(crate) dynamic: BTreeMap<(String, String), u64>,
+    /// sponsor → available profiles holding one of its IMSIs (what a
+    /// `Stock/Low` check reads at every onboarding).
+    by_sponsor: HashMap<String, u64>,
 }
 
 pub struct Inventory {
@@ -483,11 +486,64 @@ impl Inventory {
     }
 }
 
+/// Each sponsor once, however many of a profile's IMSIs it lent.
+fn distinct(sponsors: &[String]) -> Vec<&String> {
+    let mut uniq: Vec<&String> = sponsors.iter().collect();
+    uniq.sort();
+    uniq.dedup();
+    uniq
+}
+
 impl Stock {
+    pub(crate) fn new(
+        available: HashMap<String, BTreeMap<String, Vec<String>>>,
+        dynamic: BTreeMap<(String, String), u64>,
+    ) -> Stock {
+        let mut by_sponsor: HashMap<String, u64> = HashMap::new();
+        for sponsors in available.values().flat_map(|m| m.values()) {
+            for s in distinct(sponsors) {
+                *by_sponsor.entry(s.clone()).or_default() += 1;
+            }
+        }
+        Stock {
+            available,
+            dynamic,
+            by_sponsor,
+        }
+    }
+
+    /// A committed change made `iccid` of `pool` available.
+    pub(crate) fn added(&mut self, pool: &str, iccid: &str, sponsors: Vec<String>) {
+        for s in distinct(&sponsors) {
+            *self.by_sponsor.entry(s.clone()).or_default() += 1;
+        }
+        let avail = self.available.entry(pool.to_string()).or_default();
+        if let Some(old) = avail.insert(iccid.to_string(), sponsors) {
+            self.uncount(&old);
+        }
+    }
+
     /// A committed change assigned `p`: it is no longer available.
     pub(crate) fn taken(&mut self, p: &Profile) {
-        if let Some(m) = self.available.get_mut(&p.pool) {
-            m.remove(&p.iccid);
+        let gone = self
+            .available
+            .get_mut(&p.pool)
+            .and_then(|m| m.remove(&p.iccid));
+        if let Some(sponsors) = gone {
+            self.uncount(&sponsors);
         }
+    }
+
+    fn uncount(&mut self, sponsors: &[String]) {
+        for s in distinct(sponsors) {
+            if let Some(n) = self.by_sponsor.get_mut(s) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Available profiles with at least one IMSI of `sponsor`.
+    pub(crate) fn sponsor_level(&self, sponsor: &str) -> u64 {
+        self.by_sponsor.get(sponsor).copied().unwrap_or(0)
     }
 }

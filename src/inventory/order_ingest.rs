@@ -79,10 +79,9 @@ impl Inventory {
         for i in &imsis {
             self.index.put_imsi(i);
         }
-        let avail = stock.available.entry(order.pool.clone()).or_default();
         for p in &profiles {
             self.index.put_profile(p);
-            avail.insert(p.iccid.clone(), sponsors.clone());
+            stock.added(&order.pool, &p.iccid, sponsors.clone());
         }
         Ok(Ingested {
             order: id,

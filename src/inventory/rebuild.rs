@@ -47,7 +47,7 @@ impl Inventory {
                 .try_for_each(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
         })?;
         let (available, dynamic) = self.index.stock();
-        *stock = Stock { available, dynamic };
+        *stock = Stock::new(available, dynamic);
         Ok(())
     }
 

@@ -16,15 +16,6 @@ impl Stock {
     fn pool_level(&self, pool: &str) -> u64 {
         self.available.get(pool).map_or(0, |m| m.len() as u64)
     }
-
-    /// Available profiles with at least one IMSI of `sponsor`.
-    fn sponsor_level(&self, sponsor: &str) -> u64 {
-        self.available
-            .values()
-            .flat_map(|m| m.values())
-            .filter(|sponsors| sponsors.iter().any(|s| s == sponsor))
-            .count() as u64
-    }
 }
 
 impl Inventory {
