@@ -12,6 +12,7 @@ pub use tls::{validate_dial, Dial};
 
 mod charging;
 pub mod events;
+pub mod smdp;
 mod tls;
 
 pub use charging::{final_unit_action_value, ChargingMode, ChargingSection};
@@ -58,6 +59,9 @@ pub struct Config {
     pub events: events::EventsSection,
     #[serde(default)]
     pub lifecycle: LifecycleSection,
+    /// sFTP to the SM-DP+; absent, gyro exchanges no files.
+    #[serde(default)]
+    pub smdp: Option<smdp::SmdpSection>,
 }
 
 /// `[lifecycle]`: what a lapsed bundle answers, and grace reminders.
@@ -295,6 +299,9 @@ impl Config {
         tls::validate_node(file, &self.node)?;
         self.validate_charging(file)?;
         self.events.validate(file)?;
+        if let Some(s) = &self.smdp {
+            s.validate(file)?;
+        }
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
