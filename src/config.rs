@@ -12,6 +12,7 @@ pub use tls::{validate_dial, Dial};
 
 mod charging;
 pub mod events;
+pub mod smdp;
 mod tls;
 
 pub use charging::{final_unit_action_value, ChargingMode, ChargingSection};
@@ -60,6 +61,9 @@ pub struct Config {
     pub lifecycle: LifecycleSection,
     #[serde(default)]
     pub profiles: ProfilesSection,
+    /// sFTP to the SM-DP+; absent, gyro exchanges no files.
+    #[serde(default)]
+    pub smdp: Option<smdp::SmdpSection>,
 }
 
 /// `[profiles]`: how ordered eSIM profiles are numbered and what their
@@ -353,6 +357,9 @@ impl Config {
             if v.trim().is_empty() || v.contains(['\n', '\r']) {
                 return Err(bad(k, "must be one non-empty line"));
             }
+        }
+        if let Some(s) = &self.smdp {
+            s.validate(file)?;
         }
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));

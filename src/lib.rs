@@ -14,4 +14,5 @@ pub mod profilegen;
 pub mod rating;
 pub mod resolver;
 pub mod server;
+pub mod smdp;
 pub mod upstream;

@@ -196,6 +196,31 @@ struct Services {
     orders_created: Arc<tokio::sync::Notify>,
 }
 
+/// The order desk, and with `[smdp]` the sFTP exchange with the SM-DP+
+/// (woken by the returned notifier when an order is created).
+fn start_smdp(
+    cfg: &Config,
+    inventory: &Arc<Inventory>,
+    engine: &Arc<Engine>,
+) -> (
+    Arc<crate::profilegen::desk::OrderDesk>,
+    Arc<tokio::sync::Notify>,
+) {
+    let rating_now = engine.clone();
+    let orders = Arc::new(crate::profilegen::desk::OrderDesk::new(
+        inventory.clone(),
+        Arc::new(move || Ok(rating_now.rating())),
+        cfg.profiles.order_settings(),
+        cfg.smdp.as_ref().and_then(|s| s.perso_dir.clone()),
+    ));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(s) = &cfg.smdp {
+        tracing::info!(url = %s.sftp_url, input = %s.input_dir, output = %s.output_dir, "SM-DP+ sFTP exchange");
+        crate::smdp::Exchange::new(s.clone(), orders.clone(), wake.clone()).spawn();
+    }
+    (orders, wake)
+}
+
 /// Serves the admin API on `api.listen`, when set.
 async fn start_api(
     cfg: &Config,
@@ -342,19 +367,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         Some(server_initiated.clone()),
     );
     lifecycle.spawn();
-    let rating_now = engine.clone();
-    let orders = Arc::new(crate::profilegen::desk::OrderDesk::new(
-        inventory.clone(),
-        Arc::new(move || Ok(rating_now.rating())),
-        cfg.profiles.order_settings(),
-        None,
-    ));
+    let (orders, orders_created) = start_smdp(&cfg, &inventory, &engine);
     let services = Services {
         server_initiated,
         events,
         lifecycle,
         orders,
-        orders_created: Arc::new(tokio::sync::Notify::new()),
+        orders_created,
     };
     start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;

@@ -75,7 +75,7 @@ fn desk(inv: Arc<Inventory>, cfg: &Config) -> OrderDesk {
             .map(Arc::new)
             .map_err(|e| e.to_string())
     });
-    let perso_dir: Option<PathBuf> = None; // MERGE: smdp.perso_dir
+    let perso_dir = cfg.smdp.as_ref().and_then(|s| s.perso_dir.clone());
     OrderDesk::new(inv, now, cfg.profiles.order_settings(), perso_dir)
 }
 

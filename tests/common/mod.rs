@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod daemon;
 pub mod failing_store;
+pub mod sshd;
 pub mod webhook;
 
 pub fn free_port() -> u16 {

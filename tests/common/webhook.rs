@@ -4,10 +4,8 @@
 //! and appends it to `received.jsonl` before the 200 goes back.
 #![allow(dead_code)]
 
-use std::fs::OpenOptions;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The `webhook` binary. Missing, it fails the test; only GYRO_SKIP_PEERS=1
@@ -127,29 +125,15 @@ impl Receiver {
 
     /// Kills webhook and waits for it; a no-op when it is not running.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        super::daemon::kill(&mut self.child);
     }
 
     /// Starts webhook again on the same port and directory (what was
     /// received stays); retries a few times while the port is taken.
     pub fn restart(&mut self) {
         self.stop();
-        let port = self.port;
-        for attempt in 0..6 {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(300));
-            }
-            if self.spawn(port) {
-                return;
-            }
-        }
-        panic!(
-            "webhook did not restart on port {port}; log:\n{}",
-            self.log_text()
-        );
+        let log = self.dir.join("webhook.log");
+        super::daemon::respawn("webhook", self.port, &log, |port| self.spawn(port));
     }
 
     /// Every recorded request, in the order the hook accepted them.
@@ -200,51 +184,22 @@ impl Receiver {
     /// One try at running webhook on `port`: true once it serves there,
     /// false when it exited (port taken); panics after 10 s.
     fn spawn(&mut self, port: u16) -> bool {
-        let log_path = self.dir.join("webhook.log");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap();
-        let from = log.metadata().unwrap().len() as usize;
-        let mut child = Command::new(&self.bin)
-            .arg("-hooks")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("-hooks")
             .arg(self.dir.join("hooks.json"))
             .args(["-ip", "127.0.0.1", "-port", &port.to_string(), "-verbose"])
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        // webhook 2.8 binds before it logs "serving hooks on": the line (of
-        // this run) plus a connection means it is this webhook listening.
+            .current_dir(&self.dir);
+        // webhook 2.8 binds before it logs "serving hooks on".
         let serving = format!("serving hooks on http://127.0.0.1:{port}/");
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            if child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            let logged = std::fs::read(&log_path)
-                .ok()
-                .and_then(|b| {
-                    b.get(from..)
-                        .map(|t| String::from_utf8_lossy(t).contains(&serving))
-                })
-                .unwrap_or(false);
-            if logged && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        let log = self.dir.join("webhook.log");
+        match super::daemon::spawn_logged("webhook", &mut cmd, &log, &serving, port) {
+            Some(child) => {
                 self.child = Some(child);
                 self.port = port;
-                return true;
+                true
             }
-            std::thread::sleep(Duration::from_millis(50));
+            None => false,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "webhook did not come up on port {port} within 10 s; log:\n{}",
-            self.log_text()
-        );
     }
 }
 

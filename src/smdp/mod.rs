@@ -1,0 +1,10 @@
+//! The SM-DP+ side of eSIM profile generation (issue #14): the sFTP
+//! transport that carries input files to the SM-DP+ and brings its answers
+//! back, and the exchange that `gyro serve` runs over it. The files'
+//! contents are `crate::profilegen`'s; this module moves and files them.
+
+mod service;
+pub mod sftp;
+
+pub use service::{Exchange, PROCESSED, REJECTED};
+pub use sftp::{RemoteFile, SftpClient, SftpError};
