@@ -392,6 +392,7 @@ fn kill_9_during_ingestion_leaves_all_or_nothing() {
             .status();
         let _ = g.child.wait();
         let (n, state) = on_disk(&dir.join("data"), id, &first, &last);
+        eprintln!("kill -9 {delay_ms} ms after the file arrived: order {state}, {n} of 2 sampled profiles");
         assert!(
             (n == 0 && state != "ingested") || (n == 2 && state == "ingested"),
             "after kill -9 at {delay_ms} ms: {n} of the first and last profiles, order {state}"

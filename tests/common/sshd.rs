@@ -166,8 +166,15 @@ impl Sshd {
         toml::from_str(&toml).unwrap()
     }
 
-    /// Kills sshd and waits for it; a no-op when it is not running.
+    /// Kills sshd with every session it forked (each is a process of its
+    /// own session, and would keep a client's connection open), and waits
+    /// for it; a no-op when it is not running.
     pub fn stop(&mut self) {
+        if let Some(c) = &self.child {
+            for pid in descendants(c.id()) {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
         super::daemon::kill(&mut self.child);
     }
 
@@ -212,6 +219,34 @@ impl Sshd {
             None => false,
         }
     }
+}
+
+/// Every process below `pid`, children before grandchildren (from /proc).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // The command name is in parentheses and may hold spaces: the parent
+        // pid is the second field after its closing one.
+        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+            parent_of.push((p, ppid));
+        }
+    }
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(p, pp) in &parent_of {
+            if pp == parent {
+                out.push(p);
+                frontier.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// A key pair of type `kind` at `path` and `path.pub`, without a passphrase.
