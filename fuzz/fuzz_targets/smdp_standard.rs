@@ -1,8 +1,11 @@
-//! Arbitrary text as an SM-DP+ "Standard" output file for a small fixed order: the parser must
-//! never panic, must accept only a file that carries exactly the order's profiles, and must
-//! never copy a secret field into an error.
+//! Arbitrary text as an SM-DP+ output file for a small fixed order, through all three
+//! readers gyro runs on what the SM-DP+ sends: `output_kind` (which file, which order), the
+//! "Standard" parser and the "Perso" parser. None may panic; each accepts only a file that
+//! carries exactly the order's profiles; the Standard parser never copies a secret field
+//! into an error.
 #![no_main]
 
+use gyro::profilegen::perso::{output_kind, parse_perso};
 use gyro::profilegen::{parse_standard, OrderProfile, OrderView};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,6 +34,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let o = order();
+    let _ = output_kind(text);
+    if let Ok(rows) = parse_perso(text, &o, 17) {
+        assert_eq!(rows.len(), o.profiles.len());
+        for r in &rows {
+            assert!(o.profiles.iter().any(|q| q.iccid == r.iccid));
+        }
+    }
     match parse_standard(text, &o) {
         Ok(rows) => {
             assert_eq!(rows.len(), o.profiles.len());
