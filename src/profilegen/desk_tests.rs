@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::desk::{DeskError, OrderDesk};
 use super::{fixtures, write_standard, OrderView};
 use crate::inventory::import::BatchSpec;
-use crate::inventory::orders::{OrderRequest, OrderSettings};
+use crate::inventory::orders::OrderRequest;
 use crate::inventory::stock::StockBy;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
@@ -39,12 +39,8 @@ fn desk() -> OrderDesk {
             .load()
             .unwrap(),
     );
-    let settings = OrderSettings {
-        iccid_prefix: "894910262013".into(),
-        iccid_digits: 20,
-        customer: "Local MNO".into(),
-        transport_key: "MNO.PROD.SM.TRK.AES".into(),
-    };
+    // The shipped [profiles]: prefix 894910262013, 20 digits.
+    let settings = crate::config::ProfilesSection::default().order_settings();
     OrderDesk::new(
         Arc::new(inv),
         Arc::new(move || Ok(rating.clone())),
