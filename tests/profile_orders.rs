@@ -3,11 +3,11 @@
 //! Neighbour - Andorra", from reservation to an onboarded, chargeable
 //! account (across a restart); the refused orders and files that change
 //! nothing; cancelling; ICCIDs never reused; one- and ten-IMSI orders; and
-//! `gyro profiles`. The test plays the SM-DP+ (`common::smdp_files`).
+//! `gyro profiles`. The test plays the SM-DP+ (`common::orders`).
 
 mod common;
 
-use common::smdp_files::{self, perso, profiles, standard, standard_with};
+use common::orders::{self, *};
 use common::*;
 use serde_json::{json, Value};
 
@@ -72,18 +72,6 @@ fn order(g: &Gyro, id: u64) -> Value {
     api_get(g, &format!("/api/v1/orders/{id}?profiles=true"))
 }
 
-/// An output file as the body of `POST /api/v1/orders/ingest?file=NAME`.
-fn ingest(g: &Gyro, file: &str, body: &str) -> (u16, Value) {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/orders/ingest", g.api()))
-        .query(&[("file", file)])
-        .bearer_auth("gyro-dev-token")
-        .body(body.to_string())
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
-}
-
 /// The SM-DP+'s Standard file for the whole order, ingested: the order
 /// with its profiles.
 fn ingest_whole(g: &Gyro, id: u64, file: &str) -> Value {
@@ -94,51 +82,13 @@ fn ingest_whole(g: &Gyro, id: u64, file: &str) -> Value {
     full
 }
 
-fn text_get(g: &Gyro, path: &str) -> (u16, String) {
-    let r = reqwest::blocking::Client::new()
-        .get(format!("{}{path}", g.api()))
-        .bearer_auth("gyro-dev-token")
-        .send()
-        .unwrap();
-    (r.status().as_u16(), r.text().unwrap())
-}
-
 fn imsi_state(g: &Gyro, imsi: &str) -> String {
     let v = api_get(g, &format!("/api/v1/imsis/{imsi}"));
     v["imsi"]["state"].as_str().unwrap_or("").to_string()
 }
 
-/// A sponsor's IMSI counts in the stock (available, reserved, …).
-fn sponsor_imsis(g: &Gyro, name: &str) -> Value {
-    let lines = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = lines.as_array().unwrap().iter().find(|l| l["name"] == name);
-    line.unwrap_or_else(|| panic!("no stock line {name}: {lines}"))["imsis"].clone()
-}
-
-fn product_stock(g: &Gyro, name: &str) -> u64 {
-    let lines = api_get(g, "/api/v1/stock?by=product");
-    let line = lines.as_array().unwrap().iter().find(|l| l["name"] == name);
-    line.unwrap()["available_profiles"].as_u64().unwrap()
-}
-
-/// The ICCID of `serial` under `prefix`: 20 digits with the Luhn digit.
-fn iccid(prefix: &str, serial: u64) -> String {
-    let width = 19 - prefix.len();
-    let payload = format!("{prefix}{serial:0width$}");
-    format!("{payload}{}", gyro::model::luhn_digit(&payload))
-}
-
 fn serial(iccid: &str) -> u64 {
     iccid[PREFIX.len()..iccid.len() - 1].parse().unwrap()
-}
-
-/// Whether some fault of a 422 names `field` and has `reason` in it.
-fn has_fault(v: &Value, field: &str, reason: &str) -> bool {
-    v["lines"].as_array().is_some_and(|l| {
-        l.iter().any(|e| {
-            e["field"] == field && e["reason"].as_str().is_some_and(|r| r.contains(reason))
-        })
-    })
 }
 
 #[test]
@@ -234,10 +184,7 @@ fn story_order_is_reserved_survives_a_restart_and_is_ingested_for_onboarding() {
     assert_eq!((s, &v["kind"]), (200, &json!("perso")), "{v}");
     let p = api_get(&g, &format!("/api/v1/profiles/{}/perso", rows[7].0));
     assert_eq!(p["order"], id);
-    assert_eq!(
-        p["fields"]["MATCHING_ID"],
-        smdp_files::matching_id(&rows[7].0)
-    );
+    assert_eq!(p["fields"]["MATCHING_ID"], orders::matching_id(&rows[7].0));
     assert_eq!(p["fields"]["SMDP_ADDRESS"], "smdp.example.com");
     assert_eq!(p["var_out"], "ICCID/MATCHING_ID/SMDP_ADDRESS");
     assert_eq!(api_get(&g, &format!("/api/v1/orders/{id}"))["perso"], true);

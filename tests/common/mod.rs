@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod failing_store;
-pub mod smdp_files;
+pub mod orders;
 pub mod webhook;
 
 pub fn free_port() -> u16 {

@@ -1,11 +1,14 @@
-//! The SM-DP+'s side of a profile order, for tests: output files written
-//! by hand from an order as `GET /api/v1/orders/{id}?profiles=true` shows
-//! it, in the layouts that `src/profilegen/standard.rs` and `perso.rs`
-//! document (not with gyro's own writers, so the layout is checked too).
+//! Profile orders (#14) for tests: the SM-DP+'s output files, written by
+//! hand from an order as `GET /api/v1/orders/{id}?profiles=true` shows it,
+//! in the layouts that `src/profilegen/standard.rs` and `perso.rs` document
+//! (not with gyro's own writers, so the layout is checked too); and the API
+//! calls around an order.
 
 use std::fmt::Write;
 
 use serde_json::Value;
+
+use super::{api_get, Gyro};
 
 /// The header both output files start with, with `quantity`.
 fn header(order: &Value, quantity: usize) -> String {
@@ -95,4 +98,54 @@ pub fn perso(order: &Value) -> String {
 /// The matching id `perso` gives a profile.
 pub fn matching_id(iccid: &str) -> String {
     format!("MID-{}", &iccid[iccid.len() - 8..])
+}
+
+/// An output file as the body of `POST /api/v1/orders/ingest?file=NAME`.
+pub fn ingest(g: &Gyro, file: &str, body: &str) -> (u16, Value) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/orders/ingest", g.api()))
+        .query(&[("file", file)])
+        .bearer_auth("gyro-dev-token")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+}
+
+pub fn text_get(g: &Gyro, path: &str) -> (u16, String) {
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}{path}", g.api()))
+        .bearer_auth("gyro-dev-token")
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// A sponsor's IMSI counts in the stock (available, reserved, …).
+pub fn sponsor_imsis(g: &Gyro, name: &str) -> Value {
+    let lines = api_get(g, "/api/v1/stock?by=sponsor");
+    let line = lines.as_array().unwrap().iter().find(|l| l["name"] == name);
+    line.unwrap_or_else(|| panic!("no stock line {name}: {lines}"))["imsis"].clone()
+}
+
+pub fn product_stock(g: &Gyro, name: &str) -> u64 {
+    let lines = api_get(g, "/api/v1/stock?by=product");
+    let line = lines.as_array().unwrap().iter().find(|l| l["name"] == name);
+    line.unwrap()["available_profiles"].as_u64().unwrap()
+}
+
+/// The ICCID of `serial` under `prefix`: 20 digits with the Luhn digit.
+pub fn iccid(prefix: &str, serial: u64) -> String {
+    let width = 19 - prefix.len();
+    let payload = format!("{prefix}{serial:0width$}");
+    format!("{payload}{}", gyro::model::luhn_digit(&payload))
+}
+
+/// Whether some fault of a 422 names `field` and has `reason` in it.
+pub fn has_fault(v: &Value, field: &str, reason: &str) -> bool {
+    v["lines"].as_array().is_some_and(|l| {
+        l.iter().any(|e| {
+            e["field"] == field && e["reason"].as_str().is_some_and(|r| r.contains(reason))
+        })
+    })
 }
