@@ -174,6 +174,11 @@ fn error_text(what: &str, status: reqwest::StatusCode, body: &Value) -> String {
                 l["reason"].as_str().unwrap_or("")
             );
         }
+        // A refused SM-DP+ file lists its first faults and counts them all.
+        let more = body["faults"].as_u64().map_or(0, |n| n as usize);
+        if more > lines.len() {
+            eprintln!("… and {} more", more - lines.len());
+        }
     }
     if let Some(list) = body["blockers"].as_array() {
         let blockers: Vec<batch::Blocker> = list

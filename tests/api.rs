@@ -236,25 +236,6 @@ fn api_errors_name_the_field() {
     assert_eq!((s, v["field"].as_str()), (400, Some("imsi")));
 }
 
-/// What a `gyro` command printed.
-struct Cli {
-    ok: bool,
-    out: String,
-    err: String,
-}
-
-fn cli<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Cli {
-    let out = Command::new(env!("CARGO_BIN_EXE_gyro"))
-        .args(args)
-        .output()
-        .unwrap();
-    Cli {
-        ok: out.status.success(),
-        out: String::from_utf8_lossy(&out.stdout).into_owned(),
-        err: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn cli_works_through_the_api_and_on_the_store() {
     let mut g = Gyro::start("api-cli", "");

@@ -55,19 +55,6 @@ fn events_of(g: &Gyro, event_type: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A CCR-I from the home network's gateway on `imsi`: its Result-Code.
-fn charge(g: &Gyro, imsi: &str, session: &str) -> Option<u32> {
-    let mut p = open_peer(g, "pgw.test.local");
-    let ccr = gy_ccr(&GyCcr {
-        session,
-        imsi,
-        requested: Some(100_000),
-        ..GyCcr::BASE
-    });
-    let a = ask(&mut p, &ccr);
-    gyro::diameter::Message::new(&a).and_then(|m| m.result_code())
-}
-
 #[test]
 fn story_1_7_bundle_change_on_the_same_esim_then_an_esim_swap() {
     let g = Gyro::start("bundle-story", "");

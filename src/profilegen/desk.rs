@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use super::file::FileErrors;
 use super::perso::{output_kind, parse_perso, OutputKind};
-use super::{derive, parse_standard, write_input, OrderView, RuleOptions};
+use super::{derive, parse_standard, write_input, OrderView, ProfileRow, RuleOptions};
 use crate::inventory::order_ingest::Ingested;
 use crate::inventory::orders::{OrderRequest, OrderSettings};
 use crate::inventory::{Inventory, InventoryError, LineError};
-use crate::model::order::Order;
+use crate::model::order::{Order, OrderState};
 use crate::model::{Profile, ProfileState};
 use crate::rating::Rating;
 
@@ -134,7 +134,7 @@ impl OrderDesk {
             Err(e) => return Err(e.into()),
         };
         if kind == OutputKind::Standard && !order.state.is_open() {
-            return Err(closed(&order, file, text));
+            return Err(self.closed(&order, file, text)?);
         }
         let result = match kind {
             OutputKind::Standard => self.standard(actor, &order, file, text),
@@ -234,21 +234,39 @@ impl OrderDesk {
     }
 }
 
-/// A Standard file for a closed order: a duplicate when it is the very
-/// file the order was completed from, refused otherwise.
-fn closed(order: &Order, file: &str, text: &str) -> DeskError {
-    let ingested = matches!(
-        order.state,
-        crate::model::order::OrderState::Ingested { .. }
-    );
-    if ingested && parse_standard(text, &OrderView::from(order)).is_ok() {
-        return DeskError::Duplicate { order: order.id };
+impl OrderDesk {
+    /// A Standard file for a closed order: a duplicate when it is the very
+    /// file the order was completed from (every row as loaded, keys and
+    /// PINs included), refused otherwise.
+    fn closed(&self, order: &Order, file: &str, text: &str) -> Result<DeskError, DeskError> {
+        let mut why = format!("order {} is {}", order.id, order.state);
+        if matches!(order.state, OrderState::Ingested { .. }) {
+            if let Ok(rows) = parse_standard(text, &OrderView::from(order)) {
+                if self.as_loaded(&rows)? {
+                    return Ok(DeskError::Duplicate { order: order.id });
+                }
+                why.push_str(" from a file with other values");
+            }
+        }
+        Ok(DeskError::Rejected {
+            file: file.into(),
+            order: Some(order.id),
+            errors: one(1, "Batch No", &order.id.to_string(), &why),
+        })
     }
-    let why = format!("order {} is {}", order.id, order.state);
-    DeskError::Rejected {
-        file: file.into(),
-        order: Some(order.id),
-        errors: one(1, "Batch No", &order.id.to_string(), &why),
+
+    /// Whether each row is its profile as the inventory loaded it.
+    fn as_loaded(&self, rows: &[ProfileRow]) -> Result<bool, InventoryError> {
+        for r in rows {
+            let same = self.inventory.profile(&r.iccid)?.is_some_and(|p| {
+                (&p.imsis, &p.ki, &p.opc, &p.pin1, &p.puk1, &p.pin2, &p.puk2)
+                    == (&r.imsis, &r.ki, &r.opc, &r.pin1, &r.puk1, &r.pin2, &r.puk2)
+            });
+            if !same {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::desk::{DeskError, OrderDesk};
 use super::{fixtures, write_standard, OrderView};
 use crate::inventory::import::BatchSpec;
-use crate::inventory::orders::{OrderRequest, OrderSettings};
+use crate::inventory::orders::OrderRequest;
 use crate::inventory::stock::StockBy;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
@@ -39,12 +39,8 @@ fn desk() -> OrderDesk {
             .load()
             .unwrap(),
     );
-    let settings = OrderSettings {
-        iccid_prefix: "894910262013".into(),
-        iccid_digits: 20,
-        customer: "Local MNO".into(),
-        transport_key: "MNO.PROD.SM.TRK.AES".into(),
-    };
+    // The shipped [profiles]: prefix 894910262013, 20 digits.
+    let settings = crate::config::ProfilesSection::default().order_settings();
     OrderDesk::new(
         Arc::new(inv),
         Arc::new(move || Ok(rating.clone())),
@@ -136,6 +132,43 @@ fn the_story_order_reserves_its_imsis_and_its_standard_file_fills_the_pool() {
     let e = d.ingest("t", "other.txt", &other).unwrap_err().to_string();
     assert!(e.contains("is ingested"), "{e}");
     assert_eq!(pool_stock(&inv), before + 1000);
+}
+
+#[test]
+fn a_standard_file_with_other_keys_for_an_ingested_order_is_no_duplicate() {
+    let d = desk();
+    let order = d.create("t", &request(5, &STORY)).unwrap();
+    let view = OrderView::from(&order);
+    let rows = fixtures::rows(&view);
+    let standard = write_standard(&view, &rows).unwrap();
+    d.ingest("t", "Standard_1.txt", &standard).unwrap();
+    // The SM-DP+ generated the order again: valid rows, other keys.
+    let mut again = rows.clone();
+    again[4].ki = Secret("00112233445566778899AABBCCDDEEFF".into());
+    let again = write_standard(&view, &again).unwrap();
+    match d.ingest("t", "Standard_2.txt", &again) {
+        Err(DeskError::Rejected {
+            order: Some(id),
+            errors,
+            ..
+        }) => {
+            assert_eq!(id, order.id);
+            let e = errors.to_string();
+            assert!(
+                e.contains("is ingested from a file with other values"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = d
+        .inventory()
+        .profile(&order.profiles[4].iccid)
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.ki, rows[4].ki, "the loaded keys stay");
+    let dup = d.ingest("t", "Standard_1.txt", &standard);
+    assert!(matches!(dup, Err(DeskError::Duplicate { .. })), "{dup:?}");
 }
 
 #[test]

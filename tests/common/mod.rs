@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub mod daemon;
 pub mod failing_store;
+pub mod orders;
 pub mod sshd;
 pub mod webhook;
 
@@ -895,4 +896,37 @@ pub fn api_send(
     let r = req.send().unwrap();
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// A CCR-I from the home network's gateway on `imsi`: its Result-Code.
+pub fn charge(g: &Gyro, imsi: &str, session: &str) -> Option<u32> {
+    let mut p = open_peer(g, "pgw.test.local");
+    let ccr = gy_ccr(&GyCcr {
+        session,
+        imsi,
+        requested: Some(100_000),
+        ..GyCcr::BASE
+    });
+    let a = ask(&mut p, &ccr);
+    gyro::diameter::Message::new(&a).and_then(|m| m.result_code())
+}
+
+/// What a `gyro` command printed.
+pub struct Cli {
+    pub ok: bool,
+    pub out: String,
+    pub err: String,
+}
+
+/// Runs the `gyro` binary with `args`.
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Cli {
+    let out = Command::new(env!("CARGO_BIN_EXE_gyro"))
+        .args(args)
+        .output()
+        .unwrap();
+    Cli {
+        ok: out.status.success(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
