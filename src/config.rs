@@ -12,6 +12,7 @@ pub use tls::{validate_dial, Dial};
 
 mod charging;
 pub mod events;
+pub mod ota;
 pub mod smdp;
 mod tls;
 
@@ -64,6 +65,8 @@ pub struct Config {
     /// sFTP to the SM-DP+; absent, gyro exchanges no files.
     #[serde(default)]
     pub smdp: Option<smdp::SmdpSection>,
+    #[serde(default)]
+    pub ota: ota::OtaSection,
 }
 
 /// `[profiles]`: how ordered eSIM profiles are numbered and what their
@@ -361,6 +364,7 @@ impl Config {
         if let Some(s) = &self.smdp {
             s.validate(file)?;
         }
+        self.ota.validate(file)?;
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }

@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod load;
 pub mod model;
+pub mod ota;
 pub mod profilegen;
 pub mod rating;
 pub mod resolver;

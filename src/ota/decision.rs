@@ -1,0 +1,1 @@
+//! (#15, in progress)
