@@ -13,6 +13,9 @@ pub mod export;
 pub mod history;
 pub mod hold;
 pub mod import;
+pub mod imsi_swap;
+#[cfg(test)]
+mod imsi_swap_tests;
 pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;

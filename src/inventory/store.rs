@@ -78,6 +78,7 @@ impl Record for crate::model::HoldPolicy {}
 impl Record for crate::model::Used {}
 impl Record for crate::model::order::Order {}
 impl Record for crate::model::order::Perso {}
+impl Record for crate::model::ota::ImsiSwap {}
 impl Record for u64 {}
 impl Record for (u64, u32) {}
 impl Record for String {}

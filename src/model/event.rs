@@ -321,6 +321,36 @@ pub fn sim_swap(
     }
 }
 
+/// An OTA swap (#2.4, #2.5) took `imsi` into (`IMSI/Activate`) or out of
+/// (`IMSI/Deactivate`) slot `slot` of the subscriber's profile.
+pub fn imsi_swapped(
+    event_type: EventType,
+    account: &Account,
+    iccid: &str,
+    slot: u8,
+    imsi: &ProfileImsi<'_>,
+    swap: u64,
+) -> EventDraft {
+    let mut row = imsis_json(std::slice::from_ref(imsi), true);
+    let mut row = row
+        .as_array_mut()
+        .and_then(|a| a.pop())
+        .unwrap_or(Value::Null);
+    row["slot"] = json!(slot);
+    EventDraft {
+        event_type,
+        account: Some(account.id),
+        variables: json!({
+            "msisdn": account.msisdn,
+            "product": account.product,
+            "iccid": iccid,
+            "iccid_grouped": iccid_grouped(iccid),
+            "swap": swap,
+            "imsi": row,
+        }),
+    }
+}
+
 /// Which stock level fell low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockScope<'a> {

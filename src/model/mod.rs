@@ -16,6 +16,7 @@ mod duration;
 pub mod event;
 pub mod lifecycle;
 pub mod order;
+pub mod ota;
 mod usage;
 
 pub use duration::HumaneDuration;

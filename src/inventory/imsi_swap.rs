@@ -1,0 +1,435 @@
+//! OTA IMSI swaps (#15) in the store: the three steps of a swap, each one
+//! commit under the writers' lock. Ordering takes the new IMSI (from the
+//! subscriber's hold or a dynamic pool) into the profile's slot, beside the
+//! old one, so that both resolve while the SIM switches; confirming moves
+//! the slot to it and holds the old one for the subscriber; failing gives
+//! the new one back and changes nothing else. One swap per profile is in
+//! flight at a time (`swapopen/<iccid>`), and a taken IMSI is no longer in
+//! its pool or hold, so two decisions never take one IMSI.
+
+use serde_json::json;
+
+use super::compact::{view, ImsiStateW, ImsiW};
+use super::ops::{Inventory, InventoryError, Stock};
+use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::model::event::{self, EventType};
+use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
+use crate::model::ota::{ImsiSwap, SwapState};
+use crate::model::*;
+
+const SWAP: &str = "swap/";
+const SWAP_OPEN: &str = "swapopen/";
+const DECISION: &str = "decision/";
+const HELD_FOR: &str = "heldfor/";
+
+fn swap_key(id: u64) -> String {
+    format!("{SWAP}{id:020}")
+}
+
+/// Where the new IMSI of a swap comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewImsi {
+    /// This IMSI, on hold for the subscriber.
+    Held { imsi: String },
+    /// Any available IMSI of `sponsor` in dynamic pool `pool`.
+    FromPool { pool: String, sponsor: String },
+}
+
+/// A decided swap, as the decision gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwapOrder {
+    pub iccid: String,
+    pub slot: u8,
+    pub old_imsi: String,
+    pub new: NewImsi,
+    pub mcc: String,
+    pub old_price: Option<rust_decimal::Decimal>,
+    pub new_price: rust_decimal::Decimal,
+}
+
+impl Inventory {
+    /// Takes the new IMSI for the swap and records the swap as ordered.
+    /// Conflict when the profile has a swap in flight, its slot no longer
+    /// holds `old_imsi`, or the new IMSI is gone.
+    pub fn order_imsi_swap(&self, actor: &str, o: &SwapOrder) -> Result<ImsiSwap, InventoryError> {
+        let mut stock = self.lock();
+        let profile = self
+            .profile(&o.iccid)?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "profile",
+                id: o.iccid.clone(),
+            })?;
+        let ProfileState::Assigned { account } = profile.state else {
+            return Err(InventoryError::Conflict(format!(
+                "profile {} is not assigned",
+                o.iccid
+            )));
+        };
+        if let Some(open) = self.store.get::<u64>(&format!("{SWAP_OPEN}{}", o.iccid))? {
+            return Err(InventoryError::Conflict(format!(
+                "profile {} has swap {open} in flight",
+                o.iccid
+            )));
+        }
+        let in_slot = profile.imsis.get(usize::from(o.slot).wrapping_sub(1));
+        if in_slot != Some(&o.old_imsi) {
+            return Err(InventoryError::Conflict(format!(
+                "slot {} of profile {} holds {}, not {}",
+                o.slot,
+                o.iccid,
+                in_slot.map_or("nothing", String::as_str),
+                o.old_imsi
+            )));
+        }
+        let mut rec = self.swap_source(&o.new, account)?;
+        let id = self.store.next_id()?;
+        let at = self.now();
+        let swap = ImsiSwap {
+            id,
+            iccid: o.iccid.clone(),
+            account,
+            slot: o.slot,
+            old_imsi: o.old_imsi.clone(),
+            new_imsi: rec.imsi.clone(),
+            new_was: rec.state.clone(),
+            mcc: o.mcc.clone(),
+            old_price: o.old_price,
+            new_price: o.new_price,
+            ordered_at: at,
+            attempts: 0,
+            state: SwapState::Ordered,
+        };
+        let mut b = WriteBatch::default();
+        if let NewImsi::Held { imsi } = &o.new {
+            b.delete(format!("{HELD_FOR}{account:020}/{imsi}"));
+        }
+        rec.state = ImsiState::Embedded {
+            profile: o.iccid.clone(),
+            slot: o.slot,
+        };
+        b.put(format!("imsi/{}", rec.imsi), &rec);
+        b.put(swap_key(id), &swap);
+        b.put(format!("{SWAP_OPEN}{}", o.iccid), &id);
+        let after = json!({"swap": id, "slot": o.slot, "old": o.old_imsi, "new": rec.imsi});
+        self.audit(&mut b, actor, "ota-swap-order", &o.iccid, None, Some(after))?;
+        self.commit(b)?;
+        if let ImsiState::InDynamicPool { pool } = &swap.new_was {
+            if let Some(n) = stock.dynamic.get_mut(&(pool.clone(), rec.sponsor.clone())) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        self.index.put_imsi(&rec);
+        Ok(swap)
+    }
+
+    /// The IMSI record the swap takes, checked to be takeable.
+    fn swap_source(&self, new: &NewImsi, account: u64) -> Result<Imsi, InventoryError> {
+        match new {
+            NewImsi::Held { imsi } => {
+                let rec = self.imsi(imsi)?;
+                match rec {
+                    Some(r) if matches!(r.state, ImsiState::Hold { reserved_for: Some(a), .. } if a == account) => {
+                        Ok(r)
+                    }
+                    _ => Err(InventoryError::Conflict(format!(
+                        "IMSI {imsi} is no longer on hold for account {account}"
+                    ))),
+                }
+            }
+            NewImsi::FromPool { pool, sponsor } => {
+                self.dynamic_imsi(pool, sponsor)?.ok_or_else(|| {
+                    InventoryError::Conflict(format!(
+                        "dynamic pool '{pool}' has no IMSI of sponsor '{sponsor}' left"
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The first IMSI of `sponsor` waiting in dynamic pool `pool`. The
+    /// store keeps no IMSIs by pool: one pass, stopped at the first found
+    /// (swaps are few; a per-pool index would serve millions).
+    fn dynamic_imsi(&self, pool: &str, sponsor: &str) -> Result<Option<Imsi>, InventoryError> {
+        let mut found = None;
+        self.store.visit(b"imsi/", &mut |k, v| {
+            let hit = match view::<ImsiW>(k, v)? {
+                Some(w) => {
+                    w.sponsor == sponsor
+                        && matches!(w.state, ImsiStateW::InDynamicPool { pool: p } if p == pool)
+                }
+                None => {
+                    let i: Imsi = decode(k, v)?;
+                    i.sponsor == sponsor
+                        && matches!(&i.state, ImsiState::InDynamicPool { pool: p } if p == pool)
+                }
+            };
+            if hit {
+                found = Some(decode::<Imsi>(k, v)?);
+                return Err(StoreError::Stop);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    pub fn imsi_swap(&self, id: u64) -> Result<ImsiSwap, InventoryError> {
+        self.store
+            .get(&swap_key(id))?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "swap",
+                id: id.to_string(),
+            })
+    }
+
+    /// Swaps still waiting for the vendor (resumed at start).
+    pub fn open_imsi_swaps(&self) -> Result<Vec<ImsiSwap>, InventoryError> {
+        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
+        Ok(all
+            .into_iter()
+            .filter(|s| s.state == SwapState::Ordered)
+            .collect())
+    }
+
+    /// Every swap of a profile, oldest first.
+    pub fn imsi_swaps_of(&self, iccid: &str) -> Result<Vec<ImsiSwap>, InventoryError> {
+        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
+        Ok(all.into_iter().filter(|s| s.iccid == iccid).collect())
+    }
+
+    /// One more call to the vendor is about to be made.
+    pub fn imsi_swap_attempt(&self, id: u64) -> Result<ImsiSwap, InventoryError> {
+        let _w = self.lock();
+        let mut s = self.imsi_swap(id)?;
+        s.attempts += 1;
+        let mut b = WriteBatch::default();
+        b.put(swap_key(id), &s);
+        self.commit(b)?;
+        Ok(s)
+    }
+
+    /// The vendor confirmed: the slot holds the new IMSI, the old one is
+    /// held for the subscriber, IMSI/Deactivate and IMSI/Activate go out.
+    /// Confirming a confirmed swap changes nothing.
+    pub fn confirm_imsi_swap(&self, actor: &str, id: u64) -> Result<ImsiSwap, InventoryError> {
+        let stock = self.lock();
+        let mut swap = self.imsi_swap(id)?;
+        match &swap.state {
+            SwapState::Ordered => {}
+            SwapState::Confirmed { .. } => return Ok(swap),
+            SwapState::Failed { .. } => {
+                return Err(InventoryError::Conflict(format!("swap {id} has failed")))
+            }
+        }
+        let at = self.now();
+        let mut profile = self
+            .profile(&swap.iccid)?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "profile",
+                id: swap.iccid.clone(),
+            })?;
+        let account = self.account(swap.account)?;
+        let slot = usize::from(swap.slot) - 1;
+        let mut b = WriteBatch::default();
+        if let Some(s) = profile.imsis.get_mut(slot) {
+            *s = swap.new_imsi.clone();
+        }
+        b.put(format!("profile/{}", profile.iccid), &profile);
+        let origin = self.swapped_out_origin(&stock, &swap.old_imsi, account.as_ref())?;
+        let held = self.start_hold(&mut b, &swap.old_imsi, &origin, Some(swap.account), at)?;
+        self.record_swap_holdings(&mut b, &swap, account.as_ref(), at)?;
+        swap.state = SwapState::Confirmed { confirmed_at: at };
+        b.put(swap_key(id), &swap);
+        b.delete(format!("{SWAP_OPEN}{}", swap.iccid));
+        let after =
+            json!({"swap": id, "old": swap.old_imsi, "new": swap.new_imsi, "old_to": origin});
+        self.audit(
+            &mut b,
+            actor,
+            "ota-swap-confirm",
+            &swap.iccid,
+            None,
+            Some(after),
+        )?;
+        let drafts = match &account {
+            Some(a) => self.swap_events(a, &swap)?,
+            None => vec![],
+        };
+        self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
+        self.index.put_profile(&profile);
+        if let Some(h) = &held {
+            self.index.put_imsi(h);
+        }
+        Ok(swap)
+    }
+
+    /// Where the IMSI leaving the slot goes after its hold: the product's
+    /// dynamic pool that holds its sponsor's IMSIs, else the profile's pool.
+    fn swapped_out_origin(
+        &self,
+        stock: &Stock,
+        imsi: &str,
+        account: Option<&Account>,
+    ) -> Result<HoldOrigin, InventoryError> {
+        let rec = self.imsi(imsi)?;
+        let sponsor = rec.as_ref().map(|r| r.sponsor.as_str()).unwrap_or("");
+        let product = account.map(|a| a.product.as_str()).unwrap_or("");
+        let pools = self.dynamic_pools()?;
+        let serves = |p: &DynamicImsiPool| p.products.iter().any(|x| x == product);
+        let by_sponsor = pools.iter().filter(|p| serves(p)).find(|p| {
+            stock
+                .dynamic
+                .keys()
+                .any(|(pool, s)| pool == &p.name && s == sponsor)
+        });
+        Ok(match by_sponsor {
+            Some(p) => HoldOrigin::DynamicPool {
+                pool: p.name.clone(),
+            },
+            None => {
+                let pool = match rec.map(|r| r.state) {
+                    Some(ImsiState::Embedded { profile, .. }) => {
+                        self.profile(&profile)?.map(|p| p.pool).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                HoldOrigin::Pool { pool }
+            }
+        })
+    }
+
+    fn record_swap_holdings(
+        &self,
+        b: &mut WriteBatch,
+        swap: &ImsiSwap,
+        account: Option<&Account>,
+        at: UnixTime,
+    ) -> Result<(), InventoryError> {
+        let sponsor_of = |imsi: &str| -> Result<String, InventoryError> {
+            Ok(self.imsi(imsi)?.map(|r| r.sponsor).unwrap_or_default())
+        };
+        let h = ImsiHolding {
+            at,
+            event: "ota_swap".into(),
+            iccid: Some(swap.iccid.clone()),
+            slot: Some(swap.slot),
+            account: account.map(|a| a.id),
+            msisdn: account.map(|a| a.msisdn.clone()),
+            product: account.map(|a| a.product.clone()),
+            sponsor: sponsor_of(&swap.new_imsi)?,
+        };
+        self.record_holding(b, &swap.new_imsi, &h)?;
+        let h = ImsiHolding {
+            at,
+            event: "hold".into(),
+            iccid: None,
+            slot: None,
+            account: None,
+            msisdn: None,
+            product: None,
+            sponsor: sponsor_of(&swap.old_imsi)?,
+        };
+        self.record_holding(b, &swap.old_imsi, &h)
+    }
+
+    fn swap_events(
+        &self,
+        a: &Account,
+        swap: &ImsiSwap,
+    ) -> Result<Vec<event::EventDraft>, InventoryError> {
+        let both = [swap.old_imsi.clone(), swap.new_imsi.clone()];
+        self.with_profile_imsis(&both, |rows| {
+            vec![
+                event::imsi_swapped(
+                    EventType::ImsiDeactivate,
+                    a,
+                    &swap.iccid,
+                    swap.slot,
+                    &rows[0],
+                    swap.id,
+                ),
+                event::imsi_swapped(
+                    EventType::ImsiActivate,
+                    a,
+                    &swap.iccid,
+                    swap.slot,
+                    &rows[1],
+                    swap.id,
+                ),
+            ]
+        })
+    }
+
+    /// The vendor refused or never answered: the new IMSI goes back where
+    /// it was; the profile keeps its IMSIs.
+    pub fn fail_imsi_swap(
+        &self,
+        actor: &str,
+        id: u64,
+        reason: &str,
+    ) -> Result<ImsiSwap, InventoryError> {
+        let mut stock = self.lock();
+        let mut swap = self.imsi_swap(id)?;
+        if swap.state != SwapState::Ordered {
+            return Ok(swap);
+        }
+        let at = self.now();
+        let mut b = WriteBatch::default();
+        let mut rec = self
+            .imsi(&swap.new_imsi)?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "IMSI",
+                id: swap.new_imsi.clone(),
+            })?;
+        rec.state = swap.new_was.clone();
+        if let ImsiState::Hold {
+            until,
+            reserved_for: Some(a),
+        } = rec.state
+        {
+            b.put(format!("{HELD_FOR}{a:020}/{}", rec.imsi), &json!(until));
+        }
+        b.put(format!("imsi/{}", rec.imsi), &rec);
+        swap.state = SwapState::Failed {
+            failed_at: at,
+            reason: reason.into(),
+        };
+        b.put(swap_key(id), &swap);
+        b.delete(format!("{SWAP_OPEN}{}", swap.iccid));
+        let after = json!({"swap": id, "reason": reason, "returned": rec.imsi});
+        self.audit(
+            &mut b,
+            actor,
+            "ota-swap-fail",
+            &swap.iccid,
+            None,
+            Some(after),
+        )?;
+        self.commit(b)?;
+        if let ImsiState::InDynamicPool { pool } = &rec.state {
+            *stock
+                .dynamic
+                .entry((pool.clone(), rec.sponsor.clone()))
+                .or_default() += 1;
+        }
+        self.index.put_imsi(&rec);
+        Ok(swap)
+    }
+
+    /// Keeps a decision (swap or not) for `GET /profiles/{iccid}/decisions`.
+    pub fn record_decision(
+        &self,
+        iccid: &str,
+        decision: &serde_json::Value,
+    ) -> Result<(), InventoryError> {
+        let mut b = WriteBatch::default();
+        let id = self.store.next_id()?;
+        b.put(format!("{DECISION}{iccid}/{id:020}"), decision);
+        self.commit(b)?;
+        Ok(())
+    }
+
+    /// A profile's decisions, oldest first.
+    pub fn decisions(&self, iccid: &str) -> Result<Vec<serde_json::Value>, InventoryError> {
+        Ok(self.store.scan(&format!("{DECISION}{iccid}/"))?)
+    }
+}

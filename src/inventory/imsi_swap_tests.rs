@@ -1,0 +1,227 @@
+//! OTA swaps on the seed's inventory, without sockets: the story's Albania
+//! (Y → a W IMSI of "dynamic W") and Kosovo (back to the held Y IMSI)
+//! steps, a failed swap that changes nothing, the one-swap-in-flight rule,
+//! and parallel orders that never take one IMSI twice.
+
+use std::sync::Arc;
+
+use super::imsi_swap::{NewImsi, SwapOrder};
+use super::stock::StockBy;
+use super::store::SledStore;
+use super::{Inventory, InventoryError};
+use crate::model::event::EventType;
+use crate::model::ota::SwapState;
+use crate::model::*;
+use rust_decimal::Decimal;
+
+const BALKAN: &str = "Balkan Traveller 10-Day Pass";
+
+fn seeded() -> Inventory {
+    let inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
+    let s = super::seed::parse(super::seed::EMBEDDED, "seed").unwrap();
+    assert!(inv.apply_seed(&s, "seed").unwrap());
+    inv
+}
+
+fn balkan(inv: &Inventory) -> (Account, Profile) {
+    let a = (1..100)
+        .find_map(|id| inv.account(id).unwrap().filter(|a| a.product == BALKAN))
+        .unwrap();
+    let p = inv.profile(a.profile.as_deref().unwrap()).unwrap().unwrap();
+    (a, p)
+}
+
+fn resolves_to(inv: &Inventory, imsi: &str) -> Option<u64> {
+    let r = inv.index().resolve_imsi(imsi, None, inv.now());
+    r.ok().map(|s| s.account)
+}
+
+fn dynamic_w(inv: &Inventory) -> u64 {
+    let lines = inv.stock(StockBy::Sponsor, 0).unwrap();
+    lines
+        .iter()
+        .find(|l| l.name == "Partner W")
+        .unwrap()
+        .dynamic_imsis
+}
+
+fn to_w(p: &Profile) -> SwapOrder {
+    SwapOrder {
+        iccid: p.iccid.clone(),
+        slot: 2,
+        old_imsi: p.imsis[1].clone(),
+        new: NewImsi::FromPool {
+            pool: "dynamic W".into(),
+            sponsor: "partner-w".into(),
+        },
+        mcc: "276".into(),
+        old_price: Some(Decimal::new(3, 1)),
+        new_price: Decimal::new(2, 1),
+    }
+}
+
+fn event_types(inv: &Inventory) -> Vec<EventType> {
+    let all = inv.events_after(0, 100_000).unwrap();
+    all.into_iter().map(|e| e.event_type).collect()
+}
+
+#[test]
+fn albania_then_kosovo_swaps_out_and_back_through_the_hold() {
+    let inv = seeded();
+    let (a, p) = balkan(&inv);
+    let y = p.imsis[1].clone();
+    let w_before = dynamic_w(&inv);
+    let swap = inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    let w = swap.new_imsi.clone();
+    assert!(w.starts_with("90128"), "a W IMSI: {w}");
+    assert_eq!(dynamic_w(&inv), w_before - 1);
+    // Until confirmation both IMSIs resolve to the subscriber.
+    assert_eq!(
+        (resolves_to(&inv, &y), resolves_to(&inv, &w)),
+        (Some(a.id), Some(a.id))
+    );
+    let again = inv.order_imsi_swap("t", &to_w(&p)).unwrap_err();
+    assert!(
+        matches!(again, InventoryError::Conflict(ref m) if m.contains("in flight")),
+        "{again}"
+    );
+
+    let done = inv.confirm_imsi_swap("t", swap.id).unwrap();
+    assert!(matches!(done.state, SwapState::Confirmed { .. }));
+    let now = inv.profile(&p.iccid).unwrap().unwrap();
+    assert_eq!(now.imsis, vec![p.imsis[0].clone(), w.clone()]);
+    assert_eq!(
+        (resolves_to(&inv, &y), resolves_to(&inv, &w)),
+        (None, Some(a.id))
+    );
+    let held = inv.held_for(a.id).unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|h| h.imsi.imsi.as_str())
+            .collect::<Vec<_>>(),
+        [y.as_str()]
+    );
+    let types = event_types(&inv);
+    assert!(
+        types.ends_with(&[EventType::ImsiDeactivate, EventType::ImsiActivate]),
+        "{types:?}"
+    );
+    assert_eq!(
+        inv.confirm_imsi_swap("t", swap.id).unwrap().state,
+        done.state,
+        "idempotent"
+    );
+
+    // Kosovo: Y, held for this subscriber, comes back; W goes on hold.
+    let back = SwapOrder {
+        old_imsi: w.clone(),
+        new: NewImsi::Held { imsi: y.clone() },
+        mcc: "221".into(),
+        ..to_w(&now)
+    };
+    let swap2 = inv.order_imsi_swap("t", &back).unwrap();
+    assert_eq!(swap2.new_imsi, y);
+    inv.confirm_imsi_swap("t", swap2.id).unwrap();
+    let now = inv.profile(&p.iccid).unwrap().unwrap();
+    assert_eq!(now.imsis[1], y);
+    assert_eq!(
+        (resolves_to(&inv, &y), resolves_to(&inv, &w)),
+        (Some(a.id), None)
+    );
+    let held = inv.held_for(a.id).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].imsi.imsi, w);
+    assert_eq!(
+        held[0].origin,
+        crate::model::lifecycle::HoldOrigin::DynamicPool {
+            pool: "dynamic W".into()
+        }
+    );
+    assert_eq!(
+        dynamic_w(&inv),
+        w_before - 1,
+        "the W IMSI is held, not back yet"
+    );
+    assert!(inv.open_imsi_swaps().unwrap().is_empty());
+    assert_eq!(inv.imsi_swaps_of(&p.iccid).unwrap().len(), 2);
+}
+
+#[test]
+fn a_failed_swap_gives_the_imsi_back_and_changes_nothing_else() {
+    let inv = seeded();
+    let (a, p) = balkan(&inv);
+    let w_before = dynamic_w(&inv);
+    let events_before = event_types(&inv).len();
+    let swap = inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    let failed = inv
+        .fail_imsi_swap("t", swap.id, "Failed: 8.1.1/3.8")
+        .unwrap();
+    assert!(
+        matches!(failed.state, SwapState::Failed { ref reason, .. } if reason.contains("8.1.1"))
+    );
+    assert_eq!(inv.profile(&p.iccid).unwrap().unwrap(), p);
+    let rec = inv.imsi(&swap.new_imsi).unwrap().unwrap();
+    assert_eq!(
+        rec.state,
+        ImsiState::InDynamicPool {
+            pool: "dynamic W".into()
+        }
+    );
+    assert_eq!(dynamic_w(&inv), w_before);
+    assert_eq!(resolves_to(&inv, &swap.new_imsi), None);
+    assert_eq!(resolves_to(&inv, &p.imsis[1]), Some(a.id));
+    assert_eq!(
+        event_types(&inv).len(),
+        events_before,
+        "no event for a failed swap"
+    );
+    assert!(inv.confirm_imsi_swap("t", swap.id).is_err());
+    // The profile may swap again.
+    assert!(inv.order_imsi_swap("t", &to_w(&p)).is_ok());
+}
+
+#[test]
+fn a_stale_order_is_refused() {
+    let inv = seeded();
+    let (_, p) = balkan(&inv);
+    let mut o = to_w(&p);
+    o.old_imsi = p.imsis[0].clone();
+    let e = inv.order_imsi_swap("t", &o).unwrap_err();
+    assert!(e.to_string().contains("slot 2"), "{e}");
+    let mut o = to_w(&p);
+    o.new = NewImsi::Held {
+        imsi: "901280000001999".into(),
+    };
+    assert!(inv
+        .order_imsi_swap("t", &o)
+        .unwrap_err()
+        .to_string()
+        .contains("no longer on hold"));
+}
+
+#[test]
+fn parallel_orders_for_many_profiles_never_share_an_imsi() {
+    let inv = Arc::new(seeded());
+    let profiles: Vec<Profile> = (0..16)
+        .map(|_| inv.onboard("t", BALKAN, None).unwrap().1)
+        .collect();
+    let w_before = dynamic_w(&inv);
+    let handles: Vec<_> = profiles
+        .into_iter()
+        .map(|p| {
+            let inv = inv.clone();
+            std::thread::spawn(move || {
+                // Two decisions for one profile at once: one swap only.
+                let a = inv.order_imsi_swap("t", &to_w(&p));
+                let b = inv.order_imsi_swap("t", &to_w(&p));
+                assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+                a.or(b).unwrap().new_imsi
+            })
+        })
+        .collect();
+    let mut taken: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    taken.sort();
+    taken.dedup();
+    assert_eq!(taken.len(), 16, "16 distinct IMSIs");
+    assert_eq!(dynamic_w(&inv), w_before - 16);
+}
