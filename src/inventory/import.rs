@@ -466,6 +466,7 @@ impl Inventory {
             None,
             Some(serde_json::json!({"batch": batch, "count": moved.len()})),
         )?;
+        self.dynamic_refilled(&stock, pool, moved.len() as u64, &mut b)?;
         self.commit(b)?;
         for i in &moved {
             self.index.put_imsi(i);

@@ -112,7 +112,13 @@ impl Inventory {
         b.put(format!("{SWAP_OPEN}{}", o.iccid), &id);
         let after = json!({"swap": id, "slot": o.slot, "old": o.old_imsi, "new": rec.imsi});
         self.audit(&mut b, actor, "ota-swap-order", &o.iccid, None, Some(after))?;
-        self.commit(b)?;
+        let drafts = match (&swap.new_was, self.account(account)?) {
+            (ImsiState::InDynamicPool { pool }, Some(a)) => {
+                self.dynamic_taken(&stock, pool, &a.product, &mut b)?
+            }
+            _ => vec![],
+        };
+        self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         if let ImsiState::InDynamicPool { pool } = &swap.new_was {
             if let Some(n) = stock.dynamic.get_mut(&(pool.clone(), rec.sponsor.clone())) {
                 *n = n.saturating_sub(1);
@@ -404,6 +410,9 @@ impl Inventory {
             None,
             Some(after),
         )?;
+        if let ImsiState::InDynamicPool { pool } = &rec.state {
+            self.dynamic_refilled(&stock, pool, 1, &mut b)?;
+        }
         self.commit(b)?;
         if let ImsiState::InDynamicPool { pool } = &rec.state {
             *stock

@@ -225,3 +225,38 @@ fn parallel_orders_for_many_profiles_never_share_an_imsi() {
     assert_eq!(taken.len(), 16, "16 distinct IMSIs");
     assert_eq!(dynamic_w(&inv), w_before - 16);
 }
+
+#[test]
+fn taking_a_dynamic_imsi_below_the_threshold_alerts_once() {
+    let inv = seeded();
+    let (_, p) = balkan(&inv);
+    let level = dynamic_w(&inv);
+    inv.set_stock_alert_below(level);
+    let lows = |inv: &Inventory| {
+        let all = inv.events_after(0, 100_000).unwrap();
+        all.into_iter()
+            .filter(|e| e.event_type == EventType::StockLow)
+            .filter(|e| e.variables["dynamic_pool"] == "dynamic W")
+            .count()
+    };
+    let before = lows(&inv);
+    let s = inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    assert_eq!(lows(&inv), before + 1);
+    let last = inv.events_after(0, 100_000).unwrap();
+    let e = last
+        .iter()
+        .rev()
+        .find(|e| e.event_type == EventType::StockLow)
+        .unwrap();
+    assert_eq!(
+        (
+            e.variables["level"].as_u64(),
+            e.variables["product"].as_str()
+        ),
+        (Some(level - 1), Some(BALKAN))
+    );
+    // Back at the threshold the flag clears; the next crossing alerts again.
+    inv.fail_imsi_swap("t", s.id, "test").unwrap();
+    inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    assert_eq!(lows(&inv), before + 2);
+}

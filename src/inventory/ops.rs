@@ -542,6 +542,15 @@ impl Stock {
         }
     }
 
+    /// IMSIs waiting in dynamic pool `pool`, of every sponsor.
+    pub(crate) fn dynamic_level(&self, pool: &str) -> u64 {
+        self.dynamic
+            .iter()
+            .filter(|((p, _), _)| p == pool)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Available profiles with at least one IMSI of `sponsor`.
     pub(crate) fn sponsor_level(&self, sponsor: &str) -> u64 {
         self.by_sponsor.get(sponsor).copied().unwrap_or(0)

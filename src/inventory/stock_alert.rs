@@ -76,6 +76,44 @@ impl Inventory {
         Ok(drafts)
     }
 
+    /// An OTA swap is about to take an IMSI of dynamic pool `pool` for a
+    /// subscriber of `product`: the alert when the pool's IMSIs cross
+    /// below the threshold.
+    pub(crate) fn dynamic_taken(
+        &self,
+        stock: &Stock,
+        pool: &str,
+        product: &str,
+        b: &mut WriteBatch,
+    ) -> Result<Vec<EventDraft>, InventoryError> {
+        let threshold = self.stock_alert_below.load(Relaxed);
+        let level = stock.dynamic_level(pool).saturating_sub(1);
+        let key = format!("{LOW}dynamic/{pool}");
+        if threshold == 0 || level >= threshold || self.store.exists(&key)? {
+            return Ok(vec![]);
+        }
+        b.put(key, &level);
+        let scope = StockScope::DynamicPool(pool);
+        Ok(vec![event::stock_low(scope, product, level, threshold)])
+    }
+
+    /// `added` IMSIs are about to join dynamic pool `pool`: back at the
+    /// threshold, its low flag goes, so the next crossing alerts again.
+    pub(crate) fn dynamic_refilled(
+        &self,
+        stock: &Stock,
+        pool: &str,
+        added: u64,
+        b: &mut WriteBatch,
+    ) -> Result<(), InventoryError> {
+        let threshold = self.stock_alert_below.load(Relaxed);
+        let key = format!("{LOW}dynamic/{pool}");
+        if stock.dynamic_level(pool) + added >= threshold && self.store.exists(&key)? {
+            b.delete(key);
+        }
+        Ok(())
+    }
+
     /// An import is about to add profiles to `pool`, each with the sponsor
     /// ids of its IMSIs: levels it brings back to the threshold lose their
     /// low flag in `b`, so the next crossing alerts again.

@@ -356,6 +356,8 @@ pub fn imsi_swapped(
 pub enum StockScope<'a> {
     Pool(&'a str),
     Sponsor(&'a str),
+    /// IMSIs waiting in a dynamic pool (#2.6).
+    DynamicPool(&'a str),
 }
 
 /// Stock fell below its threshold (once per crossing).
@@ -364,6 +366,7 @@ pub fn stock_low(scope: StockScope<'_>, product: &str, level: u64, threshold: u6
     match scope {
         StockScope::Pool(p) => variables["pool"] = json!(p),
         StockScope::Sponsor(s) => variables["sponsor"] = json!(s),
+        StockScope::DynamicPool(p) => variables["dynamic_pool"] = json!(p),
     }
     EventDraft {
         event_type: EventType::StockLow,
