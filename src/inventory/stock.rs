@@ -39,6 +39,12 @@ pub enum StockBy {
 }
 
 impl Inventory {
+    /// IMSIs waiting in dynamic pools, by (pool, sponsor id).
+    pub fn dynamic_stock(&self) -> Vec<((String, String), u64)> {
+        let stock = self.lock();
+        stock.dynamic.iter().map(|(k, n)| (k.clone(), *n)).collect()
+    }
+
     pub fn stock(&self, by: StockBy, alert_below: u64) -> Result<Vec<StockLine>, InventoryError> {
         let pools = self.pools()?;
         let dyn_pools = self.dynamic_pools()?;
