@@ -23,6 +23,7 @@ mod bundle;
 mod events;
 mod lifecycle;
 pub mod orders;
+mod ota;
 
 pub use bundle::{account_json, swap_json};
 pub use lifecycle::period_json;
@@ -183,6 +184,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/batches/{name}", batches::routes())
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/profiles/{iccid}/perso", get(orders::get_perso))
+        .route(
+            "/api/v1/profiles/{iccid}/decisions",
+            get(ota::get_decisions),
+        )
+        .route("/api/v1/profiles/{iccid}/swaps", get(ota::get_swaps))
         .route("/api/v1/pools/{name}/orders", post(orders::post_order))
         .route("/api/v1/orders", get(orders::get_orders))
         .route(
