@@ -10,12 +10,14 @@ mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
+mod group_flush;
 pub mod history;
 pub mod hold;
 pub mod import;
 pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
+pub mod location;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;
