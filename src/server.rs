@@ -28,6 +28,7 @@ use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
+use crate::ota::intake::{spawn_drain, Intake, LocationSink, LogSink};
 use crate::rating::source::RatingSource;
 use crate::upstream::app::ProxyApp;
 use crate::upstream::setup::ProxySetup;
@@ -194,6 +195,19 @@ struct Services {
     lifecycle: Arc<crate::lifecycle::Lifecycle>,
     orders: Arc<crate::profilegen::desk::OrderDesk>,
     orders_created: Arc<tokio::sync::Notify>,
+    location: Arc<Intake>,
+}
+
+/// MVNE location webhooks in, and the drain that hands each location that
+/// falls due to `sink` (the OTA swap engine's place; `LogSink` until then).
+pub fn start_location(
+    cfg: &Config,
+    inventory: &Arc<Inventory>,
+    sink: Arc<dyn LocationSink>,
+) -> Arc<Intake> {
+    let intake = Arc::new(Intake::new(inventory.clone(), &cfg.ota));
+    spawn_drain(intake.queue().clone(), inventory.clock(), sink);
+    intake
 }
 
 /// The order desk, and with `[smdp]` the sFTP exchange with the SM-DP+
@@ -246,6 +260,7 @@ async fn start_api(
         lifecycle: Some(services.lifecycle),
         orders: Some(services.orders),
         orders_created: Some(services.orders_created),
+        location: Some(services.location),
     });
     let listener = TcpListener::bind(addr)
         .await
@@ -368,12 +383,14 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
     lifecycle.spawn();
     let (orders, orders_created) = start_smdp(&cfg, &inventory, &engine);
+    let location = start_location(&cfg, &inventory, Arc::new(LogSink));
     let services = Services {
         server_initiated,
         events,
         lifecycle,
         orders,
         orders_created,
+        location,
     };
     start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::webhook::{webhook_bin, Received, Receiver};
 use common::*;
@@ -43,17 +43,6 @@ fn events(g: &Gyro, query: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < until {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn account_of(g: &Gyro, imsi: &str) -> u64 {

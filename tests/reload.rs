@@ -412,6 +412,7 @@ fn reload_without_charging_is_503() {
         lifecycle: None,
         orders: None,
         orders_created: None,
+        location: None,
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt

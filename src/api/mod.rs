@@ -22,6 +22,7 @@ mod batches;
 mod bundle;
 mod events;
 mod lifecycle;
+mod location;
 pub mod orders;
 mod ota;
 
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub orders: Option<Arc<crate::profilegen::desk::OrderDesk>>,
     /// Woken when an order is created, so that its file goes out at once.
     pub orders_created: Option<Arc<tokio::sync::Notify>>,
+    /// MVNE location webhooks (#15).
+    pub location: Option<Arc<crate::ota::intake::Intake>>,
 }
 
 type St = State<Arc<ApiState>>;
@@ -162,6 +165,9 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Largest import request body.
 const IMPORT_BODY_LIMIT: usize = 1 << 30;
 
+/// Largest location webhook body: a few short fields.
+const LOCATION_BODY_LIMIT: usize = 16 << 10;
+
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/sponsors", post(post_sponsor))
@@ -224,6 +230,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/stock", get(get_stock))
         .route("/api/v1/events", get(events::get_events))
         .route("/api/v1/events/{id}/retry", post(events::post_retry))
+        .route(
+            "/api/v1/events/location",
+            post(location::post_location).layer(DefaultBodyLimit::max(LOCATION_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/events/location/pending",
+            get(location::get_pending),
+        )
         .route("/api/v1/export", get(get_export))
         .route("/api/v1/reload", post(reload::post_reload))
         .with_state(state)

@@ -10,6 +10,7 @@ mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
+mod group_flush;
 pub mod history;
 pub mod hold;
 pub mod import;
@@ -19,6 +20,7 @@ mod imsi_swap_tests;
 pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
+pub mod location;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;

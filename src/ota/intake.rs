@@ -1,1 +1,284 @@
-//! (#15, in progress)
+//! MVNE location webhooks in (#15): `POST /api/v1/events/location` bodies
+//! are parsed and checked by a pure function (`parse`, fuzzed), their IMSI
+//! or ICCID is resolved to a profile, and they go into the durable,
+//! de-duplicated, per-profile coalescing queue of `inventory::location`.
+//! A drain task hands what falls due to a `LocationSink` (the swap engine).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::ota::OtaSection;
+use crate::inventory::location::{LocationQueue, Offered};
+use crate::inventory::{Inventory, InventoryError};
+use crate::model::{ImsiState, UnixTime};
+
+mod drain;
+#[cfg(test)]
+mod tests;
+
+pub use drain::{drain_once, spawn_drain, LocationSink, LogSink, SEEN_KEEP};
+
+/// `gyro_location_events_total{result=queued|duplicate|coalesced|rejected}`.
+pub const EVENTS: &str = "gyro_location_events_total";
+
+/// Longest accepted `event_id` (it is part of a store key).
+pub const MAX_EVENT_ID: usize = 128;
+
+/// 9999-12-31T23:59:59Z.
+const LAST_INSTANT: UnixTime = 253_402_300_799;
+
+/// A location event as the queue keeps it and the sink receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Located {
+    pub event_id: String,
+    pub iccid: String,
+    /// The IMSI the MVNE named, when it named one.
+    pub imsi: Option<String>,
+    pub mcc: String,
+    pub mnc: String,
+    pub observed_at: UnixTime,
+    /// The node's time when it came in.
+    pub received_at: UnixTime,
+}
+
+/// Whom the MVNE says it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Imsi(String),
+    Iccid(String),
+}
+
+/// A checked webhook body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationBody {
+    pub event_id: String,
+    pub subject: Subject,
+    pub mcc: String,
+    pub mnc: String,
+    pub observed_at: UnixTime,
+}
+
+/// A body fault: the field at fault and what is wrong with it.
+pub type Fault = (&'static str, String);
+
+fn text<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<Option<&'a str>, Fault> {
+    match m.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err((field, "must be a string".into())),
+    }
+}
+
+fn required<'a>(m: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, Fault> {
+    text(m, field)?.ok_or_else(|| (field, "missing".into()))
+}
+
+fn digits(s: &str, lens: std::ops::RangeInclusive<usize>) -> bool {
+    lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parses and checks a webhook body; no I/O, so that it can be fuzzed.
+pub fn parse(body: &[u8]) -> Result<LocationBody, Fault> {
+    let m: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| ("body", format!("not a JSON object: {e}")))?;
+    let event_id = required(&m, "event_id")?;
+    if event_id.trim().is_empty()
+        || event_id.len() > MAX_EVENT_ID
+        || event_id.chars().any(char::is_control)
+    {
+        return Err((
+            "event_id",
+            format!("must be 1 to {MAX_EVENT_ID} characters, none a control character"),
+        ));
+    }
+    let subject = match (text(&m, "imsi")?, text(&m, "iccid")?) {
+        (Some(i), None) if digits(i, 6..=15) => Subject::Imsi(i.into()),
+        (Some(_), None) => return Err(("imsi", "an IMSI is 6 to 15 digits".into())),
+        (None, Some(c)) if digits(c, 18..=22) => Subject::Iccid(c.into()),
+        (None, Some(_)) => return Err(("iccid", "an ICCID is 18 to 22 digits".into())),
+        _ => return Err(("imsi", "give exactly one of imsi or iccid".into())),
+    };
+    let mcc = required(&m, "mcc")?;
+    if !digits(mcc, 3..=3) {
+        return Err(("mcc", "an MCC is 3 digits".into()));
+    }
+    let mnc = required(&m, "mnc")?;
+    if !digits(mnc, 2..=3) {
+        return Err(("mnc", "an MNC is 2 or 3 digits".into()));
+    }
+    let at = required(&m, "observed_at")?;
+    let observed_at =
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                (
+                    "observed_at",
+                    format!("'{at}' is not an RFC 3339 time: {e}"),
+                )
+            })?
+            .unix_timestamp();
+    // Before 1970 or past 9999 (UTC) is no real sighting, and keeps stored
+    // times printable as RFC 3339 again.
+    if !(0..=LAST_INSTANT).contains(&observed_at) {
+        return Err((
+            "observed_at",
+            format!("'{at}' is not between 1970 and 9999"),
+        ));
+    }
+    Ok(LocationBody {
+        event_id: event_id.into(),
+        subject,
+        mcc: mcc.into(),
+        mnc: mnc.into(),
+        observed_at,
+    })
+}
+
+/// `sha256=` and the lowercase hex HMAC-SHA256 of `body` under `secret`,
+/// checked in constant time.
+pub fn signature_ok(secret: &str, body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(tag) = unhex(hex) else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::verify(&key, body, &tag).is_ok()
+}
+
+/// Lowercase hex only, as the header's convention says.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if s.len() != 64 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?))
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The body is at fault (422).
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+}
+
+/// What became of an accepted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub iccid: String,
+    pub event_id: String,
+    pub outcome: Offered,
+}
+
+/// The webhook's receiving end: the queue and the secret.
+pub struct Intake {
+    queue: Arc<LocationQueue>,
+    secret: Option<String>,
+}
+
+impl Intake {
+    pub fn new(inventory: Arc<Inventory>, cfg: &OtaSection) -> Intake {
+        Intake {
+            queue: Arc::new(LocationQueue::new(inventory, cfg.aggregate.0)),
+            secret: cfg.webhook_secret.clone(),
+        }
+    }
+
+    pub fn queue(&self) -> &Arc<LocationQueue> {
+        &self.queue
+    }
+
+    /// Whether `header` (`X-Gyro-Signature-256`) signs `body` with the
+    /// webhook secret; never without a secret.
+    pub fn signed(&self, header: Option<&str>, body: &[u8]) -> bool {
+        match (&self.secret, header) {
+            (Some(s), Some(h)) => signature_ok(s, body, h),
+            _ => false,
+        }
+    }
+
+    /// Takes a webhook body in; blocks until it is durable. Counted in
+    /// `gyro_location_events_total`.
+    pub fn accept(&self, body: &[u8]) -> Result<Accepted, IntakeError> {
+        let out = self.accept_inner(body);
+        let result = match &out {
+            Ok(a) => match a.outcome {
+                Offered::Queued => "queued",
+                Offered::Duplicate => "duplicate",
+                Offered::Replaced | Offered::Superseded => "coalesced",
+            },
+            Err(IntakeError::Invalid { .. }) => "rejected",
+            Err(IntakeError::Inventory(_)) => "error",
+        };
+        metrics::counter!(EVENTS, "result" => result).increment(1);
+        out
+    }
+
+    fn accept_inner(&self, body: &[u8]) -> Result<Accepted, IntakeError> {
+        let b = parse(body).map_err(|(field, message)| IntakeError::Invalid { field, message })?;
+        // A retry of an event taken in before is a duplicate even when its
+        // IMSI has since left the profile.
+        if let Some(iccid) = self.queue.seen(&b.event_id)? {
+            return Ok(Accepted {
+                iccid,
+                event_id: b.event_id,
+                outcome: Offered::Duplicate,
+            });
+        }
+        let (iccid, imsi) = self.resolve(&b.subject)?;
+        let ev = Located {
+            event_id: b.event_id.clone(),
+            iccid: iccid.clone(),
+            imsi,
+            mcc: b.mcc,
+            mnc: b.mnc,
+            observed_at: b.observed_at,
+            received_at: self.queue.inventory().now(),
+        };
+        let outcome = self.queue.offer(ev)?;
+        Ok(Accepted {
+            iccid,
+            event_id: b.event_id,
+            outcome,
+        })
+    }
+
+    /// The profile's ICCID, and the IMSI when the body named one.
+    fn resolve(&self, s: &Subject) -> Result<(String, Option<String>), IntakeError> {
+        let inv = self.queue.inventory();
+        match s {
+            Subject::Imsi(i) => match inv.imsi(i)?.map(|r| r.state) {
+                Some(ImsiState::Embedded { profile, .. }) => Ok((profile, Some(i.clone()))),
+                Some(_) => Err(IntakeError::Invalid {
+                    field: "imsi",
+                    message: format!("IMSI {i} is not embedded in any profile"),
+                }),
+                None => Err(IntakeError::Invalid {
+                    field: "imsi",
+                    message: format!("unknown IMSI {i}"),
+                }),
+            },
+            Subject::Iccid(c) => match inv.profile(c)? {
+                Some(p) => Ok((p.iccid, None)),
+                None => Err(IntakeError::Invalid {
+                    field: "iccid",
+                    message: format!("unknown ICCID {c}"),
+                }),
+            },
+        }
+    }
+}

@@ -554,6 +554,18 @@ impl RawPeer {
     }
 }
 
+/// Polls `f` every 50 ms until it holds; panics naming `what` after `secs`.
+pub fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
 /// The node's admin API, for tests.
 pub fn api_get(g: &Gyro, path: &str) -> serde_json::Value {
     reqwest::blocking::Client::new()
