@@ -28,7 +28,7 @@ use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
-use crate::ota::intake::{spawn_drain, Intake, LocationSink, LogSink};
+use crate::ota::intake::{spawn_drain, Intake, LocationSink};
 use crate::rating::source::RatingSource;
 use crate::upstream::app::ProxyApp;
 use crate::upstream::setup::ProxySetup;
@@ -210,6 +210,31 @@ pub fn start_location(
     intake
 }
 
+/// The OTA swap engine, on the charging engine's rating, with the swaps a
+/// previous run left ordered driven again.
+fn start_ota(
+    cfg: &Config,
+    inventory: &Arc<Inventory>,
+    engine: &Arc<Engine>,
+) -> anyhow::Result<Arc<crate::ota::engine::OtaEngine>> {
+    let vendor = crate::ota::vendor::OtaVendor::from_config(&cfg.ota)
+        .map_err(|e| anyhow::anyhow!("ota.url: {e}"))?
+        .map(Arc::new);
+    let rating = engine.clone();
+    let ota = crate::ota::engine::OtaEngine::new(
+        inventory.clone(),
+        Arc::new(move || rating.rating()),
+        cfg.ota.min_saving,
+        vendor,
+        tokio::runtime::Handle::current(),
+    );
+    let resumed = ota.resume()?;
+    if resumed > 0 {
+        tracing::info!(swaps = resumed, "OTA swaps resumed");
+    }
+    Ok(ota)
+}
+
 /// The order desk, and with `[smdp]` the sFTP exchange with the SM-DP+
 /// (woken by the returned notifier when an order is created).
 fn start_smdp(
@@ -383,7 +408,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
     lifecycle.spawn();
     let (orders, orders_created) = start_smdp(&cfg, &inventory, &engine);
-    let location = start_location(&cfg, &inventory, Arc::new(LogSink));
+    let ota = start_ota(&cfg, &inventory, &engine)?;
+    let location = start_location(&cfg, &inventory, Arc::new(ota));
     let services = Services {
         server_initiated,
         events,

@@ -57,7 +57,10 @@ fn swaps(g: &Gyro, iccid: &str) -> Vec<Value> {
 
 fn profile_imsis(g: &Gyro, iccid: &str) -> Vec<String> {
     let v = api_get(g, &format!("/api/v1/profiles/{iccid}"));
-    let list = v["imsis"].as_array().or(v["profile"]["imsis"].as_array()).cloned();
+    let list = v["imsis"]
+        .as_array()
+        .or(v["profile"]["imsis"].as_array())
+        .cloned();
     list.unwrap_or_default()
         .iter()
         .map(|i| i.as_str().unwrap().to_string())
@@ -66,21 +69,41 @@ fn profile_imsis(g: &Gyro, iccid: &str) -> Vec<String> {
 
 fn dynamic(g: &Gyro, sponsor: &str) -> u64 {
     let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v.as_array().unwrap().iter().find(|l| l["name"] == sponsor).cloned().unwrap();
+    let line = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == sponsor)
+        .cloned()
+        .unwrap();
     line["dynamic_imsis"].as_u64().unwrap()
 }
 
 fn available(g: &Gyro, sponsor: &str) -> u64 {
     let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v.as_array().unwrap().iter().find(|l| l["name"] == sponsor).cloned().unwrap();
+    let line = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == sponsor)
+        .cloned()
+        .unwrap();
     line["available_profiles"].as_u64().unwrap()
 }
 
 fn charge_on(peers: &std::path::Path, g: &Gyro, imsi: &str, plmn: &str) -> String {
     let mut cmd = Command::new(peers.join("erlang/gy_peer.escript"));
-    cmd.args(["client", "--server", &g.addr().to_string()]).args([
-        "--imsi", imsi, "--mcc-mnc", plmn, "--updates", "1", "--used-octets", "500000000",
-    ]);
+    cmd.args(["client", "--server", &g.addr().to_string()])
+        .args([
+            "--imsi",
+            imsi,
+            "--mcc-mnc",
+            plmn,
+            "--updates",
+            "1",
+            "--used-octets",
+            "500000000",
+        ]);
     let (_, out) = run(&mut cmd, Duration::from_secs(60));
     assert!(!out.contains("FAILURES"), "{out}");
     out
@@ -99,7 +122,12 @@ fn event_imsis(g: &Gyro, kind: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|e| e["event_type"] == kind)
-        .map(|e| e["variables"]["imsi"]["imsi"].as_str().unwrap_or("").to_string())
+        .map(|e| {
+            e["variables"]["imsi"]["imsi"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 
@@ -132,7 +160,9 @@ fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
 
     // Montenegro: Y at 0.41 beats W at 1.21, no change required.
     located(&g, "mvne-1", Y_IMSI, "297", "01");
-    wait_for("the Montenegro decision", 15, || decisions(&g, &iccid).len() == 1);
+    wait_for("the Montenegro decision", 15, || {
+        decisions(&g, &iccid).len() == 1
+    });
     let d = &decisions(&g, &iccid)[0];
     assert_eq!(d["action"]["action"], "keep", "{d}");
     assert!(swaps(&g, &iccid).is_empty() && double.swaps().is_empty());
@@ -140,15 +170,28 @@ fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
     // Albania: W at 0.2 (276 02) beats Y at 0.3 (276 03): swap slot 2.
     located(&g, "mvne-2", Y_IMSI, "276", "03");
     wait_for("the Albania swap confirmed", 20, || {
-        swaps(&g, &iccid).first().is_some_and(|s| s["state"] == "confirmed")
+        swaps(&g, &iccid)
+            .first()
+            .is_some_and(|s| s["state"] == "confirmed")
     });
     let imsis = profile_imsis(&g, &iccid);
     let w = imsis[1].clone();
     assert!(w.starts_with("90128"), "a W IMSI in slot 2: {imsis:?}");
     let calls = double.swaps();
     assert_eq!(calls.len(), 1);
-    assert_eq!((calls[0].old_imsi.as_str(), calls[0].new_imsi.as_str(), calls[0].slot), (Y_IMSI, w.as_str(), 2));
-    assert_eq!(dynamic(&g, "Partner W"), w_before - 1, "999 W IMSIs in dynamic pools");
+    assert_eq!(
+        (
+            calls[0].old_imsi.as_str(),
+            calls[0].new_imsi.as_str(),
+            calls[0].slot
+        ),
+        (Y_IMSI, w.as_str(), 2)
+    );
+    assert_eq!(
+        dynamic(&g, "Partner W"),
+        w_before - 1,
+        "999 W IMSIs in dynamic pools"
+    );
     assert_eq!(available(&g, "Partner Y"), y_profiles);
     assert_eq!(event_imsis(&g, "IMSI/Deactivate"), [Y_IMSI]);
     assert_eq!(event_imsis(&g, "IMSI/Activate"), [w.clone()]);
@@ -158,22 +201,39 @@ fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
     charge_on(&peers, &g, &w, "27602");
     assert_eq!(used(&g, account), 3_000_000_000);
     let x = xdrs(&g);
-    let albania: Vec<&Value> = x.iter().filter(|r| r["rate_code"] == "E212-276-02").collect();
+    let albania: Vec<&Value> = x
+        .iter()
+        .filter(|r| r["rate_code"] == "E212-276-02")
+        .collect();
     assert_eq!(albania.len(), 2);
-    assert!(albania.iter().all(|r| r["sponsor"] == "Partner W" && r["imsi"] == w.as_str() && r["cost"] == "0.1"), "{albania:?}");
+    assert!(
+        albania
+            .iter()
+            .all(|r| r["sponsor"] == "Partner W" && r["imsi"] == w.as_str() && r["cost"] == "0.1"),
+        "{albania:?}"
+    );
 
     // Kosovo: the held Y IMSI (0.6) beats W (0.7): back to it.
     located(&g, "mvne-3", &w, "221", "01");
     wait_for("the Kosovo swap confirmed", 20, || {
-        swaps(&g, &iccid).get(1).is_some_and(|s| s["state"] == "confirmed")
+        swaps(&g, &iccid)
+            .get(1)
+            .is_some_and(|s| s["state"] == "confirmed")
     });
     assert_eq!(profile_imsis(&g, &iccid)[1], Y_IMSI);
     assert_eq!(double.swaps()[1].new_imsi, Y_IMSI);
-    assert_eq!(dynamic(&g, "Partner W"), w_before - 1, "the W IMSI is on hold for the subscriber");
+    assert_eq!(
+        dynamic(&g, "Partner W"),
+        w_before - 1,
+        "the W IMSI is on hold for the subscriber"
+    );
     charge_on(&peers, &g, Y_IMSI, "22101");
     assert_eq!(used(&g, account), 4_000_000_000);
     let kosovo = xdrs(&g);
-    assert!(kosovo.iter().filter(|r| r["rate_code"] == "E212-221-01").all(|r| r["sponsor"] == "Partner Y" && r["cost"] == "0.3"));
+    assert!(kosovo
+        .iter()
+        .filter(|r| r["rate_code"] == "E212-221-01")
+        .all(|r| r["sponsor"] == "Partner Y" && r["cost"] == "0.3"));
     assert_eq!(decisions(&g, &iccid).len(), 3);
     assert_eq!(double.duplicates(), 0);
 }
@@ -195,7 +255,9 @@ fn a_refusing_or_silent_vendor_fails_the_swap_and_changes_nothing() {
     let w_before = dynamic(&g, "Partner W");
     located(&g, "f-1", Y_IMSI, "276", "03");
     wait_for("the refused swap failed", 20, || {
-        swaps(&g, &iccid).first().is_some_and(|s| s["state"] == "failed")
+        swaps(&g, &iccid)
+            .first()
+            .is_some_and(|s| s["state"] == "failed")
     });
     let s = &swaps(&g, &iccid)[0];
     assert!(s["reason"].as_str().unwrap().contains("8.1.1"), "{s}");
@@ -208,11 +270,17 @@ fn a_refusing_or_silent_vendor_fails_the_swap_and_changes_nothing() {
     double.set_mode(Mode::Slow(Duration::from_secs(3)));
     located(&g, "f-2", Y_IMSI, "276", "03");
     wait_for("the timed-out swap failed", 30, || {
-        swaps(&g, &iccid).get(1).is_some_and(|s| s["state"] == "failed")
+        swaps(&g, &iccid)
+            .get(1)
+            .is_some_and(|s| s["state"] == "failed")
     });
     let second = &swaps(&g, &iccid)[1];
     let id = format!("gyro-swap-{}", second["id"]);
-    let calls: Vec<_> = double.calls().into_iter().filter(|c| c.call_id == id).collect();
+    let calls: Vec<_> = double
+        .calls()
+        .into_iter()
+        .filter(|c| c.call_id == id)
+        .collect();
     assert_eq!(calls.len(), 3, "max_attempts calls, one id");
     assert_eq!(profile_imsis(&g, &iccid)[1], Y_IMSI);
     assert_eq!(dynamic(&g, "Partner W"), w_before);
@@ -233,17 +301,24 @@ fn kill_9_between_order_and_confirmation_resumes_without_a_second_swap() {
     let w_before = dynamic(&g, "Partner W");
     located(&g, "k-1", Y_IMSI, "276", "03");
     wait_for("the swap ordered", 20, || !double.calls().is_empty());
-    let _ = Command::new("kill").args(["-9", &g.child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-9", &g.child.id().to_string()])
+        .status();
     let _ = g.child.wait();
     let dir = g.dir.clone();
     double.set_mode(Mode::Succeed);
     g = Gyro::restart_with_tail("ota-kill", &dir, OTP_PEER, &tail);
     wait_for("the resumed swap confirmed", 20, || {
-        swaps(&g, &iccid).first().is_some_and(|s| s["state"] == "confirmed")
+        swaps(&g, &iccid)
+            .first()
+            .is_some_and(|s| s["state"] == "confirmed")
     });
     assert_eq!(swaps(&g, &iccid).len(), 1, "one swap");
     assert_eq!(double.swaps().len(), 1, "the vendor swapped once");
-    assert!(double.calls().len() >= 2, "the call was made again after the restart");
+    assert!(
+        double.calls().len() >= 2,
+        "the call was made again after the restart"
+    );
     assert!(profile_imsis(&g, &iccid)[1].starts_with("90128"));
     assert_eq!(dynamic(&g, "Partner W"), w_before - 1);
 }

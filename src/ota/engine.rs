@@ -82,10 +82,12 @@ impl OtaEngine {
     /// names no IMSI: the store picks one when the swap is ordered.
     fn candidates(&self, iccid: &str) -> Result<Vec<Candidate>, InventoryError> {
         let inv = &self.inventory;
-        let profile = inv.profile(iccid)?.ok_or_else(|| InventoryError::NotFound {
-            what: "profile",
-            id: iccid.into(),
-        })?;
+        let profile = inv
+            .profile(iccid)?
+            .ok_or_else(|| InventoryError::NotFound {
+                what: "profile",
+                id: iccid.into(),
+            })?;
         let ProfileState::Assigned { account } = profile.state else {
             return Ok(vec![]);
         };
@@ -195,8 +197,11 @@ impl OtaEngine {
         let mut made = swap.attempts;
         loop {
             let Some(wait) = vendor.retry().next_delay(made, swap.id) else {
-                self.settle(swap.id, Err(format!("no answer from the OTA vendor in {made} attempts")))
-                    .await;
+                self.settle(
+                    swap.id,
+                    Err(format!("no answer from the OTA vendor in {made} attempts")),
+                )
+                .await;
                 return;
             };
             tokio::time::sleep(wait).await;
@@ -238,7 +243,11 @@ impl OtaEngine {
             Err(why) => inv.fail_imsi_swap("ota", id, why),
         })
         .await;
-        let outcome = if verdict.is_ok() { "confirmed" } else { "failed" };
+        let outcome = if verdict.is_ok() {
+            "confirmed"
+        } else {
+            "failed"
+        };
         metrics::counter!("gyro_ota_swaps_total", "outcome" => outcome).increment(1);
         match (r, verdict) {
             (Ok(Ok(s)), Ok(())) => {

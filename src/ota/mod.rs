@@ -5,5 +5,6 @@
 //! the inventory and the resolver in one step on confirmation.
 
 pub mod decision;
+pub mod engine;
 pub mod intake;
 pub mod vendor;
