@@ -194,7 +194,7 @@ fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
     );
     assert_eq!(available(&g, "Partner Y"), y_profiles);
     assert_eq!(event_imsis(&g, "IMSI/Deactivate"), [Y_IMSI]);
-    assert_eq!(event_imsis(&g, "IMSI/Activate"), [w.clone()]);
+    assert_eq!(event_imsis(&g, "IMSI/Activate"), [w.as_str()]);
     let y = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     assert_eq!(y["imsi"]["state"], "hold", "{y}");
     // The W IMSI charges the same bundle, tagged Partner W at 0.2 per GB.
@@ -265,14 +265,15 @@ fn a_refusing_or_silent_vendor_fails_the_swap_and_changes_nothing() {
     assert_eq!(dynamic(&g, "Partner W"), w_before, "the W IMSI went back");
     assert!(event_imsis(&g, "IMSI/Activate").is_empty());
 
-    // A vendor slower than [ota] timeout: every attempt times out (3),
-    // with the same functionCallIdentifier, then the swap fails.
+    // A vendor slower than [ota] timeout swaps but its answer comes too
+    // late: the retry, with the same functionCallIdentifier, gets the
+    // vendor's first answer, and the swap is confirmed once.
     double.set_mode(Mode::Slow(Duration::from_secs(3)));
     located(&g, "f-2", Y_IMSI, "276", "03");
-    wait_for("the timed-out swap failed", 30, || {
+    wait_for("the slow swap confirmed", 30, || {
         swaps(&g, &iccid)
             .get(1)
-            .is_some_and(|s| s["state"] == "failed")
+            .is_some_and(|s| s["state"] == "confirmed")
     });
     let second = &swaps(&g, &iccid)[1];
     let id = format!("gyro-swap-{}", second["id"]);
@@ -281,9 +282,14 @@ fn a_refusing_or_silent_vendor_fails_the_swap_and_changes_nothing() {
         .into_iter()
         .filter(|c| c.call_id == id)
         .collect();
-    assert_eq!(calls.len(), 3, "max_attempts calls, one id");
-    assert_eq!(profile_imsis(&g, &iccid)[1], Y_IMSI);
-    assert_eq!(dynamic(&g, "Partner W"), w_before);
+    assert!(
+        calls.len() >= 2,
+        "timed out, then retried with the same id: {}",
+        calls.len()
+    );
+    assert_eq!(double.swaps().iter().filter(|s| s.call_id == id).count(), 1);
+    assert!(profile_imsis(&g, &iccid)[1].starts_with("90128"));
+    assert_eq!(dynamic(&g, "Partner W"), w_before - 1);
 }
 
 #[test]

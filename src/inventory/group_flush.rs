@@ -84,9 +84,7 @@ impl GroupFlush {
                 }
             }
             self.turn.notify_all();
-            if let Err(e) = outcome {
-                return Err(e);
-            }
+            outcome?;
         }
     }
 }

@@ -201,7 +201,7 @@ impl LocationQueue {
         let _g = self.lock();
         let key = queue_key(iccid);
         let p: Option<PendingLocation> = self.inv.store().get(&key)?;
-        if !p.is_some_and(|p| p.event.event_id == event_id) {
+        if p.is_none_or(|p| p.event.event_id != event_id) {
             return Ok(false);
         }
         let mut b = WriteBatch::default();
