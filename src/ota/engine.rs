@@ -272,6 +272,7 @@ fn action_name(a: &Action) -> &'static str {
 
 impl LocationSink for Arc<OtaEngine> {
     fn located(&self, l: &Located) -> Result<(), String> {
+        super::intake::LogSink.located(l)?;
         self.handle(l).map_err(|e| e.to_string())
     }
 }

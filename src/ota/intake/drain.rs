@@ -23,7 +23,8 @@ pub trait LocationSink: Send + Sync {
     fn located(&self, l: &Located) -> Result<(), String>;
 }
 
-/// Until the swap engine is wired: logs each location at info.
+/// Logs each location at info: the swap engine does so before it decides,
+/// and a node without one (tests, tools) can use this alone.
 pub struct LogSink;
 
 impl LocationSink for LogSink {
