@@ -14,7 +14,7 @@ use crate::model::*;
 const DAY: i64 = 86_400;
 const HELD_FOR: &str = "heldfor/";
 
-fn held_for_key(account: u64, imsi: &str) -> String {
+pub(super) fn held_for_key(account: u64, imsi: &str) -> String {
     format!("{HELD_FOR}{account:020}/{imsi}")
 }
 
@@ -150,10 +150,7 @@ impl Inventory {
         )?;
         self.commit(b)?;
         if let ImsiState::InDynamicPool { pool } = &rec.state {
-            *stock
-                .dynamic
-                .entry((pool.clone(), rec.sponsor.clone()))
-                .or_default() += 1;
+            stock.dynamic_moved(&rec, pool, true);
         }
         self.index.put_imsi(&rec);
         Ok(vec![])

@@ -470,10 +470,7 @@ impl Inventory {
         self.commit(b)?;
         for i in &moved {
             self.index.put_imsi(i);
-            *stock
-                .dynamic
-                .entry((pool.to_string(), i.sponsor.clone()))
-                .or_default() += 1;
+            stock.dynamic_moved(i, pool, true);
         }
         Ok(moved.len() as u64)
     }

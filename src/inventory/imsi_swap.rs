@@ -10,6 +10,7 @@
 use serde_json::json;
 
 use super::compact::{view, ImsiStateW, ImsiW};
+use super::hold::held_for_key;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
 use crate::model::event::{self, EventType};
@@ -20,7 +21,6 @@ use crate::model::*;
 const SWAP: &str = "swap/";
 const SWAP_OPEN: &str = "swapopen/";
 const DECISION: &str = "decision/";
-const HELD_FOR: &str = "heldfor/";
 
 fn swap_key(id: u64) -> String {
     format!("{SWAP}{id:020}")
@@ -101,7 +101,7 @@ impl Inventory {
         };
         let mut b = WriteBatch::default();
         if let NewImsi::Held { imsi } = &o.new {
-            b.delete(format!("{HELD_FOR}{account:020}/{imsi}"));
+            b.delete(held_for_key(account, imsi));
         }
         rec.state = ImsiState::Embedded {
             profile: o.iccid.clone(),
@@ -120,9 +120,7 @@ impl Inventory {
         };
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         if let ImsiState::InDynamicPool { pool } = &swap.new_was {
-            if let Some(n) = stock.dynamic.get_mut(&(pool.clone(), rec.sponsor.clone())) {
-                *n = n.saturating_sub(1);
-            }
+            stock.dynamic_moved(&rec, pool, false);
         }
         self.index.put_imsi(&rec);
         Ok(swap)
@@ -392,7 +390,7 @@ impl Inventory {
             reserved_for: Some(a),
         } = rec.state
         {
-            b.put(format!("{HELD_FOR}{a:020}/{}", rec.imsi), &json!(until));
+            b.put(held_for_key(a, &rec.imsi), &json!(until));
         }
         b.put(format!("imsi/{}", rec.imsi), &rec);
         swap.state = SwapState::Failed {
@@ -415,10 +413,7 @@ impl Inventory {
         }
         self.commit(b)?;
         if let ImsiState::InDynamicPool { pool } = &rec.state {
-            *stock
-                .dynamic
-                .entry((pool.clone(), rec.sponsor.clone()))
-                .or_default() += 1;
+            stock.dynamic_moved(&rec, pool, true);
         }
         self.index.put_imsi(&rec);
         Ok(swap)

@@ -542,6 +542,16 @@ impl Stock {
         }
     }
 
+    /// A committed change put `imsi` in (its state is InDynamicPool) or took
+    /// it out of (`joined` false) a dynamic pool.
+    pub(crate) fn dynamic_moved(&mut self, imsi: &Imsi, pool: &str, joined: bool) {
+        let n = self
+            .dynamic
+            .entry((pool.to_string(), imsi.sponsor.clone()))
+            .or_default();
+        *n = if joined { *n + 1 } else { n.saturating_sub(1) };
+    }
+
     /// IMSIs waiting in dynamic pool `pool`, of every sponsor.
     pub(crate) fn dynamic_level(&self, pool: &str) -> u64 {
         self.dynamic
