@@ -27,7 +27,7 @@ use crate::diameter::transport::{
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, InventoryError};
 use crate::ota::intake::{spawn_drain, Intake, LocationSink};
 use crate::rating::source::RatingSource;
 use crate::upstream::app::ProxyApp;
@@ -204,10 +204,10 @@ pub fn start_location(
     cfg: &Config,
     inventory: &Arc<Inventory>,
     sink: Arc<dyn LocationSink>,
-) -> Arc<Intake> {
-    let intake = Arc::new(Intake::new(inventory.clone(), &cfg.ota));
+) -> Result<Arc<Intake>, InventoryError> {
+    let intake = Arc::new(Intake::new(inventory.clone(), &cfg.ota)?);
     spawn_drain(intake.queue().clone(), inventory.clock(), sink);
-    intake
+    Ok(intake)
 }
 
 /// The OTA swap engine, on the charging engine's rating, with the swaps a
@@ -409,7 +409,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     lifecycle.spawn();
     let (orders, orders_created) = start_smdp(&cfg, &inventory, &engine);
     let ota = start_ota(&cfg, &inventory, &engine)?;
-    let location = start_location(&cfg, &inventory, Arc::new(ota));
+    let location = start_location(&cfg, &inventory, Arc::new(ota))?;
     let services = Services {
         server_initiated,
         events,

@@ -15,8 +15,7 @@ use std::time::Duration;
 use common::failing_store::FailingStore;
 use common::*;
 use gyro::diameter::Message;
-use gyro::inventory::store::SledStore;
-use gyro::inventory::{seed, Inventory};
+use gyro::inventory::Inventory;
 
 struct Running {
     addr: SocketAddr,
@@ -27,13 +26,7 @@ struct Running {
 
 fn start(failing: Arc<AtomicBool>) -> Running {
     let dir = temp_dir("store-failure");
-    let store = FailingStore {
-        inner: SledStore::temporary().unwrap(),
-        failing,
-    };
-    let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
-    let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
-    inventory.apply_seed(&s, "seed").unwrap();
+    let inventory = FailingStore::seeded(failing);
     let mut cfg = gyro::config::Config::load(None).unwrap();
     cfg.node.data_dir = dir;
     cfg.charging.commit_stall = gyro::config::HumaneDuration(Duration::from_millis(800));

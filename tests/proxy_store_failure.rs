@@ -17,8 +17,6 @@ use common::failing_store::FailingStore;
 use common::*;
 use gyro::diameter::transport::OutboundPeer;
 use gyro::diameter::Message;
-use gyro::inventory::store::SledStore;
-use gyro::inventory::{seed, Inventory};
 use gyro::upstream::app::ProxyApp;
 use gyro::upstream::setup::ProxySetup;
 
@@ -30,13 +28,7 @@ struct Proxy {
 
 fn start_proxy(ocs: &Gyro, failing: Arc<AtomicBool>) -> Proxy {
     let dir = temp_dir("pxf-proxy");
-    let store = FailingStore {
-        inner: SledStore::temporary().unwrap(),
-        failing,
-    };
-    let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
-    let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
-    inventory.apply_seed(&s, "seed").unwrap();
+    let inventory = FailingStore::seeded(failing);
     let text = format!(
         "{}\n[proxy]\n[[proxy.upstream]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.1:{}\"\npriority = 1\n",
         gyro::config::EMBEDDED.replace("[charging]\n", "[charging]\nmode = \"proxy\"\n"),

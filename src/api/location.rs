@@ -57,7 +57,9 @@ pub(super) async fn post_location(
             return Err(e);
         }
     }
-    let a = blocking(move || intake.accept(&b)).await?;
+    // No blocking-pool hop: the parse and the apply stay on this worker,
+    // and the task alone waits for the flusher.
+    let a = intake.accept_async(&b).await?;
     let reply = match a.outcome {
         Offered::Duplicate => (
             StatusCode::OK,

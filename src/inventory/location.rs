@@ -9,20 +9,34 @@
 //! - `locevt/<received:020>/<event_id>`: the same id in time order, so that
 //!   compaction reads only the expired ids, not all of them.
 //!
-//! Offers are applied under one lock (so that two events for one profile
-//! never both find no pending record) and answered only once a group flush
-//! made them durable; `done` and compaction commit on their own.
+//! One thread writes these keys (`writer`): offers, drains and compactions
+//! go to it in order and are answered once the group they fell into is
+//! durable, blocking or async (the webhook handler never leaves its worker
+//! thread). Readers (`pending`, `due`) read the store, which holds only what
+//! was applied.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
-use super::group_flush::GroupFlush;
 use super::ops::{Inventory, InventoryError};
-use super::store::{StorageExt, StoreError, WriteBatch};
+use super::store::{StorageExt, StoreError};
 use crate::model::UnixTime;
 use crate::ota::intake::Located;
+
+mod writer;
+
+use writer::{Job, Op, Outcome};
+
+/// Most jobs waiting for the writer; past it, offers are refused (500)
+/// rather than memory growing while the disk stalls.
+const MAX_WAITING: usize = 65_536;
+
+/// What the writer answers.
+type Answer = Result<Outcome, StoreError>;
 
 const QUEUE: &str = "locq/";
 const SEEN: &str = "locev/";
@@ -78,104 +92,99 @@ pub enum Offered {
 
 pub struct LocationQueue {
     inv: Arc<Inventory>,
-    aggregate: i64,
-    order: Mutex<()>,
-    flush: GroupFlush,
+    /// Always there until the queue is dropped: then dropped first, which
+    /// ends the writer once it answered all.
+    jobs: Option<SyncSender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     /// Pending records drained (`done`) since this process started.
     drained: std::sync::atomic::AtomicU64,
 }
 
 impl LocationQueue {
     /// Events for one profile within `aggregate` of its first coalesce.
-    pub fn new(inv: Arc<Inventory>, aggregate: Duration) -> LocationQueue {
-        LocationQueue {
+    /// Starts the queue's writer thread, which ends with the queue.
+    pub fn new(inv: Arc<Inventory>, aggregate: Duration) -> Result<LocationQueue, InventoryError> {
+        let (jobs, rx) = sync_channel(MAX_WAITING);
+        let store = inv.store.clone();
+        let aggregate = aggregate.as_secs() as i64;
+        let writer = std::thread::Builder::new()
+            .name("location writer".into())
+            .spawn(move || writer::run(store, aggregate, rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start the location writer: {e}")))?;
+        Ok(LocationQueue {
             inv,
-            aggregate: aggregate.as_secs() as i64,
-            order: Mutex::new(()),
-            flush: GroupFlush::default(),
+            jobs: Some(jobs),
+            writer: Some(writer),
             drained: Default::default(),
-        }
+        })
     }
 
     pub fn inventory(&self) -> &Arc<Inventory> {
         &self.inv
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // Nothing is held under the lock but the order of writes.
-        self.order.lock().unwrap_or_else(|p| p.into_inner())
+    fn send(&self, op: Op) -> Result<oneshot::Receiver<Answer>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        jobs.try_send(Job { op, reply }).map_err(|e| {
+            StoreError::Backend(match e {
+                TrySendError::Full(_) => "the location queue is full".into(),
+                TrySendError::Disconnected(_) => "the location writer stopped".into(),
+            })
+        })?;
+        Ok(rx)
     }
 
-    /// Waits until `ticket`'s batch is on disk, sharing flushes with every
-    /// offer in flight.
-    fn durable(&self, ticket: u64) -> Result<(), StoreError> {
-        // An empty commit is the store's flush: sled writes out every batch
-        // applied before it, in order.
-        let store = self.inv.store();
-        self.flush
-            .wait(ticket, || store.commit(WriteBatch::default()).map(|_| ()))
+    /// Sends `op` and blocks until it is durable (not from an async task).
+    fn run(&self, op: Op) -> Result<Outcome, InventoryError> {
+        let rx = self.send(op)?;
+        Ok(rx.blocking_recv().map_err(|_| stopped())??)
     }
 
-    /// The profile an event id was taken in for, if it was. Waits for
-    /// everything applied so far to be durable first, so that an id is
-    /// never called a duplicate of an event that a crash could still lose.
-    pub fn seen(&self, event_id: &str) -> Result<Option<String>, InventoryError> {
+    /// Sends `op` and waits, as a task, until it is durable.
+    async fn run_async(&self, op: Op) -> Result<Outcome, InventoryError> {
+        let rx = self.send(op)?;
+        Ok(rx.await.map_err(|_| stopped())??)
+    }
+
+    /// The profile an event id was taken in for, if it was, as the store
+    /// has it: only a hint until `barrier` says the store is durable up to
+    /// now.
+    pub fn seen_hint(&self, event_id: &str) -> Result<Option<String>, InventoryError> {
         let seen: Option<Seen> = self.inv.store().get(&seen_key(event_id))?;
-        match seen {
-            Some(s) => {
-                self.durable(self.flush.latest())?;
-                Ok(Some(s.iccid))
-            }
-            None => Ok(None),
+        Ok(seen.map(|s| s.iccid))
+    }
+
+    /// The profile an event id was taken in for, if it was; waits first
+    /// for everything applied so far to be durable, so that an id is never
+    /// called a duplicate of an event a crash could still lose.
+    pub fn seen(&self, event_id: &str) -> Result<Option<String>, InventoryError> {
+        let hint = self.seen_hint(event_id)?;
+        if hint.is_some() {
+            self.barrier()?;
         }
+        Ok(hint)
+    }
+
+    /// Returns once everything sent to the writer before is durable.
+    pub fn barrier(&self) -> Result<(), InventoryError> {
+        self.run(Op::Barrier).map(|_| ())
+    }
+
+    /// `barrier` for async callers.
+    pub async fn barrier_async(&self) -> Result<(), InventoryError> {
+        self.run_async(Op::Barrier).await.map(|_| ())
     }
 
     /// Takes `ev` in (its `received_at` is the node's time of arrival) and
     /// returns once that is durable.
     pub fn offer(&self, ev: Located) -> Result<Offered, InventoryError> {
-        let store = self.inv.store();
-        let g = self.lock();
-        if store.exists(&seen_key(&ev.event_id))? {
-            drop(g);
-            self.durable(self.flush.latest())?;
-            return Ok(Offered::Duplicate);
-        }
-        let mut b = WriteBatch::default();
-        let seen = Seen {
-            at: ev.received_at,
-            iccid: ev.iccid.clone(),
-        };
-        b.put(seen_key(&ev.event_id), &seen);
-        b.put(seen_time_key(ev.received_at, &ev.event_id), &String::new());
-        let key = queue_key(&ev.iccid);
-        let (record, outcome) = match store.get::<PendingLocation>(&key)? {
-            None => (
-                PendingLocation {
-                    first_received: ev.received_at,
-                    due: ev.received_at + self.aggregate,
-                    coalesced: 0,
-                    event: ev,
-                },
-                Offered::Queued,
-            ),
-            Some(mut p) => {
-                p.coalesced = p.coalesced.saturating_add(1);
-                if ev.observed_at > p.event.observed_at {
-                    p.event = ev;
-                    (p, Offered::Replaced)
-                } else {
-                    (p, Offered::Superseded)
-                }
-            }
-        };
-        b.put(key, &record);
-        // Only location keys, none of them indexed: applied without the
-        // inventory's writer lock or feed, made durable by the group flush.
-        store.apply(b)?;
-        let ticket = self.flush.ticket();
-        drop(g);
-        self.durable(ticket)?;
-        Ok(outcome)
+        offered(self.run(Op::Offer(ev))?)
+    }
+
+    /// `offer` for async callers.
+    pub async fn offer_async(&self, ev: Located) -> Result<Offered, InventoryError> {
+        offered(self.run_async(Op::Offer(ev)).await?)
     }
 
     /// Every pending record, the earliest due first.
@@ -198,19 +207,16 @@ impl LocationQueue {
     /// Drops the profile's pending record if it still holds `event_id`
     /// (a later event that came meanwhile stays pending); whether it did.
     pub fn done(&self, iccid: &str, event_id: &str) -> Result<bool, InventoryError> {
-        let _g = self.lock();
-        let key = queue_key(iccid);
-        let p: Option<PendingLocation> = self.inv.store().get(&key)?;
-        if p.is_none_or(|p| p.event.event_id != event_id) {
-            return Ok(false);
+        let op = Op::Done {
+            iccid: iccid.into(),
+            event_id: event_id.into(),
+        };
+        let dropped = matches!(self.run(op)?, Outcome::Drained(true));
+        if dropped {
+            self.drained
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let mut b = WriteBatch::default();
-        b.delete(key);
-        // No indexed key: the inventory's writer lock is not needed.
-        self.inv.commit(b)?;
-        self.drained
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(true)
+        Ok(dropped)
     }
 
     /// Pending records drained since this process started.
@@ -221,34 +227,32 @@ impl LocationQueue {
     /// Forgets up to `limit` event ids taken in before `before`, oldest
     /// first; how many. An MVNE retry after that is taken in anew.
     pub fn compact(&self, before: UnixTime, limit: usize) -> Result<usize, InventoryError> {
-        let _g = self.lock();
-        let mut b = WriteBatch::default();
-        let mut n = 0;
-        let prefix = SEEN_BY_TIME.as_bytes();
-        self.inv.store().visit(prefix, &mut |k, _| {
-            let rest = &k[prefix.len()..];
-            let at = std::str::from_utf8(rest.get(..20).unwrap_or_default())
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok());
-            match at {
-                Some(at) if at < before && n < limit => {
-                    let id = String::from_utf8_lossy(rest.get(21..).unwrap_or_default());
-                    b.delete(seen_key(&id));
-                    b.delete(k.to_vec());
-                    n += 1;
-                    Ok(())
-                }
-                // A key of another shape would never expire: drop it.
-                None if n < limit => {
-                    b.delete(k.to_vec());
-                    Ok(())
-                }
-                _ => Err(StoreError::Stop),
-            }
-        })?;
-        if !b.is_empty() {
-            self.inv.commit(b)?;
+        match self.run(Op::Compact { before, limit })? {
+            Outcome::Compacted(n) => Ok(n),
+            _ => Ok(0),
         }
-        Ok(n)
+    }
+}
+
+impl Drop for LocationQueue {
+    /// Waits for the writer to finish, so that the store is released (a
+    /// reopened store finds its lock free).
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the location writer stopped".into())
+}
+
+fn offered(o: Outcome) -> Result<Offered, InventoryError> {
+    match o {
+        Outcome::Offered(o) => Ok(o),
+        // The writer answers each op with its own kind.
+        other => Err(StoreError::Backend(format!("the location writer answered {other:?}")).into()),
     }
 }

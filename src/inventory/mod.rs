@@ -10,7 +10,6 @@ mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
 pub mod export;
-mod group_flush;
 pub mod history;
 pub mod hold;
 pub mod import;

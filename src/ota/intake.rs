@@ -184,6 +184,13 @@ pub struct Accepted {
     pub outcome: Offered,
 }
 
+/// A body checked and resolved, before the queue took it.
+enum Prepared {
+    /// Its event id was taken in before.
+    Duplicate(Accepted),
+    Fresh(Located),
+}
+
 /// The webhook's receiving end: the queue and the secret.
 pub struct Intake {
     queue: Arc<LocationQueue>,
@@ -191,11 +198,11 @@ pub struct Intake {
 }
 
 impl Intake {
-    pub fn new(inventory: Arc<Inventory>, cfg: &OtaSection) -> Intake {
-        Intake {
-            queue: Arc::new(LocationQueue::new(inventory, cfg.aggregate.0)),
+    pub fn new(inventory: Arc<Inventory>, cfg: &OtaSection) -> Result<Intake, InventoryError> {
+        Ok(Intake {
+            queue: Arc::new(LocationQueue::new(inventory, cfg.aggregate.0)?),
             secret: cfg.webhook_secret.clone(),
-        }
+        })
     }
 
     pub fn queue(&self) -> &Arc<LocationQueue> {
@@ -214,47 +221,66 @@ impl Intake {
     /// Takes a webhook body in; blocks until it is durable. Counted in
     /// `gyro_location_events_total`.
     pub fn accept(&self, body: &[u8]) -> Result<Accepted, IntakeError> {
-        let out = self.accept_inner(body);
-        let result = match &out {
-            Ok(a) => match a.outcome {
-                Offered::Queued => "queued",
-                Offered::Duplicate => "duplicate",
-                Offered::Replaced | Offered::Superseded => "coalesced",
-            },
-            Err(IntakeError::Invalid { .. }) => "rejected",
-            Err(IntakeError::Inventory(_)) => "error",
-        };
-        metrics::counter!(EVENTS, "result" => result).increment(1);
-        out
+        let out = self.prepare(body).and_then(|p| match p {
+            Prepared::Duplicate(a) => {
+                self.queue.barrier()?;
+                Ok(a)
+            }
+            Prepared::Fresh(ev) => {
+                let (iccid, event_id) = (ev.iccid.clone(), ev.event_id.clone());
+                let outcome = self.queue.offer(ev)?;
+                Ok(Accepted {
+                    iccid,
+                    event_id,
+                    outcome,
+                })
+            }
+        });
+        counted(out)
     }
 
-    fn accept_inner(&self, body: &[u8]) -> Result<Accepted, IntakeError> {
+    /// `accept` for the webhook handler: the parse and the look-ups run on
+    /// the caller's thread (they do not touch the disk), and only the task
+    /// waits for the queue's writer.
+    pub async fn accept_async(&self, body: &[u8]) -> Result<Accepted, IntakeError> {
+        let out = match self.prepare(body) {
+            Ok(Prepared::Duplicate(a)) => self.queue.barrier_async().await.map(|()| a),
+            Ok(Prepared::Fresh(ev)) => {
+                let (iccid, event_id) = (ev.iccid.clone(), ev.event_id.clone());
+                (self.queue.offer_async(ev).await).map(|outcome| Accepted {
+                    iccid,
+                    event_id,
+                    outcome,
+                })
+            }
+            Err(e) => return counted(Err(e)),
+        };
+        counted(out.map_err(IntakeError::from))
+    }
+
+    /// Parses and resolves a body: a known event id, or the event to offer.
+    fn prepare(&self, body: &[u8]) -> Result<Prepared, IntakeError> {
         let b = parse(body).map_err(|(field, message)| IntakeError::Invalid { field, message })?;
         // A retry of an event taken in before is a duplicate even when its
-        // IMSI has since left the profile.
-        if let Some(iccid) = self.queue.seen(&b.event_id)? {
-            return Ok(Accepted {
+        // IMSI has since left the profile. (The writer checks again: this
+        // only spares the look-up.)
+        if let Some(iccid) = self.queue.seen_hint(&b.event_id)? {
+            return Ok(Prepared::Duplicate(Accepted {
                 iccid,
                 event_id: b.event_id,
                 outcome: Offered::Duplicate,
-            });
+            }));
         }
         let (iccid, imsi) = self.resolve(&b.subject)?;
-        let ev = Located {
-            event_id: b.event_id.clone(),
-            iccid: iccid.clone(),
+        Ok(Prepared::Fresh(Located {
+            event_id: b.event_id,
+            iccid,
             imsi,
             mcc: b.mcc,
             mnc: b.mnc,
             observed_at: b.observed_at,
             received_at: self.queue.inventory().now(),
-        };
-        let outcome = self.queue.offer(ev)?;
-        Ok(Accepted {
-            iccid,
-            event_id: b.event_id,
-            outcome,
-        })
+        }))
     }
 
     /// The profile's ICCID, and the IMSI when the body named one.
@@ -281,4 +307,19 @@ impl Intake {
             },
         }
     }
+}
+
+/// Counts an outcome in `gyro_location_events_total`.
+fn counted(out: Result<Accepted, IntakeError>) -> Result<Accepted, IntakeError> {
+    let result = match &out {
+        Ok(a) => match a.outcome {
+            Offered::Queued => "queued",
+            Offered::Duplicate => "duplicate",
+            Offered::Replaced | Offered::Superseded => "coalesced",
+        },
+        Err(IntakeError::Invalid { .. }) => "rejected",
+        Err(IntakeError::Inventory(_)) => "error",
+    };
+    metrics::counter!(EVENTS, "result" => result).increment(1);
+    out
 }

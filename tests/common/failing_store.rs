@@ -5,10 +5,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use gyro::inventory::store::{RecordIter, SledStore, Storage, StoreError, Visitor, WriteBatch};
+use gyro::inventory::{seed, Inventory};
 
 pub struct FailingStore {
     pub inner: SledStore,
     pub failing: Arc<AtomicBool>,
+}
+
+impl FailingStore {
+    /// An inventory on a throw-away failing store, seeded while `failing`
+    /// is still clear.
+    #[allow(dead_code)]
+    pub fn seeded(failing: Arc<AtomicBool>) -> Arc<Inventory> {
+        let store = FailingStore {
+            inner: SledStore::temporary().unwrap(),
+            failing,
+        };
+        let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
+        let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
+        inventory.apply_seed(&s, "seed").unwrap();
+        inventory
+    }
 }
 
 impl Storage for FailingStore {

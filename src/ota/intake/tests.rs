@@ -97,7 +97,7 @@ fn ota_signature_is_lowercase_hex_hmac_of_the_raw_body() {
 
 fn empty_queue(aggregate: u64) -> LocationQueue {
     let inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
-    LocationQueue::new(Arc::new(inv), Duration::from_secs(aggregate))
+    LocationQueue::new(Arc::new(inv), Duration::from_secs(aggregate)).unwrap()
 }
 
 fn ev(id: &str, iccid: &str, observed_at: i64, received_at: i64) -> Located {
@@ -230,7 +230,7 @@ fn seeded_intake(dir: &std::path::Path, seed: bool) -> Intake {
         assert!(inv.apply_seed(&s, "seed").unwrap());
     }
     let cfg = OtaSection::default();
-    Intake::new(Arc::new(inv), &cfg)
+    Intake::new(Arc::new(inv), &cfg).unwrap()
 }
 
 fn invalid_field(r: Result<Accepted, IntakeError>) -> &'static str {
