@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::ota::*;
 use common::ota_vendor::{Mode, OtaDouble};
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
@@ -206,4 +206,142 @@ fn kill_9_between_order_and_confirmation_resumes_without_a_second_swap() {
     );
     assert!(profile_imsis(&g, &iccid)[1].starts_with("90128"));
     assert_eq!(dynamic(&g, "Partner W"), w_before - 1);
+}
+
+/// The story's Albania step with a third sponsor priced in GBP: Partner G's
+/// 0.17 GBP on 276 02 is 0.1989 EUR, below W's 0.2 and Y's 0.3, so the
+/// dynamic slot goes to a G IMSI, which then charges the same bundle with
+/// G's cost in GBP and in EUR on its xDRs.
+#[test]
+fn a_gbp_sponsor_cheaper_after_conversion_is_swapped_in_and_charged() {
+    let Some(peers) = peers_dir() else { return };
+    let double = OtaDouble::start();
+    let charging = charging_with_partner_g("ota-gbp-rating", r#""27602" = "0.17""#);
+    let g = Gyro::start_with_tail("ota-gbp", &charging, &ota_tail(&double));
+    balkan_covers_both_albanian_networks(&g);
+    let g_imsis = partner_g_in_dynamic_pool(&g, 5);
+    let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
+    let account = who["account"]["id"].as_u64().unwrap();
+    let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
+    let own = profile_imsis(&g, &iccid)[0].clone();
+    let w_before = dynamic(&g, "Partner W");
+
+    located(&g, "gbp-1", Y_IMSI, "276", "03");
+    wait_for("the swap to G confirmed", 20, || {
+        swaps(&g, &iccid)
+            .first()
+            .is_some_and(|s| s["state"] == "confirmed")
+    });
+    let d = &decisions(&g, &iccid)[0];
+    let a = &d["action"];
+    assert_eq!(
+        (&a["action"], &a["new"]["sponsor"], &a["slot"]),
+        (&json!("swap"), &json!("partner-g"), &json!(2)),
+        "{d}"
+    );
+    // Prices are per GB in EUR: G's GBP price after conversion.
+    assert_eq!(
+        (&a["new_price"], &a["profile_price"]),
+        (&json!("0.1989"), &json!("0.3"))
+    );
+    let gc = pool_candidate(d, "partner-g").unwrap();
+    assert_eq!(
+        (&gc["price"], &gc["network"]),
+        (&json!("0.1989"), &json!("27602"))
+    );
+    let w = pool_candidate(d, "partner-w").unwrap();
+    assert_eq!(
+        (&w["price"], &w["network"]),
+        (&json!("0.2"), &json!("27602")),
+        "{d}"
+    );
+
+    let new = profile_imsis(&g, &iccid)[1].clone();
+    assert_eq!(new, g_imsis[0], "the first G IMSI of the pool");
+    assert_eq!(profile_imsis(&g, &iccid), [own, new.clone()]);
+    let calls = double.swaps();
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(
+        (c.old_imsi.as_str(), c.new_imsi.as_str(), c.slot),
+        (Y_IMSI, new.as_str(), 2)
+    );
+    let rec = api_get(&g, &format!("/api/v1/imsis/{new}"));
+    assert_eq!(
+        (&rec["imsi"]["state"], &rec["profile"]["iccid"]),
+        (&json!("embedded"), &json!(iccid))
+    );
+    assert_eq!(dynamic(&g, "Partner G"), 4);
+    assert_eq!(dynamic(&g, "Partner W"), w_before, "W was not taken");
+    assert_eq!(event_imsis(&g, "IMSI/Activate"), [new.as_str()]);
+
+    // The G IMSI charges the Balkan bundle through the PGW, at G's tariff:
+    // two 500 MB reports, 0.085 GBP each, 0.09945 EUR.
+    let before = used(&g, account);
+    charge_on(&peers, &g, &new, "27602");
+    assert_eq!(used(&g, account), before + 1_000_000_000);
+    let x = xdrs(&g);
+    let on_g: Vec<&Value> = x.iter().filter(|r| r["imsi"] == new.as_str()).collect();
+    assert_eq!(on_g.len(), 2, "{x:?}");
+    for r in on_g {
+        let got = (
+            &r["sponsor"],
+            &r["rate_code"],
+            &r["cost"],
+            &r["cost_currency"],
+        );
+        let want = (
+            &json!("Partner G"),
+            &json!("E212-276-02"),
+            &json!("0.085"),
+            &json!("GBP"),
+        );
+        assert_eq!(got, want, "{r}");
+        assert_eq!(
+            (&r["cost_reporting"], &r["reporting_currency"]),
+            (&json!("0.09945"), &json!("EUR"))
+        );
+    }
+}
+
+/// Montenegro with Partner G at 0.36 GBP on 297 01: a smaller number than
+/// Y's 0.41 EUR, but 0.4212 EUR after conversion, so the profile keeps Y.
+#[test]
+fn a_gbp_sponsor_dearer_after_conversion_is_not_swapped_in() {
+    let double = OtaDouble::start();
+    let charging = charging_with_partner_g("ota-gbp-dear-rating", r#""29701" = "0.36""#);
+    let g = Gyro::start_with_tail("ota-gbp-dear", &charging, &ota_tail(&double));
+    partner_g_in_dynamic_pool(&g, 5);
+    let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
+    let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
+    let before = profile_imsis(&g, &iccid);
+
+    located(&g, "gbp-dear-1", Y_IMSI, "297", "01");
+    wait_for("the Montenegro decision", 15, || {
+        !decisions(&g, &iccid).is_empty()
+    });
+    let d = &decisions(&g, &iccid)[0];
+    assert_eq!(
+        d["action"],
+        json!({"action": "keep", "reason": "cheapest"}),
+        "{d}"
+    );
+    let gc = pool_candidate(d, "partner-g").expect("G is a candidate");
+    assert_eq!(
+        (&gc["price"], &gc["network"]),
+        (&json!("0.4212"), &json!("29701")),
+        "{d}"
+    );
+    let y = d["priced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["imsi"] == Y_IMSI)
+        .unwrap();
+    assert_eq!(y["price"], json!("0.41"), "{d}");
+    // Give a wrongly made swap the time to reach the vendor.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(swaps(&g, &iccid).is_empty() && double.calls().is_empty());
+    assert_eq!(profile_imsis(&g, &iccid), before);
+    assert_eq!(dynamic(&g, "Partner G"), 5);
 }

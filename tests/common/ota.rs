@@ -131,3 +131,56 @@ pub fn balkan_covers_both_albanian_networks(g: &Gyro) {
     let (s, v) = api_send(g, "POST", "/api/v1/products", Some(&body));
     assert!(s == 200 || s == 201, "{v}");
 }
+
+pub const BALKAN: &str = "Balkan Traveller 10-Day Pass";
+/// The first IMSI of Partner G's batch (its home network is 234 15).
+pub const G_FIRST: u64 = 234_150_000_000_001;
+
+/// `[charging]` lines for a node whose rating is the embedded one plus
+/// Partner G's wholesale tariff, `prices` (`"PLMN" = "price"` pairs) per GB
+/// in GBP, which the embedded rating converts at 1.17 EUR.
+pub fn charging_with_partner_g(tag: &str, prices: &str) -> String {
+    let tariff =
+        format!("[[tariff]]\nsponsor = \"partner-g\"\nprices = {{ {prices} }}\n\n[exchange_rates]");
+    let rating = gyro::rating::EMBEDDED.replace("[exchange_rates]", &tariff);
+    let path = super::temp_dir(tag).join("rating.toml");
+    std::fs::write(&path, rating).unwrap();
+    format!("{OTP_PEER}\nrating = \"{}\"", path.display())
+}
+
+fn created(g: &Gyro, path: &str, body: Value) {
+    let (s, v) = api_send(g, "POST", path, Some(&body));
+    assert_eq!(s, 201, "{path}: {v}");
+}
+
+/// Partner G as an operator adds it over the API: the sponsor (GBP), a
+/// batch of `n` IMSIs and "dynamic G", a dynamic pool of the Balkan pass
+/// filled with all of them. Returns the IMSIs.
+pub fn partner_g_in_dynamic_pool(g: &Gyro, n: u64) -> Vec<String> {
+    let sponsor = json!({"id": "partner-g", "name": "Partner G", "plmns": ["23415"],
+                         "currency": "GBP"});
+    created(g, "/api/v1/sponsors", sponsor);
+    let imsis: Vec<String> = (0..n).map(|i| (G_FIRST + i).to_string()).collect();
+    let batch = json!({"sponsor": "partner-g", "name": "G-dynamic", "imsis": imsis,
+                       "recycling": true});
+    created(g, "/api/v1/batches", batch);
+    created(
+        g,
+        "/api/v1/dynamic-pools",
+        json!({"name": "dynamic G", "products": [BALKAN]}),
+    );
+    let fill = json!({"batch": "G-dynamic", "count": n});
+    let path = "/api/v1/dynamic-pools/dynamic%20G/fill";
+    let (s, v) = api_send(g, "POST", path, Some(&fill));
+    assert_eq!((s, v["moved"].as_u64()), (200, Some(n)), "{v}");
+    imsis
+}
+
+/// The priced candidate of a recorded decision from `sponsor`'s
+/// dynamic pool, if the decision had one.
+pub fn pool_candidate<'a>(decision: &'a Value, sponsor: &str) -> Option<&'a Value> {
+    decision["priced"]
+        .as_array()?
+        .iter()
+        .find(|c| c["sponsor"] == sponsor && c["source"]["kind"] == "pool")
+}
