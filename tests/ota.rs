@@ -13,133 +13,12 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::ota::*;
 use common::ota_vendor::{Mode, OtaDouble};
 use common::*;
 use serde_json::{json, Value};
-
-const OTP_PEER: &str = "location_triggers = false";
-const Y_IMSI: &str = "213550000000001";
-
-fn ota_tail(double: &OtaDouble) -> String {
-    format!(
-        "[ota]\nurl = \"{}\"\naggregate = \"1s\"\ntimeout = \"1s\"\nmax_attempts = 3\n\
-         backoff_initial = \"100ms\"\nbackoff_max = \"300ms\"\n",
-        double.url()
-    )
-}
-
-fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn located(g: &Gyro, id: &str, imsi: &str, mcc: &str, mnc: &str) {
-    let body = json!({"event_id": id, "imsi": imsi, "mcc": mcc, "mnc": mnc,
-                      "observed_at": "2026-12-01T10:00:00Z"});
-    let (s, v) = api_send(g, "POST", "/api/v1/events/location", Some(&body));
-    assert_eq!(s, 202, "{v}");
-}
-
-fn decisions(g: &Gyro, iccid: &str) -> Vec<Value> {
-    let v = api_get(g, &format!("/api/v1/profiles/{iccid}/decisions"));
-    v.as_array().cloned().unwrap_or_default()
-}
-
-fn swaps(g: &Gyro, iccid: &str) -> Vec<Value> {
-    let v = api_get(g, &format!("/api/v1/profiles/{iccid}/swaps"));
-    v.as_array().cloned().unwrap_or_default()
-}
-
-fn profile_imsis(g: &Gyro, iccid: &str) -> Vec<String> {
-    let v = api_get(g, &format!("/api/v1/profiles/{iccid}"));
-    let list = v["imsis"]
-        .as_array()
-        .or(v["profile"]["imsis"].as_array())
-        .cloned();
-    list.unwrap_or_default()
-        .iter()
-        .map(|i| i.as_str().unwrap().to_string())
-        .collect()
-}
-
-fn dynamic(g: &Gyro, sponsor: &str) -> u64 {
-    let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == sponsor)
-        .cloned()
-        .unwrap();
-    line["dynamic_imsis"].as_u64().unwrap()
-}
-
-fn available(g: &Gyro, sponsor: &str) -> u64 {
-    let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == sponsor)
-        .cloned()
-        .unwrap();
-    line["available_profiles"].as_u64().unwrap()
-}
-
-fn charge_on(peers: &std::path::Path, g: &Gyro, imsi: &str, plmn: &str) -> String {
-    let mut cmd = Command::new(peers.join("erlang/gy_peer.escript"));
-    cmd.args(["client", "--server", &g.addr().to_string()])
-        .args([
-            "--imsi",
-            imsi,
-            "--mcc-mnc",
-            plmn,
-            "--updates",
-            "1",
-            "--used-octets",
-            "500000000",
-        ]);
-    let (_, out) = run(&mut cmd, Duration::from_secs(60));
-    assert!(!out.contains("FAILURES"), "{out}");
-    out
-}
-
-fn used(g: &Gyro, account: u64) -> u64 {
-    api_get(g, &format!("/api/v1/accounts/{account}/balance"))["data"]["used_octets"]
-        .as_u64()
-        .unwrap()
-}
-
-fn event_imsis(g: &Gyro, kind: &str) -> Vec<String> {
-    let v = api_get(g, "/api/v1/events?limit=1000");
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["event_type"] == kind)
-        .map(|e| {
-            e["variables"]["imsi"]["imsi"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect()
-}
-
-/// The Balkan pass covers Albania's 276 03 in the seed; Partner W prices
-/// 276 02. The operator lets the pass roam on both Albanian networks.
-fn balkan_covers_both_albanian_networks(g: &Gyro) {
-    let body = json!({"name": "Balkan Traveller 10-Day Pass", "period": "10d", "renewable": true,
-        "grace_period": "60d", "rate_codes": ["E212-262-01", "E212-297-01", "E212-276-03",
-        "E212-276-02", "E212-221-01"], "rate_code_groups": ["other EU member codes"]});
-    let (s, v) = api_send(g, "POST", "/api/v1/products", Some(&body));
-    assert!(s == 200 || s == 201, "{v}");
-}
 
 #[test]
 fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
@@ -327,4 +206,142 @@ fn kill_9_between_order_and_confirmation_resumes_without_a_second_swap() {
     );
     assert!(profile_imsis(&g, &iccid)[1].starts_with("90128"));
     assert_eq!(dynamic(&g, "Partner W"), w_before - 1);
+}
+
+/// The story's Albania step with a third sponsor priced in GBP: Partner G's
+/// 0.17 GBP on 276 02 is 0.1989 EUR, below W's 0.2 and Y's 0.3, so the
+/// dynamic slot goes to a G IMSI, which then charges the same bundle with
+/// G's cost in GBP and in EUR on its xDRs.
+#[test]
+fn a_gbp_sponsor_cheaper_after_conversion_is_swapped_in_and_charged() {
+    let Some(peers) = peers_dir() else { return };
+    let double = OtaDouble::start();
+    let charging = charging_with_partner_g("ota-gbp-rating", r#""27602" = "0.17""#);
+    let g = Gyro::start_with_tail("ota-gbp", &charging, &ota_tail(&double));
+    balkan_covers_both_albanian_networks(&g);
+    let g_imsis = partner_g_in_dynamic_pool(&g, 5);
+    let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
+    let account = who["account"]["id"].as_u64().unwrap();
+    let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
+    let own = profile_imsis(&g, &iccid)[0].clone();
+    let w_before = dynamic(&g, "Partner W");
+
+    located(&g, "gbp-1", Y_IMSI, "276", "03");
+    wait_for("the swap to G confirmed", 20, || {
+        swaps(&g, &iccid)
+            .first()
+            .is_some_and(|s| s["state"] == "confirmed")
+    });
+    let d = &decisions(&g, &iccid)[0];
+    let a = &d["action"];
+    assert_eq!(
+        (&a["action"], &a["new"]["sponsor"], &a["slot"]),
+        (&json!("swap"), &json!("partner-g"), &json!(2)),
+        "{d}"
+    );
+    // Prices are per GB in EUR: G's GBP price after conversion.
+    assert_eq!(
+        (&a["new_price"], &a["profile_price"]),
+        (&json!("0.1989"), &json!("0.3"))
+    );
+    let gc = pool_candidate(d, "partner-g").unwrap();
+    assert_eq!(
+        (&gc["price"], &gc["network"]),
+        (&json!("0.1989"), &json!("27602"))
+    );
+    let w = pool_candidate(d, "partner-w").unwrap();
+    assert_eq!(
+        (&w["price"], &w["network"]),
+        (&json!("0.2"), &json!("27602")),
+        "{d}"
+    );
+
+    let new = profile_imsis(&g, &iccid)[1].clone();
+    assert_eq!(new, g_imsis[0], "the first G IMSI of the pool");
+    assert_eq!(profile_imsis(&g, &iccid), [own, new.clone()]);
+    let calls = double.swaps();
+    assert_eq!(calls.len(), 1);
+    let c = &calls[0];
+    assert_eq!(
+        (c.old_imsi.as_str(), c.new_imsi.as_str(), c.slot),
+        (Y_IMSI, new.as_str(), 2)
+    );
+    let rec = api_get(&g, &format!("/api/v1/imsis/{new}"));
+    assert_eq!(
+        (&rec["imsi"]["state"], &rec["profile"]["iccid"]),
+        (&json!("embedded"), &json!(iccid))
+    );
+    assert_eq!(dynamic(&g, "Partner G"), 4);
+    assert_eq!(dynamic(&g, "Partner W"), w_before, "W was not taken");
+    assert_eq!(event_imsis(&g, "IMSI/Activate"), [new.as_str()]);
+
+    // The G IMSI charges the Balkan bundle through the PGW, at G's tariff:
+    // two 500 MB reports, 0.085 GBP each, 0.09945 EUR.
+    let before = used(&g, account);
+    charge_on(&peers, &g, &new, "27602");
+    assert_eq!(used(&g, account), before + 1_000_000_000);
+    let x = xdrs(&g);
+    let on_g: Vec<&Value> = x.iter().filter(|r| r["imsi"] == new.as_str()).collect();
+    assert_eq!(on_g.len(), 2, "{x:?}");
+    for r in on_g {
+        let got = (
+            &r["sponsor"],
+            &r["rate_code"],
+            &r["cost"],
+            &r["cost_currency"],
+        );
+        let want = (
+            &json!("Partner G"),
+            &json!("E212-276-02"),
+            &json!("0.085"),
+            &json!("GBP"),
+        );
+        assert_eq!(got, want, "{r}");
+        assert_eq!(
+            (&r["cost_reporting"], &r["reporting_currency"]),
+            (&json!("0.09945"), &json!("EUR"))
+        );
+    }
+}
+
+/// Montenegro with Partner G at 0.36 GBP on 297 01: a smaller number than
+/// Y's 0.41 EUR, but 0.4212 EUR after conversion, so the profile keeps Y.
+#[test]
+fn a_gbp_sponsor_dearer_after_conversion_is_not_swapped_in() {
+    let double = OtaDouble::start();
+    let charging = charging_with_partner_g("ota-gbp-dear-rating", r#""29701" = "0.36""#);
+    let g = Gyro::start_with_tail("ota-gbp-dear", &charging, &ota_tail(&double));
+    partner_g_in_dynamic_pool(&g, 5);
+    let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
+    let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
+    let before = profile_imsis(&g, &iccid);
+
+    located(&g, "gbp-dear-1", Y_IMSI, "297", "01");
+    wait_for("the Montenegro decision", 15, || {
+        !decisions(&g, &iccid).is_empty()
+    });
+    let d = &decisions(&g, &iccid)[0];
+    assert_eq!(
+        d["action"],
+        json!({"action": "keep", "reason": "cheapest"}),
+        "{d}"
+    );
+    let gc = pool_candidate(d, "partner-g").expect("G is a candidate");
+    assert_eq!(
+        (&gc["price"], &gc["network"]),
+        (&json!("0.4212"), &json!("29701")),
+        "{d}"
+    );
+    let y = d["priced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["imsi"] == Y_IMSI)
+        .unwrap();
+    assert_eq!(y["price"], json!("0.41"), "{d}");
+    // Give a wrongly made swap the time to reach the vendor.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(swaps(&g, &iccid).is_empty() && double.calls().is_empty());
+    assert_eq!(profile_imsis(&g, &iccid), before);
+    assert_eq!(dynamic(&g, "Partner G"), 5);
 }

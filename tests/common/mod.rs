@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub mod daemon;
 pub mod failing_store;
 pub mod orders;
+pub mod ota;
 pub mod ota_vendor;
 pub mod sshd;
 pub mod webhook;
