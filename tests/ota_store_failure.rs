@@ -107,7 +107,7 @@ impl Node {
             vendor.map(Arc::new),
             rt.handle().clone(),
         );
-        let intake = Intake::new(inv.clone(), &cfg);
+        let intake = Intake::new(inv.clone(), &cfg).unwrap();
         Node {
             inv,
             store,
