@@ -86,7 +86,26 @@ fn mscc_outcome(answer: &[u8]) -> (Option<u32>, Option<i32>, Option<String>) {
 #[test]
 fn a_lapsed_bundle_gets_grace_with_the_top_up_redirect_then_closes() {
     let Some(peers) = peers_dir() else { return };
-    let g = Gyro::start_replacing("lc-grace", &[TEST_CLOCK], "");
+    // The gateway stays silent while the clock jumps 90 days, yet its
+    // sessions must still be open for the lapse's RAR and the closure's
+    // ASR: with the embedded Tcc (2 × 10 min) the once-a-second sweep ends
+    // them after the first jump, before or after those requests look for
+    // them depending on scheduling. A Tcc longer than the story keeps them.
+    let rating = temp_dir("lc-grace-rating").join("rating.toml");
+    let long_tcc =
+        gyro::rating::EMBEDDED.replace("validity_time = \"10m\"", "validity_time = \"100d\"");
+    assert_ne!(
+        long_tcc,
+        gyro::rating::EMBEDDED,
+        "the embedded rating lost its validity_time"
+    );
+    std::fs::write(&rating, long_tcc).unwrap();
+    let xdr_and_rating = format!("xdr_dir = \"xdr\"\nrating = \"{}\"", rating.display());
+    let g = Gyro::start_replacing(
+        "lc-grace",
+        &[TEST_CLOCK, ("xdr_dir = \"xdr\"", &xdr_and_rating)],
+        "",
+    );
     let a = account_of(&g, OWN_X);
     let id = a["id"].as_u64().unwrap();
     let start = a["created_at"].as_i64().unwrap();

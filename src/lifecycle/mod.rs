@@ -30,6 +30,12 @@ pub struct Lifecycle {
     inventory: Arc<Inventory>,
     charging: Option<CreditControl>,
     gateways: Option<Arc<ServerInitiated>>,
+    /// Held by a run of due transitions, and by a clock move from the
+    /// moment the clock moves until what fell due has run: otherwise the
+    /// once-a-second loop can see the new now first and run those
+    /// transitions itself, and the clock's caller hears of none of them
+    /// (nor can count on their RAR/ASR having left).
+    runs: tokio::sync::Mutex<()>,
 }
 
 /// The longest the loop sleeps: a timer set meanwhile (an onboarding's
@@ -55,6 +61,7 @@ impl Lifecycle {
             inventory,
             charging,
             gateways,
+            runs: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -73,6 +80,12 @@ impl Lifecycle {
 
     /// Every transition due by the node's now; how many ran.
     pub async fn run_due(&self) -> Result<usize, LifecycleError> {
+        let _run = self.runs.lock().await;
+        self.run_due_held().await
+    }
+
+    /// `run_due` for a caller that holds `runs`.
+    async fn run_due_held(&self) -> Result<usize, LifecycleError> {
         let inv = self.inventory.clone();
         let (n, effects) = blocking(move || inv.run_due(inv.now())).await?;
         self.apply(effects);
@@ -82,10 +95,11 @@ impl Lifecycle {
     /// Moves a test clock to `t` and runs what fell due, in order, before
     /// it returns.
     pub async fn advance_clock(&self, t: UnixTime) -> Result<(UnixTime, usize), LifecycleError> {
+        let _run = self.runs.lock().await;
         let now = self.inventory.clock().advance_to(t)?;
         let inv = self.inventory.clone();
         blocking(move || inv.save_test_clock(now)).await?;
-        Ok((now, self.run_due().await?))
+        Ok((now, self.run_due_held().await?))
     }
 
     pub async fn renew(&self, actor: &str, id: u64) -> Result<BundlePeriod, LifecycleError> {
@@ -175,7 +189,10 @@ impl Lifecycle {
         if let Some(g) = self.gateways.clone() {
             tokio::spawn(async move {
                 let sent = g.reauth_account(account).await;
-                if !sent.is_empty() {
+                if sent.is_empty() {
+                    // Said, so that a RAR nobody received can be told from one lost.
+                    tracing::debug!(account, "bundle changed: no open session to re-authorise");
+                } else {
                     tracing::info!(account, sessions = sent.len(), "bundle changed: RAR sent");
                 }
             });
