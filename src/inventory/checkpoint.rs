@@ -81,10 +81,17 @@ impl Inventory {
         Ok(seq)
     }
 
+    /// Builds, once, the indexes that a store written by an earlier
+    /// release lacks.
+    fn upgrade_store(&self) -> Result<(), InventoryError> {
+        self.build_dynamic_index()
+    }
+
     /// Opening: the checkpoint plus the feed when they are sound, the full
     /// rebuild otherwise. A start that rebuilt or replayed leaves a fresh
     /// checkpoint due.
     pub(crate) fn start(&mut self) -> Result<(), InventoryError> {
+        self.upgrade_store()?;
         let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
         self.generation.store(generation, SeqCst);
         self.checkpointed.store(generation, SeqCst);

@@ -9,10 +9,10 @@
 
 use serde_json::json;
 
-use super::compact::{view, ImsiStateW, ImsiW};
+use super::dynamic_index::put_imsi;
 use super::hold::held_for_key;
 use super::ops::{Inventory, InventoryError, Stock};
-use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::store::{StorageExt, WriteBatch};
 use crate::model::event::{self, EventType};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
 use crate::model::ota::{ImsiSwap, SwapState};
@@ -81,7 +81,8 @@ impl Inventory {
                 o.old_imsi
             )));
         }
-        let mut rec = self.swap_source(&o.new, account)?;
+        let mut b = WriteBatch::default();
+        let mut rec = self.swap_source(&o.new, account, &mut b)?;
         let id = self.store.next_id()?;
         let at = self.now();
         let swap = ImsiSwap {
@@ -99,7 +100,6 @@ impl Inventory {
             attempts: 0,
             state: SwapState::Ordered,
         };
-        let mut b = WriteBatch::default();
         if let NewImsi::Held { imsi } = &o.new {
             b.delete(held_for_key(account, imsi));
         }
@@ -107,7 +107,7 @@ impl Inventory {
             profile: o.iccid.clone(),
             slot: o.slot,
         };
-        b.put(format!("imsi/{}", rec.imsi), &rec);
+        put_imsi(&mut b, &swap.new_was, &rec);
         b.put(swap_key(id), &swap);
         b.put(format!("{SWAP_OPEN}{}", o.iccid), &id);
         let after = json!({"swap": id, "slot": o.slot, "old": o.old_imsi, "new": rec.imsi});
@@ -127,7 +127,12 @@ impl Inventory {
     }
 
     /// The IMSI record the swap takes, checked to be takeable.
-    fn swap_source(&self, new: &NewImsi, account: u64) -> Result<Imsi, InventoryError> {
+    fn swap_source(
+        &self,
+        new: &NewImsi,
+        account: u64,
+        b: &mut WriteBatch,
+    ) -> Result<Imsi, InventoryError> {
         match new {
             NewImsi::Held { imsi } => {
                 let rec = self.imsi(imsi)?;
@@ -141,39 +146,13 @@ impl Inventory {
                 }
             }
             NewImsi::FromPool { pool, sponsor } => {
-                self.dynamic_imsi(pool, sponsor)?.ok_or_else(|| {
+                self.dynamic_imsi(pool, sponsor, b)?.ok_or_else(|| {
                     InventoryError::Conflict(format!(
                         "dynamic pool '{pool}' has no IMSI of sponsor '{sponsor}' left"
                     ))
                 })
             }
         }
-    }
-
-    /// The first IMSI of `sponsor` waiting in dynamic pool `pool`. The
-    /// store keeps no IMSIs by pool: one pass, stopped at the first found
-    /// (swaps are few; a per-pool index would serve millions).
-    fn dynamic_imsi(&self, pool: &str, sponsor: &str) -> Result<Option<Imsi>, InventoryError> {
-        let mut found = None;
-        self.store.visit(b"imsi/", &mut |k, v| {
-            let hit = match view::<ImsiW>(k, v)? {
-                Some(w) => {
-                    w.sponsor == sponsor
-                        && matches!(w.state, ImsiStateW::InDynamicPool { pool: p } if p == pool)
-                }
-                None => {
-                    let i: Imsi = decode(k, v)?;
-                    i.sponsor == sponsor
-                        && matches!(&i.state, ImsiState::InDynamicPool { pool: p } if p == pool)
-                }
-            };
-            if hit {
-                found = Some(decode::<Imsi>(k, v)?);
-                return Err(StoreError::Stop);
-            }
-            Ok(())
-        })?;
-        Ok(found)
     }
 
     pub fn imsi_swap(&self, id: u64) -> Result<ImsiSwap, InventoryError> {
@@ -215,7 +194,7 @@ impl Inventory {
     /// held for the subscriber, IMSI/Deactivate and IMSI/Activate go out.
     /// Confirming a confirmed swap changes nothing.
     pub fn confirm_imsi_swap(&self, actor: &str, id: u64) -> Result<ImsiSwap, InventoryError> {
-        let stock = self.lock();
+        let mut stock = self.lock();
         let mut swap = self.imsi_swap(id)?;
         match &swap.state {
             SwapState::Ordered => {}
@@ -240,6 +219,14 @@ impl Inventory {
         b.put(format!("profile/{}", profile.iccid), &profile);
         let origin = self.swapped_out_origin(&stock, &swap.old_imsi, account.as_ref())?;
         let held = self.start_hold(&mut b, &swap.old_imsi, &origin, Some(swap.account), at)?;
+        // With no hold days the old IMSI is back in its dynamic pool at once.
+        let back_in = held.as_ref().and_then(|h| match &h.state {
+            ImsiState::InDynamicPool { pool } => Some(pool.clone()),
+            _ => None,
+        });
+        if let Some(pool) = &back_in {
+            self.dynamic_refilled(&stock, pool, 1, &mut b)?;
+        }
         self.record_swap_holdings(&mut b, &swap, account.as_ref(), at)?;
         swap.state = SwapState::Confirmed { confirmed_at: at };
         b.put(swap_key(id), &swap);
@@ -261,6 +248,9 @@ impl Inventory {
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         self.index.put_profile(&profile);
         if let Some(h) = &held {
+            if let Some(pool) = &back_in {
+                stock.dynamic_moved(h, pool, true);
+            }
             self.index.put_imsi(h);
         }
         Ok(swap)
@@ -384,7 +374,7 @@ impl Inventory {
                 what: "IMSI",
                 id: swap.new_imsi.clone(),
             })?;
-        rec.state = swap.new_was.clone();
+        let was = std::mem::replace(&mut rec.state, swap.new_was.clone());
         if let ImsiState::Hold {
             until,
             reserved_for: Some(a),
@@ -392,7 +382,7 @@ impl Inventory {
         {
             b.put(held_for_key(a, &rec.imsi), &json!(until));
         }
-        b.put(format!("imsi/{}", rec.imsi), &rec);
+        put_imsi(&mut b, &was, &rec);
         swap.state = SwapState::Failed {
             failed_at: at,
             reason: reason.into(),

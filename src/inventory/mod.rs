@@ -9,6 +9,9 @@ pub mod bundle;
 mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
+mod dynamic_index;
+#[cfg(test)]
+mod dynamic_index_tests;
 pub mod export;
 mod group_flush;
 pub mod history;
