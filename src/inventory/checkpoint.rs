@@ -81,12 +81,6 @@ impl Inventory {
         Ok(seq)
     }
 
-    /// Builds, once, the indexes that a store written by an earlier
-    /// release lacks.
-    fn upgrade_store(&self) -> Result<(), InventoryError> {
-        self.build_dynamic_index()
-    }
-
     /// Opening: the checkpoint plus the feed when they are sound, the full
     /// rebuild otherwise. A start that rebuilt or replayed leaves a fresh
     /// checkpoint due.

@@ -6,17 +6,15 @@
 //! into or out of a dynamic pool goes through `put_imsi`, which puts or
 //! deletes the entry in the same batch: after a crash, kill -9 included, the
 //! index says what the IMSI records say. A store written before the index
-//! existed gets it built once at open (`meta/dynimsi-built` marks it done).
+//! existed gets it built once at open (`upgrade`).
 
 use super::compact::{view, ImsiStateW, ImsiW};
 use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
 use crate::model::{Imsi, ImsiState};
 
-const DYNAMIC: &str = "dynimsi/";
-const BUILT_KEY: &str = "meta/dynimsi-built";
-/// Entries per batch while building the index at open.
-const BUILD_CHUNK: usize = 10_000;
+pub(super) const DYNAMIC: &str = "dynimsi/";
+pub(super) const BUILT_KEY: &str = "meta/dynimsi-built";
 
 /// A name as one key segment: `/` and `%` escaped, so that pool "a/b" with
 /// sponsor "c" never shares a prefix with pool "a" and sponsor "b/c".
@@ -37,6 +35,20 @@ fn entry_of(state: &ImsiState, rec: &Imsi) -> Option<String> {
         ImsiState::InDynamicPool { pool } => Some(entry_key(pool, &rec.sponsor, &rec.imsi)),
         _ => None,
     }
+}
+
+/// The index entry a stored IMSI record calls for (building the index).
+pub(super) fn entry_of_record(k: &[u8], v: &[u8]) -> Result<Option<String>, StoreError> {
+    Ok(match view::<ImsiW>(k, v)? {
+        Some(w) => match w.state {
+            ImsiStateW::InDynamicPool { pool } => Some(entry_key(pool, w.sponsor, w.imsi)),
+            _ => None,
+        },
+        None => {
+            let r: Imsi = decode(k, v)?;
+            entry_of(&r.state, &r)
+        }
+    })
 }
 
 /// Writes `rec` into `b` with its index entry following its state; `was` is
@@ -85,49 +97,5 @@ impl Inventory {
             b.delete(k);
         }
         Ok(found)
-    }
-
-    /// Builds the index once for a store written before it. Entries a build
-    /// cut short left behind go first: nothing kept them up to date since.
-    pub(crate) fn build_dynamic_index(&self) -> Result<(), InventoryError> {
-        if self.store.exists(BUILT_KEY)? {
-            return Ok(());
-        }
-        let mut b = WriteBatch::default();
-        self.store.visit(DYNAMIC.as_bytes(), &mut |k, _| {
-            b.delete(k.to_vec());
-            self.apply_full(&mut b, BUILD_CHUNK)
-        })?;
-        let mut entries = 0u64;
-        self.store.visit(b"imsi/", &mut |k, v| {
-            let key = match view::<ImsiW>(k, v)? {
-                Some(w) => match w.state {
-                    ImsiStateW::InDynamicPool { pool } => Some(entry_key(pool, w.sponsor, w.imsi)),
-                    _ => None,
-                },
-                None => {
-                    let r: Imsi = decode(k, v)?;
-                    entry_of(&r.state, &r)
-                }
-            };
-            if let Some(key) = key {
-                b.put(key, &String::new());
-                entries += 1;
-            }
-            self.apply_full(&mut b, BUILD_CHUNK)
-        })?;
-        b.put(BUILT_KEY, &entries);
-        // Flushes the chunks applied before it too, in order.
-        self.store.commit(b)?;
-        tracing::info!(entries, "dynamic pool index built");
-        Ok(())
-    }
-
-    /// Applies `b` once it holds `chunk` writes, leaving it empty.
-    fn apply_full(&self, b: &mut WriteBatch, chunk: usize) -> Result<(), StoreError> {
-        if b.len() >= chunk {
-            self.store.apply(std::mem::take(b))?;
-        }
-        Ok(())
     }
 }

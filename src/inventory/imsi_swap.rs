@@ -13,18 +13,13 @@ use super::dynamic_index::put_imsi;
 use super::hold::held_for_key;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{StorageExt, WriteBatch};
+use super::swap_records::{swap_by_key, swap_key};
 use crate::model::event::{self, EventType};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
 use crate::model::ota::{ImsiSwap, SwapState};
 use crate::model::*;
 
-const SWAP: &str = "swap/";
 const SWAP_OPEN: &str = "swapopen/";
-const DECISION: &str = "decision/";
-
-fn swap_key(id: u64) -> String {
-    format!("{SWAP}{id:020}")
-}
 
 /// Where the new IMSI of a swap comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +104,7 @@ impl Inventory {
         };
         put_imsi(&mut b, &swap.new_was, &rec);
         b.put(swap_key(id), &swap);
+        b.put(swap_by_key(&o.iccid, id), &String::new());
         b.put(format!("{SWAP_OPEN}{}", o.iccid), &id);
         let after = json!({"swap": id, "slot": o.slot, "old": o.old_imsi, "new": rec.imsi});
         self.audit(&mut b, actor, "ota-swap-order", &o.iccid, None, Some(after))?;
@@ -153,30 +149,6 @@ impl Inventory {
                 })
             }
         }
-    }
-
-    pub fn imsi_swap(&self, id: u64) -> Result<ImsiSwap, InventoryError> {
-        self.store
-            .get(&swap_key(id))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "swap",
-                id: id.to_string(),
-            })
-    }
-
-    /// Swaps still waiting for the vendor (resumed at start).
-    pub fn open_imsi_swaps(&self) -> Result<Vec<ImsiSwap>, InventoryError> {
-        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.state == SwapState::Ordered)
-            .collect())
-    }
-
-    /// Every swap of a profile, oldest first.
-    pub fn imsi_swaps_of(&self, iccid: &str) -> Result<Vec<ImsiSwap>, InventoryError> {
-        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
-        Ok(all.into_iter().filter(|s| s.iccid == iccid).collect())
     }
 
     /// One more call to the vendor is about to be made.
@@ -407,23 +379,5 @@ impl Inventory {
         }
         self.index.put_imsi(&rec);
         Ok(swap)
-    }
-
-    /// Keeps a decision (swap or not) for `GET /profiles/{iccid}/decisions`.
-    pub fn record_decision(
-        &self,
-        iccid: &str,
-        decision: &serde_json::Value,
-    ) -> Result<(), InventoryError> {
-        let mut b = WriteBatch::default();
-        let id = self.store.next_id()?;
-        b.put(format!("{DECISION}{iccid}/{id:020}"), decision);
-        self.commit(b)?;
-        Ok(())
-    }
-
-    /// A profile's decisions, oldest first.
-    pub fn decisions(&self, iccid: &str) -> Result<Vec<serde_json::Value>, InventoryError> {
-        Ok(self.store.scan(&format!("{DECISION}{iccid}/"))?)
     }
 }

@@ -34,7 +34,9 @@ pub mod stock;
 mod stock_alert;
 pub mod store;
 pub mod swap;
+mod swap_records;
 mod timers;
+mod upgrade;
 pub mod usage;
 
 pub use checkpoint::StartedFrom;
