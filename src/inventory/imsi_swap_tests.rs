@@ -298,3 +298,23 @@ fn a_profiles_swaps_are_its_own_and_survive_an_upgrade_from_before_the_index() {
         "the record itself"
     );
 }
+
+#[test]
+fn decisions_keep_the_last_ones_per_profile() {
+    use super::swap_records::DECISIONS_KEPT;
+    let inv = seeded();
+    let (_, p) = balkan(&inv);
+    let other = inv.onboard("t", BALKAN, None).unwrap().1;
+    inv.record_decision(&other.iccid, &serde_json::json!({"n": "other"}))
+        .unwrap();
+    let extra = 5;
+    for n in 0..DECISIONS_KEPT + extra {
+        inv.record_decision(&p.iccid, &serde_json::json!({ "n": n }))
+            .unwrap();
+    }
+    let kept = inv.decisions(&p.iccid).unwrap();
+    assert_eq!(kept.len(), DECISIONS_KEPT);
+    assert_eq!(kept[0]["n"], extra, "the oldest went");
+    assert_eq!(kept[DECISIONS_KEPT - 1]["n"], DECISIONS_KEPT + extra - 1);
+    assert_eq!(inv.decisions(&other.iccid).unwrap().len(), 1, "per profile");
+}

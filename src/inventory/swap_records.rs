@@ -4,7 +4,8 @@
 //! - `swap/<id:020>`: the swap record (written by `imsi_swap`);
 //! - `swapby/<iccid>/<id:020>`: the same swap under its profile, written in
 //!   the order's batch, so that a profile's swaps are one prefix scan;
-//! - `decision/<iccid>/<id:020>`: a decision (swap or not).
+//! - `decision/<iccid>/<id:020>`: a decision (swap or not), the last
+//!   `DECISIONS_KEPT` per profile.
 
 use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
@@ -14,6 +15,12 @@ pub(super) const SWAP: &str = "swap/";
 pub(super) const SWAP_BY: &str = "swapby/";
 pub(super) const BUILT_KEY: &str = "meta/swapby-built";
 const DECISION: &str = "decision/";
+
+/// Decisions kept per profile; recording one more drops the oldest. A
+/// decision follows each coalesced location report (a few a day for a
+/// traveller), so this explains weeks of swaps while a profile seen for
+/// years does not grow the store for ever.
+pub const DECISIONS_KEPT: usize = 100;
 
 pub(super) fn swap_key(id: u64) -> String {
     format!("{SWAP}{id:020}")
@@ -62,20 +69,33 @@ impl Inventory {
         ids.into_iter().map(|id| self.imsi_swap(id)).collect()
     }
 
-    /// Keeps a decision (swap or not) for `GET /profiles/{iccid}/decisions`.
+    /// Keeps a decision (swap or not) for `GET /profiles/{iccid}/decisions`,
+    /// dropping the oldest beyond `DECISIONS_KEPT` in the same batch. Under
+    /// the writers' lock, so that two recorders never both keep one too many.
     pub fn record_decision(
         &self,
         iccid: &str,
         decision: &serde_json::Value,
     ) -> Result<(), InventoryError> {
+        let _w = self.lock();
+        let prefix = format!("{DECISION}{iccid}/");
+        let mut kept = vec![];
+        self.store.visit(prefix.as_bytes(), &mut |k, _| {
+            kept.push(k.to_vec());
+            Ok(())
+        })?;
         let mut b = WriteBatch::default();
+        let over = (kept.len() + 1).saturating_sub(DECISIONS_KEPT);
+        for k in kept.into_iter().take(over) {
+            b.delete(k);
+        }
         let id = self.store.next_id()?;
-        b.put(format!("{DECISION}{iccid}/{id:020}"), decision);
+        b.put(format!("{prefix}{id:020}"), decision);
         self.commit(b)?;
         Ok(())
     }
 
-    /// A profile's decisions, oldest first.
+    /// A profile's decisions (the last `DECISIONS_KEPT`), oldest first.
     pub fn decisions(&self, iccid: &str) -> Result<Vec<serde_json::Value>, InventoryError> {
         Ok(self.store.scan(&format!("{DECISION}{iccid}/"))?)
     }
