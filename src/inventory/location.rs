@@ -7,7 +7,10 @@
 //!   `observed_at`, when the first one came, and when it falls due;
 //! - `locev/<event_id>`: an event id seen (when, for which profile);
 //! - `locevt/<received:020>/<event_id>`: the same id in time order, so that
-//!   compaction reads only the expired ids, not all of them.
+//!   compaction reads only the expired ids, not all of them;
+//! - `locdone/<iccid>`: the `observed_at` of the profile's last drained
+//!   event, so that one observed before it (an MVNE delivering late) is
+//!   not acted on after the newer location was.
 //!
 //! Offers are applied under one lock (so that two events for one profile
 //! never both find no pending record) and answered only once a group flush
@@ -27,9 +30,14 @@ use crate::ota::intake::Located;
 const QUEUE: &str = "locq/";
 const SEEN: &str = "locev/";
 const SEEN_BY_TIME: &str = "locevt/";
+const DRAINED: &str = "locdone/";
 
 fn queue_key(iccid: &str) -> String {
     format!("{QUEUE}{iccid}")
+}
+
+fn drained_key(iccid: &str) -> String {
+    format!("{DRAINED}{iccid}")
 }
 
 fn seen_key(event_id: &str) -> String {
@@ -69,7 +77,8 @@ pub enum Offered {
     Queued,
     /// It replaced the pending event (it was observed later).
     Replaced,
-    /// The pending event was observed later: this one is only recorded as
+    /// The pending event, or the last one drained for the profile, was
+    /// observed later (or at the same time): this one is only recorded as
     /// seen.
     Superseded,
     /// Its event id was taken in before: nothing changed.
@@ -149,26 +158,30 @@ impl LocationQueue {
         b.put(seen_time_key(ev.received_at, &ev.event_id), &String::new());
         let key = queue_key(&ev.iccid);
         let (record, outcome) = match store.get::<PendingLocation>(&key)? {
+            // Late: the engine has acted on a newer location already.
+            None if self.drained_since(&ev)? => (None, Offered::Superseded),
             None => (
-                PendingLocation {
+                Some(PendingLocation {
                     first_received: ev.received_at,
                     due: ev.received_at + self.aggregate,
                     coalesced: 0,
                     event: ev,
-                },
+                }),
                 Offered::Queued,
             ),
             Some(mut p) => {
                 p.coalesced = p.coalesced.saturating_add(1);
                 if ev.observed_at > p.event.observed_at {
                     p.event = ev;
-                    (p, Offered::Replaced)
+                    (Some(p), Offered::Replaced)
                 } else {
-                    (p, Offered::Superseded)
+                    (Some(p), Offered::Superseded)
                 }
             }
         };
-        b.put(key, &record);
+        if let Some(record) = record {
+            b.put(key, &record);
+        }
         // Only location keys, none of them indexed: applied without the
         // inventory's writer lock or feed, made durable by the group flush.
         store.apply(b)?;
@@ -176,6 +189,13 @@ impl LocationQueue {
         drop(g);
         self.durable(ticket)?;
         Ok(outcome)
+    }
+
+    /// Whether the profile's last drained event was observed no earlier
+    /// than `ev`: the engine already acted on a location at least as new.
+    fn drained_since(&self, ev: &Located) -> Result<bool, StoreError> {
+        let last: Option<UnixTime> = self.inv.store().get(&drained_key(&ev.iccid))?;
+        Ok(last.is_some_and(|at| at >= ev.observed_at))
     }
 
     /// Every pending record, the earliest due first.
@@ -201,11 +221,14 @@ impl LocationQueue {
         let _g = self.lock();
         let key = queue_key(iccid);
         let p: Option<PendingLocation> = self.inv.store().get(&key)?;
-        if p.is_none_or(|p| p.event.event_id != event_id) {
+        let Some(p) = p.filter(|p| p.event.event_id == event_id) else {
             return Ok(false);
-        }
+        };
         let mut b = WriteBatch::default();
         b.delete(key);
+        // A pending record only ever starts with an event newer than the
+        // last drained one, so this only moves forward.
+        b.put(drained_key(iccid), &p.event.observed_at);
         // No indexed key: the inventory's writer lock is not needed.
         self.inv.commit(b)?;
         self.drained
