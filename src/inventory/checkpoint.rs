@@ -85,6 +85,7 @@ impl Inventory {
     /// rebuild otherwise. A start that rebuilt or replayed leaves a fresh
     /// checkpoint due.
     pub(crate) fn start(&mut self) -> Result<(), InventoryError> {
+        self.upgrade_store()?;
         let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
         self.generation.store(generation, SeqCst);
         self.checkpointed.store(generation, SeqCst);

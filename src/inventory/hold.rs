@@ -5,6 +5,7 @@
 //! found without scanning every hold; the IMSI record stays the truth, and
 //! a key whose IMSI moved on is ignored.
 
+use super::dynamic_index::put_imsi;
 use super::lifecycle::Effect;
 use super::ops::{Inventory, InventoryError, Stock};
 use super::store::{StorageExt, WriteBatch};
@@ -40,6 +41,7 @@ impl Inventory {
         let Some(mut rec) = self.imsi(imsi)? else {
             return Ok(None);
         };
+        let was = rec.state.clone();
         let policy: HoldPolicy = self.store.get("policy/hold")?.unwrap_or_default();
         let days = match origin {
             HoldOrigin::DynamicPool { .. } => policy.dynamic_swap_days,
@@ -70,7 +72,7 @@ impl Inventory {
                 b.put(held_for_key(a, imsi), &serde_json::json!(until));
             }
         }
-        b.put(format!("imsi/{imsi}"), &rec);
+        put_imsi(b, &was, &rec);
         Ok(Some(rec))
     }
 
@@ -120,8 +122,9 @@ impl Inventory {
         {
             b.delete(held_for_key(a, imsi));
         }
-        rec.state = self.after_hold(&rec, &origin)?;
-        b.put(format!("imsi/{imsi}"), &rec);
+        let after = self.after_hold(&rec, &origin)?;
+        let was = std::mem::replace(&mut rec.state, after);
+        put_imsi(&mut b, &was, &rec);
         b.delete(format!("holdorigin/{imsi}"));
         let event = match &rec.state {
             ImsiState::Available => "available",
@@ -148,6 +151,9 @@ impl Inventory {
             None,
             after,
         )?;
+        if let ImsiState::InDynamicPool { pool } = &rec.state {
+            self.dynamic_refilled(stock, pool, 1, &mut b)?;
+        }
         self.commit(b)?;
         if let ImsiState::InDynamicPool { pool } = &rec.state {
             stock.dynamic_moved(&rec, pool, true);

@@ -456,7 +456,7 @@ impl Inventory {
         }
         let mut b = WriteBatch::default();
         for i in &moved {
-            b.put(format!("imsi/{}", i.imsi), i);
+            super::dynamic_index::put_imsi(&mut b, &ImsiState::Available, i);
         }
         self.audit(
             &mut b,

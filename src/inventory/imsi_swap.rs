@@ -9,22 +9,17 @@
 
 use serde_json::json;
 
-use super::compact::{view, ImsiStateW, ImsiW};
+use super::dynamic_index::put_imsi;
 use super::hold::held_for_key;
 use super::ops::{Inventory, InventoryError, Stock};
-use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::store::{StorageExt, WriteBatch};
+use super::swap_records::{swap_by_key, swap_key};
 use crate::model::event::{self, EventType};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
 use crate::model::ota::{ImsiSwap, SwapState};
 use crate::model::*;
 
-const SWAP: &str = "swap/";
 const SWAP_OPEN: &str = "swapopen/";
-const DECISION: &str = "decision/";
-
-fn swap_key(id: u64) -> String {
-    format!("{SWAP}{id:020}")
-}
 
 /// Where the new IMSI of a swap comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +76,8 @@ impl Inventory {
                 o.old_imsi
             )));
         }
-        let mut rec = self.swap_source(&o.new, account)?;
+        let mut b = WriteBatch::default();
+        let mut rec = self.swap_source(&o.new, account, &mut b)?;
         let id = self.store.next_id()?;
         let at = self.now();
         let swap = ImsiSwap {
@@ -99,7 +95,6 @@ impl Inventory {
             attempts: 0,
             state: SwapState::Ordered,
         };
-        let mut b = WriteBatch::default();
         if let NewImsi::Held { imsi } = &o.new {
             b.delete(held_for_key(account, imsi));
         }
@@ -107,8 +102,9 @@ impl Inventory {
             profile: o.iccid.clone(),
             slot: o.slot,
         };
-        b.put(format!("imsi/{}", rec.imsi), &rec);
+        put_imsi(&mut b, &swap.new_was, &rec);
         b.put(swap_key(id), &swap);
+        b.put(swap_by_key(&o.iccid, id), &String::new());
         b.put(format!("{SWAP_OPEN}{}", o.iccid), &id);
         let after = json!({"swap": id, "slot": o.slot, "old": o.old_imsi, "new": rec.imsi});
         self.audit(&mut b, actor, "ota-swap-order", &o.iccid, None, Some(after))?;
@@ -127,7 +123,12 @@ impl Inventory {
     }
 
     /// The IMSI record the swap takes, checked to be takeable.
-    fn swap_source(&self, new: &NewImsi, account: u64) -> Result<Imsi, InventoryError> {
+    fn swap_source(
+        &self,
+        new: &NewImsi,
+        account: u64,
+        b: &mut WriteBatch,
+    ) -> Result<Imsi, InventoryError> {
         match new {
             NewImsi::Held { imsi } => {
                 let rec = self.imsi(imsi)?;
@@ -141,63 +142,13 @@ impl Inventory {
                 }
             }
             NewImsi::FromPool { pool, sponsor } => {
-                self.dynamic_imsi(pool, sponsor)?.ok_or_else(|| {
+                self.dynamic_imsi(pool, sponsor, b)?.ok_or_else(|| {
                     InventoryError::Conflict(format!(
                         "dynamic pool '{pool}' has no IMSI of sponsor '{sponsor}' left"
                     ))
                 })
             }
         }
-    }
-
-    /// The first IMSI of `sponsor` waiting in dynamic pool `pool`. The
-    /// store keeps no IMSIs by pool: one pass, stopped at the first found
-    /// (swaps are few; a per-pool index would serve millions).
-    fn dynamic_imsi(&self, pool: &str, sponsor: &str) -> Result<Option<Imsi>, InventoryError> {
-        let mut found = None;
-        self.store.visit(b"imsi/", &mut |k, v| {
-            let hit = match view::<ImsiW>(k, v)? {
-                Some(w) => {
-                    w.sponsor == sponsor
-                        && matches!(w.state, ImsiStateW::InDynamicPool { pool: p } if p == pool)
-                }
-                None => {
-                    let i: Imsi = decode(k, v)?;
-                    i.sponsor == sponsor
-                        && matches!(&i.state, ImsiState::InDynamicPool { pool: p } if p == pool)
-                }
-            };
-            if hit {
-                found = Some(decode::<Imsi>(k, v)?);
-                return Err(StoreError::Stop);
-            }
-            Ok(())
-        })?;
-        Ok(found)
-    }
-
-    pub fn imsi_swap(&self, id: u64) -> Result<ImsiSwap, InventoryError> {
-        self.store
-            .get(&swap_key(id))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "swap",
-                id: id.to_string(),
-            })
-    }
-
-    /// Swaps still waiting for the vendor (resumed at start).
-    pub fn open_imsi_swaps(&self) -> Result<Vec<ImsiSwap>, InventoryError> {
-        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.state == SwapState::Ordered)
-            .collect())
-    }
-
-    /// Every swap of a profile, oldest first.
-    pub fn imsi_swaps_of(&self, iccid: &str) -> Result<Vec<ImsiSwap>, InventoryError> {
-        let all: Vec<ImsiSwap> = self.store.scan(SWAP)?;
-        Ok(all.into_iter().filter(|s| s.iccid == iccid).collect())
     }
 
     /// One more call to the vendor is about to be made.
@@ -215,7 +166,7 @@ impl Inventory {
     /// held for the subscriber, IMSI/Deactivate and IMSI/Activate go out.
     /// Confirming a confirmed swap changes nothing.
     pub fn confirm_imsi_swap(&self, actor: &str, id: u64) -> Result<ImsiSwap, InventoryError> {
-        let stock = self.lock();
+        let mut stock = self.lock();
         let mut swap = self.imsi_swap(id)?;
         match &swap.state {
             SwapState::Ordered => {}
@@ -240,6 +191,14 @@ impl Inventory {
         b.put(format!("profile/{}", profile.iccid), &profile);
         let origin = self.swapped_out_origin(&stock, &swap.old_imsi, account.as_ref())?;
         let held = self.start_hold(&mut b, &swap.old_imsi, &origin, Some(swap.account), at)?;
+        // With no hold days the old IMSI is back in its dynamic pool at once.
+        let back_in = held.as_ref().and_then(|h| match &h.state {
+            ImsiState::InDynamicPool { pool } => Some(pool.clone()),
+            _ => None,
+        });
+        if let Some(pool) = &back_in {
+            self.dynamic_refilled(&stock, pool, 1, &mut b)?;
+        }
         self.record_swap_holdings(&mut b, &swap, account.as_ref(), at)?;
         swap.state = SwapState::Confirmed { confirmed_at: at };
         b.put(swap_key(id), &swap);
@@ -261,6 +220,9 @@ impl Inventory {
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
         self.index.put_profile(&profile);
         if let Some(h) = &held {
+            if let Some(pool) = &back_in {
+                stock.dynamic_moved(h, pool, true);
+            }
             self.index.put_imsi(h);
         }
         Ok(swap)
@@ -384,7 +346,7 @@ impl Inventory {
                 what: "IMSI",
                 id: swap.new_imsi.clone(),
             })?;
-        rec.state = swap.new_was.clone();
+        let was = std::mem::replace(&mut rec.state, swap.new_was.clone());
         if let ImsiState::Hold {
             until,
             reserved_for: Some(a),
@@ -392,7 +354,7 @@ impl Inventory {
         {
             b.put(held_for_key(a, &rec.imsi), &json!(until));
         }
-        b.put(format!("imsi/{}", rec.imsi), &rec);
+        put_imsi(&mut b, &was, &rec);
         swap.state = SwapState::Failed {
             failed_at: at,
             reason: reason.into(),
@@ -417,23 +379,5 @@ impl Inventory {
         }
         self.index.put_imsi(&rec);
         Ok(swap)
-    }
-
-    /// Keeps a decision (swap or not) for `GET /profiles/{iccid}/decisions`.
-    pub fn record_decision(
-        &self,
-        iccid: &str,
-        decision: &serde_json::Value,
-    ) -> Result<(), InventoryError> {
-        let mut b = WriteBatch::default();
-        let id = self.store.next_id()?;
-        b.put(format!("{DECISION}{iccid}/{id:020}"), decision);
-        self.commit(b)?;
-        Ok(())
-    }
-
-    /// A profile's decisions, oldest first.
-    pub fn decisions(&self, iccid: &str) -> Result<Vec<serde_json::Value>, InventoryError> {
-        Ok(self.store.scan(&format!("{DECISION}{iccid}/"))?)
     }
 }

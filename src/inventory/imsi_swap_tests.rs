@@ -260,3 +260,61 @@ fn taking_a_dynamic_imsi_below_the_threshold_alerts_once() {
     inv.order_imsi_swap("t", &to_w(&p)).unwrap();
     assert_eq!(lows(&inv), before + 2);
 }
+
+#[test]
+fn a_profiles_swaps_are_its_own_and_survive_an_upgrade_from_before_the_index() {
+    let inv = seeded();
+    let (_, p) = balkan(&inv);
+    let other = inv.onboard("t", BALKAN, None).unwrap().1;
+    let s1 = inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    inv.fail_imsi_swap("t", s1.id, "test").unwrap();
+    let s2 = inv.order_imsi_swap("t", &to_w(&p)).unwrap();
+    let s3 = inv.order_imsi_swap("t", &to_w(&other)).unwrap();
+    let ids = |inv: &Inventory, iccid: &str| -> Vec<u64> {
+        let swaps = inv.imsi_swaps_of(iccid).unwrap();
+        swaps.iter().map(|s| s.id).collect()
+    };
+    assert_eq!(ids(&inv, &p.iccid), [s1.id, s2.id]);
+    assert_eq!(ids(&inv, &other.iccid), [s3.id]);
+
+    // A store as the release before `swapby/` wrote it.
+    let store = inv.store.clone();
+    drop(inv);
+    let mut b = super::store::WriteBatch::default();
+    for r in store.scan_raw(b"swapby/") {
+        b.delete(r.unwrap().0);
+    }
+    b.delete("meta/swapby-built");
+    store.commit(b).unwrap();
+    assert_eq!(store.scan_raw(b"swapby/").count(), 0);
+
+    let inv = Inventory::open(store).unwrap();
+    assert_eq!(ids(&inv, &p.iccid), [s1.id, s2.id]);
+    assert_eq!(ids(&inv, &other.iccid), [s3.id]);
+    let s2 = inv.confirm_imsi_swap("t", s2.id).unwrap();
+    assert_eq!(
+        inv.imsi_swaps_of(&p.iccid).unwrap()[1],
+        s2,
+        "the record itself"
+    );
+}
+
+#[test]
+fn decisions_keep_the_last_ones_per_profile() {
+    use super::swap_records::DECISIONS_KEPT;
+    let inv = seeded();
+    let (_, p) = balkan(&inv);
+    let other = inv.onboard("t", BALKAN, None).unwrap().1;
+    inv.record_decision(&other.iccid, &serde_json::json!({"n": "other"}))
+        .unwrap();
+    let extra = 5;
+    for n in 0..DECISIONS_KEPT + extra {
+        inv.record_decision(&p.iccid, &serde_json::json!({ "n": n }))
+            .unwrap();
+    }
+    let kept = inv.decisions(&p.iccid).unwrap();
+    assert_eq!(kept.len(), DECISIONS_KEPT);
+    assert_eq!(kept[0]["n"], extra, "the oldest went");
+    assert_eq!(kept[DECISIONS_KEPT - 1]["n"], DECISIONS_KEPT + extra - 1);
+    assert_eq!(inv.decisions(&other.iccid).unwrap().len(), 1, "per profile");
+}

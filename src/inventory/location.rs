@@ -7,7 +7,10 @@
 //!   `observed_at`, when the first one came, and when it falls due;
 //! - `locev/<event_id>`: an event id seen (when, for which profile);
 //! - `locevt/<received:020>/<event_id>`: the same id in time order, so that
-//!   compaction reads only the expired ids, not all of them.
+//!   compaction reads only the expired ids, not all of them;
+//! - `locdone/<iccid>`: the `observed_at` of the profile's last drained
+//!   event, so that one observed before it (an MVNE delivering late) is
+//!   not acted on after the newer location was.
 //!
 //! One thread writes these keys (`writer`): offers, drains and compactions
 //! go to it in order and are answered once the group they fell into is
@@ -41,9 +44,14 @@ type Answer = Result<Outcome, StoreError>;
 const QUEUE: &str = "locq/";
 const SEEN: &str = "locev/";
 const SEEN_BY_TIME: &str = "locevt/";
+const DRAINED: &str = "locdone/";
 
 fn queue_key(iccid: &str) -> String {
     format!("{QUEUE}{iccid}")
+}
+
+fn drained_key(iccid: &str) -> String {
+    format!("{DRAINED}{iccid}")
 }
 
 fn seen_key(event_id: &str) -> String {
@@ -83,8 +91,9 @@ pub enum Offered {
     Queued,
     /// It replaced the pending event (it was observed later).
     Replaced,
-    /// The pending event was observed later: this one is only recorded as
-    /// seen.
+    /// The pending event was observed later (or at the same time), or the
+    /// last one drained for the profile later: this one is only recorded
+    /// as seen.
     Superseded,
     /// Its event id was taken in before: nothing changed.
     Duplicate,

@@ -9,6 +9,9 @@ pub mod bundle;
 mod bundle_tests;
 mod checkpoint;
 pub(crate) mod compact;
+mod dynamic_index;
+#[cfg(test)]
+mod dynamic_index_tests;
 pub mod export;
 pub mod history;
 pub mod hold;
@@ -30,7 +33,9 @@ pub mod stock;
 mod stock_alert;
 pub mod store;
 pub mod swap;
+mod swap_records;
 mod timers;
+mod upgrade;
 pub mod usage;
 
 pub use checkpoint::StartedFrom;

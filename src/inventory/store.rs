@@ -80,6 +80,7 @@ impl Record for crate::model::order::Order {}
 impl Record for crate::model::order::Perso {}
 impl Record for crate::model::ota::ImsiSwap {}
 impl Record for u64 {}
+impl Record for i64 {}
 impl Record for (u64, u32) {}
 impl Record for String {}
 impl Record for serde_json::Value {}

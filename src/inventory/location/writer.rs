@@ -17,7 +17,8 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use super::{
-    queue_key, seen_key, seen_time_key, Answer, Offered, PendingLocation, Seen, SEEN_BY_TIME,
+    drained_key, queue_key, seen_key, seen_time_key, Answer, Offered, PendingLocation, Seen,
+    SEEN_BY_TIME,
 };
 use crate::inventory::store::{Storage, StorageExt, StoreError, WriteBatch};
 use crate::model::UnixTime;
@@ -59,6 +60,8 @@ struct Group {
     pending: HashMap<String, Option<PendingLocation>>,
     /// Event ids taken in (true) or forgotten (false) in this group.
     seen: HashMap<String, bool>,
+    /// The last drained `observed_at` per profile, set in this group.
+    drained: HashMap<String, UnixTime>,
     replies: Vec<(oneshot::Sender<Answer>, Outcome)>,
 }
 
@@ -68,6 +71,7 @@ impl Group {
             batch: WriteBatch::default(),
             pending: HashMap::new(),
             seen: HashMap::new(),
+            drained: HashMap::new(),
             replies: Vec::new(),
         }
     }
@@ -88,6 +92,18 @@ impl Group {
             Some(p) => Ok(p.clone()),
             None => store.get(&queue_key(iccid)),
         }
+    }
+
+    /// Whether the profile's last drained event was observed after `ev`:
+    /// the engine already acted on a newer location. (The same instant is
+    /// no proof of order: the MVNE's clock ticks in seconds, and a sighting
+    /// that comes later is taken as the newer one.)
+    fn drained_since(&self, store: &dyn Storage, ev: &Located) -> Result<bool, StoreError> {
+        let last = match self.drained.get(&ev.iccid) {
+            Some(&at) => Some(at),
+            None => store.get::<UnixTime>(&drained_key(&ev.iccid))?,
+        };
+        Ok(last.is_some_and(|at| at > ev.observed_at))
     }
 
     fn put_pending(&mut self, p: PendingLocation) {
@@ -141,14 +157,19 @@ fn apply(
     match op {
         Op::Offer(ev) => offer(store, aggregate, g, ev).map(Outcome::Offered),
         Op::Done { iccid, event_id } => {
-            let holds = g
+            let held = g
                 .pending(store, &iccid)?
-                .is_some_and(|p| p.event.event_id == event_id);
-            if holds {
-                g.batch.delete(queue_key(&iccid));
-                g.pending.insert(iccid, None);
-            }
-            Ok(Outcome::Drained(holds))
+                .filter(|p| p.event.event_id == event_id);
+            let Some(p) = held else {
+                return Ok(Outcome::Drained(false));
+            };
+            g.batch.delete(queue_key(&iccid));
+            // A pending record only ever starts with an event newer than
+            // the last drained one, so this only moves forward.
+            g.batch.put(drained_key(&iccid), &p.event.observed_at);
+            g.drained.insert(iccid.clone(), p.event.observed_at);
+            g.pending.insert(iccid, None);
+            Ok(Outcome::Drained(true))
         }
         Op::Compact { before, limit } => compact(store, g, before, limit).map(Outcome::Compacted),
         Op::Barrier => Ok(Outcome::Barrier),
@@ -166,6 +187,7 @@ fn offer(
         return Ok(Offered::Duplicate);
     }
     let pending = g.pending(store, &ev.iccid)?;
+    let late = pending.is_none() && g.drained_since(store, &ev)?;
     let seen = Seen {
         at: ev.received_at,
         iccid: ev.iccid.clone(),
@@ -175,6 +197,8 @@ fn offer(
         .put(seen_time_key(ev.received_at, &ev.event_id), &String::new());
     g.seen.insert(ev.event_id.clone(), true);
     let (record, outcome) = match pending {
+        // Late: the engine has acted on a newer location already.
+        None if late => return Ok(Offered::Superseded),
         None => (
             PendingLocation {
                 first_received: ev.received_at,

@@ -182,6 +182,54 @@ fn ota_a_duplicate_event_id_changes_nothing_until_compacted() {
     assert_eq!(q.offer(ev("a", "p3", T0, 6000)).unwrap(), Offered::Queued);
 }
 
+#[test]
+fn ota_an_event_observed_before_the_drained_one_is_superseded_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gyro-ota-late-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || {
+        let inv = Inventory::open(Arc::new(SledStore::open(&dir).unwrap())).unwrap();
+        LocationQueue::new(Arc::new(inv), Duration::from_secs(60)).unwrap()
+    };
+    {
+        let q = open();
+        assert_eq!(q.offer(ev("a", "p1", T0, 1000)).unwrap(), Offered::Queued);
+        assert!(q.done("p1", "a").unwrap());
+    }
+    let q = open();
+    // Delivered late by the MVNE: observed before the drained one.
+    assert_eq!(
+        q.offer(ev("b", "p1", T0 - 30, 1100)).unwrap(),
+        Offered::Superseded
+    );
+    assert_eq!(
+        q.offer(ev("c", "p1", T0 - 1, 1101)).unwrap(),
+        Offered::Superseded
+    );
+    assert!(q.pending().unwrap().is_empty(), "nothing for the engine");
+    assert_eq!(q.seen("b").unwrap().as_deref(), Some("p1"), "seen");
+    assert_eq!(
+        q.offer(ev("b", "p1", T0 - 30, 1102)).unwrap(),
+        Offered::Duplicate
+    );
+    // Other profiles, and newer events, queue as before.
+    assert_eq!(
+        q.offer(ev("d", "p2", T0 - 30, 1103)).unwrap(),
+        Offered::Queued
+    );
+    assert_eq!(
+        q.offer(ev("e", "p1", T0, 1104)).unwrap(),
+        Offered::Queued,
+        "the same instant as the drained one is not older"
+    );
+    let p = q.pending().unwrap();
+    assert_eq!(p.len(), 2);
+    assert!(p
+        .iter()
+        .any(|p| p.event.event_id == "e" && p.coalesced == 0));
+    drop(q);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 struct Recorder {
     fail: bool,
     got: Mutex<Vec<String>>,
