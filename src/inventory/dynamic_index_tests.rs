@@ -6,11 +6,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::imsi_swap::{NewImsi, SwapOrder};
+use super::imsi_swap_tests::to_w;
 use super::store::{decode, SledStore, Storage, WriteBatch};
 use super::{Inventory, InventoryError};
 use crate::model::*;
-use rust_decimal::Decimal;
 
 const BALKAN: &str = "Balkan Traveller 10-Day Pass";
 const W_ENTRIES: &str = "dynimsi/dynamic W/partner-w/";
@@ -51,21 +50,6 @@ fn assert_mirrors(inv: &Inventory) {
 fn first_w(inv: &Inventory) -> String {
     let first = keys(inv.store(), W_ENTRIES).into_iter().next().unwrap();
     first[W_ENTRIES.len()..].to_string()
-}
-
-fn to_w(p: &Profile) -> SwapOrder {
-    SwapOrder {
-        iccid: p.iccid.clone(),
-        slot: 2,
-        old_imsi: p.imsis[1].clone(),
-        new: NewImsi::FromPool {
-            pool: "dynamic W".into(),
-            sponsor: "partner-w".into(),
-        },
-        mcc: "276".into(),
-        old_price: None,
-        new_price: Decimal::new(2, 1),
-    }
 }
 
 fn set_swap_days(inv: &Inventory, days: u32) {

@@ -45,7 +45,8 @@ fn dynamic_w(inv: &Inventory) -> u64 {
         .dynamic_imsis
 }
 
-fn to_w(p: &Profile) -> SwapOrder {
+/// The story's Albania order: slot 2 to a W IMSI of "dynamic W".
+pub(super) fn to_w(p: &Profile) -> SwapOrder {
     SwapOrder {
         iccid: p.iccid.clone(),
         slot: 2,

@@ -58,28 +58,20 @@ pub fn profile_imsis(g: &Gyro, iccid: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn dynamic(g: &Gyro, sponsor: &str) -> u64 {
+/// One figure of the sponsor's line in `GET /api/v1/stock?by=sponsor`.
+fn stock_figure(g: &Gyro, sponsor: &str, figure: &str) -> u64 {
     let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == sponsor)
-        .cloned()
-        .unwrap();
-    line["dynamic_imsis"].as_u64().unwrap()
+    let lines = v.as_array().unwrap();
+    let line = lines.iter().find(|l| l["name"] == sponsor).unwrap();
+    line[figure].as_u64().unwrap()
+}
+
+pub fn dynamic(g: &Gyro, sponsor: &str) -> u64 {
+    stock_figure(g, sponsor, "dynamic_imsis")
 }
 
 pub fn available(g: &Gyro, sponsor: &str) -> u64 {
-    let v = api_get(g, "/api/v1/stock?by=sponsor");
-    let line = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == sponsor)
-        .cloned()
-        .unwrap();
-    line["available_profiles"].as_u64().unwrap()
+    stock_figure(g, sponsor, "available_profiles")
 }
 
 pub fn charge_on(peers: &std::path::Path, g: &Gyro, imsi: &str, plmn: &str) -> String {
