@@ -55,7 +55,7 @@ pub struct Config {
     #[serde(default)]
     pub charging: ChargingSection,
     #[serde(default)]
-    pub proxy: crate::upstream::ProxySection,
+    pub proxy: crate::proxy::ProxySection,
     #[serde(default)]
     pub events: events::EventsSection,
     #[serde(default)]
@@ -408,7 +408,7 @@ mod tests {
         let c = Config::parse(text, "config/proxy.example.toml").unwrap();
         assert_eq!(c.charging.mode, ChargingMode::Proxy);
         assert_eq!(c.proxy.upstream.len(), 2);
-        assert_eq!(c.proxy.identity, crate::upstream::Identity::Msisdn);
+        assert_eq!(c.proxy.identity, crate::proxy::Identity::Msisdn);
         // Proxy mode without an upstream names what is missing.
         let none = EMBEDDED.replace("[charging]\n", "[charging]\nmode = \"proxy\"\n");
         let e = Config::parse(&none, "x.toml").unwrap_err().to_string();

@@ -29,9 +29,9 @@ use crate::inventory::seed;
 use crate::inventory::store::SledStore;
 use crate::inventory::{Inventory, InventoryError};
 use crate::ota::intake::{spawn_drain, Intake, LocationSink};
+use crate::proxy::app::ProxyApp;
+use crate::proxy::setup::ProxySetup;
 use crate::rating::source::RatingSource;
-use crate::upstream::app::ProxyApp;
-use crate::upstream::setup::ProxySetup;
 
 mod node;
 use node::{node_settings, start_diameter, tls_setup};
@@ -155,7 +155,7 @@ pub fn charging(
             // Proxy mode answers locally only while no upstream answers.
             topup_url: cfg.lifecycle.topup_url.clone(),
             failsafe: (c.mode == ChargingMode::Proxy
-                && cfg.proxy.on_upstream_down == crate::upstream::OnUpstreamDown::Local)
+                && cfg.proxy.on_upstream_down == crate::proxy::OnUpstreamDown::Local)
                 .then_some((
                     cfg.proxy.failsafe_grant.octets,
                     cfg.proxy.failsafe_grant.seconds,

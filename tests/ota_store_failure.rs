@@ -17,7 +17,7 @@ use common::ota::{wait_for, Y_IMSI};
 use common::ota_vendor::{Mode, OtaDouble};
 use gyro::config::ota::OtaSection;
 use gyro::config::HumaneDuration;
-use gyro::inventory::imsi_swap::{NewImsi, SwapOrder};
+use gyro::inventory::ota_swap::{NewImsi, SwapOrder};
 use gyro::inventory::stock::StockBy;
 use gyro::inventory::store::{RecordIter, SledStore, Storage, StoreError, Visitor, WriteBatch};
 use gyro::inventory::{seed, Inventory};

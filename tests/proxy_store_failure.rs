@@ -17,8 +17,8 @@ use common::failing_store::FailingStore;
 use common::*;
 use gyro::diameter::transport::OutboundPeer;
 use gyro::diameter::Message;
-use gyro::upstream::app::ProxyApp;
-use gyro::upstream::setup::ProxySetup;
+use gyro::proxy::app::ProxyApp;
+use gyro::proxy::setup::ProxySetup;
 
 struct Proxy {
     addr: std::net::SocketAddr,

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{authorize, blocking, ApiError, St};
 use crate::diameter::dump::rfc3339;
-use crate::inventory::location::{Offered, PendingLocation};
+use crate::inventory::location_updates::{Offered, PendingLocation};
 use crate::ota::intake::{Intake, IntakeError, EVENTS};
 
 pub(super) const SIGNATURE: &str = "x-gyro-signature-256";

@@ -14,7 +14,7 @@ use crate::model::Sponsor;
 use crate::model::{Allowance, UnixTime};
 use crate::rating::{self, Bundle, GroupRating, Rating};
 use crate::resolver::index::iccid_string;
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 
 /// Units granted, in the forms the request asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

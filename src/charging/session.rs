@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::gateway::Gateway;
 
 use crate::model::{Allowance, UnixTime};
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 use crate::resolver::Subscriber;
 
 /// Answers kept per session for retransmissions.

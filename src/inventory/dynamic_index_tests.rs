@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::imsi_swap_tests::to_w;
+use super::ota_swap_tests::to_w;
 use super::store::{decode, SledStore, Storage, WriteBatch};
 use super::{Inventory, InventoryError};
 use crate::model::*;

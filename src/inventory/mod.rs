@@ -12,28 +12,28 @@ pub(crate) mod compact;
 mod dynamic_index;
 #[cfg(test)]
 mod dynamic_index_tests;
+pub mod esim_swap;
 pub mod export;
 pub mod history;
 pub mod hold;
 pub mod import;
-pub mod imsi_swap;
-#[cfg(test)]
-mod imsi_swap_tests;
 pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
-pub mod location;
+pub mod location_updates;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;
+pub mod ota_swap;
+mod ota_swap_records;
+#[cfg(test)]
+mod ota_swap_tests;
 pub mod outbox;
 mod rebuild;
 pub mod seed;
 pub mod stock;
 mod stock_alert;
 pub mod store;
-pub mod swap;
-mod swap_records;
 mod timers;
 mod upgrade;
 pub mod usage;

@@ -296,7 +296,7 @@ impl Inventory {
         if let Some(bad) = p
             .rate_codes
             .iter()
-            .find(|c| crate::resolver::location::RateCode::parse(c).is_err())
+            .find(|c| crate::resolver::serving_network::RateCode::parse(c).is_err())
         {
             return Err(invalid(
                 "rate_codes",

@@ -32,10 +32,10 @@ const DERIVED: [Derived; 2] = [
         entry: super::dynamic_index::entry_of_record,
     },
     Derived {
-        index: super::swap_records::SWAP_BY,
-        marker: super::swap_records::BUILT_KEY,
-        source: super::swap_records::SWAP,
-        entry: super::swap_records::entry_of_record,
+        index: super::ota_swap_records::SWAP_BY,
+        marker: super::ota_swap_records::BUILT_KEY,
+        source: super::ota_swap_records::SWAP,
+        entry: super::ota_swap_records::entry_of_record,
     },
 ];
 

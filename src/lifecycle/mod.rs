@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::charging::app::CreditControl;
 use crate::charging::server_initiated::ServerInitiated;
+use crate::inventory::esim_swap::Swap;
 use crate::inventory::lifecycle::Effect;
-use crate::inventory::swap::Swap;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::clock::ClockError;
 use crate::model::lifecycle::BundlePeriod;

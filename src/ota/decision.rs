@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::Sponsor;
 use crate::rating::Rating;
-use crate::resolver::location::Plmn;
+use crate::resolver::serving_network::Plmn;
 
 /// Where a candidate IMSI would come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use super::decision::{decide, Action, Candidate, Decision, DecisionInput, PriceBook, Source};
 use super::intake::{Located, LocationSink};
 use super::vendor::{OtaVendor, SwapOutcome, SwapRequest};
-use crate::inventory::imsi_swap::{NewImsi, SwapOrder};
+use crate::inventory::ota_swap::{NewImsi, SwapOrder};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::ota::ImsiSwap;
 use crate::model::ProfileState;

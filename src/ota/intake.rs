@@ -1,7 +1,7 @@
 //! MVNE location webhooks in (#15): `POST /api/v1/events/location` bodies
 //! are parsed and checked by a pure function (`parse`, fuzzed), their IMSI
 //! or ICCID is resolved to a profile, and they go into the durable,
-//! de-duplicated, per-profile coalescing queue of `inventory::location`.
+//! de-duplicated, per-profile coalescing queue of `inventory::location_updates`.
 //! A drain task hands what falls due to a `LocationSink` (the swap engine).
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::ota::OtaSection;
-use crate::inventory::location::{LocationQueue, Offered};
+use crate::inventory::location_updates::{LocationQueue, Offered};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::{ImsiState, UnixTime};
 

@@ -40,7 +40,7 @@ use rust_decimal::Decimal;
 
 use crate::model::{Product, Sponsor};
 use crate::rating::Rating;
-use crate::resolver::location::{Plmn, RateCode};
+use crate::resolver::serving_network::{Plmn, RateCode};
 
 /// How strongly the applet should prefer an IMSI on a network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

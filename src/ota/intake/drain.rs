@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Located;
-use crate::inventory::location::LocationQueue;
+use crate::inventory::location_updates::LocationQueue;
 use crate::model::clock::NodeClock;
 use crate::model::UnixTime;
 

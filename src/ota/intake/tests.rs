@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::inventory::location::{LocationQueue, Offered};
+use crate::inventory::location_updates::{LocationQueue, Offered};
 use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use crate::model::UnixTime;
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 
 /// Where a session is routed, and where its subscriber was last.
 #[derive(Debug, Clone, Copy)]

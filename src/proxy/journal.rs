@@ -15,7 +15,7 @@ use crate::diameter::codes::{self, avp, value};
 use crate::diameter::dictionary::VENDOR_3GPP;
 use crate::diameter::header::{application, command, flags};
 use crate::diameter::MessageBuilder;
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 
 /// The `mode` of xDRs written while answering locally.
 pub const LOCAL: &str = "local";

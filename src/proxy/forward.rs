@@ -20,7 +20,7 @@ use crate::diameter::answer::Origin;
 use crate::diameter::codes::{avp, result};
 use crate::diameter::header::command;
 use crate::diameter::Message;
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 use crate::resolver::Subscriber;
 
 /// An upstream's answer, and which upstream gave it.
@@ -100,7 +100,7 @@ impl Proxy {
         req: &Message<'_>,
         ccr: &Ccr<'_>,
         peer: &str,
-        (canonical, account): (crate::upstream::rewrite::Canonical, u64),
+        (canonical, account): (crate::proxy::rewrite::Canonical, u64),
         now: i64,
     ) {
         if matches!(

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::imsi_swap::{NewImsi, SwapOrder};
+use super::ota_swap::{NewImsi, SwapOrder};
 use super::stock::StockBy;
 use super::store::SledStore;
 use super::{Inventory, InventoryError};
@@ -302,7 +302,7 @@ fn a_profiles_swaps_are_its_own_and_survive_an_upgrade_from_before_the_index() {
 
 #[test]
 fn decisions_keep_the_last_ones_per_profile() {
-    use super::swap_records::DECISIONS_KEPT;
+    use super::ota_swap_records::DECISIONS_KEPT;
     let inv = seeded();
     let (_, p) = balkan(&inv);
     let other = inv.onboard("t", BALKAN, None).unwrap().1;

@@ -9,7 +9,7 @@ use crate::charging::commit::Commit;
 use crate::charging::rate::{Action, Context};
 use crate::model::{Allowance, UnixTime};
 use crate::rating::Rating;
-use crate::resolver::location::RateCode;
+use crate::resolver::serving_network::RateCode;
 use crate::resolver::{Catalog, Subscriber};
 
 /// Who answered the relayed request.
