@@ -1,0 +1,296 @@
+//! Charging a gyro node can bill on, through real sockets: several real
+//! Erlang/OTP PGWs (distinct Origin-Hosts) charge one account at once, and
+//! the balance is exactly what they were acknowledged; kill -9 mid-traffic
+//! loses no acknowledged usage and leaves xDRs and balance in agreement; a
+//! restart mid-session does not cut the session; a border crossing is costed
+//! per network and the CCA arms the location triggers (tshark-clean); Tcc
+//! keeps a session that holds no quota.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::*;
+use gyro::diameter::Message;
+
+const IMSI: &str = "262019000000001";
+/// OTP's test dictionary has no Trigger AVP and discards answers with it.
+const OTP_PEER: &str = "location_triggers = false";
+const USED: u64 = 1000;
+
+fn account(g: &Gyro) -> u64 {
+    api_get(g, &format!("/api/v1/imsis/{IMSI}"))["account"]["id"]
+        .as_u64()
+        .unwrap()
+}
+
+fn used(g: &Gyro) -> u64 {
+    let id = account(g);
+    api_get(g, &format!("/api/v1/accounts/{id}/balance"))["data"]["used_octets"]
+        .as_u64()
+        .unwrap()
+}
+
+/// One Erlang PGW: one session of `updates` CCR-U, then CCR-T, each
+/// reporting `USED` octets.
+fn pgw(peers: &std::path::Path, g: &Gyro, n: usize, updates: u32) -> Child {
+    let out = g.dir.join(format!("pgw{n}.out"));
+    Command::new(peers.join("erlang/gy_peer.escript"))
+        .args(["client", "--server", &g.addr().to_string()])
+        .args(["--origin-host", &format!("pgw{n}.test.local")])
+        .args([
+            "--imsi",
+            IMSI,
+            "--mcc-mnc",
+            "26201",
+            "--request-octets",
+            "5000",
+        ])
+        .args([
+            "--used-octets",
+            &USED.to_string(),
+            "--updates",
+            &updates.to_string(),
+        ])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Usage the PGW was acknowledged: every CCR-U/T answered 2001.
+fn acknowledged(g: &Gyro, n: usize) -> u64 {
+    let text = std::fs::read_to_string(g.dir.join(format!("pgw{n}.out"))).unwrap();
+    let acked = text
+        .lines()
+        .filter(|l| (l.starts_with("CCR-U") || l.starts_with("CCR-T")) && l.contains("-> 'CCA'"))
+        .filter(|l| l.contains("Result-Code=2001"))
+        .count();
+    acked as u64 * USED
+}
+
+#[test]
+fn erlang_pgws_share_one_account_exactly_and_kill_9_loses_nothing() {
+    let Some(peers) = peers_dir() else { return };
+    let mut g = Gyro::start_with_charging("dur-pgws", "", OTP_PEER);
+    let dir = g.dir.clone();
+    let before = used(&g);
+
+    // Four gateways at once on one bundle: no update may be lost.
+    let mut kids: Vec<Child> = (0..4).map(|n| pgw(&peers, &g, n, 150)).collect();
+    for k in &mut kids {
+        assert!(k.wait().unwrap().success());
+    }
+    let acked: u64 = (0..4).map(|n| acknowledged(&g, n)).sum();
+    assert_eq!(acked, 4 * 151 * USED, "every request acknowledged");
+    assert_eq!(
+        used(&g) - before,
+        acked,
+        "the balance is exactly the acknowledged usage"
+    );
+
+    // Again, and kill -9 while they charge.
+    let mut kids: Vec<Child> = (10..14).map(|n| pgw(&peers, &g, n, 100_000)).collect();
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = Command::new("kill")
+        .args(["-9", &g.child.id().to_string()])
+        .status();
+    let _ = g.child.wait();
+    for k in &mut kids {
+        let _ = k.kill();
+        let _ = k.wait();
+    }
+    let acked_live: u64 = (10..14).map(|n| acknowledged(&g, n)).sum();
+    assert!(acked_live > 0, "no request was answered before the kill");
+    drop(g);
+
+    let g = Gyro::restart("dur-pgws-2", &dir);
+    let after = used(&g) - before - acked;
+    // Each PGW has one request in flight: its usage may have been written
+    // without the answer leaving, never the other way round.
+    assert!(
+        after >= acked_live && after <= acked_live + 4 * USED,
+        "acknowledged {acked_live} octets, the store holds {after}"
+    );
+    let in_xdrs: u64 = xdrs(&g)
+        .iter()
+        .map(|x| x["allowance_consumed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        in_xdrs,
+        used(&g) - before,
+        "xDRs and the balance agree after the crash"
+    );
+}
+
+fn open(g: &Gyro) -> RawPeer {
+    open_peer(g, "pgw.test.local")
+}
+
+fn answer(p: &mut RawPeer, c: &GyCcr<'_>) -> Vec<u8> {
+    p.send(&gy_ccr(c));
+    p.recv().expect("a CCA")
+}
+
+fn result(b: &[u8]) -> Option<u32> {
+    Message::new(b).and_then(|m| m.result_code())
+}
+
+#[test]
+fn a_restart_mid_session_does_not_cut_it() {
+    let mut g = Gyro::start("dur-restart", "");
+    let dir = g.dir.clone();
+    let mut p = open(&g);
+    let s = GyCcr {
+        session: "keep",
+        requested: Some(1000),
+        ..GyCcr::BASE
+    };
+    assert_eq!(result(&answer(&mut p, &s)), Some(2001));
+    let u = GyCcr {
+        kind: 2,
+        number: 1,
+        e2e: 2,
+        used: 400,
+        ..s
+    };
+    assert_eq!(result(&answer(&mut p, &u)), Some(2001));
+    let _ = Command::new("kill")
+        .args(["-9", &g.child.id().to_string()])
+        .status();
+    let _ = g.child.wait();
+    drop(g);
+    let g = Gyro::restart("dur-restart-2", &dir);
+    let mut p = open(&g);
+    let next = GyCcr {
+        number: 2,
+        e2e: 3,
+        used: 600,
+        ..u
+    };
+    let b = answer(&mut p, &next);
+    assert_eq!(
+        result(&b),
+        Some(2001),
+        "the next update is answered normally"
+    );
+    assert_eq!(used(&g), 1000, "and charged");
+    let t = GyCcr {
+        kind: 3,
+        number: 3,
+        e2e: 4,
+        used: 1,
+        requested: None,
+        ..u
+    };
+    assert_eq!(result(&answer(&mut p, &t)), Some(2001));
+    assert_eq!(used(&g), 1001);
+}
+
+/// Trigger-Types inside the first MSCC of a CCA.
+fn triggers(b: &[u8]) -> Vec<i32> {
+    let m = Message::new(b).unwrap();
+    let Some(mscc) = m.find(456, 0) else {
+        return vec![];
+    };
+    let Some(t) = mscc.member(1264, 10415) else {
+        return vec![];
+    };
+    t.grouped()
+        .map_while(Result::ok)
+        .filter(|x| x.code == 870)
+        .filter_map(|x| x.enumerated().ok())
+        .collect()
+}
+
+#[test]
+fn a_border_crossing_is_costed_per_network_and_arms_the_triggers() {
+    let g = Gyro::start("dur-border", "");
+    let peers = peers_dir();
+    let mut cap = peers.as_ref().map(|p| Capture::start(p, &g.dir, &[g.port]));
+    let mut p = open_peer(&g, "gy.partner-x.example");
+    // Andorra, on the operator IMSI Partner X's proxy presents.
+    let s = GyCcr {
+        session: "border",
+        requested: Some(1000),
+        plmn: "21377",
+        origin: "gy.partner-x.example",
+        ..GyCcr::BASE
+    };
+    let i = answer(&mut p, &s);
+    assert_eq!(result(&i), Some(2001));
+    assert_eq!(triggers(&i), [30, 31], "CHANGE_IN_LOCATION_MCC and _MNC");
+    // Back in Germany: this update reports what was used in Andorra.
+    let u = GyCcr {
+        kind: 2,
+        number: 1,
+        e2e: 2,
+        used: 700,
+        plmn: "26201",
+        ..s
+    };
+    assert_eq!(result(&answer(&mut p, &u)), Some(2001));
+    let t = GyCcr {
+        kind: 3,
+        number: 2,
+        e2e: 3,
+        used: 300,
+        requested: None,
+        ..u
+    };
+    let tb = answer(&mut p, &t);
+    assert!(triggers(&tb).is_empty(), "nothing to arm at the end");
+    let x = xdrs(&g);
+    let per: Vec<(&str, u64, bool)> = x
+        .iter()
+        .filter(|x| x["session_id"] == "border")
+        .map(|x| {
+            (
+                x["rate_code"].as_str().unwrap(),
+                x["allowance_consumed"].as_u64().unwrap(),
+                x["cost"].is_string() || x["cost"].is_number(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per,
+        [("E212-213-77", 700, true), ("E212-262-01", 300, false)]
+    );
+    // The request key and End-to-End id, for mediation to de-duplicate.
+    let keys: Vec<(u64, u64)> = x
+        .iter()
+        .filter(|x| x["session_id"] == "border")
+        .map(|x| {
+            (
+                x["request_number"].as_u64().unwrap(),
+                x["end_to_end"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, [(1, 2), (2, 3)]);
+    if let (Some(c), Some(peers)) = (cap.as_mut(), peers.as_ref()) {
+        let (ok, text) = c.dissect(peers);
+        assert!(ok, "tshark found problems:\n{text}");
+        assert!(text.contains("Credit-Control Answer"), "{text}");
+    }
+}
+
+#[test]
+fn tcc_keeps_a_session_that_holds_no_quota() {
+    let g = Gyro::start_with_short_validity("dur-tcc");
+    let mut p = open(&g);
+    // No Requested-Service-Unit: the session holds no quota.
+    let s = GyCcr {
+        session: "idle",
+        ..GyCcr::BASE
+    };
+    assert_eq!(result(&answer(&mut p, &s)), Some(2001));
+    std::thread::sleep(Duration::from_millis(3500));
+    let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", g.metrics_port))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "gyro_charging_sessions 1"),
+        "Tcc (2 s) passed and the quota-less session is still there:\n{metrics}"
+    );
+}

@@ -1,0 +1,16 @@
+//! gyro's integration tests, in one test binary: real `gyro serve`
+//! processes on loopback sockets, the third-party Diameter peers
+//! (Erlang/OTP, freeDiameter, tshark), Debian daemons (webhook, sshd) and
+//! in-process nodes over stores that fail on demand. One module per
+//! capability; `support` is the shared harness. docs/testing.md says how to
+//! run them and what each module needs.
+
+mod charging;
+mod diameter;
+mod events;
+mod inventory;
+mod lifecycle;
+mod ota;
+mod proxy;
+mod smdp;
+mod support;
