@@ -153,7 +153,22 @@ fn resolver(c: &mut Criterion) {
     let probes: Vec<String> = (0..4096u64)
         .map(|k| format!("26201{:010}", (k * 2_654_435_761) % n))
         .collect();
-    let translated: Vec<String> = probes.clone();
+    lookups(c, &idx, n, &probes);
+    drop(idx);
+    tail_latency(n, &probes);
+    let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| default_size(200_000));
+    if m > 0 {
+        rebuild_and_checkpoint(m);
+    }
+}
+
+/// Look-ups of own and translated IMSIs, then the same while a writer
+/// imports.
+fn lookups(c: &mut Criterion, idx: &Index, n: u64, probes: &[String]) {
+    let translated: Vec<String> = probes.to_vec();
     let mut g = c.benchmark_group("resolver");
     let mut i = 0;
     g.bench_function(format!("resolve_imsi_{n}"), |b| {
@@ -176,7 +191,7 @@ fn resolver(c: &mut Criterion) {
     let next = AtomicU64::new(n);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| import(&idx, &next, &stop));
+        s.spawn(|| import(idx, &next, &stop));
         g.bench_function(format!("resolve_imsi_{n}_with_writer"), |b| {
             b.iter(|| {
                 i = (i + 1) & 4095;
@@ -186,17 +201,11 @@ fn resolver(c: &mut Criterion) {
         stop.store(true, Relaxed);
     });
     g.finish();
-    drop(idx);
-    tail_latency(n, &probes);
+}
 
-    // Rebuild from a sled store of `m` profiles (written once, outside the timing).
-    let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| default_size(200_000));
-    if m == 0 {
-        return;
-    }
+/// Rebuild from a sled store of `m` profiles (written once, outside the
+/// timing), then the checkpoint written and started from.
+fn rebuild_and_checkpoint(m: u64) {
     // On disk, as a node keeps it (a temporary sled lives in /dev/shm). A
     // complete store is kept for the next run: writing 10 M profiles takes
     // longer than rebuilding from them.
