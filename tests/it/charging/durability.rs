@@ -13,8 +13,6 @@ use crate::support::*;
 use gyro::diameter::Message;
 
 const IMSI: &str = "262019000000001";
-/// OTP's test dictionary has no Trigger AVP and discards answers with it.
-const OTP_PEER: &str = "location_triggers = false";
 const USED: u64 = 1000;
 
 fn account(g: &Gyro) -> u64 {
@@ -71,7 +69,7 @@ fn acknowledged(g: &Gyro, n: usize) -> u64 {
 #[test]
 fn erlang_pgws_share_one_account_exactly_and_kill_9_loses_nothing() {
     let Some(peers) = peers_dir() else { return };
-    let mut g = Gyro::start_with_charging("dur-pgws", "", OTP_PEER);
+    let mut g = Gyro::start("dur-pgws", "");
     let dir = g.dir.clone();
     let before = used(&g);
 

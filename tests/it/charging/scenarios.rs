@@ -11,10 +11,6 @@ use std::time::Duration;
 use crate::support::*;
 use serde_json::Value;
 
-/// What the Erlang/OTP test PGW needs: its dictionary lacks TS 32.299's
-/// Trigger, and OTP discards answers with an unknown M-bit AVP.
-const OTP_PEER: &str = "location_triggers = false";
-
 fn erlang_client(peers: &std::path::Path, g: &Gyro, args: &[&str]) -> String {
     let mut cmd = Command::new(peers.join("erlang/gy_peer.escript"));
     cmd.args(["client", "--server", &g.addr().to_string()])
@@ -38,8 +34,7 @@ fn account_of(g: &Gyro, imsi: &str) -> u64 {
 #[test]
 fn home_andorra_and_montenegro_share_one_bundle_with_sponsor_costs() {
     let Some(peers) = peers_dir() else { return };
-    // OTP's test dictionary has no Trigger AVP and discards answers with it.
-    let g = Gyro::start_with_charging("scen-story", "", OTP_PEER);
+    let g = Gyro::start("scen-story", "");
     let mut cap = Capture::start(&peers, &g.dir, &[g.port]);
     let truck = account_of(&g, "262019000000001");
     assert_eq!(
@@ -203,7 +198,7 @@ fn exhaustion_gives_final_unit_then_4012_and_fup_fires_once() {
     let g = Gyro::start_with_charging(
         "scen-small",
         "",
-        &format!("rating = \"{}\"\n{OTP_PEER}", path.display()),
+        &format!("rating = \"{}\"", path.display()),
     );
     let mut cap = Capture::start(&peers, &g.dir, &[g.port]);
     let truck = account_of(&g, "262019000000001");

@@ -50,7 +50,7 @@ fn parallel_webhooks_for_one_profile_make_one_swap() {
     // decided.
     double.set_mode(Mode::Slow(Duration::from_secs(3)));
     let tail = ota_tail(&double).replace("timeout = \"1s\"", "timeout = \"5s\"");
-    let g = Gyro::start_with_tail("ota-par-one", OTP_PEER, &tail);
+    let g = Gyro::start_with_tail("ota-par-one", "", &tail);
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
     let w_before = dynamic(&g, "Partner W");

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
     let Some(peers) = peers_dir() else { return };
     let double = OtaDouble::start();
-    let g = Gyro::start_with_tail("ota-story", OTP_PEER, &ota_tail(&double));
+    let g = Gyro::start_with_tail("ota-story", "", &ota_tail(&double));
     balkan_covers_both_albanian_networks(&g);
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let account = who["account"]["id"].as_u64().unwrap();
@@ -162,7 +162,7 @@ fn a_refusing_or_silent_vendor_fails_the_swap_and_changes_nothing() {
         reason_code: "3.8".into(),
         message: "profile not found".into(),
     });
-    let g = Gyro::start_with_tail("ota-fail", OTP_PEER, &ota_tail(&double));
+    let g = Gyro::start_with_tail("ota-fail", "", &ota_tail(&double));
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
     let w_before = dynamic(&g, "Partner W");
@@ -214,7 +214,7 @@ fn kill_9_between_order_and_confirmation_resumes_without_a_second_swap() {
     // Slow enough that the node is killed while the call is out.
     double.set_mode(Mode::Slow(Duration::from_millis(700)));
     let tail = ota_tail(&double).replace("timeout = \"1s\"", "timeout = \"5s\"");
-    let mut g = Gyro::start_with_tail("ota-kill", OTP_PEER, &tail);
+    let mut g = Gyro::start_with_tail("ota-kill", "", &tail);
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
     let w_before = dynamic(&g, "Partner W");
@@ -226,7 +226,7 @@ fn kill_9_between_order_and_confirmation_resumes_without_a_second_swap() {
     let _ = g.child.wait();
     let dir = g.dir.clone();
     double.set_mode(Mode::Succeed);
-    g = Gyro::restart_with_tail("ota-kill", &dir, OTP_PEER, &tail);
+    g = Gyro::restart_with_tail("ota-kill", &dir, "", &tail);
     wait_for("the resumed swap confirmed", 20, || {
         swaps(&g, &iccid)
             .first()

@@ -15,7 +15,7 @@ fn every_imsi_of_a_profile_reaches_the_ocs_as_one_identity() {
     // GYRO_SKIP_PEERS=1 skips it; otherwise missing peers fail it.
     let Some(peers) = peers_dir() else { return };
     // The OCS: gyro itself, embedded, with the same seed.
-    let ocs = Gyro::start_as("px-ocs", "ocs.test.local", "", "location_triggers = false");
+    let ocs = Gyro::start_as("px-ocs", "ocs.test.local", "", "");
     let proxy = proxy_before("px", &ocs, "msisdn");
     let mut cap = Capture::start(&peers, &proxy.dir, &[proxy.port, ocs.port]);
     // Home on 262-01; then Andorra through Partner X's proxy,

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use super::ota_vendor::OtaDouble;
 use super::{api_get, api_send, run, Gyro};
 
-pub const OTP_PEER: &str = "location_triggers = false";
 pub const Y_IMSI: &str = "213550000000001";
 
 pub fn ota_tail(double: &OtaDouble) -> String {
@@ -137,7 +136,7 @@ pub fn charging_with_partner_g(tag: &str, prices: &str) -> String {
     let rating = gyro::rating::EMBEDDED.replace("[exchange_rates]", &tariff);
     let path = super::temp_dir(tag).join("rating.toml");
     std::fs::write(&path, rating).unwrap();
-    format!("{OTP_PEER}\nrating = \"{}\"", path.display())
+    format!("rating = \"{}\"", path.display())
 }
 
 fn created(g: &Gyro, path: &str, body: Value) {
