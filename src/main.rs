@@ -15,6 +15,7 @@ use gyro::diameter::{dump, Framer, Message};
 // start-up there. jemalloc fixes that and keeps charging's tail latency,
 // which mimalloc tripled (README, Performance). The resolver's big tables
 // bypass the allocator (see resolver::hugepages).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
