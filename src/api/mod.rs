@@ -83,9 +83,9 @@ impl From<InventoryError> for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"error": msg, "field": what, "value": id}),
             ),
-            InventoryError::Conflict(_) | InventoryError::OutOfStock(_) => {
-                ApiError(StatusCode::CONFLICT, json!({"error": msg}))
-            }
+            InventoryError::Conflict(_)
+            | InventoryError::OutOfStock(_)
+            | InventoryError::Export(_) => ApiError(StatusCode::CONFLICT, json!({"error": msg})),
             InventoryError::Rejected { file, errors } => ApiError(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": format!("{file}: rejected, nothing imported"), "lines": errors}),
@@ -100,7 +100,7 @@ impl From<InventoryError> for ApiError {
                 StatusCode::CONFLICT,
                 json!({"error": msg, "esim_swap_required": true, "reason": reason}),
             ),
-            InventoryError::Store(_) => {
+            InventoryError::Store(_) | InventoryError::Interrupted(_) => {
                 ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
             }
         }

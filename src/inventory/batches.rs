@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::compact::{view, ImsiW};
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{decode, StorageExt, WriteBatch};
+use super::{invalid, Inventory, InventoryError};
 use crate::model::event;
 use crate::model::lifecycle::ImsiHolding;
 use crate::model::*;
@@ -49,15 +49,6 @@ impl Inventory {
             .get(&format!("batch/{name}"))?
             .ok_or_else(|| InventoryError::NotFound {
                 what: "batch",
-                id: name.into(),
-            })
-    }
-
-    pub fn pool(&self, name: &str) -> Result<EsimPool, InventoryError> {
-        self.store
-            .get(&format!("pool/{name}"))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "pool",
                 id: name.into(),
             })
     }

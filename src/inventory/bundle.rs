@@ -17,10 +17,11 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::history::Holder;
+use super::audit::history::Holder;
 use super::lifecycle::{Effect, PeriodStart};
-use super::ops::{Inventory, InventoryError, Stock};
+use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
+use super::{ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin};
 use crate::model::*;
 
@@ -59,14 +60,20 @@ impl Inventory {
         let next = self.product_record(product)?;
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: its bundle cannot change"
-            )));
+            let refused = ClosedRefusal::ChangeBundle;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         if a.product == product {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} already runs on '{product}': renew it instead"
-            )));
+            let product = product.into();
+            return Err(Conflict::SameBundle {
+                account: id,
+                product,
+            }
+            .into());
         }
         let profile = match a.profile.as_deref() {
             Some(iccid) => self.profile(iccid)?,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::lifecycle::Effect;
 use super::store::{SledStore, WriteBatch};
-use super::{Inventory, InventoryError};
+use super::{ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event::EventType;
 use crate::model::lifecycle::HoldOrigin;
 use crate::model::*;
@@ -114,12 +114,25 @@ fn a_bundle_the_esim_cannot_serve_needs_a_swap_and_changes_nothing() {
         "{err}"
     );
     let err = inv.change_bundle("t", a.id, EU30).unwrap_err();
-    assert!(matches!(err, InventoryError::Conflict(_)), "{err}");
+    assert!(
+        matches!(err, InventoryError::Conflict(Conflict::SameBundle { .. })),
+        "{err}"
+    );
     inv.close_account("t", a.id).unwrap();
+    let closed = |refused| Conflict::AccountClosed {
+        account: a.id,
+        refused,
+    };
     let err = inv.change_bundle("t", a.id, EU7).unwrap_err();
-    assert!(matches!(err, InventoryError::Conflict(_)), "{err}");
+    assert!(
+        matches!(err, InventoryError::Conflict(ref c) if *c == closed(ClosedRefusal::ChangeBundle)),
+        "{err}"
+    );
     let err = inv.esim_swap("t", a.id, BALKAN).unwrap_err();
-    assert!(matches!(err, InventoryError::Conflict(_)), "{err}");
+    assert!(
+        matches!(err, InventoryError::Conflict(ref c) if *c == closed(ClosedRefusal::EsimSwap)),
+        "{err}"
+    );
 }
 
 /// #2.7: the Balkan account's eSIM takes IMSIs over the air from the

@@ -9,8 +9,8 @@
 //! existed gets it built once at open (`upgrade`).
 
 use super::compact::{view, ImsiStateW, ImsiW};
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::{Imsi, ImsiState};
 
 pub(super) const DYNAMIC: &str = "dynimsi/";

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::ota_swap_tests::to_w;
 use super::store::{decode, SledStore, Storage, WriteBatch};
-use super::{Inventory, InventoryError};
+use super::{Conflict, Inventory, InventoryError};
 use crate::model::*;
 
 const BALKAN: &str = "Balkan Traveller 10-Day Pass";
@@ -134,7 +134,10 @@ fn a_swap_reads_the_index_and_drops_an_entry_its_record_denies() {
     inv.store().commit(b).unwrap();
     let e = inv.order_imsi_swap("t", &to_w(&p)).unwrap_err();
     assert!(
-        matches!(e, InventoryError::Conflict(ref m) if m.contains("no IMSI")),
+        matches!(
+            e,
+            InventoryError::Conflict(Conflict::DynamicPoolEmpty { ref pool, .. }) if pool == "dynamic W"
+        ),
         "{e}"
     );
 }

@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use super::history::Holder;
+use super::audit::history::Holder;
 use super::lifecycle::{Effect, PeriodStart};
-use super::ops::{Inventory, InventoryError};
 use super::store::WriteBatch;
+use super::{ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event;
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin};
 use crate::model::*;
@@ -38,9 +38,12 @@ impl Inventory {
         let next = self.product_record(product)?;
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: its eSIM cannot be swapped"
-            )));
+            let refused = ClosedRefusal::EsimSwap;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         let (mut profile, sponsors) = self.pick_profile(&stock, product)?;
         let mut old = match a.profile.as_deref() {

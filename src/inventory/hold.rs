@@ -7,8 +7,9 @@
 
 use super::dynamic_index::put_imsi;
 use super::lifecycle::Effect;
-use super::ops::{Inventory, InventoryError, Stock};
+use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding, Timer, TimerKind};
 use crate::model::*;
 

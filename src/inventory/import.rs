@@ -7,9 +7,9 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
 use super::LineError;
+use super::{invalid, Conflict, Inventory, InventoryError};
 use crate::model::*;
 
 /// At most this many bad lines are listed; the count says how many there were.
@@ -115,10 +115,8 @@ impl Inventory {
         }
         let _g = self.lock();
         if self.store.exists(&format!("batch/{}", spec.name))? {
-            return Err(InventoryError::Conflict(format!(
-                "batch '{}' already exists",
-                spec.name
-            )));
+            let batch = spec.name.into();
+            return Err(Conflict::BatchExists { batch }.into());
         }
         let mut errors = vec![];
         let mut seen: HashMap<String, usize> = HashMap::new();

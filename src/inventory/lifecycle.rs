@@ -5,9 +5,10 @@
 //! ran it is deleted in the same batch. What lies beyond the store (the
 //! ledger's reset, RAR/ASR) comes back as `Effect`s for the caller.
 
-use super::history::Holder;
-use super::ops::{invalid, Inventory, InventoryError, Stock};
-use super::store::{StorageExt, WriteBatch};
+use super::audit::history::Holder;
+use super::stock::Stock;
+use super::store::WriteBatch;
+use super::{invalid, ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event::{self, EventDraft};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin, Timer, TimerKind};
 use crate::model::*;
@@ -38,22 +39,6 @@ pub enum Effect {
 }
 
 impl Inventory {
-    pub(crate) fn product_record(&self, name: &str) -> Result<Product, InventoryError> {
-        self.store
-            .get(&format!("product/{name}"))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "product",
-                id: name.into(),
-            })
-    }
-
-    pub(crate) fn account_record(&self, id: u64) -> Result<Account, InventoryError> {
-        self.account(id)?.ok_or_else(|| InventoryError::NotFound {
-            what: "account",
-            id: id.to_string(),
-        })
-    }
-
     /// Onboarding: the bundle runs from activation for one period.
     pub(crate) fn start_first_period(
         &self,
@@ -125,9 +110,12 @@ impl Inventory {
     ) -> Result<(BundlePeriod, Vec<Effect>), InventoryError> {
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: it cannot renew"
-            )));
+            let refused = ClosedRefusal::Renew;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         let product = self.product_record(&a.product)?;
         let old = self.bundle_period(id)?;
@@ -220,9 +208,7 @@ impl Inventory {
     ) -> Result<Vec<Effect>, InventoryError> {
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is already closed"
-            )));
+            return Err(Conflict::AlreadyClosed { account: id }.into());
         }
         let before = serde_json::to_value(&a.status).ok();
         a.status = AccountStatus::Closed;

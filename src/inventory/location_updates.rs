@@ -25,8 +25,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{StorageExt, StoreError};
+use super::{Inventory, InventoryError};
 use crate::model::UnixTime;
 use crate::ota::intake::Located;
 

@@ -7,8 +7,8 @@
 //! - `decision/<iccid>/<id:020>`: a decision (swap or not), the last
 //!   `DECISIONS_KEPT` per profile.
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::ota::{ImsiSwap, SwapState};
 
 pub(super) const SWAP: &str = "swap/";

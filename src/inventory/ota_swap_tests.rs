@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ota_swap::{NewImsi, SwapOrder};
 use super::stock::StockBy;
 use super::store::SledStore;
-use super::{Inventory, InventoryError};
+use super::{Conflict, Inventory, InventoryError};
 use crate::model::event::EventType;
 use crate::model::ota::SwapState;
 use crate::model::*;
@@ -83,7 +83,10 @@ fn albania_then_kosovo_swaps_out_and_back_through_the_hold() {
     );
     let again = inv.order_imsi_swap("t", &to_w(&p)).unwrap_err();
     assert!(
-        matches!(again, InventoryError::Conflict(ref m) if m.contains("in flight")),
+        matches!(
+            again,
+            InventoryError::Conflict(Conflict::SwapInFlight { swap: s, .. }) if s == swap.id
+        ),
         "{again}"
     );
 

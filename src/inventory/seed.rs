@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::import::BatchSpec;
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
+use super::{invalid, Inventory, InventoryError};
 use crate::model::*;
 
 pub const EMBEDDED: &str = include_str!("../../config/seed.toml");

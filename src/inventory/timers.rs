@@ -3,8 +3,8 @@
 //! of the change that sets it and deleted in the batch of the transition
 //! it runs, so each fires exactly once, even across kill -9.
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::lifecycle::{BundlePeriod, Timer};
 use crate::model::UnixTime;
 

@@ -4,8 +4,8 @@
 //! short has no marker and starts again from a clean slate, so an operator
 //! upgrading only restarts the node.
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 
 /// Entries per batch while building an index.
 const CHUNK: usize = 10_000;

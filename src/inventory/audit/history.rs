@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value};
 
-use super::ops::{invalid, Inventory, InventoryError};
-use super::store::{decode, StoreError, WriteBatch};
 use crate::diameter::dump::rfc3339;
+use crate::inventory::store::{decode, StoreError, WriteBatch};
+use crate::inventory::{invalid, Inventory, InventoryError};
 use crate::model::lifecycle::ImsiHolding;
 use crate::model::{Account, Profile, UnixTime};
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ops::{Inventory, InventoryError};
+use super::distinct;
+use crate::inventory::{Inventory, InventoryError};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct StockLine {
@@ -65,10 +66,7 @@ impl Inventory {
                 };
                 for avail in stock.available.values() {
                     for sponsors in avail.values() {
-                        let mut uniq: Vec<&String> = sponsors.iter().collect();
-                        uniq.sort();
-                        uniq.dedup();
-                        for s in uniq {
+                        for s in distinct(sponsors) {
                             lines.entry(name_of(s)).or_default().0 += 1;
                         }
                     }
