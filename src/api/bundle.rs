@@ -60,7 +60,7 @@ pub(super) async fn post_esim_swap(
 }
 
 /// An eSIM swap's answer: the account, its new profile and the old one.
-pub fn swap_json(s: &crate::inventory::esim_swap::Swap) -> serde_json::Value {
+pub fn swap_json(s: &crate::inventory::esim_swap::EsimSwap) -> serde_json::Value {
     json!({
         "account": account_json(&s.account, &s.period),
         "profile": profile_view(&s.profile),

@@ -1,4 +1,4 @@
-//! Recycling and end of life (#1.10, #1.11): an IMSI batch's flags, an eSIM
+//! Recycling and end of life: an IMSI batch's flags, an eSIM
 //! pool's `recycle`, and the removal of a batch whose IMSIs are all spent.
 //! Each change is one batch with its audit record, like every other write.
 
@@ -72,8 +72,8 @@ impl Inventory {
     }
 
     /// `PATCH /batches/{name}`. Setting `end_of_life` also retires every
-    /// available IMSI of the batch at once (#1.11: "end-of-life for unused
-    /// IMSIs"); those in profiles or on hold follow when their hold ends.
+    /// available IMSI of the batch at once (unused IMSIs reach their end of
+    /// life now); those in profiles or on hold follow when their hold ends.
     pub fn set_batch_flags(
         &self,
         actor: &str,

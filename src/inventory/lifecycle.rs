@@ -6,20 +6,13 @@
 //! ledger's reset, RAR/ASR) comes back as `Effect`s for the caller.
 
 use super::audit::history::Holder;
+use super::periods::PeriodStart;
 use super::stock::Stock;
 use super::store::WriteBatch;
 use super::{invalid, ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event::{self, EventDraft};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin, Timer, TimerKind};
 use crate::model::*;
-
-/// How a new bundle period starts: when, and what it keeps of the last.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeriodStart {
-    pub at: UnixTime,
-    pub auto_renew: bool,
-    pub renewals: u32,
-}
 
 /// What the rest of the node does after a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,57 +32,6 @@ pub enum Effect {
 }
 
 impl Inventory {
-    /// Onboarding: the bundle runs from activation for one period.
-    pub(crate) fn start_first_period(
-        &self,
-        b: &mut WriteBatch,
-        a: &Account,
-    ) -> Result<(), InventoryError> {
-        let product = self.product_record(&a.product)?;
-        let first = PeriodStart {
-            at: a.created_at,
-            auto_renew: false,
-            renewals: 0,
-        };
-        self.start_period(b, a.id, &product, first)?;
-        Ok(())
-    }
-
-    /// A period of `product` for `account` from `start.at`, with the timer
-    /// that ends it, put in `b` (onboarding, renewal, bundle change, eSIM
-    /// swap). The ledger's reset is the caller's `Effect::PeriodStarted`.
-    pub(crate) fn start_period(
-        &self,
-        b: &mut WriteBatch,
-        account: u64,
-        product: &Product,
-        start: PeriodStart,
-    ) -> Result<BundlePeriod, InventoryError> {
-        let p = BundlePeriod {
-            id: self.store.next_id()? + 1,
-            account,
-            product: product.name.clone(),
-            start: start.at,
-            end: product.period.map(|d| start.at + d.secs()),
-            auto_renew: start.auto_renew,
-            renewals: start.renewals,
-        };
-        self.set_period(b, &p)?;
-        Ok(p)
-    }
-
-    fn set_period(&self, b: &mut WriteBatch, p: &BundlePeriod) -> Result<(), InventoryError> {
-        if let Some(end) = p.end {
-            let kind = TimerKind::BundleEnd {
-                account: p.account,
-                end,
-            };
-            self.schedule(b, &Timer { due: end, kind })?;
-        }
-        self.put_period(b, p);
-        Ok(())
-    }
-
     /// `POST /accounts/{id}/renew` (and automatic renewal): a new period
     /// from `at`; out of grace if in it. A closed account cannot renew.
     pub fn renew(
@@ -193,7 +135,8 @@ impl Inventory {
         Ok(p)
     }
 
-    /// `POST /accounts/{id}/close` (and the end of grace, #1.9).
+    /// `POST /accounts/{id}/close` (and the end of grace, which closes the
+    /// account the same way).
     pub fn close_account(&self, actor: &str, id: u64) -> Result<Vec<Effect>, InventoryError> {
         let _w = self.lock();
         self.close_at(actor, id, self.now(), WriteBatch::default())
@@ -371,3 +314,6 @@ impl Inventory {
         Ok(vec![])
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,4 @@
-//! The store side of MVNE location webhooks (#15): a durable queue of "this
+//! The store side of the MVNE's location webhooks: a durable queue of "this
 //! profile was seen in MCC/MNC at T", one pending record per profile, and
 //! the event ids already taken in.
 //!

@@ -11,32 +11,26 @@
 pub mod audit;
 pub mod batches;
 pub mod bundle;
-#[cfg(test)]
-mod bundle_tests;
-pub mod catalogue;
+mod catalogue;
 mod checkpoint;
 pub(crate) mod compact;
-mod dynamic_index;
-#[cfg(test)]
-mod dynamic_index_tests;
+mod dynamic_pool;
 mod error;
 pub mod esim_swap;
 pub mod export;
+#[cfg(test)]
+mod fixtures;
 pub mod hold;
 pub mod import;
 pub mod lifecycle;
-#[cfg(test)]
-mod lifecycle_tests;
 pub mod location_updates;
-pub mod onboarding;
+mod onboarding;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;
 pub mod ota_swap;
-mod ota_swap_records;
-#[cfg(test)]
-mod ota_swap_tests;
 pub mod outbox;
+mod periods;
 mod rebuild;
 mod records;
 pub mod seed;

@@ -1,4 +1,4 @@
-//! Profile orders (#14) in the store: creation reserves N×K IMSIs and takes
+//! Profile orders in the store: creation reserves N×K IMSIs and takes
 //! N never-reused ICCIDs in one commit with the order and its input file;
 //! cancelling gives the IMSIs back; the Standard file's profiles land in the
 //! pool in one commit; Perso rows are kept per ICCID. The files themselves

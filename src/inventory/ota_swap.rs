@@ -1,17 +1,19 @@
-//! OTA IMSI swaps (#15) in the store: the three steps of a swap, each one
+//! OTA IMSI swaps in the store: the three steps of a swap, each one
 //! commit under the writers' lock. Ordering takes the new IMSI (from the
 //! subscriber's hold or a dynamic pool) into the profile's slot, beside the
 //! old one, so that both resolve while the SIM switches; confirming moves
 //! the slot to it and holds the old one for the subscriber; failing gives
 //! the new one back and changes nothing else. One swap per profile is in
 //! flight at a time (`swapopen/<iccid>`), and a taken IMSI is no longer in
-//! its pool or hold, so two decisions never take one IMSI.
+//! its pool or hold, so two decisions never take one IMSI. `records` reads
+//! the swaps back and keeps the location decisions beside them.
+
+mod records;
 
 use serde_json::json;
 
-use super::dynamic_index::put_imsi;
+use super::dynamic_pool::put_imsi;
 use super::hold::held_for_key;
-use super::ota_swap_records::{swap_by_key, swap_key};
 use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
 use super::{Conflict, Inventory, InventoryError};
@@ -19,6 +21,9 @@ use crate::model::event::{self, EventType};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
 use crate::model::ota::{ImsiSwap, SwapState};
 use crate::model::*;
+
+pub(super) use records::{entry_of_record, BUILT_KEY, SWAP, SWAP_BY};
+use records::{swap_by_key, swap_key};
 
 const SWAP_OPEN: &str = "swapopen/";
 
@@ -377,3 +382,6 @@ impl Inventory {
         Ok(swap)
     }
 }
+
+#[cfg(test)]
+mod tests;
