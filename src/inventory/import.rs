@@ -1,6 +1,7 @@
 //! IMSI batch and eSIM profile imports from CSV. Every line is checked before
 //! anything is written; one bad line rejects the file whole, and the report
 //! names each bad line, field and reason. A good file commits as one batch.
+//! IMSI batches are read here; `profiles` reads eSIM profiles.
 
 mod profiles;
 
@@ -10,8 +11,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use super::store::{StorageExt, WriteBatch};
-use super::LineError;
-use super::{invalid, Conflict, Inventory, InventoryError};
+use super::{invalid, Conflict, Inventory, InventoryError, LineError};
 use crate::model::*;
 
 /// At most this many bad lines are listed; the count says how many there were.
