@@ -1,0 +1,3 @@
+//! The integration tests that run as one binary.
+
+mod docs;
