@@ -140,7 +140,7 @@ fn mode(t: &Target) -> anyhow::Result<Mode> {
             client: reqwest::blocking::Client::new(),
         })),
         None => Ok(Mode::Direct(
-            crate::server::open_inventory(&cfg)?,
+            crate::inventory::open(&cfg.inventory_settings())?,
             Box::new(cfg),
         )),
     }
@@ -408,9 +408,7 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
                     let rec = inv
                         .imsi(&imsi)?
                         .ok_or_else(|| anyhow::anyhow!("imsi {imsi}: not in the inventory"))?;
-                    let res =
-                        inv.index()
-                            .resolve_imsi(&imsi, None, crate::inventory::ops::now_unix());
+                    let res = inv.index().resolve_imsi(&imsi, None, inv.now());
                     json!({"imsi": rec, "resolution": crate::resolver::resolve::resolution_json(&res)})
                 }
                 Mode::Api(api) => api.get(&format!("/api/v1/imsis/{imsi}"), &imsi)?.json()?,

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -25,8 +25,6 @@ use crate::diameter::transport::{
     tls, Application, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
 };
 use crate::diameter::validate::ValidateOptions;
-use crate::inventory::seed;
-use crate::inventory::store::SledStore;
 use crate::inventory::{Inventory, InventoryError};
 use crate::ota::intake::{spawn_drain, Intake, LocationSink};
 use crate::proxy::app::ProxyApp;
@@ -70,67 +68,6 @@ pub fn load_dictionary(cfg: &Config) -> anyhow::Result<Dictionary> {
             Ok(Dictionary::from_sources(sources)?)
         }
     }
-}
-
-/// Opens the inventory under `data_dir` and seeds it when empty.
-pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
-    let dir = cfg.node.data_dir.join("inventory");
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("node.data_dir: cannot create {}", dir.display()))?;
-    let store = SledStore::open(&dir).map_err(|e| {
-        anyhow::anyhow!(
-            "node.data_dir: cannot open the inventory in {}: {e} (is another gyro using it? then use --api)",
-            dir.display()
-        )
-    })?;
-    let started = std::time::Instant::now();
-    // Beside the store, not in it: a derived cache that may be deleted.
-    let checkpoint = cfg.node.data_dir.join("index.checkpoint");
-    let mut inv = Inventory::open_with_checkpoint(Arc::new(store), Some(checkpoint))?;
-    if cfg.node.test_clock {
-        tracing::warn!(
-            "node.test_clock = true: POST /api/v1/clock may move the node clock forward"
-        );
-        inv.set_clock(Arc::new(crate::model::clock::NodeClock::test()));
-        inv.resume_test_clock()?;
-    }
-    inv.set_grace_reminders(
-        cfg.lifecycle
-            .grace_reminders
-            .iter()
-            .map(|d| d.secs())
-            .collect(),
-    );
-    let inv = Arc::new(inv);
-    inv.set_stock_alert_below(cfg.inventory.stock_alert_below);
-    let (imsis, profiles, accounts) = inv.index().counts();
-    tracing::info!(
-        imsis,
-        profiles,
-        accounts,
-        ms = started.elapsed().as_millis() as u64,
-        "inventory indexes ready"
-    );
-    let seed_path = cfg.inventory.seed.clone();
-    let (text, name) = match &seed_path {
-        Some(p) if p.as_os_str().is_empty() => return Ok(inv),
-        Some(p) => (
-            std::fs::read_to_string(p)
-                .with_context(|| format!("inventory.seed: cannot read {}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (
-            seed::EMBEDDED.to_string(),
-            "embedded config/seed.toml".to_string(),
-        ),
-    };
-    if !inv.is_seeded()? && accounts == 0 && profiles == 0 {
-        let s = seed::parse(&text, &name)?;
-        inv.apply_seed(&s, &name)?;
-        let (imsis, profiles, accounts) = inv.index().counts();
-        tracing::info!(seed = %name, imsis, profiles, accounts, "empty inventory seeded");
-    }
-    Ok(inv)
 }
 
 /// The embedded OCS: rating data, balances loaded from the store, the commit
@@ -326,7 +263,8 @@ fn applications(
     if cfg.charging.mode == ChargingMode::Embedded {
         return (vec![Arc::new(app)], None);
     }
-    let setup = ProxySetup::new(cfg, app, inventory, origin.clone());
+    let xdr_dir = cfg.node.data_dir.join(&cfg.charging.xdr_dir);
+    let setup = ProxySetup::new(&cfg.proxy, xdr_dir, app, inventory, origin.clone());
     let hosts: Vec<&str> = cfg
         .proxy
         .upstream
@@ -345,7 +283,8 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     // Certificates, keys and CAs too: a bad file is reported at once.
     let mut tls = tls_setup(&cfg)?;
-    let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
+    let inventory =
+        tokio::task::block_in_place(|| crate::inventory::open(&cfg.inventory_settings()))?;
     let (engine, app) = charging(&cfg, &inventory)?;
     let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone(), inventory.clock());
@@ -362,15 +301,13 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
     let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
     reload_on_hangup(hangup, engine.clone(), rating.clone());
-    let boot = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let e2e_seed = ((boot.as_secs() as u32 & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    let boot = inventory.now() as u32;
+    let e2e_seed = ((boot & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
     let origin = Origin {
         host: cfg.node.origin_host.clone(),
         realm: cfg.node.origin_realm.clone(),
         // Stable for this boot, larger after every restart (RFC 6733 §8.16).
-        state_id: boot.as_secs() as u32,
+        state_id: boot,
     };
     let credit_control = app.clone();
     let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
@@ -396,6 +333,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         node.peers(),
         node.local(),
         d.request_timeout.0,
+        inventory.clock(),
     );
     if let Some(p) = relayed {
         server_initiated = server_initiated.with_relayed(p);

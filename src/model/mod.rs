@@ -17,10 +17,14 @@ pub mod event;
 pub mod lifecycle;
 pub mod order;
 pub mod ota;
+mod plmn;
 mod usage;
+mod utc;
 
 pub use duration::HumaneDuration;
+pub use plmn::{Plmn, PlmnError, RateCode};
 pub use usage::{Allowance, Used};
+pub use utc::{parse_rfc3339, rfc3339, Rfc3339Error};
 
 /// Unix seconds, UTC.
 pub type UnixTime = i64;

@@ -14,9 +14,9 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::model::Plmn;
 use crate::model::Sponsor;
 use crate::rating::Rating;
-use crate::resolver::serving_network::Plmn;
 
 /// Where a candidate IMSI would come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

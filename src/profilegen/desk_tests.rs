@@ -40,7 +40,12 @@ fn desk() -> OrderDesk {
             .unwrap(),
     );
     // The shipped [profiles]: prefix 894910262013, 20 digits.
-    let settings = crate::config::ProfilesSection::default().order_settings();
+    let settings = crate::inventory::orders::OrderSettings {
+        iccid_prefix: "894910262013".into(),
+        iccid_digits: 20,
+        customer: "Local MNO".into(),
+        transport_key: "MNO.PROD.SM.TRK.AES".into(),
+    };
     OrderDesk::new(
         Arc::new(inv),
         Arc::new(move || Ok(rating.clone())),
