@@ -27,7 +27,7 @@ use crate::diameter::transport::{
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::{Inventory, InventoryError};
 use crate::ota::intake::{spawn_drain, Intake, LocationSink};
-use crate::proxy::app::ProxyApp;
+use crate::proxy::app::{Proxy, ProxyApp};
 use crate::proxy::setup::ProxySetup;
 use crate::rating::source::RatingSource;
 
@@ -276,6 +276,110 @@ fn applications(
     (vec![app], Some(setup))
 }
 
+/// Prometheus metrics on `metrics.listen`, when set.
+fn serve_metrics(cfg: &Config) -> anyhow::Result<()> {
+    if let Some(addr) = cfg.metrics.listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .with_context(|| format!("metrics.listen: cannot serve /metrics on {addr}"))?;
+        crate::rating::source::register_metrics();
+        tracing::info!(%addr, "Prometheus metrics at /metrics");
+    }
+    Ok(())
+}
+
+/// The Diameter node with its applications, not listening yet; in proxy
+/// mode its upstreams are dialled and the proxy (whose sessions RAR and ASR
+/// reach too) is returned beside it.
+fn diameter_node(
+    cfg: &Config,
+    app: CreditControl,
+    inventory: &Arc<Inventory>,
+    dict: Arc<Dictionary>,
+    tls: &mut node::TlsSetup,
+) -> (Node, Option<Arc<Proxy>>) {
+    let boot = inventory.now() as u32;
+    let e2e_seed = ((boot & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    let origin = Origin {
+        host: cfg.node.origin_host.clone(),
+        realm: cfg.node.origin_realm.clone(),
+        // Stable for this boot, larger after every restart (RFC 6733 §8.16).
+        state_id: boot,
+    };
+    let (apps, proxy) = applications(cfg, app, inventory, &origin);
+    let local = Arc::new(LocalNode::new(
+        origin,
+        cfg.host_ips(),
+        vec![application::CREDIT_CONTROL],
+        e2e_seed,
+    ));
+    let mut node = Node::new(node_settings(cfg, local, dict, proxy.is_some()), apps);
+    let relayed = proxy.as_ref().map(|p| p.app.0.clone());
+    if let Some(p) = proxy {
+        p.start(node.peers());
+        for upstream in std::mem::take(&mut tls.upstreams) {
+            node.connect(upstream);
+        }
+    }
+    (node, relayed)
+}
+
+/// RAR and ASR to the gateways, through the node's peers.
+fn server_initiated(
+    cfg: &Config,
+    engine: &Arc<Engine>,
+    node: &Node,
+    relayed: Option<Arc<Proxy>>,
+    inventory: &Arc<Inventory>,
+) -> Arc<ServerInitiated> {
+    let mut s = ServerInitiated::new(
+        engine.clone(),
+        node.peers(),
+        node.local(),
+        cfg.diameter.request_timeout.0,
+        inventory.clock(),
+    );
+    if let Some(p) = relayed {
+        s = s.with_relayed(p);
+    }
+    Arc::new(s)
+}
+
+/// Rewrites the index checkpoint every `every` while the inventory changes.
+fn checkpoint_periodically(every: Duration, inventory: Arc<Inventory>) {
+    tokio::spawn(async move {
+        // The first tick is immediate: a start that rebuilt or replayed
+        // writes its checkpoint at once, while the node already serves.
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        loop {
+            tick.tick().await;
+            if inventory.changed_since_checkpoint() {
+                let inv = inventory.clone();
+                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
+                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
+                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
+                }
+            }
+        }
+    });
+}
+
+/// Peers get their DPR, the committer flushes, and the index checkpoint is
+/// written so that the next start loads it instead of rebuilding.
+async fn shut_down(node: Node, committer: Committer, inventory: &Arc<Inventory>) {
+    tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
+    node.shutdown().await;
+    tokio::task::block_in_place(|| committer.finish(Duration::from_secs(10)));
+    if inventory.changed_since_checkpoint() {
+        if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
+            tracing::warn!(error = %e, "index checkpoint not written");
+        }
+    }
+    tracing::info!("stopped");
+}
+
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
     // action would kill the node without a DPR. One that comes during the
@@ -289,56 +393,16 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let committer = app.committer.clone();
     crate::charging::app::spawn_supervision(engine.clone(), inventory.clock());
     let dict = Arc::new(load_dictionary(&cfg)?);
-    if let Some(addr) = cfg.metrics.listen {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .with_context(|| format!("metrics.listen: cannot serve /metrics on {addr}"))?;
-        crate::rating::source::register_metrics();
-        tracing::info!(%addr, "Prometheus metrics at /metrics");
-    }
+    serve_metrics(&cfg)?;
     // After the recorder, so that no reload or delivery goes uncounted.
     let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
     let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
     reload_on_hangup(hangup, engine.clone(), rating.clone());
-    let boot = inventory.now() as u32;
-    let e2e_seed = ((boot & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
-    let origin = Origin {
-        host: cfg.node.origin_host.clone(),
-        realm: cfg.node.origin_realm.clone(),
-        // Stable for this boot, larger after every restart (RFC 6733 §8.16).
-        state_id: boot,
-    };
     let credit_control = app.clone();
-    let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
-    let local = Arc::new(LocalNode::new(
-        origin,
-        cfg.host_ips(),
-        vec![application::CREDIT_CONTROL],
-        e2e_seed,
-    ));
-    let d = &cfg.diameter;
-    let mut node = Node::new(node_settings(&cfg, local, dict, proxy.is_some()), apps);
-    let relayed = proxy.as_ref().map(|p| p.app.0.clone());
-    if let Some(p) = proxy {
-        p.start(node.peers());
-        for upstream in std::mem::take(&mut tls.upstreams) {
-            node.connect(upstream);
-        }
-    }
+    let (mut node, relayed) = diameter_node(&cfg, app, &inventory, dict, &mut tls);
     // RAR and ASR go out through the node's peers, so the API that starts
     // them comes up once the node exists (before it listens).
-    let mut server_initiated = ServerInitiated::new(
-        engine.clone(),
-        node.peers(),
-        node.local(),
-        d.request_timeout.0,
-        inventory.clock(),
-    );
-    if let Some(p) = relayed {
-        server_initiated = server_initiated.with_relayed(p);
-    }
-    let server_initiated = Arc::new(server_initiated);
+    let server_initiated = server_initiated(&cfg, &engine, &node, relayed, &inventory);
     let lifecycle = crate::lifecycle::Lifecycle::new(
         inventory.clone(),
         Some(credit_control),
@@ -358,35 +422,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;
-    let every = cfg.inventory.checkpoint_every.0;
-    let periodic = inventory.clone();
-    tokio::spawn(async move {
-        // The first tick is immediate: a start that rebuilt or replayed
-        // writes its checkpoint at once, while the node already serves.
-        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        loop {
-            tick.tick().await;
-            if periodic.changed_since_checkpoint() {
-                let inv = periodic.clone();
-                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
-                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
-                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
-                }
-            }
-        }
-    });
+    checkpoint_periodically(cfg.inventory.checkpoint_every.0, inventory.clone());
     wait_for_signal().await;
-    tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
-    node.shutdown().await;
-    tokio::task::block_in_place(|| committer.finish(Duration::from_secs(10)));
-    // The next start then loads the index instead of rebuilding it.
-    if inventory.changed_since_checkpoint() {
-        if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
-            tracing::warn!(error = %e, "index checkpoint not written");
-        }
-    }
-    tracing::info!("stopped");
+    shut_down(node, committer, &inventory).await;
     Ok(())
 }
 
