@@ -1,0 +1,3 @@
+//! gyro's integration tests, one binary.
+
+mod layers;
