@@ -1,7 +1,9 @@
 //! gyro's domain vocabulary, below every module that has logic: sponsors,
 //! IMSI batches and IMSIs, eSIM profile pools and profiles, dynamic IMSI
 //! pools, products (bundles), accounts, the hold policy, usage and humane
-//! durations. It imports no other module of gyro.
+//! durations; the networks and rate codes tariffs are keyed by (`Plmn`,
+//! `RateCode`); instants in RFC 3339; and the node clock, the one source of
+//! "now". It imports no other module of gyro.
 //!
 //! The records: sponsors, IMSI batches and IMSIs, eSIM
 //! profile pools and profiles, dynamic IMSI pools, products (bundles),

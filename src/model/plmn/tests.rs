@@ -1,3 +1,6 @@
+//! PLMNs and rate codes: the TBCD and text forms, their reference vectors,
+//! what each refuses, and round trips.
+
 use super::*;
 use proptest::prelude::*;
 use PlmnError as E;
