@@ -89,7 +89,10 @@ impl Events {
             loop {
                 every.tick().await;
                 let e = e.clone();
-                let r = tokio::task::spawn_blocking(move || e.compact(e.inventory.now())).await;
+                // Retention is real time: a test clock jumping months ahead
+                // must not purge events that have yet to be read.
+                let wall = e.inventory.clock().wall_now();
+                let r = tokio::task::spawn_blocking(move || e.compact(wall)).await;
                 match r {
                     Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "delivered events compacted"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "event compaction failed"),

@@ -60,6 +60,13 @@ impl NodeClock {
         self.at(wall_time())
     }
 
+    /// The system's time without a test clock's offset, for housekeeping
+    /// measured in real time (how long delivered events stay in the
+    /// outbox): a test clock jumping months ahead must not set it off.
+    pub fn wall_now(&self) -> UnixTime {
+        unix(wall_time())
+    }
+
     /// The node's time at the system time `real` (what the Diameter
     /// driver stamps a request with).
     pub fn at(&self, real: SystemTime) -> UnixTime {
