@@ -1,5 +1,5 @@
 //! Orders through the desk on the seed's inventory, without sockets: the
-//! story's #1.1 order and its files, the errors that reserve nothing,
+//! story's first order and its files, the errors that reserve nothing,
 //! cancelling, and a rejected Standard file followed by a good one.
 
 use std::sync::Arc;
