@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{decode, StoreError, WriteBatch};
-use crate::diameter::dump::rfc3339;
 use crate::model::lifecycle::ImsiHolding;
+use crate::model::rfc3339;
 use crate::model::{Account, Profile, UnixTime};
 
 const HISTORY: &str = "imsihist/";

@@ -21,6 +21,7 @@ pub mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
 pub mod location_updates;
+mod open;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;
@@ -39,6 +40,7 @@ mod upgrade;
 pub mod usage;
 
 pub use checkpoint::StartedFrom;
+pub use open::{open, InventorySettings, OpenError};
 pub use ops::{Inventory, InventoryError};
 
 /// A rejected input line: which line, which field, what was wrong.

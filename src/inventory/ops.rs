@@ -99,11 +99,10 @@ pub struct Inventory {
     pub(crate) clock: Arc<crate::model::clock::NodeClock>,
 }
 
+/// The system's time, for tests outside the crate that predate the node
+/// clock; the node itself reads `Inventory::now`.
 pub fn now_unix() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::model::clock::NodeClock::system().now()
 }
 
 impl Inventory {
@@ -296,7 +295,7 @@ impl Inventory {
         if let Some(bad) = p
             .rate_codes
             .iter()
-            .find(|c| crate::resolver::serving_network::RateCode::parse(c).is_err())
+            .find(|c| crate::model::RateCode::parse(c).is_err())
         {
             return Err(invalid(
                 "rate_codes",

@@ -1,3 +1,4 @@
-//! The integration tests that run as one binary.
+//! gyro's integration tests, one binary.
 
 mod docs;
+mod layers;
