@@ -20,6 +20,7 @@ use crate::diameter::builder::AvpDef;
 use crate::diameter::codes::{self, avp};
 use crate::diameter::dictionary::VENDOR_3GPP;
 use crate::diameter::{Framer, Message, MessageBuilder};
+use crate::model::clock::wall_time;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
@@ -119,7 +120,7 @@ fn ccr(r: &Req<'_>) -> Bytes {
         .u32(AvpDef::base(avp::CC_REQUEST_NUMBER), r.number)
         .time(
             codes::EVENT_TIMESTAMP,
-            crate::diameter::value::DiameterTime::from_system_time(std::time::SystemTime::now()),
+            crate::diameter::value::DiameterTime::from_system_time(wall_time()),
         );
     b.group(AvpDef::base(avp::SUBSCRIPTION_ID), |b| {
         b.i32(AvpDef::base(avp::SUBSCRIPTION_ID_TYPE), 1)
@@ -340,7 +341,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let next_session = Arc::new(AtomicU64::new(0));
-    let seed = std::time::SystemTime::now()
+    let seed = wall_time()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
         .unwrap_or(0);

@@ -45,7 +45,7 @@ impl Inventory {
         if let Some(bad) = p
             .rate_codes
             .iter()
-            .find(|c| crate::resolver::serving_network::RateCode::parse(c).is_err())
+            .find(|c| crate::model::RateCode::parse(c).is_err())
         {
             return Err(invalid(
                 "rate_codes",

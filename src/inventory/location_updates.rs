@@ -27,8 +27,8 @@ use tokio::sync::oneshot;
 
 use super::store::{StorageExt, StoreError};
 use super::{Inventory, InventoryError};
+use crate::model::ota::Located;
 use crate::model::UnixTime;
-use crate::ota::intake::Located;
 
 mod writer;
 

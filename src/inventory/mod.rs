@@ -25,6 +25,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod location_updates;
 mod onboarding;
+mod open;
 pub mod ops;
 pub mod order_ingest;
 pub mod orders;
@@ -46,6 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 pub use checkpoint::StartedFrom;
 pub(crate) use error::invalid;
 pub use error::{ClosedRefusal, Conflict, InventoryError, LineError};
+pub use open::{open, InventorySettings, OpenError};
 
 use crate::model::clock::NodeClock;
 use crate::model::UnixTime;

@@ -1,5 +1,5 @@
 //! Orders through the desk on the seed's inventory, without sockets: the
-//! story's #1.1 order and its files, the errors that reserve nothing,
+//! story's first order and its files, the errors that reserve nothing,
 //! cancelling, and a rejected Standard file followed by a good one.
 
 use std::sync::Arc;
@@ -40,7 +40,12 @@ fn desk() -> OrderDesk {
             .unwrap(),
     );
     // The shipped [profiles]: prefix 894910262013, 20 digits.
-    let settings = crate::config::ProfilesSection::default().order_settings();
+    let settings = crate::inventory::orders::OrderSettings {
+        iccid_prefix: "894910262013".into(),
+        iccid_digits: 20,
+        customer: "Local MNO".into(),
+        transport_key: "MNO.PROD.SM.TRK.AES".into(),
+    };
     OrderDesk::new(
         Arc::new(inv),
         Arc::new(move || Ok(rating.clone())),

@@ -9,7 +9,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
 use crate::model::HumaneDuration;
-use crate::resolver::serving_network::{Plmn, RateCode};
+use crate::model::{Plmn, RateCode};
 
 pub const EMBEDDED: &str = include_str!("../../config/rating.toml");
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::sftp::{SftpClient, SftpError};
-use crate::config::smdp::SmdpSection;
+use super::SmdpSettings;
 use crate::inventory::InventoryError;
 use crate::model::order::OrderState;
 use crate::profilegen::desk::{DeskError, OrderDesk};
@@ -21,7 +21,7 @@ pub const PROCESSED: &str = "processed";
 pub const REJECTED: &str = "rejected";
 
 pub struct Exchange {
-    cfg: SmdpSection,
+    cfg: SmdpSettings,
     desk: Arc<OrderDesk>,
     wake: Arc<Notify>,
 }
@@ -36,7 +36,7 @@ enum Fate {
 }
 
 impl Exchange {
-    pub fn new(cfg: SmdpSection, desk: Arc<OrderDesk>, wake: Arc<Notify>) -> Exchange {
+    pub fn new(cfg: SmdpSettings, desk: Arc<OrderDesk>, wake: Arc<Notify>) -> Exchange {
         Exchange { cfg, desk, wake }
     }
 

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -441,7 +441,7 @@ fn dispatch(
     match app.handle(
         Request::new(frame, peer),
         &shared.app_ctx,
-        SystemTime::now(),
+        (shared.wall_time)(),
     ) {
         Reply::Ready(a) => a,
         Reply::AfterTicket { ticket, answer } => {

@@ -6,10 +6,10 @@
 
 use serde_json::{json, Value};
 
-use crate::diameter::dump::rfc3339;
 use crate::inventory::store::{decode, Record, StoreError, WriteBatch};
 use crate::inventory::{invalid, Inventory, InventoryError};
 use crate::model::lifecycle::ImsiHolding;
+use crate::model::rfc3339;
 use crate::model::{Account, Profile, UnixTime};
 
 const HISTORY: &str = "imsihist/";

@@ -1,0 +1,4 @@
+//! gyro's integration tests, one binary.
+
+mod docs;
+mod layers;
