@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::inventory::esim_swap::Swap;
+use crate::inventory::esim_swap::EsimSwap;
 use crate::inventory::InventoryError;
 use crate::model::lifecycle::BundlePeriod;
 use crate::model::order::Order;
@@ -20,7 +20,7 @@ pub fn account_json(a: &Account, p: &BundlePeriod) -> Value {
 }
 
 /// An eSIM swap's answer: the account, its new profile and the old one.
-pub fn swap_json(s: &Swap) -> Value {
+pub fn swap_json(s: &EsimSwap) -> Value {
     json!({
         "account": account_json(&s.account, &s.period),
         "profile": profile_view(&s.profile),
@@ -97,7 +97,7 @@ pub fn inventory_error(e: InventoryError) -> (StatusCode, Value) {
             StatusCode::NOT_FOUND,
             json!({"error": msg, "field": what, "value": id}),
         ),
-        InventoryError::Conflict(_) | InventoryError::OutOfStock(_) => {
+        InventoryError::Conflict(_) | InventoryError::OutOfStock(_) | InventoryError::Export(_) => {
             (StatusCode::CONFLICT, json!({"error": msg}))
         }
         InventoryError::Rejected { file, errors } => (
@@ -114,6 +114,8 @@ pub fn inventory_error(e: InventoryError) -> (StatusCode, Value) {
             StatusCode::CONFLICT,
             json!({"error": msg, "esim_swap_required": true, "reason": reason}),
         ),
-        InventoryError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg})),
+        InventoryError::Store(_) | InventoryError::Interrupted(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
+        }
     }
 }

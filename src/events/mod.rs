@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::inventory::outbox::{Delivery, DeliveryState};
-use crate::inventory::{Inventory, InventoryError};
+use crate::inventory::{Conflict, Inventory, InventoryError};
 use crate::model::event::Event;
 use crate::model::UnixTime;
 
@@ -174,13 +174,11 @@ impl Events {
     }
 
     /// Starts a dead-lettered event again at every hook that gave up on it;
-    /// the hooks, or a Conflict when none had.
+    /// the hooks, or a conflict when none had.
     pub fn retry(&self, id: u64) -> Result<Vec<String>, InventoryError> {
         let hooks = self.inventory.retry_event(id)?;
         if hooks.is_empty() {
-            return Err(InventoryError::Conflict(format!(
-                "event {id} is not dead-lettered at any hook"
-            )));
+            return Err(Conflict::NotDeadLettered { event: id }.into());
         }
         for (h, tx) in self.config.webhook.iter().zip(&self.retries) {
             if hooks.contains(&h.name) {

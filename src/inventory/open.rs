@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::ops::{Inventory, InventoryError};
 use super::seed;
 use super::store::{SledStore, StoreError};
+use super::{Inventory, InventoryError};
 use crate::model::clock::NodeClock;
 
 /// What opening an inventory needs to know of the node.

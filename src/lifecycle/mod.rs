@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::charging::app::CreditControl;
 use crate::charging::server_initiated::ServerInitiated;
-use crate::inventory::esim_swap::Swap;
+use crate::inventory::esim_swap::EsimSwap;
 use crate::inventory::lifecycle::Effect;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::clock::ClockError;
@@ -139,7 +139,7 @@ impl Lifecycle {
         actor: &str,
         id: u64,
         product: &str,
-    ) -> Result<Swap, LifecycleError> {
+    ) -> Result<EsimSwap, LifecycleError> {
         let (inv, actor, product) = (
             self.inventory.clone(),
             actor.to_string(),

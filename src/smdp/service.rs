@@ -116,7 +116,7 @@ impl Exchange {
             let result = tokio::task::spawn_blocking(move || desk.ingest("smdp", &name, &bytes))
                 .await
                 .unwrap_or_else(|e| {
-                    Err(DeskError::Inventory(InventoryError::Conflict(
+                    Err(DeskError::Inventory(InventoryError::Interrupted(
                         e.to_string(),
                     )))
                 });
@@ -197,5 +197,5 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, InventoryError> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(InventoryError::Conflict(e.to_string())))
+        .unwrap_or_else(|e| Err(InventoryError::Interrupted(e.to_string())))
 }

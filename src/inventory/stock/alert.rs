@@ -6,17 +6,12 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::ops::{Inventory, InventoryError, Stock};
-use super::store::{StorageExt, WriteBatch};
+use super::{distinct, Stock};
+use crate::inventory::store::{StorageExt, WriteBatch};
+use crate::inventory::{Inventory, InventoryError};
 use crate::model::event::{self, EventDraft, StockScope};
 
 const LOW: &str = "stocklow/";
-
-impl Stock {
-    fn pool_level(&self, pool: &str) -> u64 {
-        self.available.get(pool).map_or(0, |m| m.len() as u64)
-    }
-}
 
 impl Inventory {
     /// The threshold below which stock is low (0: no alerts).
@@ -51,11 +46,8 @@ impl Inventory {
                 threshold,
             ));
         }
-        let mut uniq: Vec<&String> = sponsors.iter().collect();
-        uniq.sort();
-        uniq.dedup();
         let catalog = self.index.catalog();
-        for s in uniq {
+        for s in distinct(sponsors) {
             let level = stock.sponsor_level(s).saturating_sub(1);
             let key = format!("{LOW}sponsor/{s}");
             if level < threshold && !self.store.exists(&key)? {
@@ -129,10 +121,7 @@ impl Inventory {
         let mut by_sponsor: std::collections::BTreeMap<&str, u64> = Default::default();
         for sponsors in added {
             n += 1;
-            let mut uniq: Vec<&String> = sponsors.iter().collect();
-            uniq.sort();
-            uniq.dedup();
-            for s in uniq {
+            for s in distinct(sponsors) {
                 *by_sponsor.entry(s.as_str()).or_default() += 1;
             }
         }

@@ -4,22 +4,13 @@
 //! at open.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use super::ota_swap_tests::to_w;
-use super::store::{decode, SledStore, Storage, WriteBatch};
-use super::{Inventory, InventoryError};
+use crate::inventory::fixtures::{seeded, to_w, BALKAN};
+use crate::inventory::store::{decode, Storage, WriteBatch};
+use crate::inventory::{Conflict, Inventory, InventoryError};
 use crate::model::*;
 
-const BALKAN: &str = "Balkan Traveller 10-Day Pass";
 const W_ENTRIES: &str = "dynimsi/dynamic W/partner-w/";
-
-fn seeded() -> Inventory {
-    let inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
-    let s = super::seed::parse(super::seed::EMBEDDED, "seed").unwrap();
-    assert!(inv.apply_seed(&s, "seed").unwrap());
-    inv
-}
 
 fn keys(store: &dyn Storage, prefix: &str) -> BTreeSet<String> {
     store
@@ -53,7 +44,7 @@ fn first_w(inv: &Inventory) -> String {
 }
 
 fn set_swap_days(inv: &Inventory, days: u32) {
-    let mut h: HoldPolicy = super::store::StorageExt::get(inv.store(), "policy/hold")
+    let mut h: HoldPolicy = crate::inventory::store::StorageExt::get(inv.store(), "policy/hold")
         .unwrap()
         .unwrap();
     h.dynamic_swap_days = days;
@@ -134,7 +125,10 @@ fn a_swap_reads_the_index_and_drops_an_entry_its_record_denies() {
     inv.store().commit(b).unwrap();
     let e = inv.order_imsi_swap("t", &to_w(&p)).unwrap_err();
     assert!(
-        matches!(e, InventoryError::Conflict(ref m) if m.contains("no IMSI")),
+        matches!(
+            e,
+            InventoryError::Conflict(Conflict::DynamicPoolEmpty { ref pool, .. }) if pool == "dynamic W"
+        ),
         "{e}"
     );
 }

@@ -4,27 +4,20 @@
 
 use std::sync::Arc;
 
-use super::lifecycle::Effect;
-use super::store::SledStore;
-use super::Inventory;
+use super::Effect;
+use crate::inventory::fixtures::{account_on, seeded, DAY, EU30};
+use crate::inventory::Inventory;
 use crate::model::*;
 
-const DAY: i64 = 86_400;
-const EU30: &str = "EU Neighbour - Andorra 30-Day Pass";
-
-fn seeded() -> (Inventory, Account) {
-    let inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
-    let s = super::seed::parse(super::seed::EMBEDDED, "seed").unwrap();
-    assert!(inv.apply_seed(&s, "seed").unwrap());
-    let a = (1..100)
-        .find_map(|id| inv.account(id).unwrap().filter(|a| a.product == EU30))
-        .unwrap();
+fn seeded_eu30() -> (Inventory, Account) {
+    let inv = seeded();
+    let a = account_on(&inv, EU30);
     (inv, a)
 }
 
 #[test]
 fn a_renewable_bundle_with_auto_renew_renews_itself_period_after_period() {
-    let (inv, a) = seeded();
+    let (inv, a) = seeded_eu30();
     let first = inv.bundle_period(a.id).unwrap().unwrap();
     inv.set_auto_renew("t", a.id, true).unwrap();
     let end = first.end.unwrap();
@@ -52,7 +45,7 @@ fn a_renewable_bundle_with_auto_renew_renews_itself_period_after_period() {
 
 #[test]
 fn without_auto_renew_the_bundle_lapses_and_a_renewal_in_grace_leaves_its_timers_stale() {
-    let (mut inv, a) = seeded();
+    let (mut inv, a) = seeded_eu30();
     let clock = Arc::new(crate::model::clock::NodeClock::test());
     inv.set_clock(clock.clone());
     let first = inv.bundle_period(a.id).unwrap().unwrap();

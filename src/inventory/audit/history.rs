@@ -1,4 +1,4 @@
-//! Who held an IMSI when (#1.12): every change of an IMSI's holder appends
+//! Who held an IMSI when: every change of an IMSI's holder appends
 //! an `ImsiHolding` (`imsihist/<imsi>/<at>/<id>`) in the change's own batch.
 //! Records are never rewritten, so the trail survives recycling and
 //! reassignment, and even the removal of the IMSI's batch. The audit
@@ -6,13 +6,15 @@
 
 use serde_json::{json, Value};
 
-use super::ops::{invalid, Inventory, InventoryError};
-use super::store::{decode, StoreError, WriteBatch};
+use crate::inventory::store::{decode, Record, StoreError, WriteBatch};
+use crate::inventory::{invalid, Inventory, InventoryError};
 use crate::model::lifecycle::ImsiHolding;
 use crate::model::rfc3339;
 use crate::model::{Account, Profile, UnixTime};
 
 const HISTORY: &str = "imsihist/";
+
+impl Record for ImsiHolding {}
 
 /// Who holds the IMSIs of a profile, for `record_profile`.
 pub(crate) struct Holder<'a> {
@@ -113,7 +115,7 @@ impl Inventory {
         Ok(trail.iter().map(holding_json).collect())
     }
 
-    /// The audit at one instant (#1.12): who held the IMSI then, even if
+    /// The audit at one instant: who held the IMSI then, even if
     /// it has since been recycled and reassigned. `NoHolder` when nobody
     /// did: no record yet, or the record in force names no account.
     pub fn audit_imsi_at(

@@ -1,19 +1,19 @@
-//! Reading OTA swaps (#15) back, and the decisions kept beside them.
+//! Reading OTA swaps back, and the location decisions kept beside them.
 //!
 //! Layout:
-//! - `swap/<id:020>`: the swap record (written by `imsi_swap`);
+//! - `swap/<id:020>`: the swap record (written by the swap's steps);
 //! - `swapby/<iccid>/<id:020>`: the same swap under its profile, written in
 //!   the order's batch, so that a profile's swaps are one prefix scan;
 //! - `decision/<iccid>/<id:020>`: a decision (swap or not), the last
 //!   `DECISIONS_KEPT` per profile.
 
-use super::ops::{Inventory, InventoryError};
-use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::inventory::store::{decode, StorageExt, StoreError, WriteBatch};
+use crate::inventory::{Inventory, InventoryError};
 use crate::model::ota::{ImsiSwap, SwapState};
 
-pub(super) const SWAP: &str = "swap/";
-pub(super) const SWAP_BY: &str = "swapby/";
-pub(super) const BUILT_KEY: &str = "meta/swapby-built";
+pub(in crate::inventory) const SWAP: &str = "swap/";
+pub(in crate::inventory) const SWAP_BY: &str = "swapby/";
+pub(in crate::inventory) const BUILT_KEY: &str = "meta/swapby-built";
 const DECISION: &str = "decision/";
 
 /// Decisions kept per profile; recording one more drops the oldest. A
@@ -31,7 +31,10 @@ pub(super) fn swap_by_key(iccid: &str, id: u64) -> String {
 }
 
 /// The `swapby/` entry a stored swap calls for (building the index).
-pub(super) fn entry_of_record(k: &[u8], v: &[u8]) -> Result<Option<String>, StoreError> {
+pub(in crate::inventory) fn entry_of_record(
+    k: &[u8],
+    v: &[u8],
+) -> Result<Option<String>, StoreError> {
     let s: ImsiSwap = decode(k, v)?;
     Ok(Some(swap_by_key(&s.iccid, s.id)))
 }

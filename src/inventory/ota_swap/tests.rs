@@ -5,35 +5,18 @@
 
 use std::sync::Arc;
 
-use super::ota_swap::{NewImsi, SwapOrder};
-use super::stock::StockBy;
-use super::store::SledStore;
-use super::{Inventory, InventoryError};
+use super::{NewImsi, SwapOrder};
+use crate::inventory::fixtures::{account_on, profile_of, resolves_to, seeded, to_w, BALKAN};
+use crate::inventory::stock::StockBy;
+use crate::inventory::{Conflict, Inventory, InventoryError};
 use crate::model::event::EventType;
 use crate::model::ota::SwapState;
 use crate::model::*;
-use rust_decimal::Decimal;
-
-const BALKAN: &str = "Balkan Traveller 10-Day Pass";
-
-fn seeded() -> Inventory {
-    let inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
-    let s = super::seed::parse(super::seed::EMBEDDED, "seed").unwrap();
-    assert!(inv.apply_seed(&s, "seed").unwrap());
-    inv
-}
 
 fn balkan(inv: &Inventory) -> (Account, Profile) {
-    let a = (1..100)
-        .find_map(|id| inv.account(id).unwrap().filter(|a| a.product == BALKAN))
-        .unwrap();
-    let p = inv.profile(a.profile.as_deref().unwrap()).unwrap().unwrap();
+    let a = account_on(inv, BALKAN);
+    let p = profile_of(inv, &a);
     (a, p)
-}
-
-fn resolves_to(inv: &Inventory, imsi: &str) -> Option<u64> {
-    let r = inv.index().resolve_imsi(imsi, None, inv.now());
-    r.ok().map(|s| s.account)
 }
 
 fn dynamic_w(inv: &Inventory) -> u64 {
@@ -43,22 +26,6 @@ fn dynamic_w(inv: &Inventory) -> u64 {
         .find(|l| l.name == "Partner W")
         .unwrap()
         .dynamic_imsis
-}
-
-/// The story's Albania order: slot 2 to a W IMSI of "dynamic W".
-pub(super) fn to_w(p: &Profile) -> SwapOrder {
-    SwapOrder {
-        iccid: p.iccid.clone(),
-        slot: 2,
-        old_imsi: p.imsis[1].clone(),
-        new: NewImsi::FromPool {
-            pool: "dynamic W".into(),
-            sponsor: "partner-w".into(),
-        },
-        mcc: "276".into(),
-        old_price: Some(Decimal::new(3, 1)),
-        new_price: Decimal::new(2, 1),
-    }
 }
 
 fn event_types(inv: &Inventory) -> Vec<EventType> {
@@ -83,7 +50,10 @@ fn albania_then_kosovo_swaps_out_and_back_through_the_hold() {
     );
     let again = inv.order_imsi_swap("t", &to_w(&p)).unwrap_err();
     assert!(
-        matches!(again, InventoryError::Conflict(ref m) if m.contains("in flight")),
+        matches!(
+            again,
+            InventoryError::Conflict(Conflict::SwapInFlight { swap: s, .. }) if s == swap.id
+        ),
         "{again}"
     );
 
@@ -188,16 +158,22 @@ fn a_stale_order_is_refused() {
     let mut o = to_w(&p);
     o.old_imsi = p.imsis[0].clone();
     let e = inv.order_imsi_swap("t", &o).unwrap_err();
-    assert!(e.to_string().contains("slot 2"), "{e}");
+    assert!(
+        matches!(
+            e,
+            InventoryError::Conflict(Conflict::SlotMoved { slot: 2, .. })
+        ),
+        "{e}"
+    );
     let mut o = to_w(&p);
     o.new = NewImsi::Held {
         imsi: "901280000001999".into(),
     };
-    assert!(inv
-        .order_imsi_swap("t", &o)
-        .unwrap_err()
-        .to_string()
-        .contains("no longer on hold"));
+    let e = inv.order_imsi_swap("t", &o).unwrap_err();
+    assert!(
+        matches!(e, InventoryError::Conflict(Conflict::NoLongerHeld { .. })),
+        "{e}"
+    );
 }
 
 #[test]
@@ -281,7 +257,7 @@ fn a_profiles_swaps_are_its_own_and_survive_an_upgrade_from_before_the_index() {
     // A store as the release before `swapby/` wrote it.
     let store = inv.store.clone();
     drop(inv);
-    let mut b = super::store::WriteBatch::default();
+    let mut b = crate::inventory::store::WriteBatch::default();
     for r in store.scan_raw(b"swapby/") {
         b.delete(r.unwrap().0);
     }
@@ -302,7 +278,7 @@ fn a_profiles_swaps_are_its_own_and_survive_an_upgrade_from_before_the_index() {
 
 #[test]
 fn decisions_keep_the_last_ones_per_profile() {
-    use super::ota_swap_records::DECISIONS_KEPT;
+    use super::records::DECISIONS_KEPT;
     let inv = seeded();
     let (_, p) = balkan(&inv);
     let other = inv.onboard("t", BALKAN, None).unwrap().1;

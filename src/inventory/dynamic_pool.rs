@@ -1,5 +1,6 @@
-//! IMSIs waiting in dynamic pools, by pool and sponsor, so that a swap takes
-//! one with a short prefix scan instead of a pass over every IMSI.
+//! IMSIs waiting in dynamic pools: filling a pool from a batch, and the
+//! index of the waiting IMSIs by pool and sponsor, so that a swap takes one
+//! with a short prefix scan instead of a pass over every IMSI.
 //!
 //! `dynimsi/<pool>/<sponsor>/<imsi>` exists exactly while `imsi/<imsi>` is
 //! `InDynamicPool { pool }`. Every write of an IMSI record that may move it
@@ -9,8 +10,8 @@
 //! existed gets it built once at open (`upgrade`).
 
 use super::compact::{view, ImsiStateW, ImsiW};
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::{Imsi, ImsiState};
 
 pub(super) const DYNAMIC: &str = "dynimsi/";
@@ -65,6 +66,60 @@ pub(crate) fn put_imsi(b: &mut WriteBatch, was: &ImsiState, rec: &Imsi) {
 }
 
 impl Inventory {
+    /// Moves `count` available IMSIs of `batch` into a dynamic IMSI pool.
+    pub fn fill_dynamic_pool(
+        &self,
+        actor: &str,
+        pool: &str,
+        batch: &str,
+        count: u64,
+    ) -> Result<u64, InventoryError> {
+        let mut stock = self.lock();
+        if !self.store.exists(&format!("dynpool/{pool}"))? {
+            return Err(InventoryError::NotFound {
+                what: "dynamic pool",
+                id: pool.into(),
+            });
+        }
+        if !self.store.exists(&format!("batch/{batch}"))? {
+            return Err(InventoryError::NotFound {
+                what: "batch",
+                id: batch.into(),
+            });
+        }
+        let mut moved = vec![];
+        for r in self.store.scan_raw(b"imsi/") {
+            if moved.len() as u64 >= count {
+                break;
+            }
+            let (k, v) = r?;
+            let mut i: Imsi = decode(&k, &v)?;
+            if i.batch == batch && i.state == ImsiState::Available {
+                i.state = ImsiState::InDynamicPool { pool: pool.into() };
+                moved.push(i);
+            }
+        }
+        let mut b = WriteBatch::default();
+        for i in &moved {
+            put_imsi(&mut b, &ImsiState::Available, i);
+        }
+        self.audit(
+            &mut b,
+            actor,
+            "fill-dynamic-pool",
+            pool,
+            None,
+            Some(serde_json::json!({"batch": batch, "count": moved.len()})),
+        )?;
+        self.dynamic_refilled(&stock, pool, moved.len() as u64, &mut b)?;
+        self.commit(b)?;
+        for i in &moved {
+            self.index.put_imsi(i);
+            stock.dynamic_moved(i, pool, true);
+        }
+        Ok(moved.len() as u64)
+    }
+
     /// The first IMSI (in key order) of `sponsor` waiting in dynamic pool
     /// `pool`. Each entry is checked against its record before it is
     /// trusted; one that does not match (none should) is dropped in `b`, so
@@ -99,3 +154,6 @@ impl Inventory {
         Ok(found)
     }
 }
+
+#[cfg(test)]
+mod tests;
