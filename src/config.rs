@@ -70,7 +70,7 @@ pub struct Config {
 }
 
 /// `[profiles]`: how ordered eSIM profiles are numbered and what their
-/// SM-DP+ files say of the operator (#14).
+/// SM-DP+ files say of the operator.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProfilesSection {

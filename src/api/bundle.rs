@@ -1,4 +1,4 @@
-//! Bundle change and eSIM swap (#1.7, #2.7), for self-care and operators:
+//! Bundle change and eSIM swap, for self-care and operators:
 //! - `POST /api/v1/accounts/{id}/bundle {"product": P}`: the account runs
 //!   on P from now, on the eSIM it has; 409 with `esim_swap_required` when
 //!   that eSIM cannot serve P;

@@ -1,6 +1,6 @@
 //! The subscriber lifecycle, for operators and self-care:
 //! - `POST /api/v1/accounts/{id}/renew`: a new bundle period from now;
-//! - `POST /api/v1/accounts/{id}/close`: closure (#1.9);
+//! - `POST /api/v1/accounts/{id}/close`: closure;
 //! - `PATCH /api/v1/accounts/{id}` `{"auto_renew": bool}`;
 //! - `GET /api/v1/clock`, and `POST /api/v1/clock {"now": RFC 3339}` on a
 //!   test clock (`node.test_clock`; 403 otherwise): moves it forward and

@@ -1,4 +1,4 @@
-//! MVNE location webhooks (#15):
+//! MVNE location webhooks:
 //! - `POST /api/v1/events/location` `{"event_id", "imsi" | "iccid", "mcc",
 //!   "mnc", "observed_at"}`, with the bearer token or an
 //!   `X-Gyro-Signature-256` HMAC of the body under `[ota] webhook_secret`:

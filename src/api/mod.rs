@@ -45,11 +45,11 @@ pub struct ApiState {
     pub events: Option<Arc<crate::events::Events>>,
     /// Renewal, closure, the test clock (absent in CLI-only use).
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
-    /// Profile orders and SM-DP+ output files (#14).
+    /// Profile orders and SM-DP+ output files.
     pub orders: Option<Arc<crate::profilegen::desk::OrderDesk>>,
     /// Woken when an order is created, so that its file goes out at once.
     pub orders_created: Option<Arc<tokio::sync::Notify>>,
-    /// MVNE location webhooks (#15).
+    /// MVNE location webhooks.
     pub location: Option<Arc<crate::ota::intake::Intake>>,
 }
 

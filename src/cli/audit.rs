@@ -1,5 +1,5 @@
 //! `gyro audit imsi IMSI [--at T]`: who held an IMSI at an instant, or its
-//! whole holding history (#1.12), on the store or through `--api`.
+//! whole holding history, on the store or through `--api`.
 
 use anyhow::bail;
 use clap::Subcommand;

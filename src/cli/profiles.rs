@@ -1,5 +1,5 @@
 //! `gyro profiles generate|orders|order|cancel|input|ingest|perso`: eSIM
-//! profile orders (#14), on the store or through `--api`, like
+//! profile orders, on the store or through `--api`, like
 //! `gyro inventory`.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! `[ota]`: dynamic IMSIs (#15): how MVNE location webhooks are taken in,
+//! `[ota]`: dynamic IMSIs: how MVNE location webhooks are taken in,
 //! when a cheaper IMSI is worth a swap, and where Over-The-Air IMSI swaps
 //! are ordered.
 

@@ -1,6 +1,6 @@
-//! `[smdp]`: where gyro exchanges SM-DP+ files over sFTP (issue #14). The
-//! section's absence means no sFTP at all; present, every key that says where
-//! to connect and how to authenticate is required.
+//! `[smdp]`: where gyro exchanges SM-DP+ files over sFTP to generate eSIM
+//! profiles. The section's absence means no sFTP at all; present, every key
+//! that says where to connect and how to authenticate is required.
 
 use std::path::PathBuf;
 use std::time::Duration;

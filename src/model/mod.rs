@@ -121,7 +121,7 @@ pub enum ImsiState {
         reserved_for: Option<u64>,
     },
     EndOfLife,
-    /// Taken for a profile order (#14) until its Standard file is ingested
+    /// Taken for a profile order until its Standard file is ingested
     /// or the order is cancelled: nothing else may use it meanwhile.
     Reserved {
         order: u64,
@@ -149,7 +149,7 @@ pub struct EsimPool {
     pub name: String,
     pub products: Vec<PoolProduct>,
     /// Whether IMSIs of its disposed profiles may serve new profiles after
-    /// their hold (their batch must recycle too, #1.10).
+    /// their hold (their batch must recycle too).
     #[serde(default)]
     pub recycle: bool,
     /// Sponsor id of each IMSI position, slot 1 first ("IMSI1 Own, IMSI2

@@ -1,4 +1,4 @@
-//! An Over-The-Air IMSI swap (#15): the profile's dynamic slot gets another
+//! An Over-The-Air IMSI swap: the profile's dynamic slot gets another
 //! IMSI. Durable from the order on: ordered → confirmed | failed.
 
 use rust_decimal::Decimal;

@@ -1,4 +1,4 @@
-//! MVNE location webhooks in (#15): `POST /api/v1/events/location` bodies
+//! MVNE location webhooks in: `POST /api/v1/events/location` bodies
 //! are parsed and checked by a pure function (`parse`, fuzzed), their IMSI
 //! or ICCID is resolved to a profile, and they go into the durable,
 //! de-duplicated, per-profile coalescing queue of `inventory::location_updates`.

@@ -1,4 +1,4 @@
-//! The client of the OTA vendor (#15): one `imsiSwap` call of gyro's own
+//! The client of the OTA vendor: one `imsiSwap` call of gyro's own
 //! ES2+-style contract (README, "The OTA vendor contract") per
 //! [`OtaVendor::imsi_swap`], with `[ota] timeout`, and the answer read into
 //! a final [`SwapOutcome`] or a retryable [`VendorError`].

@@ -1,4 +1,4 @@
-//! The SM-DP+ side of eSIM profile generation (issue #14): the sFTP
+//! The SM-DP+ side of eSIM profile generation: the sFTP
 //! transport that carries input files to the SM-DP+ and brings its answers
 //! back, and the exchange that `gyro serve` runs over it. The files'
 //! contents are `crate::profilegen`'s; this module moves and files them.
