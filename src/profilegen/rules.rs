@@ -1,6 +1,6 @@
 //! IMSI and MNC selection rules for a pool's multi-IMSI profiles: which IMSI
 //! positions the eSIM applet may use on which network, and how strongly it
-//! should prefer each (#1.1). Derived from the pool's products (their rate
+//! should prefer each. Derived from the pool's products (their rate
 //! codes: the profit guarantee) and the sponsors' wholesale tariffs after
 //! currency conversion (least cost).
 //!
@@ -262,5 +262,4 @@ fn product_networks(products: &[Product], rating: &Rating) -> Result<BTreeSet<Pl
 }
 
 #[cfg(test)]
-#[path = "rules_tests.rs"]
 mod tests;

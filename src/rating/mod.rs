@@ -348,6 +348,4 @@ mod locate;
 pub mod source;
 
 #[cfg(test)]
-mod error_tests;
-#[cfg(test)]
 mod tests;
