@@ -47,7 +47,7 @@ fn table(rules: &[Rule]) -> Vec<String> {
 }
 
 #[test]
-fn own_plus_x_prefers_own_then_x_on_both_andorran_networks() {
+fn own_plus_x_uses_own_at_home_and_x_in_andorra_cheapest_first() {
     let (products, sponsors) = inputs("Own+X for EU Neighbour - Andorra", &["own", "partner-x"]);
     let rules = derive(&products, &sponsors, &rating(), RuleOptions::default()).unwrap();
     assert_eq!(
