@@ -149,6 +149,15 @@ fn resolver(c: &mut Criterion) {
         built.as_secs_f64(),
         (after - before) / n
     );
+    let probes = lookups(c, n, &idx);
+    drop(idx);
+    tail_latency(n, &probes);
+    rebuild_and_checkpoint();
+}
+
+/// IMSI look-ups alone, through a sponsor's proxy, and beside a writer;
+/// returns the IMSIs probed.
+fn lookups(c: &mut Criterion, n: u64, idx: &Index) -> Vec<String> {
     // A pseudo-random walk over the loaded IMSIs, so lookups miss the cache.
     let probes: Vec<String> = (0..4096u64)
         .map(|k| format!("26201{:010}", (k * 2_654_435_761) % n))
@@ -176,7 +185,7 @@ fn resolver(c: &mut Criterion) {
     let next = AtomicU64::new(n);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| import(&idx, &next, &stop));
+        s.spawn(|| import(idx, &next, &stop));
         g.bench_function(format!("resolve_imsi_{n}_with_writer"), |b| {
             b.iter(|| {
                 i = (i + 1) & 4095;
@@ -186,10 +195,12 @@ fn resolver(c: &mut Criterion) {
         stop.store(true, Relaxed);
     });
     g.finish();
-    drop(idx);
-    tail_latency(n, &probes);
+    probes
+}
 
-    // Rebuild from a sled store of `m` profiles (written once, outside the timing).
+/// The start-up figures: a full rebuild from a sled store of `m` profiles
+/// (written once, outside the timing), then a checkpoint written and read.
+fn rebuild_and_checkpoint() {
     let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
         .ok()
         .and_then(|v| v.parse().ok())

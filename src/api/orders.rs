@@ -1,4 +1,4 @@
-//! Profile orders:
+//! Profile orders for eSIM profiles from the SM-DP+:
 //! - `POST /api/v1/pools/{name}/orders` `{"count": N, "imsis_per_profile": K,
 //!   "batches": {"1": "B1", "2": "B2"}, "rules": ["least-cost",
 //!   "profit-guarantee"]}` (rules optional: both): 201 with the order;

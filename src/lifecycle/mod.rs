@@ -116,7 +116,7 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// A bundle change (#1.7): the account and its new period.
+    /// A bundle change: the account and its new period.
     pub async fn change_bundle(
         &self,
         actor: &str,
@@ -133,7 +133,8 @@ impl Lifecycle {
         Ok((a, p))
     }
 
-    /// An eSIM swap (#1.7).
+    /// An eSIM swap: the account moves to a new profile that serves the
+    /// new product.
     pub async fn esim_swap(
         &self,
         actor: &str,

@@ -283,5 +283,4 @@ fn product_networks(products: &[Product], rating: &Rating) -> Result<BTreeSet<Pl
 }
 
 #[cfg(test)]
-#[path = "rules_tests.rs"]
 mod tests;

@@ -2,6 +2,8 @@
 //! graceful shutdown. Protocol decisions stay in the sans-IO modules.
 
 pub mod app;
+mod count;
+mod dispatch;
 mod driver;
 mod held;
 mod outbound;
@@ -19,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use app::{AppContext, Application, Reply, Request};
-pub use driver::result_label;
+pub use count::result_label;
 pub use outbound::{SendError, SendResult};
 pub use peers::PeerTable;
 pub use tls::{Identity, TlsDial, TlsError};

@@ -2,9 +2,9 @@
 //! Gy, Ro by number, SMS on its own allowance, the four Requested-Actions,
 //! and how a bundle treats each rating group.
 
-use super::ccr::{Ccr, RequestType, ServiceUnits, Units, UsedUnits};
-use super::engine_tests::{ccr, charge, engine};
-use super::rate::Granted;
+use super::{ccr, charge, engine};
+use crate::charging::ccr::{Ccr, RequestType, ServiceUnits, Units, UsedUnits};
+use crate::charging::rate::Granted;
 use crate::diameter::codes::{result::*, value};
 use crate::rating::Rating;
 

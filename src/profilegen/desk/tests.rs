@@ -1,11 +1,10 @@
 //! Orders through the desk on the seed's inventory, without sockets: the
-//! story's first order and its files, the errors that reserve nothing,
+//! story's Own+X order and its files, the errors that reserve nothing,
 //! cancelling, and a rejected Standard file followed by a good one.
 
 use std::sync::Arc;
 
-use super::desk::{DeskError, OrderDesk};
-use super::{fixtures, write_standard, OrderView};
+use super::{DeskError, OrderDesk};
 use crate::inventory::import::BatchSpec;
 use crate::inventory::orders::OrderRequest;
 use crate::inventory::stock::StockBy;
@@ -13,6 +12,7 @@ use crate::inventory::store::SledStore;
 use crate::inventory::Inventory;
 use crate::model::order::OrderState;
 use crate::model::*;
+use crate::profilegen::{fixtures, write_standard, OrderView};
 
 const POOL: &str = "Own+X for EU Neighbour - Andorra";
 
@@ -282,7 +282,8 @@ fn perso_rows_are_kept_per_iccid() {
         .iter()
         .map(|p| vec![p.iccid.clone(), format!("MID-{}", p.iccid)])
         .collect();
-    let file = super::perso::write_perso(&view, &["ICCID", "MATCHING_ID"], &rows).unwrap();
+    let file =
+        crate::profilegen::perso::write_perso(&view, &["ICCID", "MATCHING_ID"], &rows).unwrap();
     let taken = d.ingest("t", "Perso_1.txt", &file).unwrap();
     assert_eq!((taken.kind, taken.profiles), ("perso", 3));
     let p = inv.perso(&order.profiles[1].iccid).unwrap().unwrap();

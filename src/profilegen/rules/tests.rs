@@ -1,4 +1,4 @@
-//! Selection rules against the seed's data (the story's #1.1 table) and
+//! Selection rules against the seed's data (the Own+X and Own+Y tables of the story) and
 //! against small hand-made ratings (currency conversion, options).
 
 use super::*;
@@ -47,7 +47,7 @@ fn table(rules: &[Rule]) -> Vec<String> {
 }
 
 #[test]
-fn story_1_1_own_plus_x_gives_the_story_table() {
+fn own_plus_x_uses_own_at_home_and_x_in_andorra_cheapest_first() {
     let (products, sponsors) = inputs("Own+X for EU Neighbour - Andorra", &["own", "partner-x"]);
     let rules = derive(&products, &sponsors, &rating(), RuleOptions::default()).unwrap();
     assert_eq!(
@@ -57,7 +57,7 @@ fn story_1_1_own_plus_x_gives_the_story_table() {
 }
 
 #[test]
-fn story_1_1_own_plus_y_for_balkan() {
+fn own_plus_y_for_balkan_keeps_only_the_products_rate_codes_of_y() {
     let (products, sponsors) = inputs("Own+Y for Balkan Traveller", &["own", "partner-y"]);
     let rules = derive(&products, &sponsors, &rating(), RuleOptions::default()).unwrap();
     // Y's 213 55 is not a rate code of the Balkan product: profit guarantee.
