@@ -149,26 +149,20 @@ fn resolver(c: &mut Criterion) {
         built.as_secs_f64(),
         (after - before) / n
     );
+    let probes = lookups(c, n, &idx);
+    drop(idx);
+    tail_latency(n, &probes);
+    rebuild_and_checkpoint();
+}
+
+/// IMSI look-ups alone, through a sponsor's proxy, and beside a writer;
+/// returns the IMSIs probed.
+fn lookups(c: &mut Criterion, n: u64, idx: &Index) -> Vec<String> {
     // A pseudo-random walk over the loaded IMSIs, so lookups miss the cache.
     let probes: Vec<String> = (0..4096u64)
         .map(|k| format!("26201{:010}", (k * 2_654_435_761) % n))
         .collect();
-    lookups(c, &idx, n, &probes);
-    drop(idx);
-    tail_latency(n, &probes);
-    let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| default_size(200_000));
-    if m > 0 {
-        rebuild_and_checkpoint(m);
-    }
-}
-
-/// Look-ups of own and translated IMSIs, then the same while a writer
-/// imports.
-fn lookups(c: &mut Criterion, idx: &Index, n: u64, probes: &[String]) {
-    let translated: Vec<String> = probes.to_vec();
+    let translated: Vec<String> = probes.clone();
     let mut g = c.benchmark_group("resolver");
     let mut i = 0;
     g.bench_function(format!("resolve_imsi_{n}"), |b| {
@@ -201,11 +195,19 @@ fn lookups(c: &mut Criterion, idx: &Index, n: u64, probes: &[String]) {
         stop.store(true, Relaxed);
     });
     g.finish();
+    probes
 }
 
-/// Rebuild from a sled store of `m` profiles (written once, outside the
-/// timing), then the checkpoint written and started from.
-fn rebuild_and_checkpoint(m: u64) {
+/// The start-up figures: a full rebuild from a sled store of `m` profiles
+/// (written once, outside the timing), then a checkpoint written and read.
+fn rebuild_and_checkpoint() {
+    let m: u64 = std::env::var("GYRO_BENCH_REBUILD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| default_size(200_000));
+    if m == 0 {
+        return;
+    }
     // On disk, as a node keeps it (a temporary sled lives in /dev/shm). A
     // complete store is kept for the next run: writing 10 M profiles takes
     // longer than rebuilding from them.

@@ -57,20 +57,20 @@ pub struct Config {
     #[serde(default)]
     pub proxy: crate::proxy::ProxySection,
     #[serde(default)]
-    pub events: events::EventsSection,
+    pub events: crate::events::EventsSettings,
     #[serde(default)]
     pub lifecycle: LifecycleSection,
     #[serde(default)]
     pub profiles: ProfilesSection,
     /// sFTP to the SM-DP+; absent, gyro exchanges no files.
     #[serde(default)]
-    pub smdp: Option<smdp::SmdpSection>,
+    pub smdp: Option<crate::smdp::SmdpSettings>,
     #[serde(default)]
-    pub ota: ota::OtaSection,
+    pub ota: crate::ota::OtaSettings,
 }
 
 /// `[profiles]`: how ordered eSIM profiles are numbered and what their
-/// SM-DP+ files say of the operator (#14).
+/// SM-DP+ files say of the operator.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProfilesSection {
@@ -340,7 +340,7 @@ impl Config {
         tls::validate_peers(file, &d.peers)?;
         tls::validate_node(file, &self.node)?;
         self.validate_charging(file)?;
-        self.events.validate(file)?;
+        events::validate(&self.events, file)?;
         let p = &self.profiles;
         if let Err(e) =
             crate::inventory::orders::iccid_serial_width(&p.iccid_prefix, p.iccid_digits)
@@ -362,9 +362,9 @@ impl Config {
             }
         }
         if let Some(s) = &self.smdp {
-            s.validate(file)?;
+            smdp::validate(s, file)?;
         }
-        self.ota.validate(file)?;
+        ota::validate(&self.ota, file)?;
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
@@ -375,6 +375,23 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// What opening the node's inventory needs: `[node]`'s data folder and
+    /// clock, `[lifecycle]`'s reminders and `[inventory]`.
+    pub fn inventory_settings(&self) -> crate::inventory::InventorySettings {
+        crate::inventory::InventorySettings {
+            data_dir: self.node.data_dir.clone(),
+            test_clock: self.node.test_clock,
+            grace_reminders: self
+                .lifecycle
+                .grace_reminders
+                .iter()
+                .map(|d| d.secs())
+                .collect(),
+            stock_alert_below: self.inventory.stock_alert_below,
+            seed: self.inventory.seed.clone(),
+        }
     }
 
     pub fn host_ips(&self) -> Vec<IpAddr> {

@@ -17,3 +17,4 @@ pub mod rating;
 pub mod resolver;
 pub mod server;
 pub mod smdp;
+pub mod views;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -25,11 +25,9 @@ use crate::diameter::transport::{
     tls, Application, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
 };
 use crate::diameter::validate::ValidateOptions;
-use crate::inventory::seed;
-use crate::inventory::store::SledStore;
 use crate::inventory::{Inventory, InventoryError};
 use crate::ota::intake::{spawn_drain, Intake, LocationSink};
-use crate::proxy::app::ProxyApp;
+use crate::proxy::app::{Proxy, ProxyApp};
 use crate::proxy::setup::ProxySetup;
 use crate::rating::source::RatingSource;
 
@@ -70,67 +68,6 @@ pub fn load_dictionary(cfg: &Config) -> anyhow::Result<Dictionary> {
             Ok(Dictionary::from_sources(sources)?)
         }
     }
-}
-
-/// Opens the inventory under `data_dir` and seeds it when empty.
-pub fn open_inventory(cfg: &Config) -> anyhow::Result<Arc<Inventory>> {
-    let dir = cfg.node.data_dir.join("inventory");
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("node.data_dir: cannot create {}", dir.display()))?;
-    let store = SledStore::open(&dir).map_err(|e| {
-        anyhow::anyhow!(
-            "node.data_dir: cannot open the inventory in {}: {e} (is another gyro using it? then use --api)",
-            dir.display()
-        )
-    })?;
-    let started = std::time::Instant::now();
-    // Beside the store, not in it: a derived cache that may be deleted.
-    let checkpoint = cfg.node.data_dir.join("index.checkpoint");
-    let mut inv = Inventory::open_with_checkpoint(Arc::new(store), Some(checkpoint))?;
-    if cfg.node.test_clock {
-        tracing::warn!(
-            "node.test_clock = true: POST /api/v1/clock may move the node clock forward"
-        );
-        inv.set_clock(Arc::new(crate::model::clock::NodeClock::test()));
-        inv.resume_test_clock()?;
-    }
-    inv.set_grace_reminders(
-        cfg.lifecycle
-            .grace_reminders
-            .iter()
-            .map(|d| d.secs())
-            .collect(),
-    );
-    let inv = Arc::new(inv);
-    inv.set_stock_alert_below(cfg.inventory.stock_alert_below);
-    let (imsis, profiles, accounts) = inv.index().counts();
-    tracing::info!(
-        imsis,
-        profiles,
-        accounts,
-        ms = started.elapsed().as_millis() as u64,
-        "inventory indexes ready"
-    );
-    let seed_path = cfg.inventory.seed.clone();
-    let (text, name) = match &seed_path {
-        Some(p) if p.as_os_str().is_empty() => return Ok(inv),
-        Some(p) => (
-            std::fs::read_to_string(p)
-                .with_context(|| format!("inventory.seed: cannot read {}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (
-            seed::EMBEDDED.to_string(),
-            "embedded config/seed.toml".to_string(),
-        ),
-    };
-    if !inv.is_seeded()? && accounts == 0 && profiles == 0 {
-        let s = seed::parse(&text, &name)?;
-        inv.apply_seed(&s, &name)?;
-        let (imsis, profiles, accounts) = inv.index().counts();
-        tracing::info!(seed = %name, imsis, profiles, accounts, "empty inventory seeded");
-    }
-    Ok(inv)
 }
 
 /// The embedded OCS: rating data, balances loaded from the store, the commit
@@ -326,7 +263,8 @@ fn applications(
     if cfg.charging.mode == ChargingMode::Embedded {
         return (vec![Arc::new(app)], None);
     }
-    let setup = ProxySetup::new(cfg, app, inventory, origin.clone());
+    let xdr_dir = cfg.node.data_dir.join(&cfg.charging.xdr_dir);
+    let setup = ProxySetup::new(&cfg.proxy, xdr_dir, app, inventory, origin.clone());
     let hosts: Vec<&str> = cfg
         .proxy
         .upstream
@@ -338,18 +276,8 @@ fn applications(
     (vec![app], Some(setup))
 }
 
-pub async fn serve(cfg: Config) -> anyhow::Result<()> {
-    // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
-    // action would kill the node without a DPR. One that comes during the
-    // start is kept and reloads once the engine runs.
-    let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    // Certificates, keys and CAs too: a bad file is reported at once.
-    let mut tls = tls_setup(&cfg)?;
-    let inventory = tokio::task::block_in_place(|| open_inventory(&cfg))?;
-    let (engine, app) = charging(&cfg, &inventory)?;
-    let committer = app.committer.clone();
-    crate::charging::app::spawn_supervision(engine.clone(), inventory.clock());
-    let dict = Arc::new(load_dictionary(&cfg)?);
+/// Prometheus metrics on `metrics.listen`, when set.
+fn serve_metrics(cfg: &Config) -> anyhow::Result<()> {
     if let Some(addr) = cfg.metrics.listen {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(addr)
@@ -358,30 +286,35 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         crate::rating::source::register_metrics();
         tracing::info!(%addr, "Prometheus metrics at /metrics");
     }
-    // After the recorder, so that no reload or delivery goes uncounted.
-    let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
-    let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
-    reload_on_hangup(hangup, engine.clone(), rating.clone());
-    let boot = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let e2e_seed = ((boot.as_secs() as u32 & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
+    Ok(())
+}
+
+/// The Diameter node with its applications, not listening yet; in proxy
+/// mode its upstreams are dialled and the proxy (whose sessions RAR and ASR
+/// reach too) is returned beside it.
+fn diameter_node(
+    cfg: &Config,
+    app: CreditControl,
+    inventory: &Arc<Inventory>,
+    dict: Arc<Dictionary>,
+    tls: &mut node::TlsSetup,
+) -> (Node, Option<Arc<Proxy>>) {
+    let boot = inventory.now() as u32;
+    let e2e_seed = ((boot & 0xfff) << 20) | (rand::random::<u32>() & 0xf_ffff);
     let origin = Origin {
         host: cfg.node.origin_host.clone(),
         realm: cfg.node.origin_realm.clone(),
         // Stable for this boot, larger after every restart (RFC 6733 §8.16).
-        state_id: boot.as_secs() as u32,
+        state_id: boot,
     };
-    let credit_control = app.clone();
-    let (apps, proxy) = applications(&cfg, app, &inventory, &origin);
+    let (apps, proxy) = applications(cfg, app, inventory, &origin);
     let local = Arc::new(LocalNode::new(
         origin,
         cfg.host_ips(),
         vec![application::CREDIT_CONTROL],
         e2e_seed,
     ));
-    let d = &cfg.diameter;
-    let mut node = Node::new(node_settings(&cfg, local, dict, proxy.is_some()), apps);
+    let mut node = Node::new(node_settings(cfg, local, dict, proxy.is_some()), apps);
     let relayed = proxy.as_ref().map(|p| p.app.0.clone());
     if let Some(p) = proxy {
         p.start(node.peers());
@@ -389,18 +322,87 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
             node.connect(upstream);
         }
     }
-    // RAR and ASR go out through the node's peers, so the API that starts
-    // them comes up once the node exists (before it listens).
-    let mut server_initiated = ServerInitiated::new(
+    (node, relayed)
+}
+
+/// RAR and ASR to the gateways, through the node's peers.
+fn server_initiated(
+    cfg: &Config,
+    engine: &Arc<Engine>,
+    node: &Node,
+    relayed: Option<Arc<Proxy>>,
+    inventory: &Arc<Inventory>,
+) -> Arc<ServerInitiated> {
+    let mut s = ServerInitiated::new(
         engine.clone(),
         node.peers(),
         node.local(),
-        d.request_timeout.0,
+        cfg.diameter.request_timeout.0,
+        inventory.clock(),
     );
     if let Some(p) = relayed {
-        server_initiated = server_initiated.with_relayed(p);
+        s = s.with_relayed(p);
     }
-    let server_initiated = Arc::new(server_initiated);
+    Arc::new(s)
+}
+
+/// Rewrites the index checkpoint every `every` while the inventory changes.
+fn checkpoint_periodically(every: Duration, inventory: Arc<Inventory>) {
+    tokio::spawn(async move {
+        // The first tick is immediate: a start that rebuilt or replayed
+        // writes its checkpoint at once, while the node already serves.
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        loop {
+            tick.tick().await;
+            if inventory.changed_since_checkpoint() {
+                let inv = inventory.clone();
+                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
+                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
+                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
+                }
+            }
+        }
+    });
+}
+
+/// Peers get their DPR, the committer flushes, and the index checkpoint is
+/// written so that the next start loads it instead of rebuilding.
+async fn shut_down(node: Node, committer: Committer, inventory: &Arc<Inventory>) {
+    tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
+    node.shutdown().await;
+    tokio::task::block_in_place(|| committer.finish(Duration::from_secs(10)));
+    if inventory.changed_since_checkpoint() {
+        if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
+            tracing::warn!(error = %e, "index checkpoint not written");
+        }
+    }
+    tracing::info!("stopped");
+}
+
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Before anything slow (a 10 M rebuild takes seconds): SIGHUP's default
+    // action would kill the node without a DPR. One that comes during the
+    // start is kept and reloads once the engine runs.
+    let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    // Certificates, keys and CAs too: a bad file is reported at once.
+    let mut tls = tls_setup(&cfg)?;
+    let inventory =
+        tokio::task::block_in_place(|| crate::inventory::open(&cfg.inventory_settings()))?;
+    let (engine, app) = charging(&cfg, &inventory)?;
+    let committer = app.committer.clone();
+    crate::charging::app::spawn_supervision(engine.clone(), inventory.clock());
+    let dict = Arc::new(load_dictionary(&cfg)?);
+    serve_metrics(&cfg)?;
+    // After the recorder, so that no reload or delivery goes uncounted.
+    let events = crate::events::Events::start(inventory.clone(), cfg.events.clone());
+    let rating = Arc::new(RatingSource::new(cfg.charging.rating.clone()));
+    reload_on_hangup(hangup, engine.clone(), rating.clone());
+    let credit_control = app.clone();
+    let (mut node, relayed) = diameter_node(&cfg, app, &inventory, dict, &mut tls);
+    // RAR and ASR go out through the node's peers, so the API that starts
+    // them comes up once the node exists (before it listens).
+    let server_initiated = server_initiated(&cfg, &engine, &node, relayed, &inventory);
     let lifecycle = crate::lifecycle::Lifecycle::new(
         inventory.clone(),
         Some(credit_control),
@@ -420,35 +422,9 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     start_api(&cfg, &inventory, &engine, &rating, services).await?;
     start_diameter(&cfg, &mut node, tls).await?;
-    let every = cfg.inventory.checkpoint_every.0;
-    let periodic = inventory.clone();
-    tokio::spawn(async move {
-        // The first tick is immediate: a start that rebuilt or replayed
-        // writes its checkpoint at once, while the node already serves.
-        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        loop {
-            tick.tick().await;
-            if periodic.changed_since_checkpoint() {
-                let inv = periodic.clone();
-                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
-                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
-                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
-                }
-            }
-        }
-    });
+    checkpoint_periodically(cfg.inventory.checkpoint_every.0, inventory.clone());
     wait_for_signal().await;
-    tracing::info!("shutting down: no new connections, finishing in-flight requests, sending DPR");
-    node.shutdown().await;
-    tokio::task::block_in_place(|| committer.finish(Duration::from_secs(10)));
-    // The next start then loads the index instead of rebuilding it.
-    if inventory.changed_since_checkpoint() {
-        if let Err(e) = tokio::task::block_in_place(|| inventory.write_checkpoint()) {
-            tracing::warn!(error = %e, "index checkpoint not written");
-        }
-    }
-    tracing::info!("stopped");
+    shut_down(node, committer, &inventory).await;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The IMSI audit (#1.12):
+//! The IMSI audit, who held an IMSI and when:
 //! - `GET /api/v1/audit/imsi/{imsi}`: its whole holding history, oldest
 //!   first;
 //! - `GET /api/v1/audit/imsi/{imsi}?at=RFC3339`: the holding in force then,

@@ -1,4 +1,4 @@
-//! Recycling and end of life for operators (#1.10, #1.11):
+//! Recycling and end of life for operators:
 //! - `PATCH /api/v1/batches/{name}` `{"recycling": bool, "end_of_life": bool}`
 //!   (either or both): the updated batch;
 //! - `DELETE /api/v1/batches/{name}`: the batch and its IMSIs go once each is

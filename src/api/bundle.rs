@@ -1,4 +1,4 @@
-//! Bundle change and eSIM swap (#1.7, #2.7), for self-care and operators:
+//! Bundle change and eSIM swap, for self-care and operators:
 //! - `POST /api/v1/accounts/{id}/bundle {"product": P}`: the account runs
 //!   on P from now, on the eSIM it has; 409 with `esim_swap_required` when
 //!   that eSIM cannot serve P;
@@ -10,25 +10,15 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::lifecycle::{lifecycle, period_json};
-use super::{account, authorize, body, profile_view, ApiError, St};
+use super::lifecycle::lifecycle;
+use super::{account, authorize, body, ApiError, St};
+use crate::views::{account_json, swap_json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProductBody {
     product: String,
-}
-
-/// An account as `GET /api/v1/accounts/{id}` shows it.
-pub fn account_json(
-    a: &crate::model::Account,
-    p: &crate::model::lifecycle::BundlePeriod,
-) -> serde_json::Value {
-    let mut v = serde_json::to_value(a).unwrap_or_default();
-    v["bundle"] = period_json(p);
-    v
 }
 
 pub(super) async fn post_bundle(
@@ -57,13 +47,4 @@ pub(super) async fn post_esim_swap(
     let v: ProductBody = body(&b)?;
     let s = lifecycle(&st)?.esim_swap("api", a.id, &v.product).await?;
     Ok(Json(swap_json(&s)))
-}
-
-/// An eSIM swap's answer: the account, its new profile and the old one.
-pub fn swap_json(s: &crate::inventory::esim_swap::Swap) -> serde_json::Value {
-    json!({
-        "account": account_json(&s.account, &s.period),
-        "profile": profile_view(&s.profile),
-        "old_profile": s.old_profile.as_ref().map(profile_view),
-    })
 }

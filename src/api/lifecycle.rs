@@ -1,6 +1,6 @@
 //! The subscriber lifecycle, for operators and self-care:
 //! - `POST /api/v1/accounts/{id}/renew`: a new bundle period from now;
-//! - `POST /api/v1/accounts/{id}/close`: closure (#1.9);
+//! - `POST /api/v1/accounts/{id}/close`: closure;
 //! - `PATCH /api/v1/accounts/{id}` `{"auto_renew": bool}`;
 //! - `GET /api/v1/clock`, and `POST /api/v1/clock {"now": RFC 3339}` on a
 //!   test clock (`node.test_clock`; 403 otherwise): moves it forward and
@@ -14,9 +14,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{account, authorize, bad, body, ApiError, St};
-use crate::diameter::dump::rfc3339;
 use crate::lifecycle::{Lifecycle, LifecycleError};
 use crate::model::clock::ClockError;
+use crate::model::rfc3339;
+use crate::views::period_json;
 
 pub(super) fn lifecycle(st: &super::ApiState) -> Result<std::sync::Arc<Lifecycle>, ApiError> {
     st.lifecycle.clone().ok_or_else(|| {
@@ -49,21 +50,7 @@ impl From<LifecycleError> for ApiError {
 
 /// Parses an RFC 3339 instant (`2026-03-01T00:00:00Z`, any offset).
 pub(super) fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|e| bad(field, &format!("'{s}' is not an RFC 3339 time: {e}")))
-}
-
-/// A bundle period as the API shows it (times in RFC 3339).
-pub fn period_json(p: &crate::model::lifecycle::BundlePeriod) -> serde_json::Value {
-    json!({
-        "account": p.account,
-        "product": p.product,
-        "period_start": rfc3339(p.start),
-        "period_end": p.end.map(rfc3339),
-        "auto_renew": p.auto_renew,
-        "renewals": p.renewals,
-    })
+    crate::model::parse_rfc3339(s).map_err(|e| bad(field, &e.to_string()))
 }
 
 pub(super) async fn post_renew(

@@ -1,4 +1,4 @@
-//! MVNE location webhooks (#15):
+//! MVNE location webhooks:
 //! - `POST /api/v1/events/location` `{"event_id", "imsi" | "iccid", "mcc",
 //!   "mnc", "observed_at"}`, with the bearer token or an
 //!   `X-Gyro-Signature-256` HMAC of the body under `[ota] webhook_secret`:
@@ -16,8 +16,8 @@ use axum::Json;
 use serde_json::json;
 
 use super::{authorize, blocking, ApiError, St};
-use crate::diameter::dump::rfc3339;
 use crate::inventory::location_updates::{Offered, PendingLocation};
+use crate::model::rfc3339;
 use crate::ota::intake::{Intake, IntakeError, EVENTS};
 
 pub(super) const SIGNATURE: &str = "x-gyro-signature-256";

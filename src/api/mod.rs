@@ -16,6 +16,7 @@ use crate::inventory::import::BatchSpec;
 use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
+use crate::views::profile_view;
 
 mod audit;
 mod batches;
@@ -23,11 +24,8 @@ mod bundle;
 mod events;
 mod lifecycle;
 mod location;
-pub mod orders;
+mod orders;
 mod ota;
-
-pub use bundle::{account_json, swap_json};
-pub use lifecycle::period_json;
 mod reload;
 mod sessions;
 
@@ -45,25 +43,17 @@ pub struct ApiState {
     pub events: Option<Arc<crate::events::Events>>,
     /// Renewal, closure, the test clock (absent in CLI-only use).
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
-    /// Profile orders and SM-DP+ output files (#14).
+    /// Profile orders and SM-DP+ output files.
     pub orders: Option<Arc<crate::profilegen::desk::OrderDesk>>,
     /// Woken when an order is created, so that its file goes out at once.
     pub orders_created: Option<Arc<tokio::sync::Notify>>,
-    /// MVNE location webhooks (#15).
+    /// MVNE location webhooks.
     pub location: Option<Arc<crate::ota::intake::Intake>>,
 }
 
 type St = State<Arc<ApiState>>;
 
 pub struct ApiError(StatusCode, serde_json::Value);
-
-impl ApiError {
-    /// The status and the JSON body (for the CLI on the store, which
-    /// reports errors as the API would).
-    pub fn parts(&self) -> (StatusCode, &serde_json::Value) {
-        (self.0, &self.1)
-    }
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -73,37 +63,8 @@ impl IntoResponse for ApiError {
 
 impl From<InventoryError> for ApiError {
     fn from(e: InventoryError) -> Self {
-        let msg = e.to_string();
-        match e {
-            InventoryError::Invalid { field, message } => ApiError(
-                StatusCode::BAD_REQUEST,
-                json!({"error": message, "field": field}),
-            ),
-            InventoryError::NotFound { what, id } => ApiError(
-                StatusCode::NOT_FOUND,
-                json!({"error": msg, "field": what, "value": id}),
-            ),
-            InventoryError::Conflict(_) | InventoryError::OutOfStock(_) => {
-                ApiError(StatusCode::CONFLICT, json!({"error": msg}))
-            }
-            InventoryError::Rejected { file, errors } => ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({"error": format!("{file}: rejected, nothing imported"), "lines": errors}),
-            ),
-            InventoryError::Blocked {
-                blockers, count, ..
-            } => ApiError(
-                StatusCode::CONFLICT,
-                json!({"error": msg, "blockers": blockers, "blocked": count}),
-            ),
-            InventoryError::SwapRequired { reason, .. } => ApiError(
-                StatusCode::CONFLICT,
-                json!({"error": msg, "esim_swap_required": true, "reason": reason}),
-            ),
-            InventoryError::Store(_) => {
-                ApiError(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": msg}))
-            }
-        }
+        let (status, body) = crate::views::inventory_error(e);
+        ApiError(status, body)
     }
 }
 
@@ -335,18 +296,6 @@ async fn post_profiles(
     Ok((StatusCode::CREATED, Json(report)))
 }
 
-/// A profile as the API shows it: no secrets.
-pub fn profile_view(p: &Profile) -> serde_json::Value {
-    json!({
-        "iccid": p.iccid,
-        "iccid_grouped": iccid_grouped(&p.iccid),
-        "pool": p.pool,
-        "imsis": p.imsis,
-        "transport_key_label": p.transport_key_label,
-        "state": p.state,
-    })
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AccountBody {
@@ -429,7 +378,7 @@ async fn get_imsi(
         return Err(bad("imsi", "an IMSI is 6 to 15 digits"));
     }
     let inv = st.inventory.clone();
-    let now = crate::inventory::ops::now_unix();
+    let now = st.inventory.now();
     let key = imsi.clone();
     let (rec, profile, account) = blocking(move || {
         let rec = inv.imsi(&key)?;

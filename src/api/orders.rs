@@ -1,4 +1,4 @@
-//! Profile orders (#14):
+//! Profile orders for eSIM profiles from the SM-DP+:
 //! - `POST /api/v1/pools/{name}/orders` `{"count": N, "imsis_per_profile": K,
 //!   "batches": {"1": "B1", "2": "B2"}, "rules": ["least-cost",
 //!   "profit-guarantee"]}` (rules optional: both): 201 with the order;
@@ -21,8 +21,9 @@ use serde_json::{json, Value};
 
 use super::{authorize, bad, body, ApiError, ApiState, St};
 use crate::inventory::orders::OrderRequest;
-use crate::model::order::Order;
 use crate::profilegen::desk::{DeskError, OrderDesk};
+use crate::profilegen::rules::rule_options;
+use crate::views::order_json;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,59 +33,6 @@ struct OrderBody {
     batches: BTreeMap<String, String>,
     #[serde(default)]
     rules: Option<Vec<String>>,
-}
-
-/// `least-cost`, `profit-guarantee`: the rule options named (both when
-/// none is given).
-pub fn rule_options(names: Option<&[String]>) -> Result<(bool, bool), String> {
-    let Some(names) = names else {
-        return Ok((true, true));
-    };
-    let (mut least_cost, mut profit_guarantee) = (false, false);
-    for n in names {
-        match n.as_str() {
-            "least-cost" => least_cost = true,
-            "profit-guarantee" => profit_guarantee = true,
-            other => {
-                return Err(format!(
-                    "'{other}': expected least-cost and/or profit-guarantee"
-                ))
-            }
-        }
-    }
-    Ok((least_cost, profit_guarantee))
-}
-
-/// The order as the API and the CLI show it.
-pub fn order_json(o: &Order, with_profiles: bool) -> Value {
-    let mut v = json!({
-        "id": o.id,
-        "state": o.state.name(),
-        "pool": o.pool,
-        "count": o.profiles.len(),
-        "imsis_per_profile": o.imsis_per_profile,
-        "batches": o.batches,
-        "sponsors": o.sponsors,
-        "rules": {"least_cost": o.least_cost, "profit_guarantee": o.profit_guarantee},
-        "file": o.file,
-        "created_at": o.created_at,
-        "actor": o.actor,
-        "perso": o.perso,
-        "first_iccid": o.profiles.first().map(|p| &p.iccid),
-        "last_iccid": o.profiles.last().map(|p| &p.iccid),
-        "rejections": o.rejections,
-    });
-    if let Ok(Value::Object(state)) = serde_json::to_value(&o.state) {
-        for (k, x) in state {
-            if k != "state" {
-                v[k] = x;
-            }
-        }
-    }
-    if with_profiles {
-        v["profiles"] = json!(o.profiles);
-    }
-    v
 }
 
 fn desk(st: &ApiState) -> Result<Arc<OrderDesk>, ApiError> {

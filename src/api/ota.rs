@@ -1,4 +1,4 @@
-//! Dynamic IMSIs (#15), what the swap engine did for a profile:
+//! Dynamic IMSIs, what the swap engine did for a profile:
 //! - `GET /api/v1/profiles/{iccid}/decisions`: every decision, swap or not
 //!   ("no change required" too), oldest first, with the prices compared;
 //! - `GET /api/v1/profiles/{iccid}/swaps`: its OTA swaps and their states

@@ -4,7 +4,7 @@
 //! second charge.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 
@@ -35,12 +35,6 @@ impl Sequencer for Committer {
     fn submit(&self, commit: Commit) -> u64 {
         Committer::submit(self, commit)
     }
-}
-
-pub fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A kept answer re-sent for a retransmission carries the new request's

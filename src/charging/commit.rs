@@ -122,9 +122,7 @@ impl Committer {
         std::thread::Builder::new()
             .name("gyro-commit".into())
             .spawn(move || run(&worker, &dtx, &inventory, xdr))
-            .map_err(|e| {
-                crate::inventory::ops::invalid("charging", format!("commit thread: {e}"))
-            })?;
+            .map_err(|e| crate::inventory::invalid("charging", format!("commit thread: {e}")))?;
         Ok(Committer {
             inner,
             durable: drx,
@@ -199,7 +197,7 @@ fn replay(inv: &Inventory, xdr: &XdrWriter) -> Result<u64, crate::inventory::Inv
     let stored = inv.charging_sequence()?;
     let lines = xdr
         .replay_after(stored)
-        .map_err(|e| crate::inventory::ops::invalid("charging.xdr_dir", e.to_string()))?;
+        .map_err(|e| crate::inventory::invalid("charging.xdr_dir", e.to_string()))?;
     let Some(top) = lines.last().map(|l| l.seq) else {
         return Ok(stored);
     };

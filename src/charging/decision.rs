@@ -78,7 +78,7 @@ pub(super) fn destination_ok(
 pub(super) struct Plan<'a> {
     pub(super) cx: Context<'a>,
     /// The session's location as of this request.
-    pub(super) now_at: crate::resolver::serving_network::RateCode,
+    pub(super) now_at: crate::model::RateCode,
     covered: bool,
     /// gyro had ended the session: usage is charged, nothing granted.
     ended: bool,

@@ -22,9 +22,9 @@ use super::ledger::Ledger;
 use super::rate::{rate_service, Rated};
 use super::session::{KeptAnswer, Session, SessionState};
 use crate::diameter::codes::{result, value};
+use crate::model::Plmn;
 use crate::model::UnixTime;
 use crate::rating::Rating;
-use crate::resolver::serving_network::Plmn;
 use crate::resolver::{Index, Subscriber};
 
 /// Where commits go: the committer in a node, a recorder in tests.
@@ -276,7 +276,7 @@ impl Engine {
         let decision = self.outcome(&plan, rt, rated.answers);
         if self.cfg.failsafe.is_some() {
             for x in &mut rated.xdrs {
-                x.mode = Some(crate::proxy::journal::LOCAL);
+                x.mode = Some(super::xdr::LOCAL);
             }
         }
         let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {

@@ -4,8 +4,9 @@
 //! visited network from the location AVPs.
 
 use super::ccr::Ccr;
+use crate::model::Plmn;
 use crate::model::UnixTime;
-use crate::resolver::serving_network::{decode_uli, plmn_from_visited_network, Plmn};
+use crate::resolver::serving_network::{decode_uli, plmn_from_visited_network};
 use crate::resolver::{Index, Miss, Subscriber};
 
 /// Where the subscriber is: SGSN-MCC-MNC, else the ULI, else the IMS visited network.

@@ -21,6 +21,4 @@ pub mod xdr;
 mod xdr_json;
 
 #[cfg(test)]
-mod engine_tests;
-#[cfg(test)]
-mod forms_tests;
+mod tests;

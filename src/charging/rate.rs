@@ -10,11 +10,11 @@ use super::ccr::{RequestType, ServiceUnits, Units, UsedUnits};
 use super::session::{Reservation, Session};
 use super::xdr::Xdr;
 use crate::diameter::codes::result;
+use crate::model::RateCode;
 use crate::model::Sponsor;
 use crate::model::{Allowance, UnixTime};
 use crate::rating::{self, Bundle, GroupRating, Rating};
 use crate::resolver::index::iccid_string;
-use crate::resolver::serving_network::RateCode;
 
 /// Units granted, in the forms the request asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,12 +13,11 @@
 //! flight together and the whole call lasts at most one Tx.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 
-use super::app::unix;
 use super::engine::Engine;
 use super::gateway::{Gateway, OpenSession, SessionDirectory};
 use crate::diameter::answer::Origin;
@@ -28,6 +27,7 @@ use crate::diameter::header::{application, command};
 use crate::diameter::peer::LocalNode;
 use crate::diameter::transport::{PeerTable, SendError};
 use crate::diameter::Message;
+use crate::model::clock::NodeClock;
 
 /// What came of one session's request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +65,8 @@ pub struct ServerInitiated {
     /// Sessions relayed to an upstream OCS (proxy mode): an ASR reaches
     /// them too, and their end is the gateway's STR or CCR-T.
     relayed: Option<Arc<dyn SessionDirectory>>,
+    /// The node clock the sessions' times are read on.
+    clock: Arc<NodeClock>,
 }
 
 impl ServerInitiated {
@@ -73,6 +75,7 @@ impl ServerInitiated {
         peers: Arc<PeerTable>,
         local: Arc<LocalNode>,
         tx: Duration,
+        clock: Arc<NodeClock>,
     ) -> Self {
         ServerInitiated {
             engine,
@@ -80,6 +83,7 @@ impl ServerInitiated {
             local,
             tx,
             relayed: None,
+            clock,
         }
     }
 
@@ -99,7 +103,7 @@ impl ServerInitiated {
     /// is also what putting its profile on hold or disposing of it calls.
     pub async fn abort_sessions_of_account(&self, account: u64) -> Vec<Outcome> {
         let mut out = self.to_each_session(account, Kind::Abort).await;
-        let now = unix(SystemTime::now());
+        let now = self.clock.now();
         for o in &mut out {
             let agreed = o.result_code == Some(result::SUCCESS);
             o.ended = Some(agreed && self.engine.end_session(&o.session_id, now));

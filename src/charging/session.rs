@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use super::gateway::Gateway;
 
+use crate::model::RateCode;
 use crate::model::{Allowance, UnixTime};
-use crate::resolver::serving_network::RateCode;
 use crate::resolver::Subscriber;
 
 /// Answers kept per session for retransmissions.

@@ -15,6 +15,10 @@ use serde::Serialize;
 use crate::inventory::usage::FupEvent;
 use crate::model::{UnixTime, Used};
 
+/// The `mode` of xDRs written while a proxy answers locally (no upstream
+/// answers); the journal replays these to the upstream OCS later.
+pub const LOCAL: &str = "local";
+
 /// One record per rated Used-Service-Unit (or direct debit).
 #[derive(Debug, Clone, Serialize)]
 pub struct Xdr {
@@ -82,7 +86,7 @@ pub struct Replay {
 
 /// `YYYYMMDD` of a Unix time, UTC.
 pub fn day(unix: i64) -> String {
-    crate::diameter::dump::rfc3339(unix)[..10].replace('-', "")
+    crate::model::rfc3339(unix)[..10].replace('-', "")
 }
 
 /// Rotates xDR files by size and by UTC day.

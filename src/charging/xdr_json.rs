@@ -6,6 +6,7 @@
 use std::io::Write;
 
 use super::xdr::Xdr;
+use crate::model::Used;
 
 /// A JSON string, escaped as RFC 8259 requires.
 fn string(out: &mut Vec<u8>, s: &str) {
@@ -60,6 +61,22 @@ fn opt_display(out: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
 pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     out.extend_from_slice(b"{\"seq\":");
     uint(out, x.seq);
+    request(out, x);
+    usage(out, x);
+    if let Some(u) = &x.used_after {
+        used_after(out, u);
+    }
+    if let Some(f) = &x.fup {
+        out.extend_from_slice(b",\"fup\":");
+        // Once per account and bundle: the generic path is fine here.
+        let _ = serde_json::to_writer(&mut *out, f);
+    }
+    proxy(out, x);
+    out.push(b'}');
+}
+
+/// What was charged for whom: the request, the subscriber, the network.
+fn request(out: &mut Vec<u8>, x: &Xdr) {
     out.extend_from_slice(b",\"time\":");
     out.extend_from_slice(itoa::Buffer::new().format(x.time).as_bytes());
     out.extend_from_slice(b",\"session_id\":");
@@ -88,6 +105,10 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     opt_uint(out, x.rating_group.map(u64::from));
     out.extend_from_slice(b",\"service_identifier\":");
     opt_uint(out, x.service_identifier.map(u64::from));
+}
+
+/// The units used and what they consumed and cost.
+fn usage(out: &mut Vec<u8>, x: &Xdr) {
     if let Some(r) = x.reporting_reason {
         out.extend_from_slice(b",\"reporting_reason\":");
         out.extend_from_slice(itoa::Buffer::new().format(r).as_bytes());
@@ -116,27 +137,28 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
     opt_display(out, x.cost_reporting);
     out.extend_from_slice(b",\"reporting_currency\":");
     string(out, &x.reporting_currency);
-    if let Some(u) = &x.used_after {
-        out.extend_from_slice(b",\"used_after\":{\"data_octets\":");
-        uint(out, u.data_octets);
-        out.extend_from_slice(b",\"voice_seconds\":");
-        uint(out, u.voice_seconds);
-        out.extend_from_slice(b",\"sms\":");
-        uint(out, u.sms);
-        out.extend_from_slice(if u.fup_crossed {
-            b",\"fup_crossed\":true"
-        } else {
-            b",\"fup_crossed\":false"
-        });
-        out.extend_from_slice(b",\"period\":");
-        uint(out, u.period);
-        out.push(b'}');
-    }
-    if let Some(f) = &x.fup {
-        out.extend_from_slice(b",\"fup\":");
-        // Once per account and bundle: the generic path is fine here.
-        let _ = serde_json::to_writer(&mut *out, f);
-    }
+}
+
+/// The account's totals after this usage.
+fn used_after(out: &mut Vec<u8>, u: &Used) {
+    out.extend_from_slice(b",\"used_after\":{\"data_octets\":");
+    uint(out, u.data_octets);
+    out.extend_from_slice(b",\"voice_seconds\":");
+    uint(out, u.voice_seconds);
+    out.extend_from_slice(b",\"sms\":");
+    uint(out, u.sms);
+    out.extend_from_slice(if u.fup_crossed {
+        b",\"fup_crossed\":true"
+    } else {
+        b",\"fup_crossed\":false"
+    });
+    out.extend_from_slice(b",\"period\":");
+    uint(out, u.period);
+    out.push(b'}');
+}
+
+/// Proxy mode: how the request went upstream and what the OCS answered.
+fn proxy(out: &mut Vec<u8>, x: &Xdr) {
     if let Some(m) = x.mode {
         out.extend_from_slice(b",\"mode\":");
         string(out, m);
@@ -149,7 +171,6 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
         out.extend_from_slice(b",\"upstream_result\":");
         uint(out, r.into());
     }
-    out.push(b'}');
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use clap::{ArgGroup, Subcommand};
 use serde_json::{json, Value};
 
 use super::{error_text, mode, Mode, Target};
-use crate::api::{account_json, period_json, swap_json, ApiError};
 use crate::inventory::InventoryError;
+use crate::views::{account_json, inventory_error, period_json, swap_json};
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -48,9 +48,8 @@ pub enum AccountCommand {
 
 /// An error from the store, as the API would have answered it.
 fn direct(what: &str, e: InventoryError) -> anyhow::Error {
-    let e = ApiError::from(e);
-    let (status, body) = e.parts();
-    anyhow::anyhow!(error_text(what, status, body))
+    let (status, body) = inventory_error(e);
+    anyhow::anyhow!(error_text(what, status, &body))
 }
 
 pub fn account(t: &Target, cmd: AccountCommand) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 //! `gyro audit imsi IMSI [--at T]`: who held an IMSI at an instant, or its
-//! whole holding history (#1.12), on the store or through `--api`.
+//! whole holding history, on the store or through `--api`.
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -23,10 +23,8 @@ pub fn audit(t: &Target, cmd: AuditCommand) -> anyhow::Result<()> {
     let v: Value = match (mode(t)?, at) {
         (Mode::Direct(inv, _), None) => json!(inv.audit_imsi(&imsi)?),
         (Mode::Direct(inv, _), Some(at)) => {
-            let t =
-                time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
-                    .map_err(|e| anyhow::anyhow!("--at: '{at}' is not an RFC 3339 time: {e}"))?;
-            match inv.audit_imsi_at(&imsi, t.unix_timestamp())? {
+            let t = crate::model::parse_rfc3339(&at).map_err(|e| anyhow::anyhow!("--at: {e}"))?;
+            match inv.audit_imsi_at(&imsi, t)? {
                 Ok(v) => v,
                 Err(n) => bail!("{}", n.message),
             }

@@ -1,5 +1,5 @@
 //! `gyro batch set|remove` and `gyro pool set`: recycling and end of life
-//! (#1.10, #1.11), on the store or through `--api`, with the API's errors.
+//! of IMSI batches, on the store or through `--api`, with the API's errors.
 
 use clap::{ArgAction, Subcommand};
 use serde_json::{json, Value};

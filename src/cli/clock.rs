@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::{mode, Mode, Target};
-use crate::diameter::dump::rfc3339;
+use crate::model::rfc3339;
 
 #[derive(Subcommand)]
 pub enum ClockCommand {
@@ -36,14 +36,8 @@ pub fn clock(t: &Target, cmd: ClockCommand) -> anyhow::Result<()> {
                     if !cfg.node.test_clock {
                         bail!("clock set: the node clock is not a test clock (set node.test_clock = true)");
                     }
-                    let at = time::OffsetDateTime::parse(
-                        &time,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .map_err(|e| {
-                        anyhow::anyhow!("clock set: '{time}' is not an RFC 3339 time: {e}")
-                    })?
-                    .unix_timestamp();
+                    let at = crate::model::parse_rfc3339(&time)
+                        .map_err(|e| anyhow::anyhow!("clock set: {e}"))?;
                     let now = inv
                         .clock()
                         .advance_to(at)

@@ -1,6 +1,5 @@
 //! `gyro profiles generate|orders|order|cancel|input|ingest|perso`: eSIM
-//! profile orders (#14), on the store or through `--api`, like
-//! `gyro inventory`.
+//! profile orders, on the store or through `--api`, like `gyro inventory`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +9,12 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::{mode, Mode, Target};
-use crate::api::orders::{order_json, rule_options};
 use crate::config::Config;
 use crate::inventory::orders::OrderRequest;
 use crate::inventory::Inventory;
 use crate::profilegen::desk::{DeskError, OrderDesk};
+use crate::profilegen::rules::rule_options;
+use crate::views::order_json;
 
 #[derive(Subcommand)]
 pub enum ProfilesCommand {

@@ -1,147 +1,75 @@
-//! `[events]` and `[[events.webhook]]`: where provisioning events are
-//! delivered, how hard gyro tries, and how long delivered ones are kept.
+//! `[events]` and `[[events.webhook]]`: the checks that name the file and
+//! key at fault. The settings themselves are the events module's.
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::{ConfigError, HumaneDuration};
+use super::ConfigError;
+use crate::events::EventsSettings;
 use crate::model::event::EventType;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EventsSection {
-    /// Attempts per hook before an event is dead-lettered.
-    pub max_attempts: u32,
-    /// An event older than this when an attempt fails is dead-lettered.
-    pub max_age: HumaneDuration,
-    /// Delivered events are removed from the outbox after this.
-    pub keep_delivered: HumaneDuration,
-    /// The first retry waits about this long; each next one twice as long.
-    pub backoff_initial: HumaneDuration,
-    pub backoff_max: HumaneDuration,
-    /// Idle connections to receivers are closed after this: shorter than
-    /// the 60 s after which load balancers and proxies drop them silently.
-    pub idle_timeout: HumaneDuration,
-    pub webhook: Vec<WebhookSection>,
-}
-
-impl Default for EventsSection {
-    fn default() -> Self {
-        EventsSection {
-            max_attempts: 12,
-            max_age: HumaneDuration(Duration::from_secs(86_400)),
-            keep_delivered: HumaneDuration(Duration::from_secs(7 * 86_400)),
-            backoff_initial: HumaneDuration(Duration::from_secs(1)),
-            backoff_max: HumaneDuration(Duration::from_secs(300)),
-            idle_timeout: HumaneDuration(Duration::from_secs(30)),
-            webhook: vec![],
+/// Checks `[events]`; an error names the file and the key at fault.
+pub(super) fn validate(s: &EventsSettings, file: &str) -> Result<(), ConfigError> {
+    let bad = |field: String, message: String| ConfigError::Field {
+        file: file.to_string(),
+        field,
+        message,
+    };
+    if s.max_attempts == 0 {
+        return Err(bad(
+            "events.max_attempts".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    if s.backoff_initial.0.is_zero() || s.backoff_max.0 < s.backoff_initial.0 {
+        return Err(bad(
+            "events.backoff_max".into(),
+            "backoff_initial must be above 0 and at most backoff_max".into(),
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, h) in s.webhook.iter().enumerate() {
+        let at = |key: &str| format!("events.webhook[{i}].{key}");
+        let name_ok = !h.name.is_empty()
+            && h.name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if !name_ok {
+            return Err(bad(at("name"), "letters, digits, '-' and '_' only".into()));
         }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSection {
-    pub name: String,
-    pub url: String,
-    /// HMAC-SHA256 key of `X-Gyro-Signature-256`.
-    pub secret: String,
-    /// Event types this hook receives; `"*"` for all.
-    #[serde(default = "all")]
-    pub events: Vec<String>,
-    /// PINs, PUKs and Ki/OPc ciphertext go only to hooks that set this.
-    #[serde(default)]
-    pub include_secrets: bool,
-    /// Per attempt, from connecting to the end of the answer.
-    #[serde(default = "ten_seconds")]
-    pub timeout: HumaneDuration,
-    /// Attempts in flight at once to this hook.
-    #[serde(default = "four")]
-    pub concurrency: usize,
-}
-
-fn all() -> Vec<String> {
-    vec!["*".into()]
-}
-fn ten_seconds() -> HumaneDuration {
-    HumaneDuration(Duration::from_secs(10))
-}
-fn four() -> usize {
-    4
-}
-
-impl WebhookSection {
-    /// Whether this hook receives events of type `t`.
-    pub fn wants(&self, t: EventType) -> bool {
-        self.events.iter().any(|e| e == "*" || e == t.name())
-    }
-}
-
-impl EventsSection {
-    pub(super) fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |field: String, message: String| ConfigError::Field {
-            file: file.to_string(),
-            field,
-            message,
-        };
-        if self.max_attempts == 0 {
+        if !names.insert(h.name.as_str()) {
+            return Err(bad(at("name"), format!("'{}' is used twice", h.name)));
+        }
+        match reqwest::Url::parse(&h.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            Ok(_) => return Err(bad(at("url"), format!("'{}' is not an http(s) URL", h.url))),
+            Err(e) => return Err(bad(at("url"), format!("'{}': {e}", h.url))),
+        }
+        if h.secret.is_empty() {
+            return Err(bad(at("secret"), "must not be empty".into()));
+        }
+        if h.events.is_empty() {
             return Err(bad(
-                "events.max_attempts".into(),
-                "must be at least 1".into(),
+                at("events"),
+                "lists no event type (\"*\" for all)".into(),
             ));
         }
-        if self.backoff_initial.0.is_zero() || self.backoff_max.0 < self.backoff_initial.0 {
-            return Err(bad(
-                "events.backoff_max".into(),
-                "backoff_initial must be above 0 and at most backoff_max".into(),
-            ));
-        }
-        let mut names = std::collections::HashSet::new();
-        for (i, h) in self.webhook.iter().enumerate() {
-            let at = |key: &str| format!("events.webhook[{i}].{key}");
-            let name_ok = !h.name.is_empty()
-                && h.name
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-            if !name_ok {
-                return Err(bad(at("name"), "letters, digits, '-' and '_' only".into()));
-            }
-            if !names.insert(h.name.as_str()) {
-                return Err(bad(at("name"), format!("'{}' is used twice", h.name)));
-            }
-            match reqwest::Url::parse(&h.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-                Ok(_) => return Err(bad(at("url"), format!("'{}' is not an http(s) URL", h.url))),
-                Err(e) => return Err(bad(at("url"), format!("'{}': {e}", h.url))),
-            }
-            if h.secret.is_empty() {
-                return Err(bad(at("secret"), "must not be empty".into()));
-            }
-            if h.events.is_empty() {
+        for e in &h.events {
+            if e != "*" && EventType::parse(e).is_none() {
+                let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
                 return Err(bad(
                     at("events"),
-                    "lists no event type (\"*\" for all)".into(),
-                ));
-            }
-            for e in &h.events {
-                if e != "*" && EventType::parse(e).is_none() {
-                    let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
-                    return Err(bad(
-                        at("events"),
-                        format!("unknown event type '{e}' (known: {})", known.join(", ")),
-                    ));
-                }
-            }
-            if h.timeout.0 < Duration::from_millis(100) || h.concurrency == 0 {
-                return Err(bad(
-                    at("timeout"),
-                    "timeout must be at least 100ms and concurrency at least 1".into(),
+                    format!("unknown event type '{e}' (known: {})", known.join(", ")),
                 ));
             }
         }
-        Ok(())
+        if h.timeout.0 < Duration::from_millis(100) || h.concurrency == 0 {
+            return Err(bad(
+                at("timeout"),
+                "timeout must be at least 100ms and concurrency at least 1".into(),
+            ));
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

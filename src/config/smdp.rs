@@ -1,137 +1,47 @@
-//! `[smdp]`: where gyro exchanges SM-DP+ files over sFTP (issue #14). The
-//! section's absence means no sFTP at all; present, every key that says where
-//! to connect and how to authenticate is required.
+//! `[smdp]`: the checks that name the file and key at fault. The settings
+//! themselves (where the sFTP exchange with the SM-DP+ connects, and its
+//! folders) are the SM-DP+ module's.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use super::ConfigError;
+pub use crate::smdp::SmdpSettings as SmdpSection;
+use crate::smdp::SmdpSettings;
 
-use super::{ConfigError, HumaneDuration};
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmdpSection {
-    /// `sftp://USER@HOST[:PORT]`, port 22 when absent.
-    pub sftp_url: String,
-    /// OpenSSH private key file (no passphrase): ed25519, ECDSA or RSA.
-    pub sftp_key: PathBuf,
-    /// OpenSSH known_hosts file; a host key it does not list is refused.
-    pub known_hosts: PathBuf,
-    /// Remote folder input files are uploaded to.
-    pub input_dir: String,
-    /// Remote folder polled for the SM-DP+'s output files.
-    pub output_dir: String,
-    #[serde(default = "thirty_seconds")]
-    pub poll: HumaneDuration,
-    /// Local folder Perso files are copied to; unset, they are not kept.
-    #[serde(default)]
-    pub perso_dir: Option<PathBuf>,
-}
-
-fn thirty_seconds() -> HumaneDuration {
-    HumaneDuration(Duration::from_secs(30))
-}
-
-/// The parts of `sftp_url` a connection needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SftpTarget {
-    pub user: String,
-    /// Without the brackets of an IPv6 literal.
-    pub host: String,
-    pub port: u16,
-}
-
-impl SftpTarget {
-    /// `host:port`, or `[host]:port` the way known_hosts writes a port
-    /// other than 22 (and an IPv6 literal).
-    pub fn host_port(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
+/// Checks `[smdp]`; an error names the file and the key at fault.
+pub(super) fn validate(s: &SmdpSettings, file: &str) -> Result<(), ConfigError> {
+    let bad = |field: &str, message: String| ConfigError::Field {
+        file: file.to_string(),
+        field: format!("smdp.{field}"),
+        message,
+    };
+    s.target().map_err(|m| bad("sftp_url", m))?;
+    for (field, path) in [("sftp_key", &s.sftp_key), ("known_hosts", &s.known_hosts)] {
+        if path.as_os_str().is_empty() {
+            return Err(bad(field, "must name a file".into()));
         }
     }
-}
-
-impl SmdpSection {
-    /// `sftp_url` taken apart; the error says what is wrong with it.
-    pub fn target(&self) -> Result<SftpTarget, String> {
-        let url = &self.sftp_url;
-        let u = reqwest::Url::parse(url).map_err(|e| format!("'{url}': {e}"))?;
-        if u.scheme() != "sftp" {
-            return Err(format!("'{url}' is not an sftp:// URL"));
+    for (field, dir) in [("input_dir", &s.input_dir), ("output_dir", &s.output_dir)] {
+        if dir.trim().is_empty() {
+            return Err(bad(field, "must name a remote folder".into()));
         }
-        if u.username().is_empty() {
-            return Err(format!("'{url}' names no user (sftp://USER@HOST:PORT)"));
-        }
-        if u.password().is_some() {
-            return Err(format!(
-                "'{url}' carries a password: gyro logs in with smdp.sftp_key only"
-            ));
-        }
-        let host = u.host_str().unwrap_or_default();
-        if host.is_empty() {
-            return Err(format!("'{url}' names no host"));
-        }
-        if u.port() == Some(0) {
-            return Err(format!("'{url}': port 0 is not a port"));
-        }
-        if !matches!(u.path(), "" | "/") || u.query().is_some() || u.fragment().is_some() {
-            return Err(format!(
-                "'{url}' has a path or query: folders go in smdp.input_dir and smdp.output_dir"
-            ));
-        }
-        Ok(SftpTarget {
-            user: u.username().to_string(),
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-            port: u.port().unwrap_or(22),
-        })
     }
-
-    pub(super) fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |field: &str, message: String| ConfigError::Field {
-            file: file.to_string(),
-            field: format!("smdp.{field}"),
-            message,
-        };
-        self.target().map_err(|m| bad("sftp_url", m))?;
-        for (field, path) in [
-            ("sftp_key", &self.sftp_key),
-            ("known_hosts", &self.known_hosts),
-        ] {
-            if path.as_os_str().is_empty() {
-                return Err(bad(field, "must name a file".into()));
-            }
-        }
-        for (field, dir) in [
-            ("input_dir", &self.input_dir),
-            ("output_dir", &self.output_dir),
-        ] {
-            if dir.trim().is_empty() {
-                return Err(bad(field, "must name a remote folder".into()));
-            }
-        }
-        if self.input_dir.trim_end_matches('/') == self.output_dir.trim_end_matches('/') {
-            return Err(bad(
-                "output_dir",
-                "must differ from input_dir: gyro would read back its own input files".into(),
-            ));
-        }
-        if self.poll.0 < Duration::from_secs(1) {
-            return Err(bad("poll", "must be at least 1s".into()));
-        }
-        if matches!(&self.perso_dir, Some(p) if p.as_os_str().is_empty()) {
-            return Err(bad(
-                "perso_dir",
-                "must name a folder (or be left out)".into(),
-            ));
-        }
-        Ok(())
+    if s.input_dir.trim_end_matches('/') == s.output_dir.trim_end_matches('/') {
+        return Err(bad(
+            "output_dir",
+            "must differ from input_dir: gyro would read back its own input files".into(),
+        ));
     }
+    if s.poll.0 < Duration::from_secs(1) {
+        return Err(bad("poll", "must be at least 1s".into()));
+    }
+    if matches!(&s.perso_dir, Some(p) if p.as_os_str().is_empty()) {
+        return Err(bad(
+            "perso_dir",
+            "must name a folder (or be left out)".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 
 use super::schedule::{HookQueue, Outcome, Policy, Verdict};
 use super::wire;
-use crate::config::events::{EventsSection, WebhookSection};
-use crate::inventory::ops::now_unix;
+use super::{EventsSettings, WebhookSettings};
 use crate::inventory::outbox::{Delivery, DeliveryState};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::event::Event;
+use crate::model::UnixTime;
 
 /// Events held in memory per hook; more wait in the store until these go.
 const WINDOW: usize = 10_000;
@@ -31,7 +31,7 @@ struct Attempt {
 
 struct Loop {
     inventory: Arc<Inventory>,
-    hook: WebhookSection,
+    hook: WebhookSettings,
     client: reqwest::Client,
     queue: HookQueue,
     /// Bodies of the queued events, as this hook receives them.
@@ -45,8 +45,8 @@ struct Loop {
 
 pub(super) fn spawn(
     inventory: Arc<Inventory>,
-    cfg: &EventsSection,
-    hook: WebhookSection,
+    cfg: &EventsSettings,
+    hook: WebhookSettings,
     retries: mpsc::UnboundedReceiver<u64>,
 ) {
     let policy = Policy {
@@ -97,6 +97,11 @@ pub(super) fn spawn(
 }
 
 impl Loop {
+    /// The node's time, as events and their deliveries are stamped.
+    fn now(&self) -> UnixTime {
+        self.inventory.now()
+    }
+
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -118,13 +123,19 @@ impl Loop {
             let now = self.now_ms();
             while let Some(id) = self.queue.poll_send(now) {
                 let body = self.bodies.get(&id).cloned().unwrap_or_default();
-                in_flight.push(attempt(self.client.clone(), self.hook.clone(), id, body));
+                in_flight.push(attempt(
+                    self.client.clone(),
+                    self.hook.clone(),
+                    id,
+                    body,
+                    self.now(),
+                ));
             }
             metrics::gauge!("gyro_events_pending", &labels).set(self.queue.len() as f64);
             let lag = self
                 .queue
                 .oldest_created_at()
-                .map_or(0, |t| (now_unix() - t).max(0));
+                .map_or(0, |t| (self.now() - t).max(0));
             metrics::gauge!("gyro_events_delivery_lag_seconds", &labels).set(lag as f64);
             let wait = self
                 .queue
@@ -188,7 +199,7 @@ impl Loop {
             a.id,
             a.outcome.clone(),
             self.now_ms(),
-            now_unix(),
+            self.now(),
             rand::random(),
         );
         let Some(verdict) = verdict else {
@@ -222,7 +233,7 @@ impl Loop {
         let d = Delivery {
             state,
             attempts,
-            last_attempt_at: now_unix(),
+            last_attempt_at: self.now(),
             status: a.status,
             error: a.error,
         };
@@ -244,16 +255,17 @@ impl Loop {
 /// One signed POST of `body`.
 async fn attempt(
     client: reqwest::Client,
-    hook: WebhookSection,
+    hook: WebhookSettings,
     id: u64,
     body: bytes::Bytes,
+    now: UnixTime,
 ) -> Attempt {
     let signature = wire::signature(&hook.secret, &body);
     let sent = client
         .post(&hook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("Webhook-Id", id.to_string())
-        .header("Webhook-Timestamp", now_unix().to_string())
+        .header("Webhook-Timestamp", now.to_string())
         .header("X-Gyro-Signature-256", signature)
         .body(body)
         .send()

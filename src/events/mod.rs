@@ -9,16 +9,17 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::config::events::{EventsSection, WebhookSection};
 use crate::inventory::outbox::{Delivery, DeliveryState};
-use crate::inventory::{Inventory, InventoryError};
+use crate::inventory::{Conflict, Inventory, InventoryError};
 use crate::model::event::Event;
 use crate::model::UnixTime;
 
 mod deliver;
 pub mod schedule;
+mod settings;
 mod wire;
 
+pub use settings::{EventsSettings, WebhookSettings};
 pub use wire::{envelope, signature};
 
 /// Where an event stands over all the hooks that want it.
@@ -54,13 +55,13 @@ impl EventState {
 /// loop for retries.
 pub struct Events {
     inventory: Arc<Inventory>,
-    config: EventsSection,
+    config: EventsSettings,
     retries: Vec<mpsc::UnboundedSender<u64>>,
 }
 
 impl Events {
     /// The events of a store, without delivery (the CLI on a store).
-    pub fn offline(inventory: Arc<Inventory>, config: EventsSection) -> Events {
+    pub fn offline(inventory: Arc<Inventory>, config: EventsSettings) -> Events {
         Events {
             inventory,
             config,
@@ -70,7 +71,7 @@ impl Events {
 
     /// Starts a delivery loop per hook and the compaction, on the current
     /// tokio runtime.
-    pub fn start(inventory: Arc<Inventory>, config: EventsSection) -> Arc<Events> {
+    pub fn start(inventory: Arc<Inventory>, config: EventsSettings) -> Arc<Events> {
         let mut retries = vec![];
         for hook in &config.webhook {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -88,10 +89,10 @@ impl Events {
             loop {
                 every.tick().await;
                 let e = e.clone();
-                let r = tokio::task::spawn_blocking(move || {
-                    e.compact(crate::inventory::ops::now_unix())
-                })
-                .await;
+                // Retention is real time: a test clock jumping months ahead
+                // must not purge events that have yet to be read.
+                let wall = e.inventory.clock().wall_now();
+                let r = tokio::task::spawn_blocking(move || e.compact(wall)).await;
                 match r {
                     Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "delivered events compacted"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "event compaction failed"),
@@ -102,7 +103,7 @@ impl Events {
         events
     }
 
-    fn hooks_for<'a>(&'a self, e: &'a Event) -> impl Iterator<Item = &'a WebhookSection> + 'a {
+    fn hooks_for<'a>(&'a self, e: &'a Event) -> impl Iterator<Item = &'a WebhookSettings> + 'a {
         self.config.webhook.iter().filter(|h| h.wants(e.event_type))
     }
 
@@ -129,7 +130,7 @@ impl Events {
                 "hook": h.name,
                 "state": hook_state,
                 "attempts": d.map_or(0, |d| d.attempts),
-                "last_attempt_at": d.map(|d| crate::diameter::dump::rfc3339(d.last_attempt_at)),
+                "last_attempt_at": d.map(|d| crate::model::rfc3339(d.last_attempt_at)),
                 "status": d.and_then(|d| d.status),
                 "error": d.and_then(|d| d.error.clone()),
             }));
@@ -173,13 +174,11 @@ impl Events {
     }
 
     /// Starts a dead-lettered event again at every hook that gave up on it;
-    /// the hooks, or a Conflict when none had.
+    /// the hooks, or a conflict when none had.
     pub fn retry(&self, id: u64) -> Result<Vec<String>, InventoryError> {
         let hooks = self.inventory.retry_event(id)?;
         if hooks.is_empty() {
-            return Err(InventoryError::Conflict(format!(
-                "event {id} is not dead-lettered at any hook"
-            )));
+            return Err(Conflict::NotDeadLettered { event: id }.into());
         }
         for (h, tx) in self.config.webhook.iter().zip(&self.retries) {
             if hooks.contains(&h.name) {

@@ -10,7 +10,7 @@ pub fn envelope_value(e: &Event, include_secrets: bool) -> Value {
     json!({
         "event_id": e.event_id,
         "event_type": e.event_type.name(),
-        "created_at": crate::diameter::dump::rfc3339(e.created_at),
+        "created_at": crate::model::rfc3339(e.created_at),
         "account": e.account,
         "variables": if include_secrets { e.variables.clone() } else { e.public_variables() },
     })

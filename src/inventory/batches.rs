@@ -1,12 +1,12 @@
-//! Recycling and end of life (#1.10, #1.11): an IMSI batch's flags, an eSIM
+//! Recycling and end of life: an IMSI batch's flags, an eSIM
 //! pool's `recycle`, and the removal of a batch whose IMSIs are all spent.
 //! Each change is one batch with its audit record, like every other write.
 
 use serde::Serialize;
 
 use super::compact::{view, ImsiW};
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{decode, StorageExt, WriteBatch};
+use super::{invalid, Inventory, InventoryError};
 use crate::model::event;
 use crate::model::lifecycle::ImsiHolding;
 use crate::model::*;
@@ -53,15 +53,6 @@ impl Inventory {
             })
     }
 
-    pub fn pool(&self, name: &str) -> Result<EsimPool, InventoryError> {
-        self.store
-            .get(&format!("pool/{name}"))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "pool",
-                id: name.into(),
-            })
-    }
-
     /// Every IMSI of `batch`, in key order. The store keeps no IMSIs by
     /// batch: this is one pass over all of them, which decodes only the
     /// batch's own (admin operations, not the charging path).
@@ -81,8 +72,8 @@ impl Inventory {
     }
 
     /// `PATCH /batches/{name}`. Setting `end_of_life` also retires every
-    /// available IMSI of the batch at once (#1.11: "end-of-life for unused
-    /// IMSIs"); those in profiles or on hold follow when their hold ends.
+    /// available IMSI of the batch at once (unused IMSIs reach their end of
+    /// life now); those in profiles or on hold follow when their hold ends.
     pub fn set_batch_flags(
         &self,
         actor: &str,

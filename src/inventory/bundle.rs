@@ -1,11 +1,11 @@
-//! Bundle change (#1.7, #2.7): an account moves to another product on the
-//! eSIM it has, when that eSIM can serve the product; otherwise the answer
-//! is that an eSIM swap (`swap`) is required, and nothing changes.
+//! Bundle change: an account moves to another product on the eSIM it has,
+//! when that eSIM can serve the product; otherwise the answer is that an
+//! eSIM swap (`esim_swap`) is required, and nothing changes.
 //!
 //! The eSIM serves a product when (first match wins):
 //! - its profile's pool lists the product;
 //! - an IMSI on hold for the subscriber was held from a dynamic pool that
-//!   lists it: an OTA IMSI swap (#2.5) can bring it back onto the eSIM;
+//!   lists it: an OTA IMSI swap can bring it back onto the eSIM;
 //! - a dynamic pool lists it, has IMSIs waiting, and also lists a product of
 //!   the profile's pool: its IMSIs are meant for eSIMs like this one.
 //!
@@ -17,10 +17,12 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::history::Holder;
-use super::lifecycle::{Effect, PeriodStart};
-use super::ops::{Inventory, InventoryError, Stock};
+use super::audit::history::Holder;
+use super::lifecycle::Effect;
+use super::periods::PeriodStart;
+use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
+use super::{ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin};
 use crate::model::*;
 
@@ -59,14 +61,20 @@ impl Inventory {
         let next = self.product_record(product)?;
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: its bundle cannot change"
-            )));
+            let refused = ClosedRefusal::ChangeBundle;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         if a.product == product {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} already runs on '{product}': renew it instead"
-            )));
+            let product = product.into();
+            return Err(Conflict::SameBundle {
+                account: id,
+                product,
+            }
+            .into());
         }
         let profile = match a.profile.as_deref() {
             Some(iccid) => self.profile(iccid)?,
@@ -172,3 +180,6 @@ impl Inventory {
         Err(swap_required(product, why))
     }
 }
+
+#[cfg(test)]
+mod tests;

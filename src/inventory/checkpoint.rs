@@ -15,8 +15,9 @@ use std::io::{BufReader, BufWriter};
 use std::path::Path;
 use std::sync::atomic::Ordering::SeqCst;
 
-use super::ops::{Inventory, InventoryError, Stock};
+use super::stock::Stock;
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::{Account, Imsi, Profile};
 use crate::resolver::index::{digits_u64, ImsiStatus, Place};
 use crate::resolver::Index;

@@ -1,4 +1,4 @@
-//! eSIM swap (#1.7): the subscriber gets a new eSIM profile for a product,
+//! eSIM swap: the subscriber gets a new eSIM profile for a product,
 //! chosen as onboarding chooses one; the old profile is disposed (never
 //! reused) and its IMSIs go on hold for the subscriber. One batch holds
 //! the whole change with its SIM/Swap event, so the provisioning system
@@ -6,17 +6,18 @@
 
 use serde_json::json;
 
-use super::history::Holder;
-use super::lifecycle::{Effect, PeriodStart};
-use super::ops::{Inventory, InventoryError};
+use super::audit::history::Holder;
+use super::lifecycle::Effect;
+use super::periods::PeriodStart;
 use super::store::WriteBatch;
+use super::{ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event;
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin};
 use crate::model::*;
 
 /// A committed eSIM swap.
 #[derive(Debug, Clone)]
-pub struct Swap {
+pub struct EsimSwap {
     pub account: Account,
     /// The profile it had, now disposed (None: it had none).
     pub old_profile: Option<Profile>,
@@ -33,14 +34,17 @@ impl Inventory {
         actor: &str,
         id: u64,
         product: &str,
-    ) -> Result<(Swap, Vec<Effect>), InventoryError> {
+    ) -> Result<(EsimSwap, Vec<Effect>), InventoryError> {
         let mut stock = self.lock();
         let next = self.product_record(product)?;
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: its eSIM cannot be swapped"
-            )));
+            let refused = ClosedRefusal::EsimSwap;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         let (mut profile, sponsors) = self.pick_profile(&stock, product)?;
         let mut old = match a.profile.as_deref() {
@@ -64,7 +68,7 @@ impl Inventory {
             Some(o) => self.dispose_for_swap(&mut b, o, id, at)?,
             None => vec![],
         };
-        let mut drafts = vec![self.swap_event(&a, old.as_ref(), &profile)?];
+        let mut drafts = vec![self.sim_swap_event(&a, old.as_ref(), &profile)?];
         drafts.extend(self.stock_taken(&stock, &profile.pool, &sponsors, product, &mut b)?);
         let last = self.bundle_period(id)?;
         let start = PeriodStart {
@@ -95,7 +99,7 @@ impl Inventory {
             account: id,
             period: period.id,
         }];
-        let swap = Swap {
+        let swap = EsimSwap {
             account: a,
             old_profile: old,
             profile,
@@ -145,7 +149,7 @@ impl Inventory {
     }
 
     /// SIM/Swap: the old profile's IMSIs to remove, the new one's to create.
-    fn swap_event(
+    fn sim_swap_event(
         &self,
         a: &Account,
         old: Option<&Profile>,
@@ -159,3 +163,6 @@ impl Inventory {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt};
+use super::{Inventory, InventoryError};
 use crate::model::{Imsi, Profile, ProfileState};
 
 pub const PORTABILLING_COLUMNS: &[&str] = &[
@@ -29,7 +29,7 @@ impl Inventory {
     /// secrets (Ki/OPc ciphertext, PINs, PUKs): the caller decides where it goes.
     pub fn export_portabilling(&self, out: impl Write) -> Result<u64, InventoryError> {
         let mut w = csv::Writer::from_writer(out);
-        let io = |e: csv::Error| InventoryError::Conflict(format!("cannot write the export: {e}"));
+        let io = |e: csv::Error| InventoryError::Export(e.to_string());
         w.write_record(PORTABILLING_COLUMNS).map_err(io)?;
         let mut rows = 0;
         for r in self.store.scan_raw(b"profile/") {
@@ -73,7 +73,7 @@ impl Inventory {
             }
         }
         w.flush()
-            .map_err(|e| InventoryError::Conflict(format!("cannot write the export: {e}")))?;
+            .map_err(|e| InventoryError::Export(e.to_string()))?;
         Ok(rows)
     }
 }

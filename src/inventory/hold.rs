@@ -1,14 +1,15 @@
-//! IMSIs on hold (#1.10, #2.5): a hold starts when an IMSI leaves a profile
+//! IMSIs on hold: a hold starts when an IMSI leaves a profile
 //! (closure, eSIM swap, OTA swap) and ends when its timer fires, sending it
 //! where its origin and batch say. An IMSI held for its subscriber also gets
 //! a `heldfor/<account>/<imsi>` key, so that the subscriber's held IMSIs are
 //! found without scanning every hold; the IMSI record stays the truth, and
 //! a key whose IMSI moved on is ignored.
 
-use super::dynamic_index::put_imsi;
+use super::dynamic_pool::put_imsi;
 use super::lifecycle::Effect;
-use super::ops::{Inventory, InventoryError, Stock};
+use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding, Timer, TimerKind};
 use crate::model::*;
 
@@ -28,8 +29,9 @@ pub struct HeldImsi {
 
 impl Inventory {
     /// Puts an IMSI on hold from `at` for the days its MCC's policy says
-    /// (`reserved_for`: an IMSI kept for its subscriber, #2.5); with no
-    /// days it goes where a hold's end would send it at once.
+    /// (`reserved_for`: an IMSI kept for its subscriber, whom an OTA swap
+    /// may give it back to); with no days it goes where a hold's end would
+    /// send it at once.
     pub(crate) fn start_hold(
         &self,
         b: &mut WriteBatch,
@@ -77,9 +79,9 @@ impl Inventory {
     }
 
     /// Where an IMSI goes when its hold ends: end of life when its batch
-    /// is, back to the dynamic pool it came from (#2.8), available for new
+    /// is, back to the dynamic pool it came from, available for new
     /// profiles when both its batch recycles and the eSIM pool it came from
-    /// does (#1.10), and end of life otherwise: a batch or pool that does not
+    /// does, and end of life otherwise: a batch or pool that does not
     /// recycle never hands an IMSI out twice. The flags are read now, not at
     /// the hold's start, so that an operator may change them meanwhile.
     fn after_hold(&self, rec: &Imsi, origin: &HoldOrigin) -> Result<ImsiState, InventoryError> {

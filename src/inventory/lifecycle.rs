@@ -5,20 +5,14 @@
 //! ran it is deleted in the same batch. What lies beyond the store (the
 //! ledger's reset, RAR/ASR) comes back as `Effect`s for the caller.
 
-use super::history::Holder;
-use super::ops::{invalid, Inventory, InventoryError, Stock};
-use super::store::{StorageExt, WriteBatch};
+use super::audit::history::Holder;
+use super::periods::PeriodStart;
+use super::stock::Stock;
+use super::store::WriteBatch;
+use super::{invalid, ClosedRefusal, Conflict, Inventory, InventoryError};
 use crate::model::event::{self, EventDraft};
 use crate::model::lifecycle::{BundlePeriod, HoldOrigin, Timer, TimerKind};
 use crate::model::*;
-
-/// How a new bundle period starts: when, and what it keeps of the last.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeriodStart {
-    pub at: UnixTime,
-    pub auto_renew: bool,
-    pub renewals: u32,
-}
 
 /// What the rest of the node does after a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,73 +32,6 @@ pub enum Effect {
 }
 
 impl Inventory {
-    pub(crate) fn product_record(&self, name: &str) -> Result<Product, InventoryError> {
-        self.store
-            .get(&format!("product/{name}"))?
-            .ok_or_else(|| InventoryError::NotFound {
-                what: "product",
-                id: name.into(),
-            })
-    }
-
-    pub(crate) fn account_record(&self, id: u64) -> Result<Account, InventoryError> {
-        self.account(id)?.ok_or_else(|| InventoryError::NotFound {
-            what: "account",
-            id: id.to_string(),
-        })
-    }
-
-    /// Onboarding: the bundle runs from activation for one period.
-    pub(crate) fn start_first_period(
-        &self,
-        b: &mut WriteBatch,
-        a: &Account,
-    ) -> Result<(), InventoryError> {
-        let product = self.product_record(&a.product)?;
-        let first = PeriodStart {
-            at: a.created_at,
-            auto_renew: false,
-            renewals: 0,
-        };
-        self.start_period(b, a.id, &product, first)?;
-        Ok(())
-    }
-
-    /// A period of `product` for `account` from `start.at`, with the timer
-    /// that ends it, put in `b` (onboarding, renewal, bundle change, eSIM
-    /// swap). The ledger's reset is the caller's `Effect::PeriodStarted`.
-    pub(crate) fn start_period(
-        &self,
-        b: &mut WriteBatch,
-        account: u64,
-        product: &Product,
-        start: PeriodStart,
-    ) -> Result<BundlePeriod, InventoryError> {
-        let p = BundlePeriod {
-            id: self.store.next_id()? + 1,
-            account,
-            product: product.name.clone(),
-            start: start.at,
-            end: product.period.map(|d| start.at + d.secs()),
-            auto_renew: start.auto_renew,
-            renewals: start.renewals,
-        };
-        self.set_period(b, &p)?;
-        Ok(p)
-    }
-
-    fn set_period(&self, b: &mut WriteBatch, p: &BundlePeriod) -> Result<(), InventoryError> {
-        if let Some(end) = p.end {
-            let kind = TimerKind::BundleEnd {
-                account: p.account,
-                end,
-            };
-            self.schedule(b, &Timer { due: end, kind })?;
-        }
-        self.put_period(b, p);
-        Ok(())
-    }
-
     /// `POST /accounts/{id}/renew` (and automatic renewal): a new period
     /// from `at`; out of grace if in it. A closed account cannot renew.
     pub fn renew(
@@ -125,9 +52,12 @@ impl Inventory {
     ) -> Result<(BundlePeriod, Vec<Effect>), InventoryError> {
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is closed: it cannot renew"
-            )));
+            let refused = ClosedRefusal::Renew;
+            return Err(Conflict::AccountClosed {
+                account: id,
+                refused,
+            }
+            .into());
         }
         let product = self.product_record(&a.product)?;
         let old = self.bundle_period(id)?;
@@ -205,7 +135,8 @@ impl Inventory {
         Ok(p)
     }
 
-    /// `POST /accounts/{id}/close` (and the end of grace, #1.9).
+    /// `POST /accounts/{id}/close` (and the end of grace, which closes the
+    /// account the same way).
     pub fn close_account(&self, actor: &str, id: u64) -> Result<Vec<Effect>, InventoryError> {
         let _w = self.lock();
         self.close_at(actor, id, self.now(), WriteBatch::default())
@@ -220,9 +151,7 @@ impl Inventory {
     ) -> Result<Vec<Effect>, InventoryError> {
         let mut a = self.account_record(id)?;
         if a.status == AccountStatus::Closed {
-            return Err(InventoryError::Conflict(format!(
-                "account {id} is already closed"
-            )));
+            return Err(Conflict::AlreadyClosed { account: id }.into());
         }
         let before = serde_json::to_value(&a.status).ok();
         a.status = AccountStatus::Closed;
@@ -385,3 +314,6 @@ impl Inventory {
         Ok(vec![])
     }
 }
+
+#[cfg(test)]
+mod tests;

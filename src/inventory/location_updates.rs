@@ -1,4 +1,4 @@
-//! The store side of MVNE location webhooks (#15): a durable queue of "this
+//! The store side of the MVNE's location webhooks: a durable queue of "this
 //! profile was seen in MCC/MNC at T", one pending record per profile, and
 //! the event ids already taken in.
 //!
@@ -25,10 +25,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{StorageExt, StoreError};
+use super::{Inventory, InventoryError};
+use crate::model::ota::Located;
 use crate::model::UnixTime;
-use crate::ota::intake::Located;
 
 mod writer;
 

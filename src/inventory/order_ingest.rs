@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
 use super::LineError;
+use super::{Conflict, Inventory, InventoryError};
 use crate::model::order::*;
 use crate::model::*;
 
@@ -152,7 +152,8 @@ impl Inventory {
         let _w = self.lock();
         let mut order = self.order(id)?;
         if matches!(order.state, OrderState::Cancelled { .. }) {
-            return Err(InventoryError::Conflict(format!("order {id} is cancelled")));
+            let state = order.state.name();
+            return Err(Conflict::OrderClosed { order: id, state }.into());
         }
         let mut errors = vec![];
         let ours: std::collections::HashSet<&str> =

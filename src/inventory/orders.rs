@@ -1,4 +1,4 @@
-//! Profile orders (#14) in the store: creation reserves N×K IMSIs and takes
+//! Profile orders in the store: creation reserves N×K IMSIs and takes
 //! N never-reused ICCIDs in one commit with the order and its input file;
 //! cancelling gives the IMSIs back; the Standard file's profiles land in the
 //! pool in one commit; Perso rows are kept per ICCID. The files themselves
@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::compact::{view, ImsiW};
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{invalid, Conflict, Inventory, InventoryError};
 use crate::model::order::*;
 use crate::model::*;
 
@@ -226,9 +226,12 @@ impl Inventory {
         for (b, n) in need {
             let have = got.get(b).map_or(0, Vec::len);
             if have < n {
-                return Err(InventoryError::Conflict(format!(
-                    "batch '{b}' has {have} available IMSIs; the order needs {n}"
-                )));
+                return Err(Conflict::BatchShort {
+                    batch: b.into(),
+                    available: have,
+                    needed: n,
+                }
+                .into());
             }
         }
         for list in got.values_mut() {
@@ -254,10 +257,8 @@ impl Inventory {
         while out.len() < count {
             seq += 1;
             if seq >= limit {
-                return Err(InventoryError::Conflict(format!(
-                    "profiles.iccid_prefix {}: its {width}-digit serials are used up",
-                    s.iccid_prefix
-                )));
+                let prefix = s.iccid_prefix.clone();
+                return Err(Conflict::IccidSerialsUsedUp { prefix, width }.into());
             }
             let payload = format!("{}{seq:0width$}", s.iccid_prefix);
             let iccid = format!("{payload}{}", luhn_digit(&payload));
@@ -347,10 +348,8 @@ impl Inventory {
     pub(crate) fn open_order(&self, id: u64) -> Result<Order, InventoryError> {
         let order = self.order(id)?;
         if !order.state.is_open() {
-            return Err(InventoryError::Conflict(format!(
-                "order {id} is {}",
-                order.state
-            )));
+            let state = order.state.name();
+            return Err(Conflict::OrderClosed { order: id, state }.into());
         }
         Ok(order)
     }

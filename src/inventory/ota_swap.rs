@@ -1,23 +1,29 @@
-//! OTA IMSI swaps (#15) in the store: the three steps of a swap, each one
+//! OTA IMSI swaps in the store: the three steps of a swap, each one
 //! commit under the writers' lock. Ordering takes the new IMSI (from the
 //! subscriber's hold or a dynamic pool) into the profile's slot, beside the
 //! old one, so that both resolve while the SIM switches; confirming moves
 //! the slot to it and holds the old one for the subscriber; failing gives
 //! the new one back and changes nothing else. One swap per profile is in
 //! flight at a time (`swapopen/<iccid>`), and a taken IMSI is no longer in
-//! its pool or hold, so two decisions never take one IMSI.
+//! its pool or hold, so two decisions never take one IMSI. `records` reads
+//! the swaps back and keeps the location decisions beside them.
+
+mod records;
 
 use serde_json::json;
 
-use super::dynamic_index::put_imsi;
+use super::dynamic_pool::put_imsi;
 use super::hold::held_for_key;
-use super::ops::{Inventory, InventoryError, Stock};
-use super::ota_swap_records::{swap_by_key, swap_key};
+use super::stock::Stock;
 use super::store::{StorageExt, WriteBatch};
+use super::{Conflict, Inventory, InventoryError};
 use crate::model::event::{self, EventType};
 use crate::model::lifecycle::{HoldOrigin, ImsiHolding};
 use crate::model::ota::{ImsiSwap, SwapState};
 use crate::model::*;
+
+pub(super) use records::{entry_of_record, BUILT_KEY, SWAP, SWAP_BY};
+use records::{swap_by_key, swap_key};
 
 const SWAP_OPEN: &str = "swapopen/";
 
@@ -55,26 +61,22 @@ impl Inventory {
                 id: o.iccid.clone(),
             })?;
         let ProfileState::Assigned { account } = profile.state else {
-            return Err(InventoryError::Conflict(format!(
-                "profile {} is not assigned",
-                o.iccid
-            )));
+            let iccid = o.iccid.clone();
+            return Err(Conflict::ProfileNotAssigned { iccid }.into());
         };
-        if let Some(open) = self.store.get::<u64>(&format!("{SWAP_OPEN}{}", o.iccid))? {
-            return Err(InventoryError::Conflict(format!(
-                "profile {} has swap {open} in flight",
-                o.iccid
-            )));
+        if let Some(swap) = self.store.get::<u64>(&format!("{SWAP_OPEN}{}", o.iccid))? {
+            let iccid = o.iccid.clone();
+            return Err(Conflict::SwapInFlight { iccid, swap }.into());
         }
         let in_slot = profile.imsis.get(usize::from(o.slot).wrapping_sub(1));
         if in_slot != Some(&o.old_imsi) {
-            return Err(InventoryError::Conflict(format!(
-                "slot {} of profile {} holds {}, not {}",
-                o.slot,
-                o.iccid,
-                in_slot.map_or("nothing", String::as_str),
-                o.old_imsi
-            )));
+            return Err(Conflict::SlotMoved {
+                iccid: o.iccid.clone(),
+                slot: o.slot,
+                holds: in_slot.cloned(),
+                expected: o.old_imsi.clone(),
+            }
+            .into());
         }
         let mut b = WriteBatch::default();
         let mut rec = self.swap_source(&o.new, account, &mut b)?;
@@ -136,16 +138,17 @@ impl Inventory {
                     Some(r) if matches!(r.state, ImsiState::Hold { reserved_for: Some(a), .. } if a == account) => {
                         Ok(r)
                     }
-                    _ => Err(InventoryError::Conflict(format!(
-                        "IMSI {imsi} is no longer on hold for account {account}"
-                    ))),
+                    _ => Err(Conflict::NoLongerHeld {
+                        imsi: imsi.clone(),
+                        account,
+                    }
+                    .into()),
                 }
             }
             NewImsi::FromPool { pool, sponsor } => {
                 self.dynamic_imsi(pool, sponsor, b)?.ok_or_else(|| {
-                    InventoryError::Conflict(format!(
-                        "dynamic pool '{pool}' has no IMSI of sponsor '{sponsor}' left"
-                    ))
+                    let (pool, sponsor) = (pool.clone(), sponsor.clone());
+                    Conflict::DynamicPoolEmpty { pool, sponsor }.into()
                 })
             }
         }
@@ -171,9 +174,7 @@ impl Inventory {
         match &swap.state {
             SwapState::Ordered => {}
             SwapState::Confirmed { .. } => return Ok(swap),
-            SwapState::Failed { .. } => {
-                return Err(InventoryError::Conflict(format!("swap {id} has failed")))
-            }
+            SwapState::Failed { .. } => return Err(Conflict::SwapFailed { swap: id }.into()),
         }
         let at = self.now();
         let mut profile = self
@@ -381,3 +382,6 @@ impl Inventory {
         Ok(swap)
     }
 }
+
+#[cfg(test)]
+mod tests;

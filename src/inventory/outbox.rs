@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::event::{Event, EventDraft, ProfileImsi};
 use crate::model::{Sponsor, UnixTime};
 

@@ -8,8 +8,9 @@
 use std::sync::Mutex;
 
 use super::compact::{view, AccountStatusW, AccountW, ImsiStateW, ImsiW, ProfileStateW, ProfileW};
-use super::ops::{Inventory, InventoryError, Stock};
+use super::stock::Stock;
 use super::store::{decode, StoreError};
+use super::{Inventory, InventoryError};
 use crate::model::*;
 use crate::resolver::index::{
     digits_u64, iccid_key, AccountState, ImsiStatus, Place, ProfileStatus,

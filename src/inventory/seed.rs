@@ -1,15 +1,19 @@
-//! Loads a seed scenario (config/seed.toml) into an empty inventory through
+//! Loads a seed (config/seed.toml) into an empty inventory through
 //! the same operations an operator uses, so the seed obeys every rule.
+
+use std::collections::HashMap;
 
 use serde::Deserialize;
 
 use super::import::BatchSpec;
-use super::ops::{invalid, Inventory, InventoryError};
 use super::store::{StorageExt, WriteBatch};
+use super::{invalid, Inventory, InventoryError};
 use crate::model::*;
 
 pub const EMBEDDED: &str = include_str!("../../config/seed.toml");
 const SEEDED_KEY: &str = "meta/seeded";
+/// The actor the seed's changes are audited under.
+const SEED: &str = "seed";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,71 +119,15 @@ impl Inventory {
         if self.is_seeded()? {
             return Ok(false);
         }
-        let actor = "seed";
-        for s in &seed.sponsor {
-            self.define_sponsor(actor, s)?;
-        }
-        for p in &seed.product {
-            self.define_product(actor, p)?;
-        }
-        for p in &seed.pool {
-            self.define_pool(actor, p)?;
-        }
-        for p in &seed.dynamic_pool {
-            self.define_dynamic_pool(actor, p)?;
-        }
-        if let Some(h) = &seed.hold_policy {
-            self.set_hold_policy(actor, h)?;
-        }
-        let mut batches = std::collections::HashMap::new();
+        self.seed_catalogue(seed)?;
+        let mut batches = HashMap::new();
         for b in &seed.batch {
-            let imsis = generated_imsis(&b.first, b.count)?;
-            let csv = imsis.join("\n");
-            let spec = BatchSpec {
-                sponsor: &b.sponsor,
-                name: &b.name,
-                recycling: b.recycling,
-                end_of_life: b.end_of_life,
-            };
-            self.import_batch(
-                actor,
-                &spec,
-                &format!("{file} [[batch]] {}", b.name),
-                csv.as_bytes(),
-                &|_| {},
-            )?;
-            batches.insert(b.name.clone(), imsis.into_iter());
+            batches.insert(b.name.clone(), self.seed_batch(b, file)?.into_iter());
         }
         for p in &seed.profiles {
-            let mut csv = String::from("iccid,");
-            for i in 1..=p.batches.len() {
-                csv += &format!("imsi{i},");
-            }
-            csv += "ki,opc,pin1,puk1,pin2,puk2,transport_key_label\n";
-            for serial in p.first_serial..p.first_serial + p.count {
-                let payload = format!("{}{serial:08}", p.iccid_prefix);
-                let iccid = format!("{payload}{}", luhn_digit(&payload));
-                csv += &iccid;
-                csv.push(',');
-                for b in &p.batches {
-                    let next = batches.get_mut(b).and_then(|it| it.next()).ok_or_else(|| {
-                        invalid(
-                            "profiles.batches",
-                            format!("batch '{b}' has too few IMSIs for pool '{}'", p.pool),
-                        )
-                    })?;
-                    csv += &next;
-                    csv.push(',');
-                }
-                csv += &format!(
-                    "{},{},1111,11111111,2222,22222222,{}\n",
-                    demo_hex(&iccid, 1),
-                    demo_hex(&iccid, 2),
-                    p.transport_key_label
-                );
-            }
+            let csv = profiles_csv(p, &mut batches)?;
             self.import_profiles(
-                actor,
+                SEED,
                 &p.pool,
                 &format!("{file} [[profiles]] {}", p.pool),
                 csv.as_bytes(),
@@ -187,14 +135,91 @@ impl Inventory {
             )?;
         }
         for f in &seed.dynamic_fill {
-            self.fill_dynamic_pool(actor, &f.pool, &f.batch, f.count)?;
+            self.fill_dynamic_pool(SEED, &f.pool, &f.batch, f.count)?;
         }
         for a in &seed.account {
-            self.onboard(actor, &a.product, a.msisdn.as_deref())?;
+            self.onboard(SEED, &a.product, a.msisdn.as_deref())?;
         }
         let mut b = WriteBatch::default();
         b.put(SEEDED_KEY, &file.to_string());
         self.commit(b)?;
         Ok(true)
     }
+
+    /// The seed's sponsors, products, pools and hold policy.
+    fn seed_catalogue(&self, seed: &Seed) -> Result<(), InventoryError> {
+        for s in &seed.sponsor {
+            self.define_sponsor(SEED, s)?;
+        }
+        for p in &seed.product {
+            self.define_product(SEED, p)?;
+        }
+        for p in &seed.pool {
+            self.define_pool(SEED, p)?;
+        }
+        for p in &seed.dynamic_pool {
+            self.define_dynamic_pool(SEED, p)?;
+        }
+        if let Some(h) = &seed.hold_policy {
+            self.set_hold_policy(SEED, h)?;
+        }
+        Ok(())
+    }
+
+    /// Imports one `[[batch]]` of consecutive IMSIs; the IMSIs, in order.
+    fn seed_batch(&self, b: &SeedBatch, file: &str) -> Result<Vec<String>, InventoryError> {
+        let imsis = generated_imsis(&b.first, b.count)?;
+        let csv = imsis.join("\n");
+        let spec = BatchSpec {
+            sponsor: &b.sponsor,
+            name: &b.name,
+            recycling: b.recycling,
+            end_of_life: b.end_of_life,
+        };
+        self.import_batch(
+            SEED,
+            &spec,
+            &format!("{file} [[batch]] {}", b.name),
+            csv.as_bytes(),
+            &|_| {},
+        )?;
+        Ok(imsis)
+    }
+}
+
+/// A `[[profiles]]` entry as the CSV an operator would import: one row per
+/// profile, its IMSIs the next unused ones of its batches, its keys demo
+/// material.
+fn profiles_csv(
+    p: &SeedProfiles,
+    batches: &mut HashMap<String, std::vec::IntoIter<String>>,
+) -> Result<String, InventoryError> {
+    let mut csv = String::from("iccid,");
+    for i in 1..=p.batches.len() {
+        csv += &format!("imsi{i},");
+    }
+    csv += "ki,opc,pin1,puk1,pin2,puk2,transport_key_label\n";
+    for serial in p.first_serial..p.first_serial + p.count {
+        let payload = format!("{}{serial:08}", p.iccid_prefix);
+        let iccid = format!("{payload}{}", luhn_digit(&payload));
+        csv += &iccid;
+        csv.push(',');
+        for b in &p.batches {
+            let next = batches.get_mut(b).and_then(|it| it.next()).ok_or_else(|| {
+                invalid(
+                    "profiles.batches",
+                    format!("batch '{b}' has too few IMSIs for pool '{}'", p.pool),
+                )
+            })?;
+            csv += &next;
+            csv.push(',');
+        }
+        csv += &format!(
+            "{},{},1111,11111111,2222,22222222,{}\n",
+            demo_hex(&iccid, 1),
+            demo_hex(&iccid, 2),
+            p.transport_key_label
+        );
+    }
+    Ok(csv)
 }

@@ -1,173 +1,112 @@
-//! Stock levels: available eSIM profiles by sponsor and by product, and IMSIs
-//! waiting in dynamic pools, with alerts below a threshold.
+//! Stock: what the writers keep in memory beside the store (available
+//! profiles per pool, IMSIs waiting in dynamic pools), the levels reported
+//! from it (`report`), and the `Stock/Low` alerts when a level crosses
+//! below the threshold (`alert`).
 
-use std::collections::BTreeMap;
+mod alert;
+mod report;
 
-use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
-use super::ops::{Inventory, InventoryError};
+pub use report::{table, ImsiCounts, StockBy, StockLine};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StockLine {
-    pub name: String,
-    /// Available profiles (by sponsor: those holding one of its IMSIs).
-    pub available_profiles: u64,
-    /// IMSIs in dynamic pools (by sponsor: its IMSIs; by product: usable for it).
-    pub dynamic_imsis: u64,
-    /// Set when `available_profiles` is below the alert threshold.
-    pub alert: bool,
-    /// By sponsor: its IMSIs available for new profiles (fresh or
-    /// recycled), on hold after a closure or swap, and at end of life.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub imsis: Option<ImsiCounts>,
+use crate::model::{Imsi, Profile};
+
+/// What the writers keep in memory beside the store: available profiles per
+/// pool (with the sponsors in each) and IMSIs waiting in dynamic pools.
+#[derive(Default)]
+pub(crate) struct Stock {
+    /// pool → ICCID → sponsor ids of its IMSIs.
+    pub(crate) available: HashMap<String, BTreeMap<String, Vec<String>>>,
+    /// (dynamic pool, sponsor) → IMSIs in it.
+    pub(crate) dynamic: BTreeMap<(String, String), u64>,
+    /// sponsor → available profiles holding one of its IMSIs (what a
+    /// `Stock/Low` check reads at every onboarding).
+    by_sponsor: HashMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
-pub struct ImsiCounts {
-    pub available: u64,
-    pub on_hold: u64,
-    pub end_of_life: u64,
-    /// Taken by open profile orders.
-    pub reserved: u64,
+/// Each sponsor once, however many of a profile's IMSIs it lent.
+fn distinct(sponsors: &[String]) -> Vec<&String> {
+    let mut uniq: Vec<&String> = sponsors.iter().collect();
+    uniq.sort();
+    uniq.dedup();
+    uniq
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StockBy {
-    Sponsor,
-    Product,
-}
-
-impl Inventory {
-    /// IMSIs waiting in dynamic pools, by (pool, sponsor id).
-    pub fn dynamic_stock(&self) -> Vec<((String, String), u64)> {
-        let stock = self.lock();
-        stock.dynamic.iter().map(|(k, n)| (k.clone(), *n)).collect()
-    }
-
-    pub fn stock(&self, by: StockBy, alert_below: u64) -> Result<Vec<StockLine>, InventoryError> {
-        let pools = self.pools()?;
-        let dyn_pools = self.dynamic_pools()?;
-        let stock = self.lock();
-        let mut lines: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        match by {
-            StockBy::Sponsor => {
-                for s in self.index.catalog().sponsors.iter() {
-                    lines.entry(s.name.clone()).or_default();
-                }
-                let name_of = |id: &str| {
-                    self.index
-                        .catalog()
-                        .sponsors
-                        .iter()
-                        .find(|s| s.id == id)
-                        .map_or_else(|| id.to_string(), |s| s.name.clone())
-                };
-                for avail in stock.available.values() {
-                    for sponsors in avail.values() {
-                        let mut uniq: Vec<&String> = sponsors.iter().collect();
-                        uniq.sort();
-                        uniq.dedup();
-                        for s in uniq {
-                            lines.entry(name_of(s)).or_default().0 += 1;
-                        }
-                    }
-                }
-                for ((_, sponsor), n) in &stock.dynamic {
-                    lines.entry(name_of(sponsor)).or_default().1 += n;
-                }
-            }
-            StockBy::Product => {
-                for p in self.products()? {
-                    let profiles = pools
-                        .iter()
-                        .filter(|pool| pool.products.iter().any(|x| x.product == p.name))
-                        .map(|pool| {
-                            stock
-                                .available
-                                .get(&pool.name)
-                                .map_or(0, |m| m.len() as u64)
-                        })
-                        .sum();
-                    let dynamic = dyn_pools
-                        .iter()
-                        .filter(|d| d.products.contains(&p.name))
-                        .map(|d| {
-                            stock
-                                .dynamic
-                                .iter()
-                                .filter(|((pool, _), _)| *pool == d.name)
-                                .map(|(_, n)| n)
-                                .sum::<u64>()
-                        })
-                        .sum();
-                    lines.insert(p.name, (profiles, dynamic));
-                }
+impl Stock {
+    pub(crate) fn new(
+        available: HashMap<String, BTreeMap<String, Vec<String>>>,
+        dynamic: BTreeMap<(String, String), u64>,
+    ) -> Stock {
+        let mut by_sponsor: HashMap<String, u64> = HashMap::new();
+        for sponsors in available.values().flat_map(|m| m.values()) {
+            for s in distinct(sponsors) {
+                *by_sponsor.entry(s.clone()).or_default() += 1;
             }
         }
-        let states = (by == StockBy::Sponsor).then(|| self.index.imsi_states_by_sponsor());
-        let catalog = self.index.catalog();
-        let counts_of = |name: &str| {
-            let states = states.as_ref()?;
-            let pos = catalog.sponsors.iter().position(|s| s.name == name)?;
-            let [available, on_hold, end_of_life, reserved] =
-                states.get(&(pos as u16)).copied().unwrap_or_default();
-            Some(ImsiCounts {
-                available,
-                on_hold,
-                end_of_life,
-                reserved,
-            })
-        };
-        Ok(lines
-            .into_iter()
-            .map(|(name, (p, d))| StockLine {
-                imsis: counts_of(&name),
-                name,
-                available_profiles: p,
-                dynamic_imsis: d,
-                alert: p < alert_below,
-            })
-            .collect())
-    }
-}
-
-/// A fixed-width table for the CLI.
-pub fn table(lines: &[StockLine], by: StockBy) -> String {
-    let head = match by {
-        StockBy::Sponsor => "sponsor",
-        StockBy::Product => "product",
-    };
-    let w = lines
-        .iter()
-        .map(|l| l.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(head.len());
-    let imsis = by == StockBy::Sponsor;
-    let mut out = format!(
-        "{head:<w$}  {:>18}  {:>13}",
-        "available profiles", "dynamic IMSIs"
-    );
-    if imsis {
-        out += &format!(
-            "  {:>15}  {:>13}  {:>16}",
-            "IMSIs available", "IMSIs on hold", "IMSIs end of life"
-        );
-    }
-    out.push('\n');
-    for l in lines {
-        out += &format!(
-            "{:<w$}  {:>18}  {:>13}",
-            l.name, l.available_profiles, l.dynamic_imsis
-        );
-        if let (true, Some(c)) = (imsis, l.imsis) {
-            out += &format!(
-                "  {:>15}  {:>13}  {:>16}",
-                c.available, c.on_hold, c.end_of_life
-            );
+        Stock {
+            available,
+            dynamic,
+            by_sponsor,
         }
-        out += if l.alert { "  LOW STOCK\n" } else { "\n" };
     }
-    out
+
+    /// A committed change made `iccid` of `pool` available.
+    pub(crate) fn added(&mut self, pool: &str, iccid: &str, sponsors: Vec<String>) {
+        for s in distinct(&sponsors) {
+            *self.by_sponsor.entry(s.clone()).or_default() += 1;
+        }
+        let avail = self.available.entry(pool.to_string()).or_default();
+        if let Some(old) = avail.insert(iccid.to_string(), sponsors) {
+            self.uncount(&old);
+        }
+    }
+
+    /// A committed change assigned `p`: it is no longer available.
+    pub(crate) fn taken(&mut self, p: &Profile) {
+        let gone = self
+            .available
+            .get_mut(&p.pool)
+            .and_then(|m| m.remove(&p.iccid));
+        if let Some(sponsors) = gone {
+            self.uncount(&sponsors);
+        }
+    }
+
+    fn uncount(&mut self, sponsors: &[String]) {
+        for s in distinct(sponsors) {
+            if let Some(n) = self.by_sponsor.get_mut(s) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A committed change put `imsi` in (its state is InDynamicPool) or took
+    /// it out of (`joined` false) a dynamic pool.
+    pub(crate) fn dynamic_moved(&mut self, imsi: &Imsi, pool: &str, joined: bool) {
+        let n = self
+            .dynamic
+            .entry((pool.to_string(), imsi.sponsor.clone()))
+            .or_default();
+        *n = if joined { *n + 1 } else { n.saturating_sub(1) };
+    }
+
+    /// Available profiles of eSIM pool `pool`.
+    fn pool_level(&self, pool: &str) -> u64 {
+        self.available.get(pool).map_or(0, |m| m.len() as u64)
+    }
+
+    /// IMSIs waiting in dynamic pool `pool`, of every sponsor.
+    pub(crate) fn dynamic_level(&self, pool: &str) -> u64 {
+        self.dynamic
+            .iter()
+            .filter(|((p, _), _)| p == pool)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Available profiles with at least one IMSI of `sponsor`.
+    pub(crate) fn sponsor_level(&self, sponsor: &str) -> u64 {
+        self.by_sponsor.get(sponsor).copied().unwrap_or(0)
+    }
 }

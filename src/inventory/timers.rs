@@ -1,26 +1,20 @@
 //! Durable timers: `timer/<due>/<id>` keys, so that a scan from the start
 //! meets them in the order they fall due. A timer is written in the batch
 //! of the change that sets it and deleted in the batch of the transition
-//! it runs, so each fires exactly once, even across kill -9.
+//! it runs, so each fires exactly once, even across kill -9. A test clock,
+//! which moves the timers' "now", is kept too, so that it never goes back.
 
-use super::ops::{Inventory, InventoryError};
-use super::store::{decode, StorageExt, StoreError, WriteBatch};
-use crate::model::lifecycle::{BundlePeriod, Timer};
+use super::store::{decode, Record, StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
+use crate::model::lifecycle::Timer;
 use crate::model::UnixTime;
 
 const TIMER: &str = "timer/";
-const PERIOD: &str = "period/";
 /// Where a test clock last stood: it never goes back, not even across a
 /// restart.
 const TEST_CLOCK: &str = "meta/test_clock";
 
-impl super::store::Record for Timer {}
-impl super::store::Record for BundlePeriod {}
-impl super::store::Record for crate::model::lifecycle::ImsiHolding {}
-
-fn period_key(account: u64) -> String {
-    format!("{PERIOD}{account:020}")
-}
+impl Record for Timer {}
 
 impl Inventory {
     /// Adds `t` to `b`; its key, for the transition to delete.
@@ -72,24 +66,5 @@ impl Inventory {
             }
         }
         Ok(())
-    }
-
-    pub fn bundle_period(&self, account: u64) -> Result<Option<BundlePeriod>, InventoryError> {
-        Ok(self.store.get(&period_key(account))?)
-    }
-
-    pub(crate) fn put_period(&self, b: &mut WriteBatch, p: &BundlePeriod) {
-        b.put(period_key(p.account), p);
-    }
-
-    /// Every account's current period id (for charging's ledger).
-    pub fn current_periods(&self) -> Result<Vec<(u64, u64)>, InventoryError> {
-        let mut out = Vec::new();
-        self.store.visit(PERIOD.as_bytes(), &mut |k, v| {
-            let p: BundlePeriod = decode(k, v)?;
-            out.push((p.account, p.id));
-            Ok(())
-        })?;
-        Ok(out)
     }
 }

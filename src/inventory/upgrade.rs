@@ -4,8 +4,8 @@
 //! short has no marker and starts again from a clean slate, so an operator
 //! upgrading only restarts the node.
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{StorageExt, StoreError, WriteBatch};
+use super::{Inventory, InventoryError};
 
 /// Entries per batch while building an index.
 const CHUNK: usize = 10_000;
@@ -26,16 +26,16 @@ struct Derived {
 
 const DERIVED: [Derived; 2] = [
     Derived {
-        index: super::dynamic_index::DYNAMIC,
-        marker: super::dynamic_index::BUILT_KEY,
+        index: super::dynamic_pool::DYNAMIC,
+        marker: super::dynamic_pool::BUILT_KEY,
         source: "imsi/",
-        entry: super::dynamic_index::entry_of_record,
+        entry: super::dynamic_pool::entry_of_record,
     },
     Derived {
-        index: super::ota_swap_records::SWAP_BY,
-        marker: super::ota_swap_records::BUILT_KEY,
-        source: super::ota_swap_records::SWAP,
-        entry: super::ota_swap_records::entry_of_record,
+        index: super::ota_swap::SWAP_BY,
+        marker: super::ota_swap::BUILT_KEY,
+        source: super::ota_swap::SWAP,
+        entry: super::ota_swap::entry_of_record,
     },
 ];
 

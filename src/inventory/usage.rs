@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::{Inventory, InventoryError};
 use super::store::{decode, StorageExt, WriteBatch};
+use super::{Inventory, InventoryError};
 use crate::model::event::{self, EventDraft, FupUsage};
 use crate::model::{UnixTime, Used};
 

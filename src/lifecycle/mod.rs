@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::charging::app::CreditControl;
 use crate::charging::server_initiated::ServerInitiated;
-use crate::inventory::esim_swap::Swap;
+use crate::inventory::esim_swap::EsimSwap;
 use crate::inventory::lifecycle::Effect;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::clock::ClockError;
@@ -116,7 +116,7 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// A bundle change (#1.7): the account and its new period.
+    /// A bundle change: the account and its new period.
     pub async fn change_bundle(
         &self,
         actor: &str,
@@ -133,13 +133,14 @@ impl Lifecycle {
         Ok((a, p))
     }
 
-    /// An eSIM swap (#1.7).
+    /// An eSIM swap: the account moves to a new profile that serves the
+    /// new product.
     pub async fn esim_swap(
         &self,
         actor: &str,
         id: u64,
         product: &str,
-    ) -> Result<Swap, LifecycleError> {
+    ) -> Result<EsimSwap, LifecycleError> {
         let (inv, actor, product) = (
             self.inventory.clone(),
             actor.to_string(),

@@ -1,6 +1,7 @@
-//! The node clock: the one source of "now" for charging and the lifecycle.
-//! A test clock (`node.test_clock = true`) may be moved forward, never back,
-//! so that months of bundle periods, grace and holds play out in a test.
+//! The node clock: the one source of "now" in gyro. A test clock
+//! (`node.test_clock = true`) may be moved forward, never back, so that
+//! months of bundle periods, grace and holds play out in a test. This is
+//! also the one place that reads the system's wall clock (`wall_time`).
 
 use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,6 +22,13 @@ pub enum ClockError {
     NotTestClock,
     #[error("the clock only moves forward: it is already past the time asked for")]
     Backwards,
+}
+
+/// The system's wall-clock time, as the Diameter driver stamps requests
+/// (`NodeClock::at` turns it into the node's time) and the load generator
+/// its own; everything else asks a `NodeClock`.
+pub fn wall_time() -> SystemTime {
+    SystemTime::now()
 }
 
 fn unix(t: SystemTime) -> UnixTime {
@@ -49,7 +57,14 @@ impl NodeClock {
 
     /// The node's time now.
     pub fn now(&self) -> UnixTime {
-        self.at(SystemTime::now())
+        self.at(wall_time())
+    }
+
+    /// The system's time without a test clock's offset, for housekeeping
+    /// measured in real time (how long delivered events stay in the
+    /// outbox): a test clock jumping months ahead must not set it off.
+    pub fn wall_now(&self) -> UnixTime {
+        unix(wall_time())
     }
 
     /// The node's time at the system time `real` (what the Diameter
@@ -63,7 +78,7 @@ impl NodeClock {
         if !self.test {
             return Err(ClockError::NotTestClock);
         }
-        let real = unix(SystemTime::now());
+        let real = unix(wall_time());
         let mut cur = self.offset.load(SeqCst);
         loop {
             if t < real + cur {

@@ -69,7 +69,7 @@ pub enum HoldOrigin {
 }
 
 /// Who held an IMSI from `at` on (until the next record): the audit trail
-/// of #1.12, append-only.
+/// of who held it when, append-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImsiHolding {
     pub at: UnixTime,

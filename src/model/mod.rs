@@ -1,7 +1,9 @@
 //! gyro's domain vocabulary, below every module that has logic: sponsors,
 //! IMSI batches and IMSIs, eSIM profile pools and profiles, dynamic IMSI
 //! pools, products (bundles), accounts, the hold policy, usage and humane
-//! durations. It imports no other module of gyro.
+//! durations; the networks and rate codes tariffs are keyed by (`Plmn`,
+//! `RateCode`); instants in RFC 3339; and the node clock, the one source of
+//! "now". It imports no other module of gyro.
 //!
 //! The records: sponsors, IMSI batches and IMSIs, eSIM
 //! profile pools and profiles, dynamic IMSI pools, products (bundles),
@@ -17,10 +19,14 @@ pub mod event;
 pub mod lifecycle;
 pub mod order;
 pub mod ota;
+mod plmn;
 mod usage;
+mod utc;
 
 pub use duration::HumaneDuration;
+pub use plmn::{Plmn, PlmnError, RateCode};
 pub use usage::{Allowance, Used};
+pub use utc::{parse_rfc3339, rfc3339, Rfc3339Error};
 
 /// Unix seconds, UTC.
 pub type UnixTime = i64;
@@ -121,7 +127,7 @@ pub enum ImsiState {
         reserved_for: Option<u64>,
     },
     EndOfLife,
-    /// Taken for a profile order (#14) until its Standard file is ingested
+    /// Taken for a profile order until its Standard file is ingested
     /// or the order is cancelled: nothing else may use it meanwhile.
     Reserved {
         order: u64,
@@ -149,7 +155,7 @@ pub struct EsimPool {
     pub name: String,
     pub products: Vec<PoolProduct>,
     /// Whether IMSIs of its disposed profiles may serve new profiles after
-    /// their hold (their batch must recycle too, #1.10).
+    /// their hold (their batch must recycle too).
     #[serde(default)]
     pub recycle: bool,
     /// Sponsor id of each IMSI position, slot 1 first ("IMSI1 Own, IMSI2

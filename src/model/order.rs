@@ -1,4 +1,4 @@
-//! A profile order (#14): N eSIM profiles of K IMSIs for a pool, with their
+//! A profile order: N eSIM profiles of K IMSIs for a pool, with their
 //! ICCIDs and reserved IMSIs, from creation to the SM-DP+'s Standard file.
 
 use serde::{Deserialize, Serialize};

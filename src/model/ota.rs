@@ -1,5 +1,7 @@
-//! An Over-The-Air IMSI swap (#15): the profile's dynamic slot gets another
-//! IMSI. Durable from the order on: ordered → confirmed | failed.
+//! Dynamic IMSIs: where the MVNE saw a profile (`Located`), and the
+//! Over-The-Air IMSI swap that may follow, in which the profile's dynamic slot
+//! gets another IMSI. A swap is durable from the order on: ordered →
+//! confirmed | failed.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -47,4 +49,19 @@ impl ImsiSwap {
     pub fn call_id(&self) -> String {
         format!("gyro-swap-{}", self.id)
     }
+}
+
+/// The MVNE's sighting of a profile: a location event as the queue keeps it
+/// and the swap engine receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Located {
+    pub event_id: String,
+    pub iccid: String,
+    /// The IMSI the MVNE named, when it named one.
+    pub imsi: Option<String>,
+    pub mcc: String,
+    pub mnc: String,
+    pub observed_at: UnixTime,
+    /// The node's time when it came in.
+    pub received_at: UnixTime,
 }

@@ -1,4 +1,4 @@
-//! The least-cost swap decision of #15, pure: a profile's IMSIs, the IMSIs
+//! The least-cost swap decision for dynamic IMSIs, pure: a profile's IMSIs, the IMSIs
 //! on hold for its subscriber and the cheapest stock of the product's dynamic
 //! pools come in with the visited country (MCC); a [`Decision`] comes out,
 //! with every candidate's price there, whether the dynamic slot is swapped or
@@ -14,9 +14,9 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::model::Plmn;
 use crate::model::Sponsor;
 use crate::rating::Rating;
-use crate::resolver::serving_network::Plmn;
 
 /// Where a candidate IMSI would come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,5 +303,4 @@ fn plmn_in<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Plmn>, D::Error> {
 }
 
 #[cfg(test)]
-#[path = "decision_tests.rs"]
 mod tests;

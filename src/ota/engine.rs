@@ -11,11 +11,12 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::decision::{decide, Action, Candidate, Decision, DecisionInput, PriceBook, Source};
-use super::intake::{Located, LocationSink};
+use super::intake::LocationSink;
 use super::vendor::{OtaVendor, SwapOutcome, SwapRequest};
 use crate::inventory::ota_swap::{NewImsi, SwapOrder};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::ota::ImsiSwap;
+use crate::model::ota::Located;
 use crate::model::ProfileState;
 use crate::rating::Rating;
 

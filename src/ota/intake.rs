@@ -1,4 +1,4 @@
-//! MVNE location webhooks in (#15): `POST /api/v1/events/location` bodies
+//! MVNE location webhooks in: `POST /api/v1/events/location` bodies
 //! are parsed and checked by a pure function (`parse`, fuzzed), their IMSI
 //! or ICCID is resolved to a profile, and they go into the durable,
 //! de-duplicated, per-profile coalescing queue of `inventory::location_updates`.
@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::ota::OtaSection;
 use crate::inventory::location_updates::{LocationQueue, Offered};
 use crate::inventory::{Inventory, InventoryError};
-use crate::model::{ImsiState, UnixTime};
+use crate::model::ota::Located;
+use crate::model::{parse_rfc3339, ImsiState, UnixTime};
+use crate::ota::OtaSettings;
 
 mod drain;
 #[cfg(test)]
@@ -28,20 +28,6 @@ pub const MAX_EVENT_ID: usize = 128;
 
 /// 9999-12-31T23:59:59Z.
 const LAST_INSTANT: UnixTime = 253_402_300_799;
-
-/// A location event as the queue keeps it and the sink receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Located {
-    pub event_id: String,
-    pub iccid: String,
-    /// The IMSI the MVNE named, when it named one.
-    pub imsi: Option<String>,
-    pub mcc: String,
-    pub mnc: String,
-    pub observed_at: UnixTime,
-    /// The node's time when it came in.
-    pub received_at: UnixTime,
-}
 
 /// Whom the MVNE says it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,15 +95,7 @@ pub fn parse(body: &[u8]) -> Result<LocationBody, Fault> {
         return Err(("mnc", "an MNC is 2 or 3 digits".into()));
     }
     let at = required(&m, "observed_at")?;
-    let observed_at =
-        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| {
-                (
-                    "observed_at",
-                    format!("'{at}' is not an RFC 3339 time: {e}"),
-                )
-            })?
-            .unix_timestamp();
+    let observed_at = parse_rfc3339(at).map_err(|e| ("observed_at", e.to_string()))?;
     // Before 1970 or past 9999 (UTC) is no real sighting, and keeps stored
     // times printable as RFC 3339 again.
     if !(0..=LAST_INSTANT).contains(&observed_at) {
@@ -198,7 +176,7 @@ pub struct Intake {
 }
 
 impl Intake {
-    pub fn new(inventory: Arc<Inventory>, cfg: &OtaSection) -> Result<Intake, InventoryError> {
+    pub fn new(inventory: Arc<Inventory>, cfg: &OtaSettings) -> Result<Intake, InventoryError> {
         Ok(Intake {
             queue: Arc::new(LocationQueue::new(inventory, cfg.aggregate.0)?),
             secret: cfg.webhook_secret.clone(),

@@ -1,4 +1,4 @@
-//! Dynamic IMSIs (#15): MVNE location webhooks come in (`intake`), a pure
+//! Dynamic IMSIs: MVNE location webhooks come in (`intake`), a pure
 //! least-cost rule decides whether another IMSI is cheaper where the
 //! subscriber now is (`decision`), and a swap of the profile's dynamic slot
 //! is ordered Over-The-Air from the OTA vendor (`vendor`), then applied to
@@ -7,4 +7,7 @@
 pub mod decision;
 pub mod engine;
 pub mod intake;
+mod settings;
 pub mod vendor;
+
+pub use settings::OtaSettings;

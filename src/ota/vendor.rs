@@ -1,4 +1,4 @@
-//! The client of the OTA vendor (#15): one `imsiSwap` call of gyro's own
+//! The client of the OTA vendor: one `imsiSwap` call of gyro's own
 //! ES2+-style contract (README, "The OTA vendor contract") per
 //! [`OtaVendor::imsi_swap`], with `[ota] timeout`, and the answer read into
 //! a final [`SwapOutcome`] or a retryable [`VendorError`].
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use retry::RetryPolicy;
 
-use crate::config::ota::OtaSection;
+use crate::ota::OtaSettings;
 
 /// Appended to `[ota] url`, as ES2+ functions are to an SM-DP+ address.
 pub const IMSI_SWAP_PATH: &str = "/gsma/rsp2/es2plus/imsiSwap";
@@ -127,7 +127,7 @@ impl std::fmt::Debug for OtaVendor {
 impl OtaVendor {
     /// The client of `[ota]`; None when `url` is unset (swaps are decided and
     /// recorded, never ordered).
-    pub fn from_config(cfg: &OtaSection) -> Result<Option<OtaVendor>, VendorError> {
+    pub fn from_config(cfg: &OtaSettings) -> Result<Option<OtaVendor>, VendorError> {
         let Some(url) = cfg.url.as_deref() else {
             return Ok(None);
         };
@@ -251,11 +251,11 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    fn cfg(url: Option<&str>, token: Option<&str>) -> OtaSection {
-        OtaSection {
+    fn cfg(url: Option<&str>, token: Option<&str>) -> OtaSettings {
+        OtaSettings {
             url: url.map(str::to_owned),
             token: token.map(str::to_owned),
-            ..OtaSection::default()
+            ..OtaSettings::default()
         }
     }
 

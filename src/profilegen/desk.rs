@@ -312,3 +312,6 @@ fn copy_atomic(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<(), St
     std::fs::write(&part, bytes).map_err(|e| e.to_string())?;
     std::fs::rename(&part, dir.join(base)).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests;

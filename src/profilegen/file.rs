@@ -373,5 +373,4 @@ fn parse_rules(lines: &[(usize, &str)], k: usize, errors: &mut FileErrors) -> Ve
 }
 
 #[cfg(test)]
-#[path = "file_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! Orders and Standard rows for the file tests: the story's #1.1 pool with
+//! Orders and Standard rows for the file tests: the story's Own+X pool with
 //! Luhn-valid ICCIDs and consecutive IMSIs per slot.
 
 use super::{OrderProfile, OrderView, ProfileRow};

@@ -1,4 +1,4 @@
-//! eSIM profile generation (#14): the IMSI/MNC selection rules derived for
+//! eSIM profile generation: the IMSI/MNC selection rules derived for
 //! a pool, the SM-DP+ input file gyro writes, the "Standard" and "Perso"
 //! output files it reads back (all pure), and the order desk that ties them
 //! to the inventory's orders for the API, the CLI and the sFTP poller.
@@ -44,7 +44,5 @@ impl OrderView {
     }
 }
 
-#[cfg(test)]
-mod desk_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;

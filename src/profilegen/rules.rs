@@ -1,6 +1,6 @@
 //! IMSI and MNC selection rules for a pool's multi-IMSI profiles: which IMSI
 //! positions the eSIM applet may use on which network, and how strongly it
-//! should prefer each (#1.1). Derived from the pool's products (their rate
+//! should prefer each. Derived from the pool's products (their rate
 //! codes: the profit guarantee) and the sponsors' wholesale tariffs after
 //! currency conversion (least cost).
 //!
@@ -38,9 +38,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
+use crate::model::{Plmn, RateCode};
 use crate::model::{Product, Sponsor};
 use crate::rating::Rating;
-use crate::resolver::serving_network::{Plmn, RateCode};
 
 /// How strongly the applet should prefer an IMSI on a network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -103,6 +103,27 @@ impl Default for RuleOptions {
             profit_guarantee: true,
         }
     }
+}
+
+/// `least-cost`, `profit-guarantee`: the rule options named (both when
+/// none is given).
+pub fn rule_options(names: Option<&[String]>) -> Result<(bool, bool), String> {
+    let Some(names) = names else {
+        return Ok((true, true));
+    };
+    let (mut least_cost, mut profit_guarantee) = (false, false);
+    for n in names {
+        match n.as_str() {
+            "least-cost" => least_cost = true,
+            "profit-guarantee" => profit_guarantee = true,
+            other => {
+                return Err(format!(
+                    "'{other}': expected least-cost and/or profit-guarantee"
+                ))
+            }
+        }
+    }
+    Ok((least_cost, profit_guarantee))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,5 +283,4 @@ fn product_networks(products: &[Product], rating: &Rating) -> Result<BTreeSet<Pl
 }
 
 #[cfg(test)]
-#[path = "rules_tests.rs"]
 mod tests;

@@ -267,5 +267,4 @@ fn is_puk(s: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "standard_tests.rs"]
 mod tests;

@@ -231,9 +231,7 @@ impl Application for ProxyApp {
         application::CREDIT_CONTROL
     }
     fn handle(&self, request: Request, ctx: &AppContext, now: SystemTime) -> Reply {
-        let now = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.0.local.clock.at(now);
         let proxy = self.0.clone();
         let origin = ctx.origin.clone();
         let frame = request.frame().clone();

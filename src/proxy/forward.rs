@@ -6,7 +6,6 @@
 //! answer, journalled.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,7 +19,8 @@ use crate::diameter::answer::Origin;
 use crate::diameter::codes::{avp, result};
 use crate::diameter::header::command;
 use crate::diameter::Message;
-use crate::resolver::serving_network::RateCode;
+use crate::model::clock::wall_time;
+use crate::model::RateCode;
 use crate::resolver::Subscriber;
 
 /// An upstream's answer, and which upstream gave it.
@@ -276,7 +276,7 @@ impl Proxy {
     ) -> Bytes {
         if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
             metrics::counter!(LOCAL_ANSWERS).increment(1);
-            let (answer, seq) = self.local.charge(req, origin, peer, SystemTime::now());
+            let (answer, seq) = self.local.charge(req, origin, peer, wall_time());
             self.durable(seq).await;
             self.journal_dirty
                 .store(true, std::sync::atomic::Ordering::Release);

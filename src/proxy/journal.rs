@@ -9,16 +9,13 @@ use bytes::BytesMut;
 use serde::Deserialize;
 
 use super::rewrite::Canonical;
-use crate::charging::xdr::Sequenced;
+use crate::charging::xdr::{Sequenced, LOCAL};
 use crate::diameter::builder::AvpDef;
 use crate::diameter::codes::{self, avp, value};
 use crate::diameter::dictionary::VENDOR_3GPP;
 use crate::diameter::header::{application, command, flags};
 use crate::diameter::MessageBuilder;
-use crate::resolver::serving_network::RateCode;
-
-/// The `mode` of xDRs written while answering locally.
-pub const LOCAL: &str = "local";
+use crate::model::RateCode;
 
 /// Seconds from 1900 (NTP, Event-Timestamp) to 1970.
 const NTP_OFFSET: i64 = 2_208_988_800;

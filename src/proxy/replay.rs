@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::BytesMut;
 
@@ -126,9 +126,7 @@ impl Replayer {
 
     fn gauges(&self, todo: &[(Position, Record)]) {
         metrics::gauge!(JOURNAL_DEPTH).set(todo.len() as f64);
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = self.proxy.local.clock.now();
         let lag = todo.first().map_or(0, |(_, r)| (now - r.time).max(0));
         metrics::gauge!(REPLAY_LAG).set(lag as f64);
     }

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
+use crate::model::RateCode;
 use crate::model::UnixTime;
-use crate::resolver::serving_network::RateCode;
 
 /// Where a session is routed, and where its subscriber was last.
 #[derive(Debug, Clone, Copy)]

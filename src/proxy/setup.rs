@@ -1,17 +1,17 @@
-//! Proxy mode from the configuration: the application the node serves,
-//! the upstream connections it keeps, and the journal replayer.
+//! Proxy mode from its settings: the application the node serves, the
+//! upstream connections it keeps, and the journal replayer.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use dashmap::DashMap;
 
 use super::app::{Proxy, ProxyApp};
-use super::config::OnUpstreamDown;
+use super::config::{OnUpstreamDown, ProxySection};
 use super::peers::PeerUpstreams;
 use super::replay::Replayer;
 use super::route::UpstreamDef;
 use crate::charging::app::CreditControl;
-use crate::config::Config;
 use crate::diameter::answer::Origin;
 use crate::diameter::transport::PeerTable;
 use crate::inventory::Inventory;
@@ -24,13 +24,15 @@ pub struct ProxySetup {
 }
 
 impl ProxySetup {
+    /// `xdr_dir` is where the embedded OCS writes the xDRs that the
+    /// journal replays (`on_upstream_down = "local"`).
     pub fn new(
-        cfg: &Config,
+        p: &ProxySection,
+        xdr_dir: PathBuf,
         local: CreditControl,
         inventory: &Arc<Inventory>,
         origin: Origin,
     ) -> ProxySetup {
-        let p = &cfg.proxy;
         let defs = p
             .upstream
             .iter()
@@ -68,7 +70,7 @@ impl ProxySetup {
         let replayer = (p.on_upstream_down == OnUpstreamDown::Local).then(|| Replayer {
             proxy: proxy.clone(),
             inventory: inventory.clone(),
-            xdr_dir: cfg.node.data_dir.join(&cfg.charging.xdr_dir),
+            xdr_dir,
             origin,
         });
         ProxySetup {
@@ -91,10 +93,7 @@ impl ProxySetup {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                proxy.sweep(now);
+                proxy.sweep(proxy.local.clock.now());
             }
         });
     }

@@ -7,9 +7,9 @@
 use crate::charging::ccr::{Ccr, RequestType, ServiceContext};
 use crate::charging::commit::Commit;
 use crate::charging::rate::{Action, Context};
+use crate::model::RateCode;
 use crate::model::{Allowance, UnixTime};
 use crate::rating::Rating;
-use crate::resolver::serving_network::RateCode;
 use crate::resolver::{Catalog, Subscriber};
 
 /// Who answered the relayed request.

@@ -9,7 +9,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
 use crate::model::HumaneDuration;
-use crate::resolver::serving_network::{Plmn, RateCode};
+use crate::model::{Plmn, RateCode};
 
 pub const EMBEDDED: &str = include_str!("../../config/rating.toml");
 
@@ -149,6 +149,110 @@ struct RawTariff {
     prices: HashMap<String, Decimal>,
 }
 
+/// What `Rating::parse` checks after the toml crate is done, each fault
+/// found again in the text by the keys and values it names.
+struct Checks<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Checks<'_> {
+    fn bad(&self, needles: &[&str], message: String) -> RatingError {
+        locate::semantic(self.file, self.text, needles, message)
+    }
+
+    fn groups(
+        &self,
+        raw: HashMap<String, Vec<String>>,
+    ) -> Result<HashMap<String, HashSet<RateCode>>, RatingError> {
+        let mut groups = HashMap::new();
+        for (name, codes) in raw {
+            let mut set = HashSet::new();
+            for c in codes {
+                let at = [name.as_str(), c.as_str()];
+                let rc = RateCode::parse(&c).map_err(|e| {
+                    self.bad(&at, format!("rate_code_groups.\"{name}\": '{c}': {e}"))
+                })?;
+                set.insert(rc);
+            }
+            groups.insert(name, set);
+        }
+        Ok(groups)
+    }
+
+    fn prices(
+        &self,
+        tariffs: Vec<RawTariff>,
+    ) -> Result<HashMap<(String, Plmn), Decimal>, RatingError> {
+        let mut prices = HashMap::new();
+        for t in tariffs {
+            for (plmn, price) in t.prices {
+                let at = [t.sponsor.as_str(), plmn.as_str()];
+                let p = Plmn::parse(&plmn).map_err(|e| {
+                    self.bad(&at, format!("tariff {}: network '{plmn}': {e}", t.sponsor))
+                })?;
+                if price.is_sign_negative() {
+                    return Err(self.bad(
+                        &at,
+                        format!(
+                            "tariff {}: network {plmn}: price must not be negative",
+                            t.sponsor
+                        ),
+                    ));
+                }
+                prices.insert((t.sponsor.clone(), p), price);
+            }
+        }
+        Ok(prices)
+    }
+
+    fn currency(&self, code: &str) -> Result<(), RatingError> {
+        if currency_numeric(code).is_none() {
+            return Err(self.bad(
+                &["reporting_currency"],
+                format!("reporting_currency: '{code}' is not an ISO 4217 code gyro knows"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A rating group belongs to one of a bundle's three lists at most.
+    fn bundles(&self, bundles: &[Bundle]) -> Result<(), RatingError> {
+        for b in bundles {
+            let lists = [
+                &b.rating_groups,
+                &b.zero_rated_groups,
+                &b.free_rating_groups,
+            ];
+            let mut seen = HashSet::new();
+            if let Some(rg) = lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .find(|rg| !seen.insert(**rg))
+            {
+                return Err(self.bad(
+                    &[b.product.as_str()],
+                    format!(
+                        "bundle \"{}\": rating group {rg} is listed twice (rating_groups, zero_rated_groups and free_rating_groups exclude each other)",
+                        b.product
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn grant(&self, grant: &GrantConfig) -> Result<(), RatingError> {
+        if grant.validity_time.0 < Duration::from_secs(1) {
+            return Err(self.bad(
+                &["grant", "validity_time"],
+                "grant.validity_time: must be at least 1s".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Everything rating needs, indexed for the request path.
 #[derive(Debug, Clone)]
 pub struct Rating {
@@ -172,77 +276,14 @@ pub struct WholesaleCost {
 
 impl Rating {
     pub fn parse(text: &str, file: &str) -> Result<Rating, RatingError> {
-        // Found again in the text by the keys and values it names.
-        let bad =
-            |needles: &[&str], message: String| locate::semantic(file, text, needles, message);
         let raw: RawRating =
             toml::from_str(text).map_err(|e| locate::toml_error(file, text, &e))?;
-        let mut groups = HashMap::new();
-        for (name, codes) in raw.rate_code_groups {
-            let mut set = HashSet::new();
-            for c in codes {
-                let at = [name.as_str(), c.as_str()];
-                let rc = RateCode::parse(&c)
-                    .map_err(|e| bad(&at, format!("rate_code_groups.\"{name}\": '{c}': {e}")))?;
-                set.insert(rc);
-            }
-            groups.insert(name, set);
-        }
-        let mut prices = HashMap::new();
-        for t in raw.tariff {
-            for (plmn, price) in t.prices {
-                let at = [t.sponsor.as_str(), plmn.as_str()];
-                let p = Plmn::parse(&plmn).map_err(|e| {
-                    bad(&at, format!("tariff {}: network '{plmn}': {e}", t.sponsor))
-                })?;
-                if price.is_sign_negative() {
-                    return Err(bad(
-                        &at,
-                        format!(
-                            "tariff {}: network {plmn}: price must not be negative",
-                            t.sponsor
-                        ),
-                    ));
-                }
-                prices.insert((t.sponsor.clone(), p), price);
-            }
-        }
-        if currency_numeric(&raw.reporting_currency).is_none() {
-            return Err(bad(
-                &["reporting_currency"],
-                format!(
-                    "reporting_currency: '{}' is not an ISO 4217 code gyro knows",
-                    raw.reporting_currency
-                ),
-            ));
-        }
-        for b in &raw.bundle {
-            let lists = [
-                &b.rating_groups,
-                &b.zero_rated_groups,
-                &b.free_rating_groups,
-            ];
-            let mut seen = HashSet::new();
-            if let Some(rg) = lists
-                .iter()
-                .flat_map(|l| l.iter())
-                .find(|rg| !seen.insert(**rg))
-            {
-                return Err(bad(
-                    &[b.product.as_str()],
-                    format!(
-                        "bundle \"{}\": rating group {rg} is listed twice (rating_groups, zero_rated_groups and free_rating_groups exclude each other)",
-                        b.product
-                    ),
-                ));
-            }
-        }
-        if raw.grant.validity_time.0 < Duration::from_secs(1) {
-            return Err(bad(
-                &["grant", "validity_time"],
-                "grant.validity_time: must be at least 1s".into(),
-            ));
-        }
+        let check = Checks { file, text };
+        let groups = check.groups(raw.rate_code_groups)?;
+        let prices = check.prices(raw.tariff)?;
+        check.currency(&raw.reporting_currency)?;
+        check.bundles(&raw.bundle)?;
+        check.grant(&raw.grant)?;
         Ok(Rating {
             reporting_currency: raw.reporting_currency,
             grant: raw.grant,
@@ -347,7 +388,5 @@ pub fn grant(requested: Option<u64>, grant_size: u64, remaining: u64) -> u64 {
 mod locate;
 pub mod source;
 
-#[cfg(test)]
-mod error_tests;
 #[cfg(test)]
 mod tests;

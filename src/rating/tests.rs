@@ -1,4 +1,9 @@
+//! Prices and rounding of the embedded rating file; `errors` checks how a
+//! bad file is refused.
+
 use super::*;
+
+mod errors;
 
 fn rating() -> Rating {
     Rating::parse(EMBEDDED, "config/rating.toml").unwrap()

@@ -5,7 +5,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::serving_network::RateCode;
+use crate::model::RateCode;
 use crate::model::{Product, Sponsor};
 
 /// Sponsors and products by small index, and proxy Origin-Hosts.

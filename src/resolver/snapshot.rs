@@ -139,8 +139,6 @@ impl Index {
     /// damaged file fails cleanly. On error the index is in an unspecified
     /// state: discard it.
     pub fn read_snapshot(&self, r: impl Read, len: u64) -> Result<u64, SnapshotError> {
-        // Each count must fit in what is left of the file at its record size.
-        let fits = |n: u64, size: u64| n.checked_mul(size).is_some_and(|b| b <= len);
         if self.rows.len() != 0 {
             return Err(SnapshotError::Invalid("index is not empty"));
         }
@@ -154,95 +152,155 @@ impl Index {
             ));
         }
         let generation = r.u64()?;
-        let catalog = self.catalog();
+        let mut load = Loader {
+            index: self,
+            r,
+            len,
+            names: Remaps::default(),
+        };
+        load.names()?;
+        load.rows()?;
+        load.imsis()?;
+        load.orphans()?;
+        load.trailer()?;
+        Ok(generation)
+    }
+}
+
+/// The snapshot's catalogue positions → the current catalogue's.
+#[derive(Default)]
+struct Remaps {
+    sponsors: Vec<u16>,
+    products: Vec<u16>,
+    pools: Vec<u16>,
+    dynamic: Vec<u16>,
+}
+
+/// Reads a snapshot's sections, in order, into an empty index.
+struct Loader<'i, R> {
+    index: &'i Index,
+    r: Crc<R>,
+    /// The file's length, which every count must fit in.
+    len: u64,
+    names: Remaps,
+}
+
+impl<R: Read> Loader<'_, R> {
+    /// Whether `n` records of `size` octets fit in the file.
+    fn fits(&self, n: u64, size: u64) -> bool {
+        n.checked_mul(size).is_some_and(|b| b <= self.len)
+    }
+
+    fn names(&mut self) -> Result<(), SnapshotError> {
         let mut lists = Vec::new();
         for _ in 0..4 {
-            let n = r.u64()?;
-            if !fits(n, 2) {
+            let n = self.r.u64()?;
+            if !self.fits(n, 2) {
                 return Err(SnapshotError::Invalid("name count"));
             }
-            let names: Vec<String> = (0..n).map(|_| r.string()).collect::<Result<_, _>>()?;
+            let names: Vec<String> = (0..n).map(|_| self.r.string()).collect::<Result<_, _>>()?;
             lists.push(names);
         }
-        let sponsors = remap(&lists[0], |n| catalog.sponsor_index(n));
-        let products = remap(&lists[1], |n| catalog.product_index(n));
-        let pools = remap(&lists[2], |n| catalog.pool_index(n));
-        let dynamic = remap(&lists[3], |n| catalog.dynamic_pool_index(n));
+        let catalog = self.index.catalog();
+        self.names = Remaps {
+            sponsors: remap(&lists[0], |n| catalog.sponsor_index(n)),
+            products: remap(&lists[1], |n| catalog.product_index(n)),
+            pools: remap(&lists[2], |n| catalog.pool_index(n)),
+            dynamic: remap(&lists[3], |n| catalog.dynamic_pool_index(n)),
+        };
+        Ok(())
+    }
 
-        let rows = r.u64()?;
-        if rows > u32::MAX as u64 || !fits(rows, 42) {
+    /// The profile rows, in ordinal order.
+    fn rows(&mut self) -> Result<(), SnapshotError> {
+        let rows = self.r.u64()?;
+        if rows > u32::MAX as u64 || !self.fits(rows, 42) {
             return Err(SnapshotError::Invalid("row count"));
         }
-        let rows = rows as usize;
-        self.reserve(0, rows);
-        let msisdn_of = |o: u32| hash_u64(self.rows.msisdn(o).map_or(0, |m| m.load(Relaxed)));
+        let idx = self.index;
+        idx.reserve(0, rows as usize);
+        let msisdn_of = |o: u32| hash_u64(idx.rows.msisdn(o).map_or(0, |m| m.load(Relaxed)));
         for ord in 0..rows as u32 {
-            let iccid = u128::from_le_bytes(r.take::<16>()?);
-            let account = r.u64()?;
-            let word = r.u64()?;
-            let msisdn = r.u64()?;
-            let pool = r.u16()?;
-            if row_for_iccid(&self.rows, &self.by_iccid, iccid) != Some(ord) {
+            let iccid = u128::from_le_bytes(self.r.take::<16>()?);
+            let account = self.r.u64()?;
+            let word = self.r.u64()?;
+            let msisdn = self.r.u64()?;
+            let pool = self.r.u16()?;
+            if row_for_iccid(&idx.rows, &idx.by_iccid, iccid) != Some(ord) {
                 return Err(SnapshotError::Invalid("duplicate ICCID"));
             }
-            let row = self.rows.get(ord).ok_or(SnapshotError::Invalid("row"))?;
+            let row = idx.rows.get(ord).ok_or(SnapshotError::Invalid("row"))?;
             let st = state::account(word);
-            let product = at(&products, state::product(word));
+            let product = at(&self.names.products, state::product(word));
             row.account.store(account, Relaxed);
             row.state
                 .store(state::with_account(word, st, product), Relaxed);
             if st != AccountState::Unknown {
-                self.accounts.fetch_add(1, Relaxed);
+                idx.accounts.fetch_add(1, Relaxed);
             }
-            if let Some(p) = self.rows.pool(ord) {
-                p.store(at(&pools, pool), Relaxed);
+            if let Some(p) = idx.rows.pool(ord) {
+                p.store(at(&self.names.pools, pool), Relaxed);
             }
-            if let Some(m) = self.rows.msisdn(ord) {
+            if let Some(m) = idx.rows.msisdn(ord) {
                 m.store(msisdn, Relaxed);
             }
             if msisdn != 0 && st != AccountState::Closed {
-                self.by_msisdn.insert(hash_u64(msisdn), ord, msisdn_of);
+                idx.by_msisdn.insert(hash_u64(msisdn), ord, msisdn_of);
             }
         }
-        let imsis = r.u64()?;
-        if !fits(imsis, 16) {
+        Ok(())
+    }
+
+    fn imsis(&mut self) -> Result<(), SnapshotError> {
+        let imsis = self.r.u64()?;
+        if !self.fits(imsis, 16) {
             return Err(SnapshotError::Invalid("IMSI count"));
         }
-        self.reserve(imsis as usize, 0);
+        self.index.reserve(imsis as usize, 0);
         for _ in 0..imsis {
-            let key = r.u64()?;
-            let mut e = ImsiEntry::unpack(r.u64()?);
+            let key = self.r.u64()?;
+            let mut e = ImsiEntry::unpack(self.r.u64()?);
             if key == 0 {
                 return Err(SnapshotError::Invalid("IMSI 0"));
             }
-            e.sponsor = at(&sponsors, e.sponsor);
+            e.sponsor = at(&self.names.sponsors, e.sponsor);
             if e.status == ImsiStatus::InDynamicPool {
-                e.profile = at(&dynamic, e.profile as u16) as u32;
+                e.profile = at(&self.names.dynamic, e.profile as u16) as u32;
             }
-            self.imsis.insert(key, e.pack());
+            self.index.imsis.insert(key, e.pack());
         }
-        let orphans = r.u64()?;
-        if !fits(orphans, 24) {
+        Ok(())
+    }
+
+    /// The accounts without a profile.
+    fn orphans(&mut self) -> Result<(), SnapshotError> {
+        let orphans = self.r.u64()?;
+        if !self.fits(orphans, 24) {
             return Err(SnapshotError::Invalid("account count"));
         }
         for _ in 0..orphans {
-            let m = r.u64()?;
-            let id = r.u64()?;
-            let word = r.u64()?;
+            let m = self.r.u64()?;
+            let id = self.r.u64()?;
+            let word = self.r.u64()?;
             let entry = AccountEntry {
                 id,
-                product: at(&products, state::product(word)),
+                product: at(&self.names.products, state::product(word)),
                 state: state::account(word),
             };
-            self.orphans.insert(m, entry);
+            self.index.orphans.insert(m, entry);
         }
-        let crc = r.crc.clone().finalize();
+        Ok(())
+    }
+
+    /// The CRC-32 of everything read.
+    fn trailer(&mut self) -> Result<(), SnapshotError> {
+        let crc = self.r.crc.clone().finalize();
         let mut stored = [0; 4];
-        r.inner.read_exact(&mut stored)?;
+        self.r.inner.read_exact(&mut stored)?;
         if u32::from_le_bytes(stored) != crc {
             return Err(SnapshotError::Invalid("checksum mismatch"));
         }
-        Ok(generation)
+        Ok(())
     }
 }
 

@@ -38,6 +38,7 @@ pub(super) fn node_settings(
         max_message_size: d.max_message_size,
         allowed_peers: allowed,
         reconnect_interval: d.reconnect_interval.0,
+        wall_time: crate::model::clock::wall_time,
         shutdown_grace: d.shutdown_grace.0,
         relays,
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::sftp::{SftpClient, SftpError};
-use crate::config::smdp::SmdpSection;
+use super::SmdpSettings;
 use crate::inventory::InventoryError;
 use crate::model::order::OrderState;
 use crate::profilegen::desk::{DeskError, OrderDesk};
@@ -21,7 +21,7 @@ pub const PROCESSED: &str = "processed";
 pub const REJECTED: &str = "rejected";
 
 pub struct Exchange {
-    cfg: SmdpSection,
+    cfg: SmdpSettings,
     desk: Arc<OrderDesk>,
     wake: Arc<Notify>,
 }
@@ -36,7 +36,7 @@ enum Fate {
 }
 
 impl Exchange {
-    pub fn new(cfg: SmdpSection, desk: Arc<OrderDesk>, wake: Arc<Notify>) -> Exchange {
+    pub fn new(cfg: SmdpSettings, desk: Arc<OrderDesk>, wake: Arc<Notify>) -> Exchange {
         Exchange { cfg, desk, wake }
     }
 
@@ -116,7 +116,7 @@ impl Exchange {
             let result = tokio::task::spawn_blocking(move || desk.ingest("smdp", &name, &bytes))
                 .await
                 .unwrap_or_else(|e| {
-                    Err(DeskError::Inventory(InventoryError::Conflict(
+                    Err(DeskError::Inventory(InventoryError::Interrupted(
                         e.to_string(),
                     )))
                 });
@@ -197,5 +197,5 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, InventoryError> {
     tokio::task::spawn_blocking(f)
         .await
-        .unwrap_or_else(|e| Err(InventoryError::Conflict(e.to_string())))
+        .unwrap_or_else(|e| Err(InventoryError::Interrupted(e.to_string())))
 }

@@ -15,7 +15,7 @@ use russh_sftp::client::SftpSession;
 use russh_sftp::protocol::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use crate::config::smdp::{SftpTarget, SmdpSection};
+use super::{SftpTarget, SmdpSettings};
 
 /// From dialling to a ready sftp subsystem.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +95,7 @@ pub struct SftpClient {
 impl SftpClient {
     /// Loads the key, dials `sftp_url`, checks the host key, logs in and
     /// starts the sftp subsystem, all within 10 s.
-    pub async fn connect(cfg: &SmdpSection) -> Result<SftpClient, SftpError> {
+    pub async fn connect(cfg: &SmdpSettings) -> Result<SftpClient, SftpError> {
         let target = cfg.target().map_err(SftpError::Url)?;
         // Local faults first: they need no server to be found.
         let key = load_key(&cfg.sftp_key)?;
@@ -294,7 +294,7 @@ impl SftpClient {
 
 /// The SSH conversation up to a ready sftp subsystem.
 async fn open(
-    cfg: &SmdpSection,
+    cfg: &SmdpSettings,
     target: &SftpTarget,
     key: PrivateKey,
 ) -> Result<SftpClient, SftpError> {
@@ -348,7 +348,7 @@ async fn open(
 
 async fn login(
     ssh: &mut client::Handle<HostCheck>,
-    cfg: &SmdpSection,
+    cfg: &SmdpSettings,
     target: &SftpTarget,
     key: PrivateKey,
 ) -> Result<(), SftpError> {

@@ -2,13 +2,16 @@
 //! processes on loopback sockets, the third-party Diameter peers
 //! (Erlang/OTP, freeDiameter, tshark), Debian daemons (webhook, sshd) and
 //! in-process nodes over stores that fail on demand. One module per
-//! capability; `support` is the shared harness. docs/testing.md says how to
-//! run them and what each module needs.
+//! capability; `support` is the shared harness; `docs` and `layers` check
+//! the documentation and the imports between src/ modules. docs/testing.md
+//! says how to run them and what each module needs.
 
 mod charging;
 mod diameter;
+mod docs;
 mod events;
 mod inventory;
+mod layers;
 mod lifecycle;
 mod ota;
 mod proxy;

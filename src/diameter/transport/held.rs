@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::driver::InFlight;
+use super::count::InFlight;
 
 /// Answers waiting for their application's ticket watermark
 /// (`Reply::AfterTicket`): released in batches as it rises, in the order

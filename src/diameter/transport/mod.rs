@@ -2,6 +2,8 @@
 //! graceful shutdown. Protocol decisions stay in the sans-IO modules.
 
 pub mod app;
+mod count;
+mod dispatch;
 mod driver;
 mod held;
 mod outbound;
@@ -12,14 +14,14 @@ pub mod tls;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use app::{AppContext, Application, Reply, Request};
-pub use driver::result_label;
+pub use count::result_label;
 pub use outbound::{SendError, SendResult};
 pub use peers::PeerTable;
 pub use tls::{Identity, TlsDial, TlsError};
@@ -59,6 +61,7 @@ pub(crate) struct Shared {
     peers: Arc<PeerTable>,
     shutdown: watch::Sender<bool>,
     relays: bool,
+    wall_time: fn() -> SystemTime,
 }
 
 /// An outbound peer gyro keeps a connection to.
@@ -84,6 +87,9 @@ pub struct NodeSettings {
     /// realms to its application, which routes them; otherwise they are
     /// refused with 3002/3003.
     pub relays: bool,
+    /// The wall-clock time each request is stamped with on arrival: the
+    /// transport reads no clock of its own, so its user decides which.
+    pub wall_time: fn() -> SystemTime,
 }
 
 pub struct Node {
@@ -110,6 +116,7 @@ impl Node {
             peers,
             shutdown: watch::channel(false).0,
             relays: s.relays,
+            wall_time: s.wall_time,
         });
         Node {
             shared,

@@ -207,10 +207,10 @@ pub(super) fn count_outbound(command: u32, r: &SendResult) {
     let register = || {
         let result = match key.1 {
             Ok(0) => "none".into(),
-            Ok(rc) => super::driver::result_label(rc),
+            Ok(rc) => super::count::result_label(rc),
             Err(e) => e.label().into(),
         };
-        metrics::counter!(mn::OUTBOUND_REQUESTS, "command" => super::driver::command_label(command), "result" => result)
+        metrics::counter!(mn::OUTBOUND_REQUESTS, "command" => super::count::command_label(command), "result" => result)
     };
     OUTBOUND.with(|c| {
         let mut c = c.borrow_mut();

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::inventory::fixtures::{seeded_on_test_clock, DAY, EU30};
 use crate::inventory::import::BatchSpec;
 use crate::inventory::seed;
 use crate::inventory::store::SledStore;
@@ -15,16 +16,10 @@ const X: &str = "213779000000001";
 const OWN_BATCH: &str = "1000-Own-2025-12-23";
 const X_BATCH: &str = "1000-X-2025-12-23";
 const POOL: &str = "Own+X for EU Neighbour - Andorra";
-const PASS: &str = "EU Neighbour - Andorra 30-Day Pass";
-const DAY: i64 = 86_400;
+const PASS: &str = EU30;
 
 fn seeded() -> (Inventory, Arc<NodeClock>) {
-    let mut inv = Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap();
-    let clock = Arc::new(NodeClock::test());
-    inv.set_clock(clock.clone());
-    let s = seed::parse(seed::EMBEDDED, "seed.toml").unwrap();
-    inv.apply_seed(&s, "seed.toml").unwrap();
-    (inv, clock)
+    seeded_on_test_clock("seed.toml")
 }
 
 /// The seed's first account: the one holding IMSI 1.

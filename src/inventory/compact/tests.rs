@@ -1,3 +1,7 @@
+//! The compact encoding: every record state survives it, the JSON that
+//! earlier releases wrote decodes to the same records, and a damaged
+//! record names its key.
+
 use super::*;
 use crate::inventory::store::WriteBatch;
 

@@ -21,8 +21,8 @@ use super::{
     SEEN_BY_TIME,
 };
 use crate::inventory::store::{Storage, StorageExt, StoreError, WriteBatch};
+use crate::model::ota::Located;
 use crate::model::UnixTime;
-use crate::ota::intake::Located;
 
 /// Most jobs one group takes: bounds a group's batch and its answer delay.
 const MAX_GROUP: usize = 4096;

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Located;
 use crate::inventory::location_updates::LocationQueue;
 use crate::model::clock::NodeClock;
+use crate::model::ota::Located;
 use crate::model::UnixTime;
 
 /// Event ids are remembered this long for de-duplication.

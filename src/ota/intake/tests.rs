@@ -277,7 +277,7 @@ fn seeded_intake(dir: &std::path::Path, seed: bool) -> Intake {
         let s = crate::inventory::seed::parse(crate::inventory::seed::EMBEDDED, "seed").unwrap();
         assert!(inv.apply_seed(&s, "seed").unwrap());
     }
-    let cfg = OtaSection::default();
+    let cfg = OtaSettings::default();
     Intake::new(Arc::new(inv), &cfg).unwrap()
 }
 

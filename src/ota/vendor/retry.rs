@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::config::ota::OtaSection;
+use crate::ota::OtaSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -18,7 +18,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn from_config(cfg: &OtaSection) -> RetryPolicy {
+    pub fn from_config(cfg: &OtaSettings) -> RetryPolicy {
         RetryPolicy {
             max_attempts: cfg.max_attempts.max(1),
             initial: cfg.backoff_initial.0,
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn from_config_takes_the_ota_keys() {
-        let cfg = OtaSection::default();
+        let cfg = OtaSettings::default();
         let p = RetryPolicy::from_config(&cfg);
         assert_eq!(p.max_attempts, cfg.max_attempts);
         assert_eq!(

@@ -29,6 +29,7 @@ pub fn in_process_node(
             reconnect_interval: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             relays: false,
+            wall_time: gyro::model::clock::wall_time,
         },
         apps,
     )
