@@ -2,7 +2,8 @@
 //! code and IMS-Visited-Network-Identifier forms; whatever decodes must survive a round trip.
 #![no_main]
 
-use gyro::resolver::serving_network::{decode_uli, plmn_from_visited_network, Plmn, RateCode};
+use gyro::model::{Plmn, RateCode};
+use gyro::resolver::serving_network::{decode_uli, plmn_from_visited_network};
 use libfuzzer_sys::fuzz_target;
 
 fn check(plmn: Plmn) {
