@@ -1,4 +1,4 @@
-//! Swap decisions per second (#15, goal ≥ 1 M/s on one core): the story's
+//! Swap decisions per second (goal ≥ 1 M/s on one core): the story's
 //! Balkan Traveller profile (Own + Partner Y, or Own + Partner W after the
 //! Albania swap), an IMSI on hold and one IMSI of each dynamic pool, over a
 //! mix of countries: home, Montenegro (keep), Albania (swap), Kosovo (swap

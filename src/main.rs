@@ -13,7 +13,7 @@ use gyro::diameter::{dump, Framer, Message};
 // A rebuild reads 40 M records through sled, which allocates and frees
 // each, often on another thread: glibc's arenas spent a fifth of the
 // start-up there. jemalloc fixes that and keeps charging's tail latency,
-// which mimalloc tripled (README, Performance). The resolver's big tables
+// which mimalloc tripled (docs/performance.md). The resolver's big tables
 // bypass the allocator (see resolver::hugepages).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]

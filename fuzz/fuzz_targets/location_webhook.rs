@@ -1,4 +1,4 @@
-//! Bytes as a location webhook body (#15): the parser never panics, and
+//! Bytes as a location webhook body: the parser never panics, and
 //! what it accepts holds the checks it promises (event id length, digits,
 //! one subject), and parses again from its own fields to the same body.
 #![no_main]

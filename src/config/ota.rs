@@ -7,7 +7,6 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::ConfigError;
-pub use crate::ota::OtaSettings as OtaSection;
 use crate::ota::OtaSettings;
 
 /// Checks `[ota]`; an error names the file and the key at fault.

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::ConfigError;
-pub use crate::smdp::SmdpSettings as SmdpSection;
 use crate::smdp::SmdpSettings;
 
 /// Checks `[smdp]`; an error names the file and the key at fault.

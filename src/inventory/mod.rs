@@ -26,7 +26,6 @@ pub mod lifecycle;
 pub mod location_updates;
 mod onboarding;
 mod open;
-pub mod ops;
 pub mod order_ingest;
 pub mod orders;
 pub mod ota_swap;

@@ -199,7 +199,7 @@ impl SledStore {
     /// `cache` octets of sled's page cache (its resident size is a multiple
     /// of this).
     pub fn open_with_cache(dir: &Path, cache: u64) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(cache).open()?;
+        let db = open_when_unlocked(&sled::Config::new().path(dir).cache_capacity(cache))?;
         let tree = db.open_tree("inventory")?;
         Ok(SledStore { db, tree })
     }
@@ -208,6 +208,29 @@ impl SledStore {
         let db = sled::Config::new().temporary(true).open()?;
         let tree = db.open_tree("inventory")?;
         Ok(SledStore { db, tree })
+    }
+}
+
+/// How long `open` waits for the store's lock to come free.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens the store, waiting up to `LOCK_WAIT` while its lock is held:
+/// sled's background threads release the lock a moment after the last
+/// handle is dropped (a store reopened in the same process, or a restart
+/// right after the previous process exited). Still held after that, the
+/// error says so: another live process has the store.
+fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
     }
 }
 

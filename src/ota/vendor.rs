@@ -1,5 +1,5 @@
 //! The client of the OTA vendor: one `imsiSwap` call of gyro's own
-//! ES2+-style contract (README, "The OTA vendor contract") per
+//! ES2+-style contract (docs/guide/ota.md, "The OTA vendor contract") per
 //! [`OtaVendor::imsi_swap`], with `[ota] timeout`, and the answer read into
 //! a final [`SwapOutcome`] or a retryable [`VendorError`].
 //!

@@ -1,5 +1,5 @@
-//! The JSON of gyro's `imsiSwap` contract (README, "The OTA vendor
-//! contract"): the request gyro sends and the reading of the vendor's answer
+//! The JSON of gyro's `imsiSwap` contract (docs/guide/ota.md, "The OTA
+//! vendor contract"): the request gyro sends and the reading of the vendor's answer
 //! into a final outcome or a retryable error. No I/O here, so every answer
 //! the vendor may give is unit-tested without a socket.
 

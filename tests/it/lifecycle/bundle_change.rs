@@ -41,7 +41,7 @@ fn unix(rfc3339: &Value) -> i64 {
 }
 
 fn now() -> i64 {
-    gyro::inventory::ops::now_unix()
+    gyro::model::clock::NodeClock::system().now()
 }
 
 fn events_of(g: &Gyro, event_type: &str) -> Vec<Value> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::support::failing_store::FailingStore;
 use gyro::api::{router, ApiState};
-use gyro::config::ota::OtaSection;
 use gyro::ota::intake::Intake;
+use gyro::ota::OtaSettings;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "gyro-dev-token";
@@ -27,7 +27,7 @@ struct Api {
 
 fn start(failing: Arc<AtomicBool>) -> Api {
     let inventory = FailingStore::seeded(failing);
-    let intake = Arc::new(Intake::new(inventory.clone(), &OtaSection::default()).unwrap());
+    let intake = Arc::new(Intake::new(inventory.clone(), &OtaSettings::default()).unwrap());
     let state = Arc::new(ApiState {
         inventory,
         engine: None,

@@ -13,7 +13,6 @@ use std::time::Duration;
 use crate::support::failing_store::FailingStore;
 use crate::support::ota::{wait_for, Y_IMSI};
 use crate::support::ota_vendor::{Mode, OtaDouble};
-use gyro::config::ota::OtaSection;
 use gyro::config::HumaneDuration;
 use gyro::inventory::ota_swap::{NewImsi, SwapOrder};
 use gyro::inventory::stock::StockBy;
@@ -24,6 +23,7 @@ use gyro::model::ota::SwapState;
 use gyro::model::{ImsiState, Profile};
 use gyro::ota::engine::OtaEngine;
 use gyro::ota::intake::{drain_once, Intake};
+use gyro::ota::OtaSettings;
 use rust_decimal::Decimal;
 
 /// The shared failing store, which also starts failing by itself after
@@ -84,12 +84,12 @@ impl Node {
         let inv = Arc::new(Inventory::open(store.clone()).unwrap());
         let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
         assert!(inv.apply_seed(&s, "seed").unwrap());
-        let cfg = OtaSection {
+        let cfg = OtaSettings {
             url: Some(double.url()),
             timeout: HumaneDuration(Duration::from_secs(5)),
             backoff_initial: HumaneDuration(Duration::from_millis(100)),
             backoff_max: HumaneDuration(Duration::from_millis(300)),
-            ..OtaSection::default()
+            ..OtaSettings::default()
         };
         let vendor = gyro::ota::vendor::OtaVendor::from_config(&cfg).unwrap();
         let rating = Arc::new(gyro::rating::Rating::parse(gyro::rating::EMBEDDED, "r").unwrap());

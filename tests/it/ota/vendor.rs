@@ -9,14 +9,14 @@
 use std::time::{Duration, Instant};
 
 use crate::support::ota_vendor::{Glitch, Mode, OtaDouble};
-use gyro::config::ota::OtaSection;
 use gyro::config::HumaneDuration;
 use gyro::ota::vendor::{OtaVendor, SwapOutcome, SwapRequest, VendorError};
+use gyro::ota::OtaSettings;
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-fn section(url: &str, token: Option<&str>) -> OtaSection {
-    OtaSection {
+fn section(url: &str, token: Option<&str>) -> OtaSettings {
+    OtaSettings {
         url: Some(url.to_string()),
         token: token.map(str::to_owned),
         requester: "gyro-test".into(),
@@ -24,7 +24,7 @@ fn section(url: &str, token: Option<&str>) -> OtaSection {
         max_attempts: 4,
         backoff_initial: HumaneDuration(Duration::from_millis(20)),
         backoff_max: HumaneDuration(Duration::from_millis(80)),
-        ..OtaSection::default()
+        ..OtaSettings::default()
     }
 }
 

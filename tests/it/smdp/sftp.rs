@@ -7,14 +7,14 @@
 use std::path::Path;
 
 use crate::support::sshd::{sshd_available, Sshd};
-use gyro::config::smdp::SmdpSection;
+use gyro::smdp::SmdpSettings;
 use gyro::smdp::{RemoteFile, SftpClient, SftpError};
 
 fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-async fn connect_err(cfg: &SmdpSection) -> String {
+async fn connect_err(cfg: &SmdpSettings) -> String {
     match SftpClient::connect(cfg).await {
         Ok(_) => panic!("connected with {cfg:?}"),
         Err(e) => e.to_string(),
@@ -258,7 +258,7 @@ async fn a_silent_server_times_out_naming_the_url() {
     }
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let cfg: SmdpSection = toml::from_str(&format!(
+    let cfg: SmdpSettings = toml::from_str(&format!(
         "sftp_url = \"sftp://gyro@127.0.0.1:{port}\"\n\
          sftp_key = \"{}\"\nknown_hosts = \"/dev/null\"\n\
          input_dir = \"/in\"\noutput_dir = \"/out\"\n",

@@ -1,4 +1,4 @@
-//! A test double of gyro's OTA vendor contract (README, "The OTA vendor
+//! A test double of gyro's OTA vendor contract (docs/guide/ota.md, "The OTA vendor
 //! contract"): `POST /gsma/rsp2/es2plus/imsiSwap` in the GSMA ES2+ style.
 //! No open-source SM-DP+ or OTA server with this interface can be installed
 //! here (ES2+ has no IMSI swap; each vendor exposes its own), so this is a

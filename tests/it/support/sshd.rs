@@ -149,7 +149,7 @@ impl Sshd {
 
     /// An `[smdp]` section for this server: `root()/in` and `root()/out`
     /// (created) as the folders.
-    pub fn smdp_section(&self) -> gyro::config::smdp::SmdpSection {
+    pub fn smdp_section(&self) -> gyro::smdp::SmdpSettings {
         let (input, output) = (self.root().join("in"), self.root().join("out"));
         std::fs::create_dir_all(&input).unwrap();
         std::fs::create_dir_all(&output).unwrap();
