@@ -58,7 +58,11 @@ impl Inventory {
             }
         }
         let at = g.fup_events.first().map_or_else(|| self.now(), |e| e.at);
-        batch.put(CHARGING_SEQ, &g.sequence);
+        // Sequences start at 1: an empty group (a flush at shutdown with
+        // nothing left to apply) must not take the stored one back to 0.
+        if g.sequence > 0 {
+            batch.put(CHARGING_SEQ, &g.sequence);
+        }
         // A group with events is made durable at once: the delivery loop may
         // send an event as soon as it is visible, and one that a crash then
         // took back would come again from the replay under another id.
