@@ -78,6 +78,20 @@ impl Api {
     ) -> anyhow::Result<reqwest::blocking::Response> {
         self.send(reqwest::Method::POST, path, body, what)
     }
+    /// A POST with an `Idempotency-Key` header when `key` is given.
+    fn post_with_key(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+        key: Option<&str>,
+        what: &str,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        let mut req = self.client.post(format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        api_call(req.bearer_auth(&self.token).json(body), what)
+    }
 }
 
 fn mode(t: &Target) -> anyhow::Result<Mode> {

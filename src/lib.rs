@@ -17,4 +17,5 @@ pub mod rating;
 pub mod resolver;
 pub mod server;
 pub mod smdp;
+pub mod supervise;
 pub mod views;

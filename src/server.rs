@@ -346,24 +346,31 @@ fn server_initiated(
     Arc::new(s)
 }
 
-/// Rewrites the index checkpoint every `every` while the inventory changes.
+/// Rewrites the index checkpoint every `every` while the inventory changes
+/// (supervised: a write that panicked starts a fresh run).
 fn checkpoint_periodically(every: Duration, inventory: Arc<Inventory>) {
-    tokio::spawn(async move {
-        // The first tick is immediate: a start that rebuilt or replayed
-        // writes its checkpoint at once, while the node already serves.
-        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        loop {
-            tick.tick().await;
-            if inventory.changed_since_checkpoint() {
-                let inv = inventory.clone();
-                match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await {
-                    Ok(Ok(())) => tracing::info!("index checkpoint written"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "index checkpoint not written"),
-                    Err(e) => tracing::warn!(error = %e, "index checkpoint task failed"),
-                }
+    crate::supervise::spawn("checkpoint", move || {
+        checkpoint_forever(every, inventory.clone())
+    });
+}
+
+async fn checkpoint_forever(
+    every: Duration,
+    inventory: Arc<Inventory>,
+) -> Result<(), tokio::task::JoinError> {
+    // The first tick is immediate: a start that rebuilt or replayed writes
+    // its checkpoint at once, while the node already serves.
+    let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+    loop {
+        tick.tick().await;
+        if inventory.changed_since_checkpoint() {
+            let inv = inventory.clone();
+            match tokio::task::spawn_blocking(move || inv.write_checkpoint()).await? {
+                Ok(()) => tracing::info!("index checkpoint written"),
+                Err(e) => tracing::warn!(error = %e, "index checkpoint not written"),
             }
         }
-    });
+    }
 }
 
 /// Peers get their DPR, the committer flushes, and the index checkpoint is

@@ -18,6 +18,7 @@ use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
 use crate::views::profile_view;
 
+mod accounts;
 mod audit;
 mod batches;
 mod bundle;
@@ -311,13 +312,13 @@ async fn post_account(
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
     let v: AccountBody = body(&b)?;
+    if let Some(key) = h.get(accounts::IDEMPOTENCY_KEY) {
+        return accounts::onboard_once(&st, key, v.product, v.msisdn).await;
+    }
     let inv = st.inventory.clone();
     let (account, profile) =
         blocking(move || inv.onboard("api", &v.product, v.msisdn.as_deref())).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"account": account, "profile": profile_view(&profile)})),
-    ))
+    Ok(accounts::created(&account, &profile))
 }
 
 async fn get_account(

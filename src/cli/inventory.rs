@@ -8,8 +8,10 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::{mode, progress_bar, report_rejection, Mode, Target};
+use crate::inventory::idempotency::{parse_key, Once};
 use crate::inventory::import::{BatchSpec, ImportReport};
 use crate::inventory::InventoryError;
+use crate::model::{Account, Profile};
 
 #[derive(Subcommand)]
 pub enum InventoryCommand {
@@ -43,6 +45,10 @@ pub enum InventoryCommand {
         product: String,
         #[arg(long)]
         msisdn: Option<String>,
+        /// Run again with the same key after an answer was lost: the first
+        /// onboarding's answer comes back, and no second account is made.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
     /// Show an IMSI, its profile and account, and whether it is chargeable.
     Imsi { imsi: String },
@@ -73,7 +79,11 @@ pub fn inventory(t: &Target, cmd: InventoryCommand) -> anyhow::Result<()> {
         } => import_batch(m, sponsor, name, recycling, end_of_life, file),
         InventoryCommand::ImportProfiles { pool, file } => import_profiles(m, pool, file),
         InventoryCommand::Export { format, file } => export(m, format, file),
-        InventoryCommand::Onboard { product, msisdn } => onboard(m, product, msisdn),
+        InventoryCommand::Onboard {
+            product,
+            msisdn,
+            idempotency_key,
+        } => onboard(m, product, msisdn, idempotency_key),
         InventoryCommand::Define { file } => define(m, file),
         InventoryCommand::FillDynamicPool { pool, batch, count } => {
             fill_dynamic_pool(m, pool, batch, count)
@@ -191,16 +201,42 @@ fn export(m: Mode, format: String, file: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `onboard`: a new account for a product, with an available profile.
-fn onboard(m: Mode, product: String, msisdn: Option<String>) -> anyhow::Result<()> {
+/// `onboard`: a new account for a product, with an available profile;
+/// once per idempotency key when one is given.
+fn onboard(
+    m: Mode,
+    product: String,
+    msisdn: Option<String>,
+    key: Option<String>,
+) -> anyhow::Result<()> {
     let v = match m {
         Mode::Direct(inv, _) => {
-            let (a, p) = inv.onboard("cli", &product, msisdn.as_deref())?;
-            json!({"account": a, "profile": {"iccid": p.iccid, "pool": p.pool, "imsis": p.imsis}})
+            let render = |a: &Account, p: &Profile| json!({"account": a, "profile": {"iccid": p.iccid, "pool": p.pool, "imsis": p.imsis}});
+            match key {
+                None => {
+                    let (a, p) = inv.onboard("cli", &product, msisdn.as_deref())?;
+                    render(&a, &p)
+                }
+                Some(k) => {
+                    let k = parse_key(&k)?;
+                    let request = json!({"product": product, "msisdn": msisdn});
+                    let once = inv.onboard_once(
+                        &k,
+                        request,
+                        ("cli", &product, msisdn.as_deref()),
+                        |a, p| (201, render(a, p)),
+                    )?;
+                    match once {
+                        Once::Answer { body, .. } => body,
+                        Once::KeyReused => bail!("--idempotency-key {k}: this key came before with another product or msisdn"),
+                    }
+                }
+            }
         }
         Mode::Api(api) => {
             let body = json!({"product": product, "msisdn": msisdn});
-            api.post("/api/v1/accounts", &body, "onboard")?.json()?
+            api.post_with_key("/api/v1/accounts", &body, key.as_deref(), "onboard")?
+                .json()?
         }
     };
     println!("{}", serde_json::to_string_pretty(&v)?);

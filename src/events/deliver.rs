@@ -43,6 +43,10 @@ struct Loop {
     started: Instant,
 }
 
+/// Starts the hook's delivery loop under supervision: a store error (or a
+/// panic) ends one run, and the next run starts again from the hook's
+/// cursor after a backoff. Attempts in flight when a run ends are made
+/// again; receivers de-duplicate by `Webhook-Id`.
 pub(super) fn spawn(
     inventory: Arc<Inventory>,
     cfg: &EventsSettings,
@@ -71,27 +75,29 @@ pub(super) fn spawn(
             return;
         }
     };
-    tokio::spawn(async move {
-        let name = hook.name.clone();
-        let cursor = match inventory.delivery_cursor(&hook.name) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(hook = %name, error = %e, "webhook cursor unreadable; no delivery");
-                return;
-            }
-        };
-        let mut l = Loop {
-            inventory,
-            hook,
-            client,
-            queue: HookQueue::new(policy),
-            bodies: HashMap::new(),
-            scanned: cursor,
-            cursor,
-            started: Instant::now(),
-        };
-        if let Err(e) = l.run(retries).await {
-            tracing::error!(hook = %name, error = %e, "webhook delivery stopped");
+    // Outlives each run: retries asked for while a run restarts wait here.
+    let retries = Arc::new(tokio::sync::Mutex::new(retries));
+    crate::supervise::spawn("events_delivery", move || {
+        let (inventory, hook, client) = (inventory.clone(), hook.clone(), client.clone());
+        let retries = retries.clone();
+        async move {
+            let mut retries = retries.lock_owned().await;
+            let cursor = inventory.delivery_cursor(&hook.name)?;
+            let name = hook.name.clone();
+            let mut l = Loop {
+                inventory,
+                hook,
+                client,
+                queue: HookQueue::new(policy),
+                bodies: HashMap::new(),
+                scanned: cursor,
+                cursor,
+                started: Instant::now(),
+            };
+            l.run(&mut retries).await.map_err(|e| {
+                tracing::warn!(hook = %name, error = %e, "webhook delivery interrupted by the store");
+                e
+            })
         }
     });
 }
@@ -108,7 +114,7 @@ impl Loop {
 
     async fn run(
         &mut self,
-        mut retries: mpsc::UnboundedReceiver<u64>,
+        retries: &mut mpsc::UnboundedReceiver<u64>,
     ) -> Result<(), InventoryError> {
         let written = self.inventory.events_written();
         let mut in_flight = FuturesUnordered::new();

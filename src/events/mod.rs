@@ -84,23 +84,25 @@ impl Events {
             retries,
         });
         let e = events.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                every.tick().await;
-                let e = e.clone();
-                // Retention is real time: a test clock jumping months ahead
-                // must not purge events that have yet to be read.
-                let wall = e.inventory.clock().wall_now();
-                let r = tokio::task::spawn_blocking(move || e.compact(wall)).await;
-                match r {
-                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "delivered events compacted"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "event compaction failed"),
-                    _ => {}
-                }
-            }
-        });
+        crate::supervise::spawn("events_compaction", move || e.clone().compact_hourly());
         events
+    }
+
+    /// Compacts the outbox every hour; a pass that panicked ends the run.
+    async fn compact_hourly(self: Arc<Self>) -> Result<(), tokio::task::JoinError> {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let e = self.clone();
+            // Retention is real time: a test clock jumping months ahead
+            // must not purge events that have yet to be read.
+            let wall = e.inventory.clock().wall_now();
+            match tokio::task::spawn_blocking(move || e.compact(wall)).await? {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "delivered events compacted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "event compaction failed"),
+            }
+        }
     }
 
     fn hooks_for<'a>(&'a self, e: &'a Event) -> impl Iterator<Item = &'a WebhookSettings> + 'a {

@@ -25,6 +25,9 @@ use crate::resolver::Index;
 const GENERATION_KEY: &str = "meta/inventory-generation";
 const FEED: &str = "feed/";
 const INDEXED: [&str; 3] = ["imsi/", "profile/", "account/"];
+/// Marks a feed key of a failed commit: its record may never have been
+/// written, and then there is nothing to replay.
+const MAYBE: &str = "?";
 /// `checkpointed` when no checkpoint file holds the index in memory.
 const NO_CHECKPOINT: u64 = u64::MAX;
 
@@ -64,22 +67,58 @@ enum Unusable {
 impl Inventory {
     /// Commits an inventory batch, with its feed entry when it changes
     /// indexed records. Callers hold the writer lock.
+    ///
+    /// Each feed entry spends a generation whether or not its commit
+    /// succeeds, so that no two commits ever write the same feed key. A
+    /// failed commit applied nothing (the `Storage` contract), but its keys
+    /// are written again under its generation by the next commit, marked
+    /// as maybe written: the feed then has no gap, and replaying them
+    /// re-reads whatever the store holds (nothing when it holds nothing),
+    /// which is right even for a store that broke the contract.
     pub(crate) fn commit(&self, mut b: WriteBatch) -> Result<u64, InventoryError> {
         let keys: Vec<String> = b
             .keys()
             .filter(|k| INDEXED.iter().any(|p| k.starts_with(p.as_bytes())))
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .collect();
-        let next = self.generation.load(SeqCst) + 1;
-        if !keys.is_empty() {
-            b.put(GENERATION_KEY, &next);
-            b.put(feed_key(next), &keys);
+        if keys.is_empty() {
+            return Ok(self.store.commit(b)?);
         }
-        let seq = self.store.commit(b)?;
-        if !keys.is_empty() {
-            self.generation.store(next, SeqCst);
+        let mut carry = self.feed_carry.lock().unwrap_or_else(|p| p.into_inner());
+        let next = self.generation.fetch_add(1, SeqCst) + 1;
+        for (g, k) in carry.iter() {
+            b.put(feed_key(*g), k);
         }
-        Ok(seq)
+        b.put(GENERATION_KEY, &next);
+        b.put(feed_key(next), &keys);
+        match self.store.commit(b) {
+            Ok(seq) => {
+                carry.clear();
+                Ok(seq)
+            }
+            Err(e) => {
+                let maybe = keys.iter().map(|k| format!("{MAYBE}{k}")).collect();
+                carry.push((next, maybe));
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Writes the feed entries of failed commits, so that the store's
+    /// generation is the index's again. Callers hold the writer lock.
+    fn settle_carry(&self) -> Result<(), InventoryError> {
+        let mut carry = self.feed_carry.lock().unwrap_or_else(|p| p.into_inner());
+        if carry.is_empty() {
+            return Ok(());
+        }
+        let mut b = WriteBatch::default();
+        for (g, k) in carry.iter() {
+            b.put(feed_key(*g), k);
+        }
+        b.put(GENERATION_KEY, &self.generation.load(SeqCst));
+        self.store.commit(b)?;
+        carry.clear();
+        Ok(())
     }
 
     /// Opening: the checkpoint plus the feed when they are sound, the full
@@ -166,10 +205,17 @@ impl Inventory {
 
     /// Re-reads one changed record into the index.
     fn replay(&self, key: &str) -> Result<(), String> {
+        let (key, maybe) = match key.strip_prefix(MAYBE) {
+            Some(k) => (k, true),
+            None => (key, false),
+        };
         let raw = self
             .store
             .get_raw(key.as_bytes())
             .map_err(|e| e.to_string())?;
+        if raw.is_none() && maybe {
+            return Ok(());
+        }
         // Only IMSIs are ever deleted (with their batch), and the live index,
         // which cannot drop an entry, kept them as end of life: so does the
         // replay. Any other record that is gone means a rebuild.
@@ -209,6 +255,8 @@ impl Inventory {
             return Ok(());
         };
         let _writers = self.lock();
+        // A checkpoint newer than the store's generation would never load.
+        self.settle_carry()?;
         let generation = self.generation.load(SeqCst);
         let io = |e: std::io::Error| {
             InventoryError::Store(StoreError::Backend(format!("{}: {e}", path.display())))

@@ -158,28 +158,27 @@ impl Inventory {
         b.put(format!("account/{id:020}"), &a);
         let mut drafts = vec![];
         let mut held = vec![];
-        let profile = match a.profile.as_deref() {
+        let mut profile = match a.profile.as_deref() {
             Some(iccid) => self.profile(iccid)?,
             None => None,
         };
-        if let Some(mut p) = profile {
+        if let Some(p) = profile.as_mut() {
             drafts.push(
                 self.with_profile_imsis(&p.imsis, |i| event::account_closed(&a, &p.iccid, i))?,
             );
             p.state = ProfileState::Disposed;
-            b.put(format!("profile/{}", p.iccid), &p);
+            b.put(format!("profile/{}", p.iccid), p);
             let who = Holder {
                 account: None,
                 event: "hold",
             };
-            self.record_profile(&mut b, &p, who, at)?;
+            self.record_profile(&mut b, p, who, at)?;
             let origin = HoldOrigin::Pool {
                 pool: p.pool.clone(),
             };
             for imsi in &p.imsis {
                 held.push(self.start_hold(&mut b, imsi, &origin, None, at)?);
             }
-            self.index.put_profile(&p);
         }
         let after = serde_json::to_value(&a.status).ok();
         self.audit(
@@ -191,6 +190,10 @@ impl Inventory {
             after,
         )?;
         self.commit_with_events(b, drafts, at, |b| self.commit(b))?;
+        // The index follows the store only once the commit succeeded.
+        if let Some(p) = &profile {
+            self.index.put_profile(p);
+        }
         self.index.put_account(&a, None);
         for i in held.iter().flatten() {
             self.index.put_imsi(i);

@@ -21,6 +21,7 @@ pub mod export;
 #[cfg(test)]
 mod fixtures;
 pub mod hold;
+pub mod idempotency;
 pub mod import;
 pub mod lifecycle;
 pub mod location_updates;
@@ -60,6 +61,9 @@ pub struct Inventory {
     pub(crate) write: Mutex<Stock>,
     /// Count of committed changes to indexed records (see `checkpoint`).
     pub(crate) generation: AtomicU64,
+    /// Feed entries of commits that failed: written again by the next one
+    /// (see `checkpoint`).
+    pub(crate) feed_carry: Mutex<Vec<(u64, Vec<String>)>>,
     /// The generation the checkpoint file reflects (`u64::MAX`: none does).
     pub(crate) checkpointed: AtomicU64,
     /// Where the index checkpoint lives, if the inventory keeps one.
@@ -97,6 +101,7 @@ impl Inventory {
             index: Index::new(),
             write: Mutex::new(Stock::default()),
             generation: Default::default(),
+            feed_carry: Mutex::new(Vec::new()),
             checkpointed: Default::default(),
             checkpoint: path,
             started_from: StartedFrom::Rebuild,

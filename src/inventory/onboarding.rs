@@ -19,6 +19,19 @@ impl Inventory {
         msisdn: Option<&str>,
     ) -> Result<(Account, Profile), InventoryError> {
         let mut stock = self.lock();
+        self.onboard_locked(&mut stock, actor, product, msisdn, |_, _, _| Ok(()))
+    }
+
+    /// `onboard` for a caller that holds the writer lock; `extra` adds its
+    /// own records to the onboarding's batch, to commit with it.
+    pub(crate) fn onboard_locked(
+        &self,
+        stock: &mut Stock,
+        actor: &str,
+        product: &str,
+        msisdn: Option<&str>,
+        extra: impl FnOnce(&Account, &Profile, &mut WriteBatch) -> Result<(), InventoryError>,
+    ) -> Result<(Account, Profile), InventoryError> {
         if !self.store.exists(&format!("product/{product}"))? {
             return Err(InventoryError::NotFound {
                 what: "product",
@@ -28,7 +41,7 @@ impl Inventory {
         if let Some(m) = msisdn {
             self.check_msisdn(m)?;
         }
-        let (mut profile, sponsors) = self.pick_profile(&stock, product)?;
+        let (mut profile, sponsors) = self.pick_profile(stock, product)?;
         let iccid = profile.iccid.clone();
         let id = self.store.next_id()? + 1;
         let msisdn = match msisdn {
@@ -62,13 +75,14 @@ impl Inventory {
         let mut drafts = self.with_profile_imsis(&profile.imsis, |imsis| {
             vec![event::account_new(&account, &profile, imsis)]
         })?;
-        drafts.extend(self.stock_taken(&stock, &profile.pool, &sponsors, product, &mut b)?);
+        drafts.extend(self.stock_taken(stock, &profile.pool, &sponsors, product, &mut b)?);
         self.start_first_period(&mut b, &account)?;
         let who = Holder {
             account: Some(&account),
             event: "assigned",
         };
         self.record_profile(&mut b, &profile, who, account.created_at)?;
+        extra(&account, &profile, &mut b)?;
         self.commit_with_events(b, drafts, account.created_at, |b| self.commit(b))?;
         stock.taken(&profile);
         self.index.put_account(&account, Some(&profile));

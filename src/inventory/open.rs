@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::seed;
-use super::store::{SledStore, StoreError};
+use super::store::{SledStore, StoreError, StoreFaults};
 use super::{Inventory, InventoryError};
 use crate::model::clock::NodeClock;
 
@@ -57,10 +57,12 @@ pub fn open(s: &InventorySettings) -> Result<Arc<Inventory>, OpenError> {
         dir: dir.clone(),
         source,
     })?;
-    let store = SledStore::open(&dir).map_err(|error| OpenError::Store {
-        dir: dir.clone(),
-        error,
-    })?;
+    let store = SledStore::open(&dir)
+        .map_err(|error| OpenError::Store {
+            dir: dir.clone(),
+            error,
+        })?
+        .with_faults(Arc::new(StoreFaults::from_env()));
     let started = std::time::Instant::now();
     // Beside the store, not in it: a derived cache that may be deleted.
     let checkpoint = s.data_dir.join("index.checkpoint");

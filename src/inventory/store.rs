@@ -2,9 +2,8 @@
 //! implementation. Records are typed values under prefixed keys; every write
 //! is one atomic batch with a sequence number, so a crash leaves either all of
 //! an operation or none of it, and other back-ends (PostgreSQL) can follow the
-//! same contract with an ordered change feed.
-
-use std::path::Path;
+//! same contract with an ordered change feed. What an error from a write
+//! means is part of the contract: see `Storage`.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,6 +16,12 @@ pub const JSON: u8 = 1;
 pub const COMPACT: u8 = 2;
 const SEQ_KEY: &[u8] = b"meta/seq";
 
+mod faults;
+mod sled_store;
+
+pub use faults::{Fault, StoreFaults};
+pub use sled_store::SledStore;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage: {0}")]
@@ -26,6 +31,10 @@ pub enum StoreError {
     /// Returned by a visitor to end a visit early; the visit then succeeds.
     #[error("visit stopped")]
     Stop,
+    /// A write failed and the store could not yet take it back: every
+    /// operation fails until it can (see `Storage`).
+    #[error("storage unavailable until a failed write is taken back: {0}")]
+    Poisoned(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -131,6 +140,26 @@ fn feed<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// What the inventory needs from a store.
+///
+/// The contract of a write (`commit`, `apply`):
+/// - `Ok` means the whole batch is applied: `commit` has also made it
+///   durable, in order with every earlier batch; `apply` makes it durable
+///   with the next successful `commit` or flush.
+/// - `Err` means **not applied**: no later read sees any of the batch, and
+///   no restart brings it back. A store that cannot tell (sled applies a
+///   batch in memory, then its flush fails) must take the batch back (put
+///   back what each of its keys held) before it returns, or, when even that
+///   fails, refuse every operation (`StoreError::Poisoned`) until it has.
+///   The one case left open: the process dies while the store is poisoned;
+///   the next start may then find the batch, as if the process had died
+///   just after a successful commit whose caller never answered.
+/// - Batches given to `apply` since the last successful flush may be lost
+///   when a failed flush forces the store to reopen; their writers keep a
+///   log of their own (charging's xDRs) and replay it at start.
+///
+/// Callers rely on it: state derived from a batch (indexes, caches, the
+/// change feed's generation, answers) is updated only after `Ok`, and a
+/// caller that answered an error may retry the whole operation.
 pub trait Storage: Send + Sync + 'static {
     fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every (key, value) whose key starts with `prefix`, in key order.
@@ -186,107 +215,3 @@ pub trait StorageExt: Storage {
 }
 
 impl<S: Storage + ?Sized> StorageExt for S {}
-
-pub struct SledStore {
-    db: sled::Db,
-    tree: sled::Tree,
-}
-
-impl SledStore {
-    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        Self::open_with_cache(dir, 1 << 30)
-    }
-    /// `cache` octets of sled's page cache (its resident size is a multiple
-    /// of this).
-    pub fn open_with_cache(dir: &Path, cache: u64) -> Result<SledStore, StoreError> {
-        let db = open_when_unlocked(&sled::Config::new().path(dir).cache_capacity(cache))?;
-        let tree = db.open_tree("inventory")?;
-        Ok(SledStore { db, tree })
-    }
-    /// A throw-away store (tests, benches).
-    pub fn temporary() -> Result<SledStore, StoreError> {
-        let db = sled::Config::new().temporary(true).open()?;
-        let tree = db.open_tree("inventory")?;
-        Ok(SledStore { db, tree })
-    }
-}
-
-/// How long `open` waits for the store's lock to come free.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Opens the store, waiting up to `LOCK_WAIT` while its lock is held:
-/// sled's background threads release the lock a moment after the last
-/// handle is dropped (a store reopened in the same process, or a restart
-/// right after the previous process exited). Still held after that, the
-/// error says so: another live process has the store.
-fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, sled::Error> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match config.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            r => return r,
-        }
-    }
-}
-
-impl Storage for SledStore {
-    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
-    }
-    fn scan_raw(&self, prefix: &[u8]) -> RecordIter<'_> {
-        Box::new(self.tree.scan_prefix(prefix).map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(StoreError::from)
-        }))
-    }
-    fn visit(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        feed(
-            self.tree.scan_prefix(prefix).map(|r| r.map_err(Into::into)),
-            f,
-        )
-    }
-    fn visit_from(
-        &self,
-        prefix: &[u8],
-        start: &[u8],
-        f: &mut Visitor<'_>,
-    ) -> Result<(), StoreError> {
-        let records = self.tree.range(start..).take_while(|r| match r {
-            Ok((k, _)) => k.starts_with(prefix),
-            Err(_) => true,
-        });
-        feed(records.map(|r| r.map_err(Into::into)), f)
-    }
-    fn visit_rev(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<bool, StoreError> {
-        let records = self.tree.scan_prefix(prefix).rev();
-        feed(records.map(|r| r.map_err(Into::into)), f).map(|()| true)
-    }
-    fn commit(&self, batch: WriteBatch) -> Result<u64, StoreError> {
-        let seq = self.apply(batch)?;
-        self.tree.flush()?;
-        Ok(seq)
-    }
-    fn apply(&self, batch: WriteBatch) -> Result<u64, StoreError> {
-        let seq = self.db.generate_id()?;
-        let mut b = sled::Batch::default();
-        for (k, v) in batch.ops {
-            match v {
-                Some(v) => b.insert(k, v),
-                None => b.remove(k),
-            }
-        }
-        b.insert(SEQ_KEY, &seq.to_be_bytes());
-        // One sled batch is atomic: after a crash it is all there or not at
-        // all, and sled makes batches durable in the order they were applied.
-        self.tree.apply_batch(b)?;
-        Ok(seq)
-    }
-    fn next_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
-    }
-}

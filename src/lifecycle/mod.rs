@@ -66,16 +66,19 @@ impl Lifecycle {
     }
 
     /// Runs due transitions every second, from now on.
+    /// Supervised: a panic starts a fresh run.
     pub fn spawn(self: &Arc<Self>) {
         let me = self.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = me.run_due().await {
-                    tracing::error!(error = %e, "lifecycle transitions failed; retrying");
-                }
-                tokio::time::sleep(TICK).await;
+        crate::supervise::spawn("lifecycle", move || me.clone().run_forever());
+    }
+
+    async fn run_forever(self: Arc<Self>) -> Result<(), LifecycleError> {
+        loop {
+            if let Err(e) = self.run_due().await {
+                tracing::error!(error = %e, "lifecycle transitions failed; retrying");
             }
-        });
+            tokio::time::sleep(TICK).await;
+        }
     }
 
     /// Every transition due by the node's now; how many ran.

@@ -177,9 +177,18 @@ impl OtaEngine {
         }
     }
 
+    /// Drives the swap under supervision: a panic drives it again (the
+    /// vendor de-duplicates by the swap's `functionCallIdentifier`).
     fn spawn_drive(self: &Arc<Self>, swap: ImsiSwap) {
         let me = self.clone();
-        self.runtime.spawn(async move { me.drive(swap).await });
+        let _in = self.runtime.enter();
+        crate::supervise::spawn("ota_swap", move || {
+            let (me, swap) = (me.clone(), swap.clone());
+            async move {
+                me.drive(swap).await;
+                Ok::<(), std::convert::Infallible>(())
+            }
+        });
     }
 
     /// Calls the vendor until it gives a verdict or the attempts run out;
@@ -235,15 +244,26 @@ impl OtaEngine {
         }
     }
 
-    /// Applies the verdict in the store (confirm or fail).
+    /// Applies the verdict in the store (confirm or fail), trying again
+    /// while the store fails: the vendor has acted, and the swap must not
+    /// wait for the next start to be settled.
     async fn settle(&self, id: u64, verdict: Result<(), String>) {
-        let inv = self.inventory.clone();
-        let v = verdict.clone();
-        let r = tokio::task::spawn_blocking(move || match &v {
-            Ok(()) => inv.confirm_imsi_swap("ota", id),
-            Err(why) => inv.fail_imsi_swap("ota", id, why),
-        })
-        .await;
+        let mut backoff = crate::supervise::Backoff::default();
+        let r = loop {
+            let inv = self.inventory.clone();
+            let v = verdict.clone();
+            let r = tokio::task::spawn_blocking(move || match &v {
+                Ok(()) => inv.confirm_imsi_swap("ota", id),
+                Err(why) => inv.fail_imsi_swap("ota", id, why),
+            })
+            .await;
+            let Ok(Err(InventoryError::Store(e))) = &r else {
+                break r;
+            };
+            let wait = backoff.after(std::time::Duration::ZERO);
+            tracing::warn!(swap = id, error = %e, retry_in_ms = wait.as_millis() as u64, "cannot settle the OTA swap: the store failed; trying again");
+            tokio::time::sleep(wait).await;
+        };
         let outcome = if verdict.is_ok() {
             "confirmed"
         } else {

@@ -42,19 +42,24 @@ impl Exchange {
 
     /// Runs until the process ends: a round at once, then one per `poll`
     /// or whenever an order is created.
+    /// Supervised: a panic starts a fresh run (and a fresh connection).
     pub fn spawn(self) {
-        tokio::spawn(async move {
-            let mut client: Option<SftpClient> = None;
-            loop {
-                if let Err(e) = self.round(&mut client).await {
-                    metrics::counter!("gyro_smdp_errors_total").increment(1);
-                    tracing::warn!(error = %e, "SM-DP+ sFTP exchange failed; retrying at the next poll");
-                    client = None;
-                }
-                let poll = self.cfg.poll.0.max(Duration::from_millis(200));
-                let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        let me = Arc::new(self);
+        crate::supervise::spawn("smdp_exchange", move || me.clone().run());
+    }
+
+    /// A round at once, then one per `poll` or whenever an order is created.
+    async fn run(self: Arc<Self>) -> Result<(), SftpError> {
+        let mut client: Option<SftpClient> = None;
+        loop {
+            if let Err(e) = self.round(&mut client).await {
+                metrics::counter!("gyro_smdp_errors_total").increment(1);
+                tracing::warn!(error = %e, "SM-DP+ sFTP exchange failed; retrying at the next poll");
+                client = None;
             }
-        });
+            let poll = self.cfg.poll.0.max(Duration::from_millis(200));
+            let _ = tokio::time::timeout(poll, self.wake.notified()).await;
+        }
     }
 
     /// Sends what waits to be sent, then takes in what the SM-DP+ left.

@@ -92,24 +92,31 @@ pub fn spawn_drain(
     clock: Arc<NodeClock>,
     sink: Arc<dyn LocationSink>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let (q, sink, now) = (queue.clone(), sink.clone(), clock.now());
-            match tokio::task::spawn_blocking(move || drain_once(&q, now, &*sink)).await {
-                Ok(d) if d.delivered + d.kept + d.forgotten > 0 => {
-                    tracing::debug!(
-                        delivered = d.delivered,
-                        kept = d.kept,
-                        forgotten = d.forgotten,
-                        "location drain pass"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "location drain pass failed"),
-            }
-        }
+    crate::supervise::spawn("location_drain", move || {
+        drain_forever(queue.clone(), clock.clone(), sink.clone())
     })
+}
+
+/// A pass every second; a pass that panicked ends the run, which the
+/// supervisor counts and starts again.
+async fn drain_forever(
+    queue: Arc<LocationQueue>,
+    clock: Arc<NodeClock>,
+    sink: Arc<dyn LocationSink>,
+) -> Result<(), tokio::task::JoinError> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (q, sink, now) = (queue.clone(), sink.clone(), clock.now());
+        let d = tokio::task::spawn_blocking(move || drain_once(&q, now, &*sink)).await?;
+        if d.delivered + d.kept + d.forgotten > 0 {
+            tracing::debug!(
+                delivered = d.delivered,
+                kept = d.kept,
+                forgotten = d.forgotten,
+                "location drain pass"
+            );
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Provisioning events: signed webhooks delivered to Debian's `webhook`
-//! daemon, and the receiver harness itself.
+//! daemon, the delivery loop over a failing store, and the receiver
+//! harness itself.
 
 mod delivery;
 mod failures;
 mod hooks;
 mod receiver;
+mod supervision;

@@ -11,21 +11,21 @@ use gyro::inventory::stock::{StockBy, StockLine};
 use gyro::inventory::store::SledStore;
 use gyro::inventory::{Inventory, StartedFrom};
 
-fn open(dir: &Path, checkpoint: Option<PathBuf>) -> Inventory {
+pub(super) fn open(dir: &Path, checkpoint: Option<PathBuf>) -> Inventory {
     let store = Arc::new(SledStore::open(&dir.join("inventory")).unwrap());
     Inventory::open_with_checkpoint(store, checkpoint).unwrap()
 }
 
 /// Everything a user sees of the index: what it holds, stock both ways, and
 /// how each given IMSI resolves.
-type Answers = (
+pub(super) type Answers = (
     (usize, usize, usize),
     Vec<StockLine>,
     Vec<StockLine>,
     Vec<String>,
 );
 
-fn answers(inv: &Inventory, imsis: &[String]) -> Answers {
+pub(super) fn answers(inv: &Inventory, imsis: &[String]) -> Answers {
     let idx = inv.index();
     (
         idx.counts(),

@@ -77,6 +77,7 @@ impl Node {
             inner: FailingStore {
                 inner: SledStore::temporary().unwrap(),
                 failing: Arc::new(AtomicBool::new(false)),
+                lying: Arc::default(),
             },
             passes: AtomicUsize::new(usize::MAX),
             refused: AtomicUsize::new(0),

@@ -1,5 +1,8 @@
 //! A sled store whose commits fail while a flag is set: a full or broken
-//! disk, injected under the charging and proxy paths.
+//! disk, injected under the charging and proxy paths. With `lying` set, a
+//! commit is applied and durable and still reports an error: a store that
+//! breaks the `Storage` contract, against which the inventory's own
+//! bookkeeping (the change feed) must still hold.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use gyro::inventory::{seed, Inventory};
 pub struct FailingStore {
     pub inner: SledStore,
     pub failing: Arc<AtomicBool>,
+    pub lying: Arc<AtomicBool>,
 }
 
 impl FailingStore {
@@ -19,6 +23,7 @@ impl FailingStore {
         let store = FailingStore {
             inner: SledStore::temporary().unwrap(),
             failing,
+            lying: Arc::default(),
         };
         let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
         let s = seed::parse(seed::EMBEDDED, "seed").unwrap();
@@ -43,7 +48,13 @@ impl Storage for FailingStore {
                 "injected: no space left on device".into(),
             ));
         }
-        self.inner.commit(batch)
+        let seq = self.inner.commit(batch)?;
+        if self.lying.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "injected: flush failed (but it did not)".into(),
+            ));
+        }
+        Ok(seq)
     }
     fn next_id(&self) -> Result<u64, StoreError> {
         self.inner.next_id()

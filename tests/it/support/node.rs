@@ -218,11 +218,17 @@ impl Gyro {
     }
 }
 
+/// The file beside a node's config whose content makes its store writes
+/// fail (`apply` or `flush`; absent or empty: none), the store's test hook.
+pub const STORE_FAULTS: &str = "store-faults";
+
 /// `gyro serve --config cfg` from the repository root, stderr to `log`.
 fn spawn_serve(cfg: &Path, log: &Path) -> Child {
+    let faults = cfg.with_file_name(STORE_FAULTS);
     Command::new(env!("CARGO_BIN_EXE_gyro"))
         .args(["serve", "--config"])
         .arg(cfg)
+        .env("GYRO_TEST_STORE_FAULTS", faults)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
