@@ -2,10 +2,17 @@
 //! each run of the loop ends at the first outcome it cannot record, is
 //! counted in `gyro_task_restarts_total`, and starts again; once the store
 //! heals, every event is delivered, those made before the failure and
-//! after it.
+//! after it. Both in a real `gyro serve` (its store's fault file) and
+//! in-process over the failing store.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support::failing_store::FailingStore;
 use crate::support::webhook::{webhook_bin, Receiver};
 use crate::support::*;
+use gyro::events::{Events, EventsSettings};
 
 use super::hooks::*;
 
@@ -21,6 +28,18 @@ fn restarts(g: &Gyro, task: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&series))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Waits for the `Account/New` of each of `accounts` (the seed's own
+/// accounts' events come too).
+fn delivered_to(r: &Receiver, accounts: &[u64]) {
+    wait_until(30, "every account's Account/New delivered", || {
+        let got = r.received();
+        let new = of_type(&got, "Account/New");
+        accounts
+            .iter()
+            .all(|a| new.iter().any(|x| x.body["account"] == *a))
+    });
 }
 
 #[test]
@@ -43,15 +62,7 @@ fn delivery_outlives_a_failing_store_and_each_restart_is_counted() {
     r.restart();
     let after = onboard(&g, PRODUCT);
 
-    let got = r.wait_for(2, 30);
-    for a in [before, after] {
-        assert!(
-            of_type(&got, "Account/New")
-                .iter()
-                .any(|x| x.body["account"] == a),
-            "account {a}: {got:?}"
-        );
-    }
+    delivered_to(&r, &[before, after]);
     wait_until(10, "nothing pending", || {
         events(&g, "state=pending").is_empty()
     });
@@ -60,4 +71,34 @@ fn delivery_outlives_a_failing_store_and_each_restart_is_counted() {
             .contains("background task ended; restarting it"),
         "the restarts are logged"
     );
+}
+
+#[test]
+fn delivery_in_process_resumes_once_the_failing_store_heals() {
+    let Some(_) = webhook_bin() else { return };
+    let mut r = Receiver::start("ev-inproc", "s3cret");
+    r.stop();
+    let failing = Arc::new(AtomicBool::new(false));
+    let inv = FailingStore::seeded(failing.clone());
+    let cfg: EventsSettings = toml::from_str(&format!(
+        "backoff_initial = \"100ms\"\nbackoff_max = \"300ms\"\n\
+         [[webhook]]\nname = \"nsps\"\nurl = \"{}\"\nsecret = \"s3cret\"\n\
+         events = [\"Account/New\"]\n",
+        r.url()
+    ))
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _events = rt.block_on(async { Events::start(inv.clone(), cfg) });
+    let (before, _) = inv.onboard("test", PRODUCT, None).unwrap();
+    // Attempts fail at the receiver, and recording them fails at the store.
+    failing.store(true, SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    failing.store(false, SeqCst);
+    r.restart();
+    let (after, _) = inv.onboard("test", PRODUCT, None).unwrap();
+    delivered_to(&r, &[before.id, after.id]);
 }
