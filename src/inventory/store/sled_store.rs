@@ -246,10 +246,7 @@ impl Drop for SledStore {
 }
 
 /// What each key of `batch` (and the sequence key) holds now.
-fn before_images(
-    tree: &sled::Tree,
-    batch: &WriteBatch,
-) -> Result<BeforeImages, StoreError> {
+fn before_images(tree: &sled::Tree, batch: &WriteBatch) -> Result<BeforeImages, StoreError> {
     let mut keys: Vec<&[u8]> = batch.keys().chain([SEQ_KEY]).collect();
     keys.sort_unstable();
     keys.dedup();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
-use super::checkpoint::{answers, open};
+use super::checkpoint::{answers, open, Answers};
 use crate::support::failing_store::FailingStore;
 use crate::support::*;
 use gyro::inventory::store::{Fault, SledStore, StoreError, StoreFaults};
@@ -24,6 +24,21 @@ fn seeded_with_checkpoint(dir: &Path) -> PathBuf {
     assert!(inv.apply_seed(&s, "config/seed.toml").unwrap());
     inv.write_checkpoint().unwrap();
     ckpt
+}
+
+/// What a start from the checkpoint answers for `imsis` (it must start
+/// from it), and what a full rebuild answers.
+fn restarted(dir: &Path, ckpt: PathBuf, imsis: &[String]) -> (Answers, Answers) {
+    let from_checkpoint = {
+        let inv = open(dir, Some(ckpt));
+        assert!(
+            matches!(inv.started_from(), StartedFrom::Checkpoint { .. }),
+            "{:?}",
+            inv.started_from()
+        );
+        answers(&inv, imsis)
+    };
+    (from_checkpoint, answers(&open(dir, None), imsis))
 }
 
 fn accounts_stored(inv: &Inventory) -> usize {
@@ -74,16 +89,7 @@ fn a_commit_whose_flush_fails_is_taken_back_before_the_error() {
     let live = answers(&inv, &p.imsis);
     drop(inv);
 
-    let from_checkpoint = {
-        let inv = open(&dir, Some(ckpt));
-        assert!(
-            matches!(inv.started_from(), StartedFrom::Checkpoint { .. }),
-            "{:?}",
-            inv.started_from()
-        );
-        answers(&inv, &p.imsis)
-    };
-    let rebuilt = answers(&open(&dir, None), &p.imsis);
+    let (from_checkpoint, rebuilt) = restarted(&dir, ckpt, &p.imsis);
     assert_eq!(from_checkpoint, rebuilt);
     assert_eq!(rebuilt, live);
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,16 +115,7 @@ fn a_failed_commit_never_shares_its_feed_key_with_the_next() {
     drop(inv);
 
     let imsis: Vec<String> = p1.imsis.iter().chain(&p2.imsis).cloned().collect();
-    let from_checkpoint = {
-        let inv = open(&dir, Some(ckpt));
-        assert!(
-            matches!(inv.started_from(), StartedFrom::Checkpoint { .. }),
-            "{:?}",
-            inv.started_from()
-        );
-        answers(&inv, &imsis)
-    };
-    let rebuilt = answers(&open(&dir, None), &imsis);
+    let (from_checkpoint, rebuilt) = restarted(&dir, ckpt, &imsis);
     assert_eq!(
         from_checkpoint, rebuilt,
         "a start from the checkpoint must see the closure the store holds"
