@@ -18,6 +18,7 @@ mod dynamic_pool;
 mod error;
 pub mod esim_swap;
 pub mod export;
+pub mod fault_hook;
 #[cfg(test)]
 mod fixtures;
 pub mod hold;

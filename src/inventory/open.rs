@@ -61,10 +61,11 @@ pub fn open(s: &InventorySettings) -> Result<Arc<Inventory>, OpenError> {
         dir: dir.clone(),
         error,
     })?;
+    let store = super::fault_hook::wrap(store);
     let started = std::time::Instant::now();
     // Beside the store, not in it: a derived cache that may be deleted.
     let checkpoint = s.data_dir.join("index.checkpoint");
-    let mut inv = Inventory::open_with_checkpoint(Arc::new(store), Some(checkpoint))?;
+    let mut inv = Inventory::open_with_checkpoint(store, Some(checkpoint))?;
     if s.test_clock {
         tracing::warn!(
             "node.test_clock = true: POST /api/v1/clock may move the node clock forward"
