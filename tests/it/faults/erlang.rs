@@ -34,7 +34,7 @@ pub fn run(spec: &ErlSpec, ctl: &Control) {
     let mut i = 0;
     while !ctl.stopping() {
         let out = spec.dir.join(format!("erl{}-{i:04}.out", spec.n));
-        let mut child = client(spec, &out);
+        let mut child = client(spec, i, &out);
         // A session takes a few seconds; one that hangs is stopped, and so
         // is one still running when the run gives up.
         let limit = Duration::from_secs(30 + 5 * u64::from(spec.updates));
@@ -51,11 +51,18 @@ pub fn run(spec: &ErlSpec, ctl: &Control) {
     std::fs::write(log, text).unwrap();
 }
 
-fn client(spec: &ErlSpec, out: &Path) -> Child {
+/// The `i`th client of the loop. Its Origin-Host is its own: the client's
+/// Session-Ids are the host, the second and a counter that starts again in
+/// every process, so two processes of one host in one second would share
+/// them.
+fn client(spec: &ErlSpec, i: u32, out: &Path) -> Child {
     Command::new(spec.peers.join("erlang/gy_peer.escript"))
         .arg("client")
         .args(["--server", &spec.server.to_string()])
-        .args(["--origin-host", &format!("pgw-erl{}.test.local", spec.n)])
+        .args([
+            "--origin-host",
+            &format!("pgw-erl{}-{i}.test.local", spec.n),
+        ])
         .args(["--imsi", &spec.imsi, "--mcc-mnc", "26201"])
         .args(["--request-octets", "100000"])
         .args(["--used-octets", &spec.used.to_string()])
