@@ -19,7 +19,7 @@ const SEQ_KEY: &[u8] = b"meta/seq";
 mod faults;
 mod sled_store;
 
-pub use faults::{Fault, StoreFaults};
+pub use faults::{Fault, StoreFaults, FAULT_FILE_ENV};
 pub use sled_store::SledStore;
 
 #[derive(Debug, thiserror::Error)]

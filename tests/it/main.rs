@@ -10,6 +10,7 @@ mod charging;
 mod diameter;
 mod docs;
 mod events;
+mod faults;
 mod inventory;
 mod layers;
 mod lifecycle;
