@@ -263,8 +263,7 @@ fn applications(
     if cfg.charging.mode == ChargingMode::Embedded {
         return (vec![Arc::new(app)], None);
     }
-    let xdr_dir = cfg.node.data_dir.join(&cfg.charging.xdr_dir);
-    let setup = ProxySetup::new(&cfg.proxy, xdr_dir, app, inventory, origin.clone());
+    let setup = ProxySetup::new(&cfg.proxy, app, inventory, origin.clone());
     let hosts: Vec<&str> = cfg
         .proxy
         .upstream

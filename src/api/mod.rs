@@ -27,6 +27,7 @@ mod lifecycle;
 mod location;
 mod orders;
 mod ota;
+mod proxy;
 mod reload;
 mod sessions;
 
@@ -199,6 +200,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/api/v1/events/location/pending",
             get(location::get_pending),
+        )
+        .route("/api/v1/proxy/journal/parked", get(proxy::get_parked))
+        .route(
+            "/api/v1/proxy/journal/parked/{id}/retry",
+            post(proxy::post_retry),
         )
         .route("/api/v1/export", get(get_export))
         .route("/api/v1/reload", post(reload::post_reload))

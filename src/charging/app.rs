@@ -39,7 +39,7 @@ impl Sequencer for Committer {
 
 /// A kept answer re-sent for a retransmission carries the new request's
 /// Hop-by-Hop Identifier (the End-to-End one is the same by definition).
-fn with_hop_by_hop(answer: &Bytes, hbh: u32) -> Bytes {
+pub fn with_hop_by_hop(answer: &Bytes, hbh: u32) -> Bytes {
     let mut b = BytesMut::from(&answer[..]);
     if b.len() >= 16 {
         b[12..16].copy_from_slice(&hbh.to_be_bytes());

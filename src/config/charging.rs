@@ -153,6 +153,13 @@ impl Config {
                 ca: u.ca.as_deref(),
             };
             tls::validate_dial(file, &dial)?;
+            if u.max_in_flight == 0 {
+                let field = format!("proxy.upstream[{i}].max_in_flight");
+                return Err(bad(field, "must be at least 1"));
+            }
+        }
+        if p.max_in_flight == 0 {
+            return Err(bad("proxy.max_in_flight".into(), "must be at least 1"));
         }
         if p.tx.0 < Duration::from_millis(10) {
             return Err(bad("proxy.tx".into(), "must be at least 10ms"));
@@ -177,5 +184,25 @@ fn ccfh_value(name: &str) -> Option<i32> {
         "continue" => Some(1),
         "retry_and_terminate" => Some(2),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_bounds_are_read_and_checked() {
+        let text = include_str!("../../config/proxy.example.toml");
+        let c = Config::parse(text, "proxy.toml").unwrap();
+        assert_eq!(c.proxy.max_in_flight, 8192);
+        assert_eq!(c.proxy.upstream[0].max_in_flight, 4096);
+        assert_eq!(c.proxy.upstream[1].max_in_flight, 4096, "the default");
+        let zero = text.replace("max_in_flight = 8192", "max_in_flight = 0");
+        let e = Config::parse(&zero, "proxy.toml").unwrap_err().to_string();
+        assert!(e.contains("proxy.max_in_flight"), "{e}");
+        let zero = text.replace("max_in_flight = 4096", "max_in_flight = 0");
+        let e = Config::parse(&zero, "proxy.toml").unwrap_err().to_string();
+        assert!(e.contains("proxy.upstream[0].max_in_flight"), "{e}");
     }
 }

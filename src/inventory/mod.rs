@@ -32,6 +32,7 @@ pub mod orders;
 pub mod ota_swap;
 pub mod outbox;
 mod periods;
+pub mod proxy_journal;
 mod rebuild;
 mod records;
 pub mod seed;

@@ -83,8 +83,12 @@ pub struct Proxy {
     pub on_down: OnUpstreamDown,
     pub tx: Duration,
     pub home_imsi: Box<HomeImsi>,
-    /// Set when a request was answered locally: the journal has work.
-    pub journal_dirty: std::sync::atomic::AtomicBool,
+    /// Which sessions stay local, and the answers gyro gave itself.
+    pub journal: super::journal::Journal,
+    /// The in-flight bounds (3004 past them).
+    pub in_flight: super::inflight::InFlight,
+    /// The store the journal lives in.
+    pub inventory: Arc<crate::inventory::Inventory>,
 }
 
 impl Proxy {
@@ -97,6 +101,8 @@ impl Proxy {
         on_down: OnUpstreamDown,
         tx: Duration,
         home_imsi: Box<HomeImsi>,
+        in_flight: super::inflight::InFlight,
+        inventory: Arc<crate::inventory::Inventory>,
     ) -> Proxy {
         Proxy {
             index: local.engine.index.clone(),
@@ -109,30 +115,27 @@ impl Proxy {
             on_down,
             tx,
             home_imsi,
-            journal_dirty: std::sync::atomic::AtomicBool::new(true),
+            journal: super::journal::Journal::default(),
+            in_flight,
+            inventory,
         }
     }
 
     /// The canonical identity of the profile `iccid` (journal replays).
-    pub fn canonical_of(&self, iccid: u128) -> Option<Canonical> {
-        let sub = Subscriber {
-            imsi: 0,
-            iccid,
-            slot: 0,
-            sponsor: crate::resolver::resolve::NO_SPONSOR,
-            account: 0,
-            product: 0,
-            in_grace: false,
-        };
-        self.canonical(&sub)
-    }
-
-    /// The upstream a new session would go to now.
-    pub fn pick_upstream(&self, session_id: &str) -> Option<String> {
+    /// The upstream a session's request would go to now, and its place.
+    pub fn pick_upstream(&self, session_id: &str) -> Option<(usize, String)> {
         let r = self.router.lock().ok()?;
         let up = |h: &str| self.upstreams.is_up(h);
         r.pick(session_id, &[], &up)
-            .map(|i| r.upstreams()[i].host.clone())
+            .map(|i| (i, r.upstreams()[i].host.clone()))
+    }
+
+    /// A journalled request of the session was acknowledged by upstream
+    /// `i`: the session's next requests go there.
+    pub fn settle(&self, session_id: &str, i: usize, now: i64) {
+        if let Ok(mut r) = self.router.lock() {
+            r.stick(session_id, i, now, None);
+        }
     }
 
     pub(super) fn canonical(&self, sub: &Subscriber) -> Option<Canonical> {
@@ -158,6 +161,15 @@ impl Proxy {
         now: i64,
     ) -> Option<Bytes> {
         let req = Message::new(&frame)?;
+        let Some(_place) = self.in_flight.enter() else {
+            let why = "too many requests in flight at the proxy".to_string();
+            return Some(refuse(
+                &origin,
+                &req,
+                crate::diameter::codes::result::TOO_BUSY,
+                why,
+            ));
+        };
         let from_upstream = self
             .upstream_hosts
             .iter()
@@ -174,6 +186,7 @@ impl Proxy {
     /// Forgets what it kept of sessions silent for a day.
     pub fn sweep(&self, now: i64) {
         self.gateways.retain(|_, g| now - g.seen < 86_400);
+        self.journal.sweep(now);
         if let Ok(mut r) = self.router.lock() {
             r.sweep(now);
         }

@@ -18,6 +18,8 @@ pub struct ProxySection {
     pub identity: Identity,
     pub on_upstream_down: OnUpstreamDown,
     pub failsafe_grant: FailsafeGrant,
+    /// Most gateway requests in the proxy at once; past it, 3004.
+    pub max_in_flight: usize,
 }
 
 impl Default for ProxySection {
@@ -28,6 +30,7 @@ impl Default for ProxySection {
             identity: Identity::Msisdn,
             on_upstream_down: OnUpstreamDown::Terminate,
             failsafe_grant: FailsafeGrant::default(),
+            max_in_flight: 8192,
         }
     }
 }
@@ -44,6 +47,14 @@ pub struct UpstreamSection {
     pub tls: bool,
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// Most requests waiting on this upstream at once; past it, it is
+    /// passed over as busy.
+    #[serde(default = "upstream_max_in_flight")]
+    pub max_in_flight: usize,
+}
+
+fn upstream_max_in_flight() -> usize {
+    4096
 }
 
 /// The one charging identity an upstream sees for every IMSI of a profile.

@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::app::{refuse, relay_back, GatewaySide, Proxy, LOCAL_ANSWERS, WHOLESALE_UNRECORDED};
+use super::app::{refuse, relay_back, GatewaySide, Proxy, WHOLESALE_UNRECORDED};
 use super::config::OnUpstreamDown;
-use super::rewrite::{forward_request, identities, Forward, Names, RewriteError};
+use super::rewrite::{forward_request, identities, Canonical, Forward, Names, RewriteError};
 use super::wholesale::{usage_commit, Answered};
+use crate::charging::app::with_hop_by_hop;
 use crate::charging::ccr::{Ccr, RequestType};
 use crate::charging::identity::{location, subscriber};
 use crate::diameter::answer::Origin;
 use crate::diameter::codes::{avp, result};
 use crate::diameter::header::command;
 use crate::diameter::Message;
-use crate::model::clock::wall_time;
 use crate::model::RateCode;
 use crate::resolver::Subscriber;
 
@@ -28,6 +28,22 @@ pub(super) struct Upstream {
     pub index: usize,
     pub host: String,
     pub answer: Bytes,
+}
+
+/// Why no upstream answered: how many were sent the request, and how many
+/// were passed over at their in-flight bound.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NoUpstream {
+    pub sent: usize,
+    pub busy: usize,
+}
+
+/// What a local answer journals besides the request: how it would have
+/// gone up.
+pub(super) struct GoingUp<'a> {
+    pub canonical: &'a Canonical,
+    pub visited: Option<&'a str>,
+    pub account: u64,
 }
 
 /// Whether an upstream's answer means "try another one" (RFC 6733 §6.1.8).
@@ -48,6 +64,15 @@ impl Proxy {
         now: i64,
     ) -> Option<Bytes> {
         let ccr = Ccr::read(req);
+        // A retransmission of a request gyro answered itself: the same
+        // answer, neither forwarded nor charged again.
+        if let Some(a) =
+            self.journal
+                .answer_for(ccr.session_id, ccr.request_number, req.header.end_to_end)
+        {
+            metrics::counter!(super::replay::RETRANSMISSIONS).increment(1);
+            return Some(with_hop_by_hop(&a, req.header.hop_by_hop));
+        }
         let sub = match subscriber(&self.index, &ccr, now) {
             Ok(s) => s,
             Err(u) => return Some(refuse(origin, req, result::USER_UNKNOWN, u.0)),
@@ -61,17 +86,25 @@ impl Proxy {
         };
         let loc = location(&ccr);
         let visited = loc.map(|p| p.to_string());
-        let up = match self
-            .send_up(
-                req,
-                origin,
-                Names::Canonical(&canonical),
-                visited.as_deref(),
-            )
-            .await
-        {
+        let going_up = GoingUp {
+            canonical: &canonical,
+            visited: visited.as_deref(),
+            account: sub.account,
+        };
+        // The OCS has not yet acknowledged what gyro answered of this
+        // session: this request waits behind it, answered locally.
+        if self.on_down == OnUpstreamDown::Local && self.journal.holds(ccr.session_id) {
+            return Some(self.answer_locally(origin, req, peer, &going_up).await);
+        }
+        let names = Names::Canonical(&canonical);
+        let up = match self.send_up(req, origin, names, going_up.visited).await {
             Ok(up) => up,
-            Err(tried) => return Some(self.no_upstream(origin, req, peer, tried).await),
+            Err(none) => {
+                return Some(
+                    self.no_upstream(origin, req, peer, none, Some(&going_up))
+                        .await,
+                )
+            }
         };
         let a = Message::new(&up.answer)?;
         let at = loc.map(|p| p.rate_code());
@@ -145,7 +178,7 @@ impl Proxy {
         };
         let up = match self.send_up(req, origin, names, None).await {
             Ok(up) => up,
-            Err(tried) => return self.no_upstream(origin, req, peer, tried).await,
+            Err(none) => return self.no_upstream(origin, req, peer, none, None).await,
         };
         if req.header.command == command::SESSION_TERMINATION {
             self.gateways.remove(&sid);
@@ -156,26 +189,32 @@ impl Proxy {
         relay_back(origin, req, &up.answer)
     }
 
-    /// Sends `req` up, failing over until one upstream answers; Err: how
-    /// many were tried (none answered).
+    /// Sends `req` up, failing over until one upstream answers; an
+    /// upstream at its in-flight bound is passed over. Err: none answered.
     async fn send_up(
         &self,
         req: &Message<'_>,
         origin: &Origin,
         names: Names<'_>,
         visited: Option<&str>,
-    ) -> Result<Upstream, usize> {
+    ) -> Result<Upstream, NoUpstream> {
         let session = req.session_id().unwrap_or_default();
         let mut tried = vec![];
+        let mut none = NoUpstream::default();
         loop {
             let pick = {
-                let r = self.router.lock().map_err(|_| tried.len())?;
+                let r = self.router.lock().map_err(|_| none)?;
                 let up = |h: &str| self.upstreams.is_up(h);
                 r.pick(session, &tried, &up)
                     .map(|i| (i, r.upstreams()[i].host.clone()))
             };
             let Some((i, host)) = pick else {
-                return Err(tried.len());
+                return Err(none);
+            };
+            let Some(_place) = self.in_flight.to_upstream(&host) else {
+                tried.push(i);
+                none.busy += 1;
+                continue;
             };
             let mut buf = BytesMut::with_capacity(req.raw().len() + 128);
             let f = Forward {
@@ -183,7 +222,7 @@ impl Proxy {
                 destination_host: Some(&host),
                 names,
                 visited,
-                retransmit: !tried.is_empty() || req.header.is_retransmit(),
+                retransmit: none.sent > 0 || req.header.is_retransmit(),
             };
             if let Err(RewriteError::Loop) = forward_request(&mut buf, req, &f) {
                 // Said as an answer of our own: a loop has no upstream to try.
@@ -196,6 +235,7 @@ impl Proxy {
                 });
             }
             tried.push(i);
+            none.sent += 1;
             match self.upstreams.send(&host, buf.freeze(), self.tx).await {
                 Ok(answer) if !fails_over(&answer) => {
                     return Ok(Upstream {
@@ -258,34 +298,35 @@ impl Proxy {
         self.durable(seq).await;
     }
 
-    async fn durable(&self, seq: u64) {
+    pub(super) async fn durable(&self, seq: u64) {
         if seq > 0 {
             let mut w = self.local.committer.watermark();
             let _ = w.wait_for(|d| *d >= seq).await;
         }
     }
 
-    /// No upstream answered: 3002, or gyro's own answer within the
-    /// failsafe grant, journalled for replay.
+    /// No upstream answered: 3004 when the ones there were are at their
+    /// bound, 3002, or gyro's own answer within the failsafe grant,
+    /// journalled for replay.
     async fn no_upstream(
         &self,
         origin: &Origin,
         req: &Message<'_>,
         peer: &str,
-        tried: usize,
+        none: NoUpstream,
+        going_up: Option<&GoingUp<'_>>,
     ) -> Bytes {
-        if self.on_down == OnUpstreamDown::Local && req.header.command == command::CREDIT_CONTROL {
-            metrics::counter!(LOCAL_ANSWERS).increment(1);
-            let (answer, seq) = self.local.charge(req, origin, peer, wall_time());
-            self.durable(seq).await;
-            self.journal_dirty
-                .store(true, std::sync::atomic::Ordering::Release);
-            return answer;
+        if none.sent == 0 && none.busy > 0 {
+            let why = "every upstream OCS has too many requests in flight".to_string();
+            return refuse(origin, req, result::TOO_BUSY, why);
         }
-        let why = if tried == 0 {
+        if let (OnUpstreamDown::Local, Some(g)) = (self.on_down, going_up) {
+            return self.answer_locally(origin, req, peer, g).await;
+        }
+        let why = if none.sent == 0 {
             "no upstream OCS is connected".to_string()
         } else {
-            format!("no upstream OCS answered ({tried} tried)")
+            format!("no upstream OCS answered ({} tried)", none.sent)
         };
         refuse(origin, req, result::UNABLE_TO_DELIVER, why)
     }

@@ -1,42 +1,56 @@
-//! Replays the failsafe journal to the upstream once one answers again:
-//! one record at a time, in order, the durable cursor advanced only after
-//! the upstream acknowledged it; a resend (a failed attempt, or the first
-//! send after a restart) carries the T flag. A record the upstream refuses
-//! for good (5xxx) is logged, counted and passed over, so that one bad
-//! record does not stop the rest.
+//! Presents the failsafe journal to the upstream once one answers again:
+//! each entry as the request it was (`journal::replay_request`), oldest
+//! first. An entry the OCS acknowledged leaves the journal; one it refused
+//! is parked with the refusal, and its session's later entries wait behind
+//! it while every other session goes on; a busy upstream, 3xxx or a lost
+//! connection is tried again, backing off.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 
 use super::app::Proxy;
-use super::journal::{pending, replay_request, Position, Record, Replay};
-use crate::charging::xdr::read_after;
+use super::journal::{replay_request, sendable, Verdict};
 use crate::diameter::answer::Origin;
-use crate::diameter::Message;
+use crate::inventory::proxy_journal::{JournalEntry, Refusal};
 use crate::inventory::Inventory;
-use crate::resolver::index::iccid_key;
 
 pub const JOURNAL_DEPTH: &str = "gyro_proxy_journal_depth";
+pub const JOURNAL_PARKED: &str = "gyro_proxy_journal_parked";
 pub const REPLAY_LAG: &str = "gyro_proxy_replay_lag_seconds";
 pub const REPLAYED: &str = "gyro_proxy_replayed_total";
+/// Retransmissions of locally answered requests answered from the journal.
+pub const RETRANSMISSIONS: &str = "gyro_proxy_journal_retransmissions_total";
 
-/// How often the journal is looked at when idle, and the pause after a
-/// failed send.
+/// How often the journal is looked at.
 const EVERY: Duration = Duration::from_secs(1);
+/// Longest pause after a failed attempt.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often kept answers past `KEPT_FOR` are removed from the store.
+const FORGET_EVERY: Duration = Duration::from_secs(600);
 
 pub struct Replayer {
     pub proxy: Arc<Proxy>,
     pub inventory: Arc<Inventory>,
-    pub xdr_dir: PathBuf,
     pub origin: Origin,
 }
 
+/// How one attempt went.
 enum Sent {
     Acknowledged,
-    Refused(u32),
+    Parked,
+    /// Try again later, backing off (the upstream is busy or did not
+    /// answer, or the store failed).
+    Later,
+    /// No upstream is up: look again in a second.
+    NoUpstream,
+}
+
+/// How a pass over the journal ended.
+enum Pass {
+    Done,
+    NoUpstream,
     Failed,
 }
 
@@ -46,127 +60,158 @@ impl Replayer {
     }
 
     async fn run(self) {
-        // The first send after a start may repeat one the upstream took
-        // just before a crash: mark it as a possible duplicate.
-        let mut resend = true;
+        let mut pause = EVERY;
+        let mut forgotten = tokio::time::Instant::now();
         loop {
-            tokio::time::sleep(EVERY).await;
-            // Reading the xDR files costs: only after local answers (or
-            // once at a start, or after a failed send).
-            if !self
-                .proxy
-                .journal_dirty
-                .swap(false, std::sync::atomic::Ordering::AcqRel)
-            {
-                continue;
+            tokio::time::sleep(pause).await;
+            if forgotten.elapsed() >= FORGET_EVERY {
+                forgotten = tokio::time::Instant::now();
+                self.forget_old_answers().await;
             }
-            let cursor = match self.inventory.replay_cursor() {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "replay cursor unreadable");
+            let inv = self.inventory.clone();
+            let entries = match tokio::task::spawn_blocking(move || inv.journal()).await {
+                Ok(Ok(e)) => e,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "failsafe journal unreadable");
                     continue;
                 }
+                Err(_) => continue,
             };
-            let durable = self.proxy.local.committer.durable_now();
-            let dir = self.xdr_dir.clone();
-            let lines = tokio::task::spawn_blocking(move || {
-                read_after::<Record>(&dir, cursor.0.saturating_sub(1))
-            })
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
-            let scanned = lines.iter().map(|l| l.seq).filter(|s| *s <= durable).max();
-            let todo = pending(lines, cursor, durable);
-            self.gauges(&todo);
-            let mut done = true;
-            for (pos, r) in todo {
-                match self.send(pos, &r, resend).await {
-                    Sent::Acknowledged => {}
-                    Sent::Refused(code) => {
-                        metrics::counter!(REPLAYED, "result" => "refused").increment(1);
-                        tracing::warn!(
-                            seq = pos.0,
-                            line = pos.1,
-                            account = r.account,
-                            result = code,
-                            "journalled usage refused by the upstream; passed over"
-                        );
-                    }
-                    Sent::Failed => {
-                        resend = true;
-                        done = false;
-                        break;
-                    }
-                }
-                resend = false;
-                if let Err(e) = self.inventory.set_replay_cursor(pos) {
-                    tracing::warn!(error = %e, "replay cursor not stored; the record will be resent");
-                    resend = true;
-                    done = false;
-                    break;
-                }
-            }
-            if !done {
-                self.proxy
-                    .journal_dirty
-                    .store(true, std::sync::atomic::Ordering::Release);
-                continue;
-            }
-            metrics::gauge!(JOURNAL_DEPTH).set(0.0);
-            // Everything durable so far is done: the next scan (and the
-            // next start) begins past it.
-            if let Some(s) = scanned.filter(|s| (*s, u32::MAX) > cursor) {
-                if let Err(e) = self.inventory.set_replay_cursor((s, u32::MAX)) {
-                    tracing::warn!(error = %e, "replay cursor not stored");
-                }
-            }
+            self.gauges(&entries);
+            pause = match self.pass(&entries).await {
+                Pass::Done | Pass::NoUpstream => EVERY,
+                Pass::Failed => (pause * 2).min(MAX_BACKOFF),
+            };
         }
     }
 
-    fn gauges(&self, todo: &[(Position, Record)]) {
-        metrics::gauge!(JOURNAL_DEPTH).set(todo.len() as f64);
+    /// Presents what can go now, oldest first, until an attempt fails.
+    async fn pass(&self, entries: &[JournalEntry]) -> Pass {
+        let mut parked_now: Vec<&str> = vec![];
+        for e in sendable(entries) {
+            if parked_now.contains(&e.session_id.as_str()) {
+                continue;
+            }
+            match self.present(e).await {
+                Sent::Acknowledged => {}
+                Sent::Parked => parked_now.push(&e.session_id),
+                Sent::NoUpstream => return Pass::NoUpstream,
+                Sent::Later => return Pass::Failed,
+            }
+        }
+        Pass::Done
+    }
+
+    async fn forget_old_answers(&self) {
+        let before = self.proxy.local.clock.now() - super::journal::KEPT_FOR;
+        let inv = self.inventory.clone();
+        match tokio::task::spawn_blocking(move || inv.journal_forget_answered(before)).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(answers = n, "kept local answers forgotten"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "kept local answers not forgotten"),
+            _ => {}
+        }
+    }
+
+    fn gauges(&self, entries: &[JournalEntry]) {
+        let parked = entries.iter().filter(|e| e.parked.is_some()).count();
+        metrics::gauge!(JOURNAL_DEPTH).set(entries.len() as f64);
+        metrics::gauge!(JOURNAL_PARKED).set(parked as f64);
         let now = self.proxy.local.clock.now();
-        let lag = todo.first().map_or(0, |(_, r)| (now - r.time).max(0));
+        let lag = entries
+            .iter()
+            .find(|e| e.parked.is_none())
+            .map_or(0, |e| (now - e.at).max(0));
         metrics::gauge!(REPLAY_LAG).set(lag as f64);
     }
 
-    async fn send(&self, pos: Position, r: &Record, resend: bool) -> Sent {
-        let Some(canonical) = iccid_key(&r.iccid).and_then(|k| self.proxy.canonical_of(k)) else {
-            return Sent::Refused(crate::diameter::codes::result::USER_UNKNOWN);
+    /// Presents one entry to the upstream its session goes to.
+    async fn present(&self, e: &JournalEntry) -> Sent {
+        let Some((index, host)) = self.proxy.pick_upstream(&e.session_id) else {
+            return Sent::NoUpstream;
         };
-        let sid = super::journal::session_id(&self.origin.host, pos);
-        let pick = self.proxy.pick_upstream(&sid);
-        let Some(host) = pick else {
-            return Sent::Failed;
-        };
-        let mut buf = BytesMut::with_capacity(512);
-        let how = Replay {
-            our_host: &self.origin.host,
-            our_realm: &self.origin.realm,
-            upstream_host: &host,
-            canonical: &canonical,
-            retransmit: resend,
-        };
-        replay_request(&mut buf, pos, r, &how);
-        match self
-            .proxy
-            .upstreams
-            .send(&host, buf.freeze(), self.proxy.tx)
-            .await
-        {
-            Ok(answer) => match Message::new(&answer).and_then(|m| m.result_code()) {
-                Some(2001) => {
-                    metrics::counter!(REPLAYED, "result" => "ok").increment(1);
-                    Sent::Acknowledged
-                }
-                Some(code) if code >= 5000 => Sent::Refused(code),
-                _ => Sent::Failed,
-            },
-            Err(e) => {
-                tracing::debug!(error = %e, upstream = %host, "journal replay not sent");
-                Sent::Failed
+        let mut buf = BytesMut::with_capacity(e.request.len() + 128);
+        let answer = match replay_request(&mut buf, e, &self.origin.host, &host) {
+            Ok(_) => {
+                self.proxy
+                    .upstreams
+                    .send(&host, buf.freeze(), self.proxy.tx)
+                    .await
             }
+            Err(err) => {
+                tracing::error!(error = %err, "journal entry cannot be presented; parked");
+                let refusal = Verdict::Refused {
+                    result_code: 0,
+                    mscc_result_codes: vec![],
+                    error_message: Some(err.to_string()),
+                };
+                return self.park(e, &host, refusal, vec![]).await;
+            }
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(err) => {
+                tracing::debug!(error = %err, upstream = %host, "journal entry not presented");
+                return Sent::Later;
+            }
+        };
+        match super::journal::verdict(&answer) {
+            Verdict::Acknowledged => {
+                let now = self.proxy.local.clock.now();
+                let inv = self.inventory.clone();
+                let done = e.clone();
+                let stored =
+                    tokio::task::spawn_blocking(move || inv.journal_acknowledged(&done, now)).await;
+                if !matches!(stored, Ok(Ok(()))) {
+                    // Presented again later: the OCS knows it for a duplicate.
+                    tracing::warn!(id = e.id, "journal entry acknowledged but not yet removed");
+                    return Sent::Later;
+                }
+                self.proxy
+                    .journal
+                    .acknowledged(&e.session_id, e.request_number, now);
+                self.proxy.settle(&e.session_id, index, now);
+                metrics::counter!(REPLAYED, "result" => "ok").increment(1);
+                Sent::Acknowledged
+            }
+            Verdict::Retry => Sent::Later,
+            refused => self.park(e, &host, refused, answer.to_vec()).await,
+        }
+    }
+
+    async fn park(&self, e: &JournalEntry, host: &str, v: Verdict, answer: Vec<u8>) -> Sent {
+        let Verdict::Refused {
+            result_code,
+            mscc_result_codes,
+            error_message,
+        } = v
+        else {
+            return Sent::Later;
+        };
+        tracing::warn!(
+            id = e.id,
+            session = %e.session_id,
+            account = e.account,
+            result = result_code,
+            mscc = ?mscc_result_codes,
+            "journal entry refused by the upstream; parked until an operator retries it"
+        );
+        let mut parked = e.clone();
+        parked.attempts += 1;
+        parked.parked = Some(Refusal {
+            at: self.proxy.local.clock.now(),
+            upstream: host.to_string(),
+            result_code,
+            mscc_result_codes,
+            error_message,
+            answer,
+        });
+        let inv = self.inventory.clone();
+        match tokio::task::spawn_blocking(move || inv.journal_update(&parked)).await {
+            Ok(Ok(())) => {
+                metrics::counter!(REPLAYED, "result" => "parked").increment(1);
+                Sent::Parked
+            }
+            _ => Sent::Later,
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Proxy mode from its settings: the application the node serves, the
 //! upstream connections it keeps, and the journal replayer.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use dashmap::DashMap;
 
 use super::app::{Proxy, ProxyApp};
 use super::config::{OnUpstreamDown, ProxySection};
+use super::inflight::InFlight;
 use super::peers::PeerUpstreams;
 use super::replay::Replayer;
 use super::route::UpstreamDef;
@@ -23,12 +23,40 @@ pub struct ProxySetup {
     replayer: Option<Replayer>,
 }
 
+fn in_flight(p: &ProxySection) -> InFlight {
+    let each: Vec<(String, usize)> = p
+        .upstream
+        .iter()
+        .map(|u| (u.origin_host.clone(), u.max_in_flight))
+        .collect();
+    InFlight::new(p.max_in_flight, &each)
+}
+
+/// What the journal holds at a start: the sessions that stay local until
+/// the OCS acknowledged them, and the answers for retransmissions. A
+/// journal that cannot be read is reported, and the node serves anyway:
+/// the replayer reads it again every second.
+fn load_journal(proxy: &Proxy, inventory: &Inventory) {
+    let entries = inventory.journal();
+    let answered = inventory.journal_answered();
+    match (entries, answered) {
+        (Ok(e), Ok(a)) => {
+            if !e.is_empty() {
+                tracing::info!(entries = e.len(), "failsafe journal to present upstream");
+            }
+            proxy.journal.load(&e, &a);
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "failsafe journal unreadable at start");
+        }
+    }
+}
+
 impl ProxySetup {
-    /// `xdr_dir` is where the embedded OCS writes the xDRs that the
-    /// journal replays (`on_upstream_down = "local"`).
+    /// `local` answers while no upstream answers (`on_upstream_down =
+    /// "local"`); the journal of those answers is in `inventory`.
     pub fn new(
         p: &ProxySection,
-        xdr_dir: PathBuf,
         local: CreditControl,
         inventory: &Arc<Inventory>,
         origin: Origin,
@@ -66,11 +94,13 @@ impl ProxySetup {
             p.on_upstream_down,
             p.tx.0,
             home_imsi,
+            in_flight(p),
+            inventory.clone(),
         ));
+        load_journal(&proxy, inventory);
         let replayer = (p.on_upstream_down == OnUpstreamDown::Local).then(|| Replayer {
             proxy: proxy.clone(),
             inventory: inventory.clone(),
-            xdr_dir,
             origin,
         });
         ProxySetup {

@@ -9,17 +9,6 @@ use gyro::diameter::Message;
 
 use super::upstreams::*;
 
-/// The proxy's lines before the OCS on `ocs_port`: answering from its own
-/// rating (grants of `octets`) while the OCS is down, and a Tc of 1 s, so
-/// that it redials the OCS soon after it is back.
-fn answering_locally(ocs_port: u16, octets: u32) -> String {
-    let local = format!(
-        "[proxy]\non_upstream_down = \"local\"\nfailsafe_grant = {{ octets = {octets}, seconds = 60 }}\n"
-    );
-    "reconnect_interval = \"1s\"\n".to_string()
-        + &proxy_config(&[("ocs.test.local", ocs_port, 1)], "msisdn").replace("[proxy]\n", &local)
-}
-
 #[test]
 fn an_outage_is_answered_locally_and_the_journal_replays_once_across_kill_9() {
     let mut ocs = Gyro::start_as("px-out-ocs", "ocs.test.local", "", "");

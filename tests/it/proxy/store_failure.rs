@@ -47,8 +47,7 @@ fn start_proxy(ocs: &Gyro, failing: Arc<AtomicBool>) -> Proxy {
             realm: "test.local".into(),
             state_id: 1,
         };
-        let xdr_dir = cfg.node.data_dir.join(&cfg.charging.xdr_dir);
-        let setup = ProxySetup::new(&cfg.proxy, xdr_dir, app, &inventory, origin);
+        let setup = ProxySetup::new(&cfg.proxy, app, &inventory, origin);
         let mut node = in_process_node(vec![Arc::new(ProxyApp(setup.app.0.clone()))]);
         setup.start(node.peers());
         node.connect(OutboundPeer {
