@@ -13,9 +13,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use crate::api::ApiState;
 use crate::charging::app::CreditControl;
 use crate::charging::commit::{CommitLimits, Committer};
-use crate::charging::engine::{Engine, EngineConfig};
+use crate::charging::engine::{retransmission_window, Engine, EngineConfig};
 use crate::charging::server_initiated::ServerInitiated;
-use crate::charging::xdr::XdrWriter;
+use crate::charging::xdr::{answered_since, XdrWriter};
 use crate::config::{ChargingMode, Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
@@ -80,10 +80,13 @@ pub fn charging(
     let rating = RatingSource::new(c.rating.clone())
         .load()
         .map_err(|e| anyhow::anyhow!("charging.rating: {e}"))?;
+    let defaults = EngineConfig::default();
+    let window = retransmission_window(&rating, defaults.terminated_linger);
     let engine = Arc::new(Engine::new(
         inventory.index(),
         Arc::new(rating),
         EngineConfig {
+            retransmission_window: window,
             raise_mscc_result: c.raise_mscc_result,
             final_unit_action: crate::config::final_unit_action_value(&c.final_unit_action),
             redirect_url: c.redirect_url.clone(),
@@ -97,7 +100,7 @@ pub fn charging(
                     cfg.proxy.failsafe_grant.octets,
                     cfg.proxy.failsafe_grant.seconds,
                 )),
-            ..EngineConfig::default()
+            ..defaults
         },
     ));
     let dir = cfg.node.data_dir.join(&c.xdr_dir);
@@ -113,6 +116,7 @@ pub fn charging(
     for (account, used) in inventory.balances()? {
         engine.ledger.load(account, used);
     }
+    restore_answers(&engine, &dir, &inventory.clock())?;
     let failure = cfg.failure_handling();
     Ok((
         engine.clone(),
@@ -123,6 +127,26 @@ pub fn charging(
             clock: inventory.clock(),
         },
     ))
+}
+
+/// The answers the xDR log kept from the retransmission window before
+/// now: a retransmission after a crash gets its original answer.
+fn restore_answers(
+    engine: &Engine,
+    dir: &Path,
+    clock: &crate::model::clock::NodeClock,
+) -> anyhow::Result<()> {
+    let now = clock.now();
+    let window = engine.retained.window();
+    let answered = answered_since(dir, now - window)
+        .with_context(|| format!("charging.xdr_dir: cannot read {}", dir.display()))?;
+    let n = engine.retained.restore(answered, now);
+    tracing::info!(
+        answers = n,
+        window_s = window,
+        "answers kept for retransmissions restored from the xDR log"
+    );
+    Ok(())
 }
 
 /// What the admin API drives beyond the inventory.

@@ -6,10 +6,11 @@
 //! The commit thread writes a prefix of the queue as one group: its xDR
 //! lines (which carry each account's usage after the request) appended and
 //! fsynced, the one durable write per group, then one store batch that the
-//! store flushes on its own schedule. It retries a failing group until both
-//! are done, and only then raises the watermark to the group's last
-//! sequence: the watermark only ever covers a contiguous run, so no answer
-//! leaves before its usage is on disk.
+//! store flushes on its own schedule (`stored`: a failing disk is retried,
+//! an item the store can never take is parked). Only then does it raise the
+//! watermark to the group's last sequence: the watermark only ever covers a
+//! contiguous run, so no answer leaves before its usage is on disk. Each
+//! request's answer rides on its first xDR line, durable with its usage.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use tokio::sync::watch;
 
+use super::stored::{replay, store_until_done, Unstored, MAX_BACKOFF};
 use super::xdr::{day, Xdr, XdrWriter};
 use crate::inventory::usage::{FupEvent, UsageGroup};
 use crate::inventory::Inventory;
@@ -29,8 +31,6 @@ const MAX_GROUP: usize = 4096;
 /// A group smaller than this waits up to `GROUP_LINGER` for more commits.
 const GROUP_TARGET: usize = 128;
 const GROUP_LINGER: Duration = Duration::from_micros(250);
-/// Longest wait between two tries of a failing group.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What must be durable before an answer goes out.
 #[derive(Debug, Clone)]
@@ -191,38 +191,6 @@ struct Group {
     size: usize,
 }
 
-/// Brings the store up to the xDR files (its flush lags their fsync) and
-/// returns the last sequence both now hold.
-fn replay(inv: &Inventory, xdr: &XdrWriter) -> Result<u64, crate::inventory::InventoryError> {
-    let stored = inv.charging_sequence()?;
-    let lines = xdr
-        .replay_after(stored)
-        .map_err(|e| crate::inventory::invalid("charging.xdr_dir", e.to_string()))?;
-    let Some(top) = lines.last().map(|l| l.seq) else {
-        return Ok(stored);
-    };
-    let mut latest: FxHashMap<u64, Used> = FxHashMap::default();
-    let mut g = UsageGroup {
-        sequence: top,
-        ..UsageGroup::default()
-    };
-    for l in &lines {
-        if let Some(u) = l.used_after {
-            latest.insert(l.account, u);
-        }
-        g.fup_events.extend(l.fup.clone());
-    }
-    g.balances = latest.into_iter().collect();
-    inv.commit_usage(&g, true)?;
-    tracing::warn!(
-        lines = lines.len(),
-        from = stored + 1,
-        to = top,
-        "usage the store had not flushed before a stop replayed from the xDR files"
-    );
-    Ok(top)
-}
-
 fn build(jobs: VecDeque<Job>) -> Group {
     let size = jobs.len();
     let mut lines: Vec<(i64, Vec<u8>)> = vec![];
@@ -267,44 +235,6 @@ fn build(jobs: VecDeque<Job>) -> Group {
         .map(|(n, b)| (day(n * 86_400), b))
         .collect();
     Group { lines, usage, size }
-}
-
-/// How long usage may sit in the xDR log before it is applied to the store
-/// (and how often a failing store is retried).
-const STORE_EVERY: Duration = Duration::from_millis(100);
-
-/// Usage made durable in the xDR log and not yet applied to the store.
-#[derive(Default)]
-struct Unstored {
-    latest: FxHashMap<u64, Used>,
-    fup_events: Vec<FupEvent>,
-    fup_restores: Vec<u64>,
-    sequence: u64,
-    since: Option<Instant>,
-    /// The last try failed: answers wait for the store until it is back.
-    failing: bool,
-}
-
-impl Unstored {
-    fn add(&mut self, u: UsageGroup) {
-        // Groups come in sequence order: a later total replaces an earlier one.
-        self.latest.extend(u.balances);
-        self.fup_events.extend(u.fup_events);
-        self.fup_restores.extend(u.fup_restores);
-        self.sequence = u.sequence;
-        self.since.get_or_insert_with(Instant::now);
-    }
-    fn due(&self) -> Option<Instant> {
-        self.since.map(|s| s + STORE_EVERY)
-    }
-    fn group(&self) -> UsageGroup {
-        UsageGroup {
-            balances: self.latest.iter().map(|(a, u)| (*a, *u)).collect(),
-            fup_events: self.fup_events.clone(),
-            fup_restores: self.fup_restores.clone(),
-            sequence: self.sequence,
-        }
-    }
 }
 
 /// The next jobs, or none once `until` passes (or at once when closing).
@@ -361,57 +291,60 @@ impl Inner {
     }
 }
 
+/// Test hook: the environment variable naming a Session-Id. The commit
+/// thread then kills its process (SIGKILL) right after the xDR log made a
+/// group holding that session's usage durable, before the store takes it
+/// and before any answer in it leaves: the crash a retransmission after a
+/// restart must be answered across, made deterministic for the tests.
+pub const KILL_AFTER_DURABLE: &str = "GYRO_TEST_KILL_AFTER_DURABLE";
+
+/// Whether `jobs` hold the session the test hook waits for.
+fn hook_hit(hook: Option<&str>, jobs: &VecDeque<Job>) -> bool {
+    hook.is_some_and(|sid| {
+        jobs.iter()
+            .any(|j| j.commit.xdrs.iter().any(|x| x.session_id == sid))
+    })
+}
+
+fn kill_self() {
+    tracing::warn!("{KILL_AFTER_DURABLE}: killing the process after a durable commit");
+    // SAFETY: kill(2) on our own pid with a valid signal number.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
 fn run(inner: &Inner, durable: &watch::Sender<u64>, inv: &Inventory, mut xdr: XdrWriter) {
+    let hook = std::env::var(KILL_AFTER_DURABLE).ok();
     let mut unstored = Unstored::default();
+    let failed = || inner.busy(true);
     loop {
         let jobs = next_group(inner, unstored.due());
         if jobs.is_empty() {
             if inner.closing.load(Ordering::Relaxed) {
-                store_until_done(inner, &mut unstored, inv, true);
+                store_until_done(&mut unstored, inv, true, &failed);
                 inner.closed.notify_all();
                 return;
             }
-            store_until_done(inner, &mut unstored, inv, false);
+            store_until_done(&mut unstored, inv, false, &failed);
             continue;
         }
         inner.busy(true);
+        let die = hook_hit(hook.as_deref(), &jobs);
         let mut group = build(jobs);
         write_until_done(&group, &mut xdr);
+        if die {
+            kill_self();
+        }
         let top = group.usage.sequence;
         unstored.add(std::mem::take(&mut group.usage));
         if unstored.failing || unstored.due().is_some_and(|d| d <= Instant::now()) {
-            store_until_done(inner, &mut unstored, inv, false);
+            store_until_done(&mut unstored, inv, false, &failed);
         }
         inner.busy(false);
         // Groups are written in sequence order: `top` only ever rises.
         durable.send_replace(top);
         metrics::histogram!("gyro_charging_commit_group_size").record(group.size as f64);
-    }
-}
-
-/// Applies what the store lacks, retrying until it takes it. While it
-/// fails, no answer leaves (the caller has not raised the watermark) and,
-/// past the stall bound, new requests get 3004.
-fn store_until_done(inner: &Inner, u: &mut Unstored, inv: &Inventory, flush: bool) {
-    if u.since.is_none() && !flush {
-        return;
-    }
-    let mut backoff = Duration::from_millis(20);
-    loop {
-        match inv.commit_usage(&u.group(), flush) {
-            Ok(()) => {
-                *u = Unstored::default();
-                return;
-            }
-            Err(e) => {
-                u.failing = true;
-                inner.busy(true);
-                metrics::counter!("gyro_charging_commit_failures_total").increment(1);
-                tracing::error!(error = %e, seq = u.sequence, "cannot apply usage to the store; answers wait, retrying");
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
     }
 }
 

@@ -20,6 +20,7 @@ use super::gateway::{Gateways, OpenSession};
 use super::identity::{location, subscriber};
 use super::ledger::Ledger;
 use super::rate::{rate_service, Rated};
+use super::retained::Retained;
 use super::session::{KeptAnswer, Session, SessionState};
 use crate::diameter::codes::{result, value};
 use crate::model::Plmn;
@@ -44,8 +45,12 @@ pub struct EngineConfig {
     pub final_unit_action: i32,
     pub redirect_url: Option<String>,
     pub filter_id: Option<String>,
-    /// How long a terminated session's last answer is kept for retransmissions.
+    /// How long a terminated session stays in the ledger (a late CCR-U
+    /// for it gets 5002).
     pub terminated_linger: i64,
+    /// How long an answer is kept for retransmissions after it was sent,
+    /// across its session's end and across restarts (see `retained`).
+    pub retransmission_window: i64,
     /// How long a session that holds no quota may stay silent before it is
     /// forgotten (Tcc never cuts such a bearer).
     pub idle_max: i64,
@@ -67,12 +72,22 @@ impl Default for EngineConfig {
             redirect_url: None,
             filter_id: None,
             terminated_linger: 60,
+            // Tcc for the default Validity-Time of 10 minutes.
+            retransmission_window: 1200,
             idle_max: 86_400,
             location_triggers: true,
             failsafe: None,
             topup_url: None,
         }
     }
+}
+
+/// How long a retransmission of a request can still come: as long as its
+/// session may live unheard, Tcc (twice the Validity-Time gyro grants
+/// with), and never less than an ended session lingers.
+pub fn retransmission_window(rating: &Rating, terminated_linger: i64) -> i64 {
+    let validity = rating.grant.validity_time.0.as_secs() as i64;
+    (2 * validity).max(terminated_linger)
 }
 
 /// An answer, and the commit sequence it may not leave before (0: none).
@@ -85,12 +100,26 @@ pub struct Charged {
     pub result_code: u32,
 }
 
+impl Charged {
+    /// A retransmission, answered with what the request got the first time.
+    fn again(k: &KeptAnswer) -> Charged {
+        Charged {
+            answer: k.bytes.clone(),
+            seq: k.seq,
+            duplicate: true,
+            result_code: 0,
+        }
+    }
+}
+
 pub struct Engine {
     pub index: Arc<Index>,
     /// Swapped whole by a reload; each request rates on the one version it
     /// loaded first.
     rating: ArcSwap<Rating>,
     pub ledger: Ledger,
+    /// Answers kept past their session and across a restart.
+    pub retained: Retained,
     pub cfg: EngineConfig,
     gateways: Gateways,
     /// Each account's current bundle period start (see `period`).
@@ -111,6 +140,7 @@ impl Engine {
             index,
             rating: ArcSwap::new(rating),
             ledger: Ledger::default(),
+            retained: Retained::new(cfg.retransmission_window),
             cfg,
             gateways: Gateways::default(),
             periods: Default::default(),
@@ -172,12 +202,7 @@ impl Engine {
                 let mut acct = self.ledger.lock(owner);
                 if let Some((bal, s)) = acct.split(ccr.session_id) {
                     if let Some(k) = s.answer_for(ccr.request_number, end_to_end) {
-                        return Charged {
-                            answer: k.bytes.clone(),
-                            seq: k.seq,
-                            duplicate: true,
-                            result_code: 0,
-                        };
+                        return Charged::again(k);
                     }
                     let Some(r) = &fresh else {
                         return self.decide(owner, bal, s, ccr, rt, end_to_end, now, seq, encode);
@@ -195,8 +220,14 @@ impl Engine {
                     }
                 }
             }
-            // A session gyro does not know: a new one, or one it lost (a
-            // restart, Tcc, another node). Its usage is charged all the same.
+            // A session the ledger does not know: a retransmission of an
+            // answer kept past its session (ended, or before a restart)?
+            let number = ccr.request_number;
+            if let Some(k) = self.retained.answer_for(ccr.session_id, number, end_to_end) {
+                return Charged::again(&k);
+            }
+            // Else a new one, or one it lost (a restart, Tcc, another
+            // node). Its usage is charged all the same.
             let (sub, plmn) = match fresh.take().unwrap_or_else(|| self.resolve(ccr, now)) {
                 Ok(x) => x,
                 // An update gyro cannot place: nothing names its subscriber.
@@ -218,7 +249,9 @@ impl Engine {
                 fresh = starts.then_some(Ok((sub, plmn)));
                 continue;
             }
-            let (bal, s) = acct.open(ccr.session_id, Session::new(sub, plmn.rate_code(), now));
+            let mut session = Session::new(sub, plmn.rate_code(), now);
+            session.answers.extend(self.retained.take(ccr.session_id));
+            let (bal, s) = acct.open(ccr.session_id, session);
             return self.decide(sub.account, bal, s, ccr, rt, end_to_end, now, seq, encode);
         }
         unanswered(Decision::fail(
@@ -279,6 +312,12 @@ impl Engine {
                 x.mode = Some(super::xdr::LOCAL);
             }
         }
+        let answer = encode(&decision);
+        // The answer is made durable with its usage, on the request's first
+        // line: a retransmission after a restart is answered from it.
+        if let Some(first) = rated.xdrs.first_mut() {
+            first.answer = Some(answer.clone());
+        }
         let commit_seq = if rated.charged || !rated.xdrs.is_empty() || fup.is_some() {
             seq.submit(Commit {
                 account,
@@ -290,12 +329,12 @@ impl Engine {
         } else {
             0
         };
-        let answer = encode(&decision);
         session.remember(KeptAnswer {
             number: ccr.request_number,
             end_to_end,
             bytes: answer.clone(),
             seq: commit_seq,
+            at: now,
         });
         // A refused CCR-I ends the session before it starts, as a CCR-T or
         // an event ends it after: a later CCR-U for it gets 5002.
@@ -343,8 +382,16 @@ impl Engine {
         self.ledger.open_sessions(account)
     }
 
-    /// Supervision: Tcc for silent sessions, and forgetting ended ones.
+    /// Supervision: Tcc for silent sessions, and forgetting ended ones;
+    /// a forgotten session's last answer stays retained for the rest of
+    /// its window, and retained answers past it go.
     pub fn expire(&self, now: UnixTime) -> super::ledger::Swept {
-        self.ledger.sweep(now, self.cfg.idle_max)
+        let swept = self
+            .ledger
+            .sweep(now, self.cfg.idle_max, &|id: &str, s: &Session| {
+                self.retained.keep(id, s.answers.back(), now);
+            });
+        self.retained.sweep(now);
+        swept
     }
 }

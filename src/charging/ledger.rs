@@ -175,7 +175,8 @@ impl Ledger {
     /// CCR-U re-creates it). One that holds none keeps its bearer until it
     /// was silent for `idle_max`. Terminated ones are forgotten once their
     /// linger time is over.
-    pub fn sweep(&self, now: UnixTime, idle_max: i64) -> Swept {
+    /// `forget` sees each session before it goes.
+    pub fn sweep(&self, now: UnixTime, idle_max: i64, forget: &dyn Fn(&str, &Session)) -> Swept {
         let mut out = Swept::default();
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -189,6 +190,7 @@ impl Ledger {
                         SessionState::Open => now - s.last_seen < idle_max,
                     };
                     if !keep {
+                        forget(id, s);
                         for r in &s.reservations {
                             balance.release(r.allowance, r.units);
                         }

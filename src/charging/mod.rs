@@ -15,9 +15,12 @@ pub mod identity;
 pub mod ledger;
 mod period;
 pub mod rate;
+pub mod retained;
 pub mod server_initiated;
 pub mod session;
+mod stored;
 pub mod xdr;
+mod xdr_files;
 mod xdr_json;
 
 #[cfg(test)]

@@ -158,6 +158,7 @@ impl Context<'_> {
             upstream: None,
             upstream_result: None,
             fup: None,
+            answer: None,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::model::{Allowance, UnixTime};
 use crate::resolver::Subscriber;
 
 /// Answers kept per session for retransmissions.
-const KEPT_ANSWERS: usize = 8;
+pub const KEPT_ANSWERS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
@@ -42,6 +42,8 @@ pub struct KeptAnswer {
     pub end_to_end: u32,
     pub bytes: Bytes,
     pub seq: u64,
+    /// When it was sent: it is kept for the retransmission window after.
+    pub at: UnixTime,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,7 @@ mod tests {
                 end_to_end: n + 100,
                 bytes: Bytes::new(),
                 seq: 0,
+                at: 0,
             });
         }
         assert!(s.answer_for(3, 103).is_none());

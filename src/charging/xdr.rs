@@ -6,12 +6,15 @@
 //! the lines the store had not yet made durable, so xDRs and balances agree.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::xdr_files;
+pub use super::xdr_files::{answered_since, read_after, Answered, Sequenced};
 use crate::inventory::usage::FupEvent;
 use crate::model::{UnixTime, Used};
 
@@ -71,6 +74,22 @@ pub struct Xdr {
     pub upstream: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_result: Option<u32>,
+    /// On a request's first line: the answer it got, as sent (base64 of
+    /// the Diameter message), so that a retransmission after a restart
+    /// gets it again instead of a second charge.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "answer_base64"
+    )]
+    pub answer: Option<Bytes>,
+}
+
+fn answer_base64<S: serde::Serializer>(a: &Option<Bytes>, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    match a {
+        Some(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+        None => s.serialize_none(),
+    }
 }
 
 /// What a start replays from an xDR line the store may not have.
@@ -84,65 +103,115 @@ pub struct Replay {
     pub fup: Option<FupEvent>,
 }
 
+impl Sequenced for Replay {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// `YYYYMMDD` of a Unix time, UTC.
 pub fn day(unix: i64) -> String {
     crate::model::rfc3339(unix)[..10].replace('-', "")
 }
 
-/// Rotates xDR files by size and by UTC day.
+/// Appends to the xDR log: a new file each UTC day and when one reaches
+/// `max_bytes`. A file and the directory entry that names it are made
+/// durable before any line in it is acknowledged. Lines only ever go to
+/// the newest file, so each file holds a run of commits: a line rated just
+/// before midnight and committed after the next day's file started joins
+/// that file, and a restart on an earlier clock starts a new file rather
+/// than append to an old one.
 pub struct XdrWriter {
     dir: PathBuf,
     max_bytes: u64,
     file: Option<Current>,
+    /// The file written last (or, at start, the one holding the latest
+    /// commit) and its day: where the next lines go when they fit.
+    newest: Option<(PathBuf, String)>,
 }
 
 struct Current {
     day: String,
-    n: u32,
     file: File,
     len: u64,
 }
 
+/// The day a file of the log was started, from its name.
+fn day_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    Some(name.get(4..12)?.to_string())
+}
+
+/// Makes `dir`'s entries (a file created in it) durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 impl XdrWriter {
     pub fn new(dir: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir)?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        let newest = xdr_files::files(&dir)?
+            .0
+            .into_iter()
+            .max_by_key(|f| f.last)
+            .and_then(|f| Some((f.path.clone(), day_of(&f.path)?)));
         Ok(XdrWriter {
             dir,
             max_bytes,
             file: None,
+            newest,
         })
     }
 
-    fn open(&self, day: &str, mut n: u32) -> std::io::Result<Current> {
-        loop {
+    /// Opens where `need` more octets of `day` go: the newest file when it
+    /// is of that day and has room, else the next file of that day that
+    /// is new (or empty).
+    fn open(&mut self, day: &str, need: u64) -> std::io::Result<Current> {
+        for n in 0u32.. {
             let path = self.dir.join(format!("xdr-{day}-{n:04}.jsonl"));
-            let file = OpenOptions::new().create(true).append(true).open(&path)?;
-            let len = file.metadata()?.len();
-            if len < self.max_bytes {
-                return Ok(Current {
-                    day: day.to_string(),
-                    n,
-                    file,
-                    len,
-                });
+            let newest = self.newest.as_ref().is_some_and(|(p, _)| *p == path);
+            let len = match std::fs::metadata(&path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(e),
+            };
+            if len > 0 && !(newest && len + need <= self.max_bytes) {
+                continue;
             }
-            n += 1;
+            let file = OpenOptions::new().create(true).append(true).open(&path)?;
+            if len == 0 {
+                // A crash must not lose the file its acknowledged lines are in.
+                file.sync_all()?;
+                sync_dir(&self.dir)?;
+            }
+            self.newest = Some((path, day.to_string()));
+            return Ok(Current {
+                day: day.to_string(),
+                file,
+                len,
+            });
         }
+        unreachable!("a day has a free file number")
     }
 
     /// Appends the lines and makes them durable. On failure the file is cut
     /// back to where it was, so that a retry writes each line once.
     pub fn write(&mut self, day: &str, lines: &[u8]) -> std::io::Result<()> {
-        let rotate = match &self.file {
-            Some(c) => c.day != day || c.len + lines.len() as u64 > self.max_bytes,
-            None => true,
+        // Never back to an earlier day's file: see the type.
+        let day = match &self.newest {
+            Some((_, d)) if d.as_str() > day => d.clone(),
+            _ => day.to_string(),
         };
-        if rotate {
-            let next = match &self.file {
-                Some(c) if c.day == day => c.n + 1,
-                _ => 0,
-            };
-            self.file = Some(self.open(day, next)?);
+        let need = lines.len() as u64;
+        let fits = |c: &Current| c.day == day && (c.len == 0 || c.len + need <= self.max_bytes);
+        if !self.file.as_ref().is_some_and(fits) {
+            self.file = None;
+            self.file = Some(self.open(&day, need)?);
         }
         let Some(c) = self.file.as_mut() else {
             return Ok(());
@@ -150,7 +219,7 @@ impl XdrWriter {
         let res = c.file.write_all(lines).and_then(|()| c.file.sync_data());
         match res {
             Ok(()) => {
-                c.len += lines.len() as u64;
+                c.len += need;
                 Ok(())
             }
             Err(e) => {
@@ -162,90 +231,27 @@ impl XdrWriter {
         }
     }
 
-    /// The lines past `durable` (the store's last applied sequence), oldest
-    /// first, to replay into the store. A torn last line (a crash mid-write,
-    /// never acknowledged) is cut off first.
+    /// The lines past `durable` (the store's last applied sequence), in
+    /// commit order, to replay into the store. A torn last line (a crash
+    /// mid-write, never acknowledged) is cut off first.
     pub fn replay_after(&self, durable: u64) -> std::io::Result<Vec<Replay>> {
-        if let Some(newest) = xdr_files(&self.dir)?.last() {
-            cut_torn_tail(newest)?;
+        let (files, empty) = xdr_files::files(&self.dir)?;
+        let latest = [
+            files.iter().max_by_key(|f| f.first),
+            files.iter().max_by_key(|f| f.last),
+        ];
+        for p in empty
+            .iter()
+            .chain(latest.into_iter().flatten().map(|f| &f.path))
+        {
+            xdr_files::cut_torn_tail(p)?;
         }
-        // Newest first, until a file starts at or before `durable`.
         read_after(&self.dir, durable)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-/// Cuts a last line that has no newline: its write never completed.
-fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
-    let data = std::fs::read(path)?;
-    if data.last().is_some_and(|&b| b != b'\n') {
-        let keep = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let f = OpenOptions::new().write(true).open(path)?;
-        f.set_len(keep as u64)?;
-        f.sync_all()?;
-    }
-    Ok(())
-}
-
-/// The lines of `path` with `seq > durable`, and whether its first line is
-/// at or before `durable` (then older files hold nothing newer).
-fn lines_after<T: Sequenced>(path: &Path, durable: u64) -> std::io::Result<(Vec<T>, bool)> {
-    let mut out = vec![];
-    let mut first = None;
-    for line in BufReader::new(File::open(path)?).split(b'\n') {
-        let line = line?;
-        // A line still being written (no newline yet) does not parse.
-        let Ok(r) = serde_json::from_slice::<T>(&line) else {
-            continue;
-        };
-        first.get_or_insert(r.seq());
-        if r.seq() > durable {
-            out.push(r);
-        }
-    }
-    Ok((out, first.is_some_and(|s| s <= durable)))
-}
-
-/// An xDR line read back by its commit sequence.
-pub trait Sequenced: serde::de::DeserializeOwned {
-    fn seq(&self) -> u64;
-}
-
-impl Sequenced for Replay {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-}
-
-/// The xDR files of `dir`, oldest first.
-fn xdr_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("xdr-") && n.ends_with(".jsonl"))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Every line of the xDR files in `dir` past commit `after`, oldest first,
-/// read while the node writes (nothing is cut).
-pub fn read_after<T: Sequenced>(dir: &Path, after: u64) -> std::io::Result<Vec<T>> {
-    let mut out = vec![];
-    for path in xdr_files(dir)?.iter().rev() {
-        let (lines, starts_before) = lines_after::<T>(path, after)?;
-        out.splice(0..0, lines);
-        if starts_before {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -276,6 +282,67 @@ mod tests {
         let tail = std::fs::read_to_string(dir.join("xdr-20261201-0000.jsonl")).unwrap();
         assert_eq!(tail, line(4, 100), "the torn line is gone");
         assert!(w.replay_after(4).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn line(seq: u64, used: u64) -> String {
+        format!("{{\"seq\":{seq},\"account\":7,\"used_after\":{{\"data_octets\":{used},\"voice_seconds\":0,\"sms\":0,\"fup_crossed\":false}}}}\n")
+    }
+
+    fn replayed(w: &XdrWriter, after: u64) -> Vec<(u64, u64)> {
+        w.replay_after(after)
+            .unwrap()
+            .iter()
+            .map(|r| (r.seq, r.used_after.map_or(0, |u| u.data_octets)))
+            .collect()
+    }
+
+    /// A log where one day's file got a commit after the next day's file
+    /// started (an earlier release, a clock that went back) is replayed
+    /// in commit order, not in name order.
+    #[test]
+    fn replay_goes_by_sequence_across_files() {
+        let dir = std::env::temp_dir().join(format!("gyro-xdr-seq-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.join(name), text).unwrap();
+        write("xdr-20261231-0000.jsonl", line(1, 10) + &line(3, 30));
+        write("xdr-20270101-0000.jsonl", line(2, 20));
+        let w = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
+        assert_eq!(replayed(&w, 0), [(1, 10), (2, 20), (3, 30)]);
+        assert_eq!(replayed(&w, 2), [(3, 30)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Lines never go back to an earlier day's file: a late line joins the
+    /// newest file, and a writer restarted on an earlier clock starts a
+    /// new file after the newest one.
+    #[test]
+    fn lines_only_go_to_the_newest_file() {
+        let dir = std::env::temp_dir().join(format!("gyro-xdr-new-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut w = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
+        w.write("20261231", line(1, 10).as_bytes()).unwrap();
+        w.write("20270101", line(2, 20).as_bytes()).unwrap();
+        w.write("20261231", line(3, 30).as_bytes()).unwrap();
+        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
+        assert_eq!(read("xdr-20261231-0000.jsonl"), line(1, 10));
+        assert_eq!(read("xdr-20270101-0000.jsonl"), line(2, 20) + &line(3, 30));
+        drop(w);
+        let mut w = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
+        w.write("20261231", line(4, 40).as_bytes()).unwrap();
+        assert_eq!(
+            read("xdr-20270101-0000.jsonl"),
+            line(2, 20) + &line(3, 30) + &line(4, 40)
+        );
+        let mut w = XdrWriter::new(dir.clone(), 1).unwrap();
+        w.write("20261231", line(5, 50).as_bytes()).unwrap();
+        assert_eq!(
+            read("xdr-20270101-0001.jsonl"),
+            line(5, 50),
+            "a full file is not reopened"
+        );
+        assert_eq!(replayed(&w, 3), [(4, 40), (5, 50)]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

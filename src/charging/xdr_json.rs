@@ -72,7 +72,24 @@ pub fn write(out: &mut Vec<u8>, x: &Xdr) {
         let _ = serde_json::to_writer(&mut *out, f);
     }
     proxy(out, x);
+    if let Some(a) = &x.answer {
+        answer(out, a);
+    }
     out.push(b'}');
+}
+
+/// The kept answer, base64 (no character of it needs escaping).
+fn answer(out: &mut Vec<u8>, a: &[u8]) {
+    use base64::Engine as _;
+    out.extend_from_slice(b",\"answer\":\"");
+    let at = out.len();
+    let n = base64::encoded_len(a.len(), true).unwrap_or(0);
+    out.resize(at + n, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(a, &mut out[at..])
+        .unwrap_or(0);
+    out.truncate(at + written);
+    out.push(b'"');
 }
 
 /// What was charged for whom: the request, the subscriber, the network.
@@ -219,6 +236,7 @@ mod tests {
             mode: rr.map(|_| "proxy"),
             upstream: rr.map(|_| "ocs1.\"x\"".into()),
             upstream_result: rr.map(|r| r as u32 + 2001),
+            answer: rr.map(|r| bytes::Bytes::from(vec![r as u8; r as usize * 7])),
             fup: fup.then(|| FupEvent {
                 account: 1,
                 iccid: "x".into(),

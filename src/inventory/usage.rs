@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{decode, StorageExt, WriteBatch};
+use super::store::{decode, Record, StorageExt, StoreError, WriteBatch};
 use super::{Inventory, InventoryError};
 use crate::model::event::{self, EventDraft, FupUsage};
 use crate::model::{UnixTime, Used};
@@ -14,6 +14,8 @@ const BALANCE: &str = "balance/";
 const CHARGING_SEQ: &str = "meta/charging_seq";
 /// Proxy mode: the last locally answered usage the upstream acknowledged.
 const REPLAY_CURSOR: &str = "meta/proxy_replay_cursor";
+/// Charging items the store can never take (see `ParkedUsage`).
+const PARKED: &str = "parked/usage/";
 
 /// The fair-usage threshold was crossed: throttle every IMSI of the profile.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -25,6 +27,22 @@ pub struct FupEvent {
     pub threshold_octets: u64,
 }
 
+/// A charging item that fails for good (a record it reads is corrupt),
+/// set aside so that every other commit goes through: kept in the store
+/// for an operator, the usage it came with applied all the same.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParkedUsage {
+    /// The commit sequence of the group it came in.
+    pub sequence: u64,
+    pub account: u64,
+    /// The fair-usage throttle event that could not be raised; None for a
+    /// restore (the new bundle period cleared a crossed threshold).
+    pub fup: Option<FupEvent>,
+    pub error: String,
+}
+
+impl Record for ParkedUsage {}
+
 /// One group of charging commits, written in one atomic batch.
 #[derive(Debug, Default)]
 pub struct UsageGroup {
@@ -35,6 +53,20 @@ pub struct UsageGroup {
     pub fup_restores: Vec<u64>,
     /// The group's last commit sequence.
     pub sequence: u64,
+    /// Items set aside, recorded in the same batch.
+    pub parked: Vec<ParkedUsage>,
+}
+
+impl InventoryError {
+    /// Whether trying again cannot help: the store answered, and what it
+    /// holds is wrong (a record that does not decode, a change it refuses),
+    /// as opposed to a disk that failed (full, EIO) or a worker that ended.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            InventoryError::Store(StoreError::Backend(_)) | InventoryError::Interrupted(_)
+        )
+    }
 }
 
 impl Inventory {
@@ -58,6 +90,9 @@ impl Inventory {
             }
         }
         let at = g.fup_events.first().map_or_else(|| self.now(), |e| e.at);
+        for (i, p) in g.parked.iter().enumerate() {
+            batch.put(format!("{PARKED}{:020}-{i:04}", p.sequence), p);
+        }
         // Sequences start at 1: an empty group (a flush at shutdown with
         // nothing left to apply) must not take the stored one back to 0.
         if g.sequence > 0 {
@@ -75,6 +110,33 @@ impl Inventory {
             })
         })?;
         Ok(())
+    }
+
+    /// Whether the store can raise this fair-usage event (a throttle, or a
+    /// restore for `account` when `fup` is None): the records it reads
+    /// decode. Nothing is written.
+    pub fn check_usage_event(
+        &self,
+        account: u64,
+        fup: Option<&FupEvent>,
+    ) -> Result<(), InventoryError> {
+        match fup {
+            Some(e) => self.fup_draft(e).map(drop),
+            None => match self.account(account)? {
+                Some(a) => self.fup_restore_draft(&a).map(drop),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// The charging items set aside, oldest first.
+    pub fn parked_usage(&self) -> Result<Vec<ParkedUsage>, InventoryError> {
+        let mut out = vec![];
+        for r in self.store.scan_raw(PARKED.as_bytes()) {
+            let (k, v) = r?;
+            out.push(decode::<ParkedUsage>(&k, &v)?);
+        }
+        Ok(out)
     }
 
     /// The last charging commit sequence made durable (0 for a new store).

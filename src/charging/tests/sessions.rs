@@ -237,3 +237,71 @@ fn a_retransmission_gets_the_kept_answer_and_is_charged_once() {
     assert!(!charge_with(&e, &rec, &u, 7, 3).duplicate);
     assert_eq!(e.ledger.balance(1).used.data_octets, 140);
 }
+
+#[test]
+fn a_ccr_t_resent_after_the_linger_gets_its_answer_and_is_charged_once() {
+    let e = engine();
+    let rec = Recorder::default();
+    let i = ccr("end", RequestType::Initial, 0, Some(100), 0, "26201", "pgw");
+    charge_with(&e, &rec, &i, 1, 0);
+    let t = ccr("end", RequestType::Termination, 1, None, 60, "26201", "pgw");
+    let first = charge_with(&e, &rec, &t, 2, 10);
+    let answer = first.commit.as_ref().and_then(|c| c.xdrs[0].answer.clone());
+    assert_eq!(
+        answer.as_deref(),
+        Some(&b"cca"[..]),
+        "durable with its usage"
+    );
+    // Past the 60 s linger: the ledger forgets the session.
+    e.expire(100);
+    assert_eq!(e.ledger.owner("end"), None);
+    let again = charge_with(&e, &rec, &t, 2, 100);
+    assert!(again.duplicate && again.commit.is_none());
+    assert_eq!(e.ledger.balance(1).used.data_octets, 60);
+    // Past the retransmission window, it is a new request.
+    e.expire(10 + e.cfg.retransmission_window);
+    assert!(!charge_with(&e, &rec, &t, 2, 10 + e.cfg.retransmission_window).duplicate);
+}
+
+#[test]
+fn an_answer_restored_after_a_restart_answers_its_retransmission() {
+    let e = engine();
+    let rec = Recorder::default();
+    let restored = crate::charging::xdr::Answered {
+        seq: 9,
+        time: 50,
+        session_id: "lost".into(),
+        request_number: 3,
+        end_to_end: 33,
+        answer: bytes::Bytes::from_static(b"first"),
+    };
+    assert_eq!(e.retained.restore(vec![restored], 60), 1);
+    let u = ccr(
+        "lost",
+        RequestType::Update,
+        3,
+        Some(100),
+        70,
+        "26201",
+        "pgw",
+    );
+    let ch = e.charge(&u, 33, 61, &rec, &|_: &Decision| {
+        bytes::Bytes::from_static(b"new")
+    });
+    assert!(ch.duplicate);
+    assert_eq!(&ch.answer[..], b"first");
+    assert_eq!(e.ledger.balance(1).used.data_octets, 0, "not charged again");
+    // The next request re-creates the session, which keeps the old answer.
+    let next = ccr(
+        "lost",
+        RequestType::Update,
+        4,
+        Some(100),
+        70,
+        "26201",
+        "pgw",
+    );
+    assert!(!charge_with(&e, &rec, &next, 34, 62).duplicate);
+    assert!(charge_with(&e, &rec, &u, 33, 63).duplicate);
+    assert_eq!(e.ledger.balance(1).used.data_octets, 70);
+}

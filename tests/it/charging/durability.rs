@@ -1,14 +1,18 @@
 //! Charging a gyro node can bill on, through real sockets: several real
 //! Erlang/OTP PGWs (distinct Origin-Hosts) charge one account at once, and
-//! the balance is exactly what they were acknowledged; kill -9 mid-traffic
-//! loses no acknowledged usage and leaves xDRs and balance in agreement; a
-//! restart mid-session does not cut the session; a border crossing is costed
-//! per network and the CCA arms the location triggers (tshark-clean); Tcc
-//! keeps a session that holds no quota.
+//! the balance is exactly what they were acknowledged; kill -9 again and
+//! again under many gateways that resend their pending request after it
+//! charges every acknowledged octet once, no more, no less, with xDRs and
+//! balance in agreement; a restart mid-session does not cut the session; a
+//! border crossing is costed per network and the CCA arms the location
+//! triggers (tshark-clean); Tcc keeps a session that holds no quota.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::resend_steps::run_gateway;
 use crate::support::*;
 use gyro::diameter::Message;
 
@@ -67,10 +71,9 @@ fn acknowledged(g: &Gyro, n: usize) -> u64 {
 }
 
 #[test]
-fn erlang_pgws_share_one_account_exactly_and_kill_9_loses_nothing() {
+fn erlang_pgws_share_one_account_exactly() {
     let Some(peers) = peers_dir() else { return };
-    let mut g = Gyro::start("dur-pgws", "");
-    let dir = g.dir.clone();
+    let g = Gyro::start("dur-pgws", "");
     let before = used(&g);
 
     // Four gateways at once on one bundle: no update may be lost.
@@ -85,39 +88,81 @@ fn erlang_pgws_share_one_account_exactly_and_kill_9_loses_nothing() {
         acked,
         "the balance is exactly the acknowledged usage"
     );
+}
 
-    // Again, and kill -9 while they charge.
-    let mut kids: Vec<Child> = (10..14).map(|n| pgw(&peers, &g, n, 100_000)).collect();
-    std::thread::sleep(Duration::from_secs(4));
+/// kill -9 and a restart on the same port, while the gateways charge.
+fn kill_and_restart(g: Gyro, n: usize) -> Gyro {
+    let (dir, port) = (g.dir.clone(), g.port);
+    let mut g = g;
     let _ = Command::new("kill")
         .args(["-9", &g.child.id().to_string()])
         .status();
     let _ = g.child.wait();
-    for k in &mut kids {
-        let _ = k.kill();
-        let _ = k.wait();
-    }
-    let acked_live: u64 = (10..14).map(|n| acknowledged(&g, n)).sum();
-    assert!(acked_live > 0, "no request was answered before the kill");
     drop(g);
+    Gyro::restart_as(
+        &format!("dur-kill-{n}"),
+        &dir,
+        "gyro.test.local",
+        "",
+        "",
+        port,
+    )
+}
 
-    let g = Gyro::restart("dur-pgws-2", &dir);
-    let after = used(&g) - before - acked;
-    // Each PGW has one request in flight: its usage may have been written
-    // without the answer leaving, never the other way round.
-    assert!(
-        after >= acked_live && after <= acked_live + 4 * USED,
-        "acknowledged {acked_live} octets, the store holds {after}"
+#[test]
+fn gateways_resending_across_repeated_kill_9_are_charged_exactly_once() {
+    const GATEWAYS: usize = 12;
+    let mut g = Gyro::start("dur-kill", "");
+    let before = used(&g);
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = g.addr();
+    let gws: Vec<_> = (0..GATEWAYS)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let host = format!("gw{n}.test.local");
+                run_gateway(addr, &host, &format!("kill-{n}"), USED, &stop)
+            })
+        })
+        .collect();
+    for k in 1..=4 {
+        std::thread::sleep(Duration::from_millis(1500 + 400 * k as u64));
+        g = kill_and_restart(g, k);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let tallies: Vec<_> = gws.into_iter().map(|h| h.join().unwrap()).collect();
+    let acked: u64 = tallies.iter().map(|t| t.acknowledged).sum();
+    let resent: u64 = tallies.iter().map(|t| t.resent).sum();
+    let refused: Vec<u32> = tallies.iter().flat_map(|t| t.refused.clone()).collect();
+    assert!(refused.is_empty(), "answers other than 2001: {refused:?}");
+    assert!(resent > 0, "no request was in flight at a kill");
+    assert_eq!(
+        used(&g) - before,
+        acked,
+        "every acknowledged octet charged once ({resent} requests resent)"
     );
-    let in_xdrs: u64 = xdrs(&g)
+    let x = xdrs(&g);
+    let mut keys: Vec<(String, u64)> = x
+        .iter()
+        .map(|x| {
+            let sid = x["session_id"].as_str().unwrap().to_string();
+            (sid, x["request_number"].as_u64().unwrap())
+        })
+        .collect();
+    let lines = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        lines,
+        "one xDR per (Session-Id, CC-Request-Number)"
+    );
+    let in_xdrs: u64 = x
         .iter()
         .map(|x| x["allowance_consumed"].as_u64().unwrap())
         .sum();
-    assert_eq!(
-        in_xdrs,
-        used(&g) - before,
-        "xDRs and the balance agree after the crash"
-    );
+    assert_eq!(in_xdrs, used(&g) - before, "xDRs and the balance agree");
 }
 
 fn open(g: &Gyro) -> RawPeer {

@@ -4,6 +4,8 @@
 //! dropped; once the disk stalls past `charging.commit_stall`
 //! new requests get 3004 DIAMETER_TOO_BUSY; when the store heals, every held
 //! answer leaves and the store holds exactly the usage they acknowledged.
+//! A record the store can never read (one corrupt profile) parks the one
+//! event that needs it, and every other account goes on charging.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,8 +25,11 @@ struct Running {
 }
 
 fn start(failing: Arc<AtomicBool>) -> Running {
+    start_on(FailingStore::seeded(failing))
+}
+
+fn start_on(inventory: Arc<Inventory>) -> Running {
     let dir = temp_dir("store-failure");
-    let inventory = FailingStore::seeded(failing);
     let mut cfg = gyro::config::Config::load(None).unwrap();
     cfg.node.data_dir = dir;
     cfg.charging.commit_stall = gyro::config::HumaneDuration(Duration::from_millis(800));
@@ -149,4 +154,93 @@ fn a_failing_store_holds_answers_then_3004_and_loses_nothing() {
         .map(|(id, _)| r.engine.ledger.balance(*id).used.data_octets)
         .sum();
     assert_eq!(total, 300, "memory and store agree");
+}
+
+/// The MSISDN's account, and the home IMSI and ICCID of its profile.
+fn subscriber(inv: &Inventory, msisdn: u64) -> (u64, String, String) {
+    let id = inv.index().account_by_msisdn(msisdn).unwrap().id;
+    let iccid = inv.account(id).unwrap().unwrap().profile.unwrap();
+    let profile = inv.profile(&iccid).unwrap().unwrap();
+    let imsi = profile
+        .imsis
+        .iter()
+        .find(|i| i.starts_with("26201"))
+        .unwrap();
+    (id, imsi.clone(), iccid)
+}
+
+/// A session's CCR-I then one CCR-U reporting `used` octets, from its own
+/// gateway; the CCR-U's Result-Code (None: no answer within 3 s).
+fn charge_once(addr: SocketAddr, session: &str, imsi: &str, used: u64) -> Option<u32> {
+    let host = format!("{session}.test.local");
+    let mut p = RawPeer::connect(addr);
+    p.send(&cer(&host));
+    assert_eq!(result(&p.recv().unwrap()), Some(2001));
+    let i = GyCcr {
+        session,
+        imsi,
+        origin: &host,
+        requested: Some(1000),
+        ..GyCcr::BASE
+    };
+    p.send(&gy_ccr(&i));
+    assert_eq!(result(&p.recv().unwrap()), Some(2001));
+    p.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    p.send(&gy_ccr(&GyCcr {
+        kind: 2,
+        number: 1,
+        e2e: 2,
+        used,
+        ..i
+    }));
+    p.recv().as_deref().and_then(result)
+}
+
+#[test]
+fn a_corrupt_record_parks_one_event_and_charging_goes_on() {
+    let store = Arc::new(FailingStore {
+        inner: gyro::inventory::store::SledStore::temporary().unwrap(),
+        failing: Arc::new(AtomicBool::new(false)),
+        lying: Arc::default(),
+    });
+    let inventory = Arc::new(Inventory::open(store.clone()).unwrap());
+    let seed = gyro::inventory::seed::parse(gyro::inventory::seed::EMBEDDED, "seed").unwrap();
+    inventory.apply_seed(&seed, "seed").unwrap();
+    let (a1, imsi1, iccid1) = subscriber(&inventory, 491_700_000_001);
+    let (a2, imsi2, _) = subscriber(&inventory, 491_700_000_002);
+    // One profile record rots on disk; the node's indexes were built before.
+    let mut b = gyro::inventory::store::WriteBatch::default();
+    b.put(
+        format!("profile/{iccid1}"),
+        &serde_json::json!("not a profile"),
+    );
+    gyro::inventory::store::Storage::commit(&store.inner, b).unwrap();
+    let r = start_on(inventory);
+
+    // Past the fair-usage threshold (50 GB): the throttle event needs the
+    // profile's IMSIs, and the profile cannot be read.
+    let over = 50_000_000_001;
+    assert_eq!(charge_once(r.addr, "rot", &imsi1, over), Some(2001));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        charge_once(r.addr, "fine", &imsi2, 700),
+        Some(2001),
+        "another account charges on"
+    );
+    wait_until(5, "both balances stored", || {
+        let b = r.inventory.balances().unwrap();
+        let of = |a: u64| {
+            b.iter()
+                .find(|(id, _)| *id == a)
+                .map(|(_, u)| u.data_octets)
+        };
+        of(a1) == Some(over) && of(a2) == Some(700)
+    });
+    let parked = r.inventory.parked_usage().unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].account, a1);
+    assert_eq!(parked[0].fup.as_ref().unwrap().used_octets, over);
+    assert!(parked[0].error.contains(&iccid1), "{}", parked[0].error);
 }
