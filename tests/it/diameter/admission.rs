@@ -44,8 +44,8 @@ fn on_every_address(tag: &str) -> Gyro {
     Gyro::start_replacing(tag, &[("listen = \"127.0.0.1:", "listen = \"0.0.0.0:")], "")
 }
 
-/// The Result-Code, E bit and Error-Message of a CEA.
-fn refusal(cea: &[u8]) -> (Option<u32>, bool, String) {
+/// The Result-Code, E bit and Error-Message of an answer.
+pub(super) fn refusal(cea: &[u8]) -> (Option<u32>, bool, String) {
     let m = Message::new(cea).unwrap();
     let text = m
         .find(281, 0)
@@ -184,17 +184,8 @@ fn a_gateway_may_not_send_rar_or_asr() {
         let req = session_request(command, "adm-role;1", command, |b| {
             b.i32(AvpDef::base(285), 0);
         });
-        let m = ask(&mut p, &req);
-        let a = Message::new(&m).unwrap();
-        let why = a
-            .find(281, 0)
-            .and_then(|x| x.utf8().ok())
-            .unwrap_or_default();
-        assert_eq!(
-            (a.result_code(), a.header.is_error()),
-            (Some(3001), true),
-            "{why}"
-        );
+        let (rc, e_bit, why) = refusal(&ask(&mut p, &req));
+        assert_eq!((rc, e_bit), (Some(3001), true), "{why}");
         assert!(why.contains("role gateway"), "{why}");
         let counted =
             format!("gyro_diameter_role_refusals_total{{role=\"gateway\",command=\"{label}\"}}");
