@@ -11,12 +11,14 @@ pub use crate::model::HumaneDuration;
 pub use tls::{validate_dial, Dial};
 
 mod charging;
+mod diameter;
 pub mod events;
 pub mod ota;
 pub mod smdp;
 mod tls;
 
 pub use charging::{final_unit_action_value, ChargingMode, ChargingSection};
+pub use diameter::{DiameterSection, PeerSection, UnknownPeersSetting};
 
 /// The configuration `gyro serve` uses when no file is given.
 pub const EMBEDDED: &str = include_str!("../config/gyro.toml");
@@ -165,7 +167,9 @@ impl Default for InventorySection {
 pub struct NodeSection {
     pub origin_host: String,
     pub origin_realm: String,
-    pub listen: SocketAddr,
+    /// Diameter over TCP; `""` (None) runs TLS only, on `tls_listen`.
+    #[serde(deserialize_with = "diameter::optional_address")]
+    pub listen: Option<SocketAddr>,
     /// Host-IP-Address values for CER/CEA; empty means the listen address
     /// (or 127.0.0.1 when listening on every address).
     #[serde(default)]
@@ -181,60 +185,6 @@ pub struct NodeSection {
     /// A clock that `POST /api/v1/clock` may move forward (tests only).
     #[serde(default)]
     pub test_clock: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DiameterSection {
-    pub watchdog_interval: HumaneDuration,
-    pub handshake_timeout: HumaneDuration,
-    pub dpa_timeout: HumaneDuration,
-    /// Tx: how long a request gyro sends (RAR, ASR) waits for its answer.
-    pub request_timeout: HumaneDuration,
-    pub reconnect_interval: HumaneDuration,
-    pub shutdown_grace: HumaneDuration,
-    pub max_message_size: u32,
-    pub dictionary_dir: Option<PathBuf>,
-    pub dictionaries: Vec<PathBuf>,
-    pub accept_unknown_peers: bool,
-    /// RFC 6733 as written: an unknown AVP with the M bit is 5001, an unknown
-    /// value of an M-bit enumeration 5004. false accepts both (gateways send
-    /// vendor AVPs and values newer than the dictionary), except the
-    /// enumerations that say what a command does (CC-Request-Type).
-    pub strict_m_bit: bool,
-    pub peers: Vec<PeerSection>,
-}
-
-impl Default for DiameterSection {
-    fn default() -> Self {
-        DiameterSection {
-            watchdog_interval: HumaneDuration(Duration::from_secs(30)),
-            handshake_timeout: HumaneDuration(Duration::from_secs(10)),
-            dpa_timeout: HumaneDuration(Duration::from_secs(5)),
-            request_timeout: HumaneDuration(Duration::from_secs(5)),
-            reconnect_interval: HumaneDuration(Duration::from_secs(30)),
-            shutdown_grace: HumaneDuration(Duration::from_secs(10)),
-            max_message_size: 65_536,
-            dictionary_dir: Some(PathBuf::from("dictionaries")),
-            dictionaries: vec![],
-            accept_unknown_peers: true,
-            strict_m_bit: true,
-            peers: vec![],
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerSection {
-    pub origin_host: String,
-    /// Set to make gyro open (and keep) the connection.
-    pub connect: Option<SocketAddr>,
-    /// Dial `connect` over TLS, verifying the peer's certificate against `ca`
-    /// for the name `origin_host`.
-    #[serde(default)]
-    pub tls: bool,
-    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,14 +279,7 @@ impl Config {
                 "must be at least 4096 octets",
             ));
         }
-        for (i, p) in d.peers.iter().enumerate() {
-            if !ident_ok(&p.origin_host) {
-                return Err(bad(
-                    &format!("diameter.peers[{i}].origin_host"),
-                    "must be a non-empty ASCII FQDN",
-                ));
-            }
-        }
+        diameter::validate(file, &self.node, d)?;
         tls::validate_peers(file, &d.peers)?;
         tls::validate_node(file, &self.node)?;
         self.validate_charging(file)?;
@@ -368,12 +311,6 @@ impl Config {
         if self.api.token.len() < 8 {
             return Err(bad("api.token", "must be at least 8 characters"));
         }
-        if !d.accept_unknown_peers && d.peers.is_empty() {
-            return Err(bad(
-                "diameter.peers",
-                "accept_unknown_peers = false needs at least one [[diameter.peers]] entry",
-            ));
-        }
         Ok(())
     }
 
@@ -398,7 +335,9 @@ impl Config {
         if !self.node.host_ip_addresses.is_empty() {
             return self.node.host_ip_addresses.clone();
         }
-        let ip = self.node.listen.ip();
+        // TLS only: the TLS listener's address (validated: one is set).
+        let listen = self.node.listen.or(self.node.tls_listen);
+        let ip = listen.map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
         if ip.is_unspecified() {
             vec![IpAddr::from([127, 0, 0, 1])]
         } else {
@@ -414,7 +353,7 @@ mod tests {
     #[test]
     fn embedded_config_is_valid() {
         let c = Config::load(None).unwrap();
-        assert_eq!(c.node.listen.port(), 3868);
+        assert_eq!(c.node.listen.map(|l| l.port()), Some(3868));
         assert_eq!(c.node.data_dir, PathBuf::from("./data"));
         assert_eq!(c.charging.mode, ChargingMode::Embedded);
     }

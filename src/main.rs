@@ -183,7 +183,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let mut cfg = Config::load(config.as_deref())?;
             if let Some(l) = listen {
-                cfg.node.listen = l;
+                cfg.node.listen = Some(l);
             }
             if let Some(m) = metrics_listen {
                 cfg.metrics.listen = Some(m);

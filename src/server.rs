@@ -20,9 +20,11 @@ use crate::config::{ChargingMode, Config, LogFormat};
 use crate::diameter::answer::Origin;
 use crate::diameter::dictionary::{Dictionary, BUILTIN};
 use crate::diameter::header::application;
+use crate::diameter::peer::admission::UnknownPeers;
 use crate::diameter::peer::{ConnConfig, LocalNode};
 use crate::diameter::transport::{
-    tls, Application, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial, TlsError,
+    tls, Application, Door, Identity, Node, NodeSettings, OutboundPeer, TlsAcceptor, TlsDial,
+    TlsError,
 };
 use crate::diameter::validate::ValidateOptions;
 use crate::inventory::{Inventory, InventoryError};

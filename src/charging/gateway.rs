@@ -1,7 +1,9 @@
 //! Which gateway a session belongs to, for the requests the OCS sends it
 //! (RAR, ASR): the Origin-Host and Origin-Realm of its CCRs, and the peer
 //! they came over. Sessions share one record per gateway, so that keeping
-//! it costs a CCR no allocation once the gateway is known.
+//! it costs a CCR no allocation once the gateway is known. The names are
+//! the ones requests carry, so the shared records are bounded: those no
+//! session holds any more are dropped when room is needed.
 
 use std::sync::Arc;
 
@@ -42,6 +44,10 @@ pub trait SessionDirectory: Send + Sync {
     fn open_sessions(&self, account: u64) -> Vec<OpenSession>;
 }
 
+/// The most gateway records kept for sharing: far more gateways than a
+/// network has, far fewer than the names a peer could make up.
+const MAX_KNOWN: usize = 4096;
+
 /// One shared record per gateway Origin-Host.
 #[derive(Debug, Default)]
 pub struct Gateways {
@@ -74,8 +80,24 @@ impl Gateways {
             realm: realm.into(),
             peer: peer.into(),
         });
-        self.known.insert(host.into(), g.clone());
+        if self.known.len() >= MAX_KNOWN {
+            // Records only this map holds belong to sessions that ended.
+            self.known.retain(|_, g| Arc::strong_count(g) > 1);
+        }
+        // Still full: every record is in use; this one goes unshared.
+        if self.known.len() < MAX_KNOWN {
+            self.known.insert(host.into(), g.clone());
+        }
         Some(g)
+    }
+
+    /// How many records are kept for sharing.
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
     }
 }
 
@@ -100,6 +122,27 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let kept = g.of(Some(a.clone()), &ccr("pgw", "r", "pgw")).unwrap();
         assert!(Arc::ptr_eq(&a, &kept));
+    }
+
+    #[test]
+    fn names_no_session_holds_are_dropped_when_room_is_needed() {
+        let g = Gateways::default();
+        let names: Vec<String> = (0..MAX_KNOWN + 10).map(|i| format!("gw{i}")).collect();
+        // Sessions that ended: their records are held by nothing else.
+        for n in &names {
+            drop(g.of(None, &ccr(n, "r", n)));
+        }
+        assert!(g.len() <= MAX_KNOWN, "bounded: {}", g.len());
+        assert!(g.len() < 20, "ended sessions' records went: {}", g.len());
+        // Sessions still open keep theirs; past the bound, new ones are
+        // not shared but still work.
+        let held: Vec<_> = names.iter().map(|n| g.of(None, &ccr(n, "r", n))).collect();
+        assert_eq!(g.len(), MAX_KNOWN);
+        assert!(held.iter().all(Option::is_some));
+        assert_eq!(
+            held.last().unwrap().as_ref().unwrap().host.as_ref(),
+            names.last().unwrap()
+        );
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub fn validate_node(file: &str, n: &NodeSection) -> Result<(), ConfigError> {
             "needed when node.tls_listen is set: the PEM certificate chain gyro presents",
         ));
     }
-    if listen == n.listen {
+    if Some(listen) == n.listen {
         return Err(field(
             file,
             "node.tls_listen",

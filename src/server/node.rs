@@ -12,14 +12,16 @@ pub(super) fn node_settings(
     relays: bool,
 ) -> NodeSettings {
     let d = &cfg.diameter;
-    let allowed = if d.accept_unknown_peers {
-        tracing::warn!(
-            "accept_unknown_peers = true: any Diameter peer may connect (development default)"
-        );
-        None
-    } else {
-        Some(d.peers.iter().map(|p| p.origin_host.clone()).collect())
-    };
+    let rules = d.peer_rules(&upstreams(cfg));
+    match rules.unknown() {
+        UnknownPeers::Anyone => tracing::warn!(
+            "accept_unknown_peers = true: ANY Diameter peer that reaches the port may connect, charge and refund; list the peers instead"
+        ),
+        UnknownPeers::Loopback => tracing::info!(
+            "peers no [[diameter.peers]] entry names may connect from loopback only"
+        ),
+        UnknownPeers::Refuse => {}
+    }
     if !d.strict_m_bit {
         tracing::info!("strict_m_bit = false: unknown M-bit AVPs and enumerated values are accepted and counted");
     }
@@ -29,6 +31,7 @@ pub(super) fn node_settings(
         conn: ConnConfig {
             tw: d.watchdog_interval.0,
             handshake_timeout: d.handshake_timeout.0,
+            cer_timeout: d.cer_timeout.0,
             dpa_timeout: d.dpa_timeout.0,
             jitter_seed: rand::random::<u64>() | 1,
             validation: ValidateOptions {
@@ -36,12 +39,26 @@ pub(super) fn node_settings(
             },
         },
         max_message_size: d.max_message_size,
-        allowed_peers: allowed,
+        door: Door {
+            rules,
+            max_connections: d.max_connections,
+            max_inflight: d.max_inflight,
+        },
         reconnect_interval: d.reconnect_interval.0,
         wall_time: crate::model::clock::wall_time,
         shutdown_grace: d.shutdown_grace.0,
         relays,
     }
+}
+
+/// The proxy's upstreams (Origin-Host, the address gyro dials), which are
+/// OCS peers; none in embedded mode.
+fn upstreams(cfg: &Config) -> Vec<(&str, SocketAddr)> {
+    if cfg.charging.mode != ChargingMode::Proxy {
+        return vec![];
+    }
+    let up = cfg.proxy.upstream.iter();
+    up.map(|u| (u.origin_host.as_str(), u.connect)).collect()
 }
 
 /// The TLS half of the configuration, with every file loaded and checked.
@@ -111,8 +128,8 @@ fn dial(
     })
 }
 
-/// Opens the Diameter listeners (TCP, and TLS when configured) and starts
-/// dialling the outbound peers.
+/// Opens the Diameter listeners (TCP unless `node.listen` is empty, and TLS
+/// when configured) and starts dialling the outbound peers.
 pub(super) async fn start_diameter(
     cfg: &Config,
     node: &mut Node,
@@ -127,12 +144,18 @@ pub(super) async fn start_diameter(
         tracing::info!(addr = %listener.local_addr()?, client_certificates, "Diameter over TLS listening");
         node.listen_tls(listener, acceptor);
     }
-    let addr = cfg.node.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
-    node.listen(listener);
+    match cfg.node.listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("node.listen: cannot listen on {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, origin_host = %cfg.node.origin_host, "Diameter node listening");
+            node.listen(listener);
+        }
+        None => {
+            tracing::info!(origin_host = %cfg.node.origin_host, "node.listen is empty: Diameter over TLS only")
+        }
+    }
     for peer in tls.outbound {
         node.connect(peer);
     }

@@ -86,7 +86,11 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct ConnConfig {
     pub tw: Duration,
+    /// CEA after gyro's CER, on a connection it dialled.
     pub handshake_timeout: Duration,
+    /// A CER after a peer connects: an accepted connection that names no
+    /// one in this time holds a socket for nothing.
+    pub cer_timeout: Duration,
     pub dpa_timeout: Duration,
     /// 0 disables watchdog jitter (tests).
     pub jitter_seed: u64,
@@ -99,6 +103,7 @@ impl Default for ConnConfig {
         ConnConfig {
             tw: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            cer_timeout: Duration::from_secs(5),
             dpa_timeout: Duration::from_secs(5),
             jitter_seed: 0x2545_f491_4f6c_dd1d,
             validation: ValidateOptions::default(),
@@ -140,7 +145,12 @@ impl PeerConnection {
             next_hbh: (seed as u32) | 1,
             actions: VecDeque::new(),
         };
-        c.deadline = Some(now + c.cfg.handshake_timeout);
+        c.deadline = Some(
+            now + match role {
+                Role::Initiator => c.cfg.handshake_timeout,
+                Role::Responder => c.cfg.cer_timeout,
+            },
+        );
         if role == Role::Initiator {
             c.state = ConnState::WaitCea;
             let mut buf = BytesMut::with_capacity(256);

@@ -1,6 +1,7 @@
 //! What the transport counts: every message in and out by kind (with its
 //! counter handles cached per thread, since this runs for every message),
-//! and the requests in flight on a connection.
+//! and the requests in flight on a connection and in the node, which the
+//! node bounds.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -97,18 +98,38 @@ pub(super) fn count_message(direction: &'static str, frame: &[u8]) {
     });
 }
 
-/// One request in flight on a connection, until dropped.
-pub(super) struct InFlight(Arc<AtomicUsize>);
+/// One request in flight on a connection and in the node, until dropped.
+pub(super) struct InFlight {
+    conn: Arc<AtomicUsize>,
+    node: Arc<AtomicUsize>,
+}
+
 impl InFlight {
-    pub(super) fn new(c: &Arc<AtomicUsize>) -> Self {
-        c.fetch_add(1, Ordering::AcqRel);
+    /// A place for one more request, unless the node already has `max`
+    /// in flight: then None, and the request is to be refused, since
+    /// waiting for room would only move the queue into memory.
+    pub(super) fn try_new(
+        conn: &Arc<AtomicUsize>,
+        node: &Arc<AtomicUsize>,
+        max: usize,
+    ) -> Option<Self> {
+        node.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()?;
+        conn.fetch_add(1, Ordering::AcqRel);
         INFLIGHT_GAUGE.with(|g| g.increment(1.0));
-        InFlight(c.clone())
+        Some(InFlight {
+            conn: conn.clone(),
+            node: node.clone(),
+        })
     }
 }
+
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.conn.fetch_sub(1, Ordering::AcqRel);
+        self.node.fetch_sub(1, Ordering::AcqRel);
         INFLIGHT_GAUGE.with(|g| g.decrement(1.0));
     }
 }

@@ -1,7 +1,9 @@
-//! An application request on its way in: refused when the node has no
-//! application or command for it, when it is invalid or addressed to
-//! another node; otherwise handed to its application, whose answer is sent
-//! at once, held for its commit ticket, or polled by the connection's task.
+//! An application request on its way in: refused when the peer's role may
+//! not send it, when the node has no application or command for it, when
+//! it is invalid or addressed to another node, or when the node has too
+//! many requests in flight; otherwise handed to its application, whose
+//! answer is sent at once, held for its commit ticket, or polled by the
+//! connection's task.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -10,13 +12,13 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::FuturesUnordered;
 
 use super::app::{Reply, Request};
-use super::count::InFlight;
+use super::count::{command_label, InFlight};
 use super::held::Held;
 use super::{metrics_names as mn, Shared};
 use crate::diameter::answer::{error_answer, simple_error, Origin};
 use crate::diameter::codes::{avp, result};
 use crate::diameter::message::Message;
-use crate::diameter::peer::PeerCapabilities;
+use crate::diameter::peer::{PeerCapabilities, PeerRole};
 use crate::diameter::validate::{validate_with, Tolerance, Tolerated};
 
 /// A request addressed to another node: a Destination-Host not ours (3002,
@@ -90,12 +92,39 @@ pub(super) fn note_tolerated(peer: Option<&str>, command: Option<u32>, t: &Toler
 pub(super) type Later =
     FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = Option<Bytes>> + Send>>>;
 
+/// A request the peer's role may not send: 3001 with the E bit, before
+/// anything reads its body. RFC 6733 §7.1 defines 3001 as a command the
+/// receiver does not support, which is what gyro says to this peer (and
+/// what it already answers to a RAR sent to its embedded OCS); 5003 would
+/// speak of the subscriber, and make a gateway refuse a user for a fault
+/// of configuration.
+fn role_refusal(shared: &Shared, msg: &Message<'_>, peer: &str, role: PeerRole) -> Bytes {
+    let cmd = command_label(msg.header.command);
+    metrics::counter!(mn::ROLE_REFUSALS, "role" => role.as_str(), "command" => cmd).increment(1);
+    tracing::warn!(
+        peer,
+        role = role.as_str(),
+        command = msg.header.command,
+        "request refused: not one this peer's role may send"
+    );
+    let mut out = BytesMut::with_capacity(256);
+    let why = format!("a peer of role {} may not send this command", role.as_str());
+    simple_error(
+        &mut out,
+        &shared.local.origin,
+        msg,
+        result::COMMAND_UNSUPPORTED,
+        &why,
+    );
+    out.freeze()
+}
+
 /// Routes an application request (answers go to the outbound path); returns
 /// an answer to send at once, if any.
 pub(super) fn dispatch(
     shared: &Arc<Shared>,
     frame: Bytes,
-    peer: Option<&Arc<PeerCapabilities>>,
+    (peer, role): (Option<&Arc<PeerCapabilities>>, PeerRole),
     later: &mut Later,
     inflight: &Arc<AtomicUsize>,
     held: &mut Held,
@@ -115,6 +144,10 @@ pub(super) fn dispatch(
         );
         return Some(out.freeze());
     };
+    if !role.may_send(h.command) {
+        let name = peer.map(|p| p.origin_host.as_str()).unwrap_or_default();
+        return Some(role_refusal(shared, &msg, name, role));
+    }
     if shared.dict.command(h.application, h.command).is_none() {
         simple_error(
             &mut out,
@@ -136,8 +169,17 @@ pub(super) fn dispatch(
         simple_error(&mut out, &shared.local.origin, &msg, code, why);
         return Some(out.freeze());
     }
+    let Some(guard) = InFlight::try_new(inflight, &shared.inflight, shared.max_inflight) else {
+        metrics::counter!(mn::BUSY_REFUSALS).increment(1);
+        tracing::debug!(
+            max = shared.max_inflight,
+            "request refused: diameter.max_inflight reached"
+        );
+        let why = "too many requests in flight";
+        simple_error(&mut out, &shared.local.origin, &msg, result::TOO_BUSY, why);
+        return Some(out.freeze());
+    };
     let peer = peer.cloned().unwrap_or_default();
-    let guard = InFlight::new(inflight);
     match app.handle(
         Request::new(frame, peer),
         &shared.app_ctx,

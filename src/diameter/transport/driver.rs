@@ -17,11 +17,30 @@ use super::dispatch::{dispatch, note_tolerated, Later};
 use super::held::Held;
 use super::outbound::{is_answer, OutboundPath};
 use super::peers::Registration;
-use super::{metrics_names as mn, Shared};
+use super::tls::PeerCertificate;
+use super::{metrics_names as mn, Shared, OTHER_PEER};
 use crate::diameter::codes::DisconnectCause;
+use crate::diameter::peer::admission::Arrival;
 use crate::diameter::peer::{
-    Action, CloseReason, ConnState, PeerCapabilities, PeerConnection, Role, WatchdogState,
+    Action, CloseReason, ConnState, PeerCapabilities, PeerConnection, PeerRole, Role, WatchdogState,
 };
+
+/// What a connection may hold before its peer is known: a CER is a few
+/// hundred octets, so an unknown peer gets 4 KiB, not the 64 KiB buffers
+/// an open connection reads and writes through.
+const BEFORE_CER: usize = 4096;
+/// The buffers of an open connection.
+const OPEN_BUFFER: usize = 64 * 1024;
+
+/// A connection as its task starts: where it comes from, who opened it.
+pub(super) struct Conn {
+    pub remote: Option<std::net::SocketAddr>,
+    pub role: Role,
+    /// The Origin-Host gyro dialled, on a connection it opened.
+    pub dialled: Option<String>,
+    /// The TLS client's certificate, on the TLS listener.
+    pub certificate: Option<PeerCertificate>,
+}
 
 /// Whether the connection goes on after a step.
 enum Flow {
@@ -34,11 +53,9 @@ enum Flow {
 pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin + Send>(
     shared: Arc<Shared>,
     io: S,
-    remote: Option<std::net::SocketAddr>,
-    role: Role,
-    dial_host: Option<String>,
+    conn: Conn,
 ) -> Option<CloseReason> {
-    let mut c = Driver::new(shared, io, remote, role, dial_host);
+    let mut c = Driver::new(shared, io, conn);
     if c.draining {
         return None;
     }
@@ -65,10 +82,16 @@ struct Driver<S> {
     io: S,
     remote: Option<std::net::SocketAddr>,
     role: Role,
+    dialled: Option<String>,
+    certificate: Option<PeerCertificate>,
     reg: Registration,
     fsm: PeerConnection,
     /// The peer, once capabilities were exchanged.
     peer: Option<Arc<PeerCapabilities>>,
+    /// What the peer was admitted as: what it may send.
+    peer_role: PeerRole,
+    /// Its `peer` label: its name when listed, `other` when not.
+    peer_label: Option<metrics::SharedString>,
     /// Bytes read and not yet framed.
     buf: BytesMut,
     /// What the next write sends.
@@ -88,15 +111,15 @@ struct Driver<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
-    fn new(
-        shared: Arc<Shared>,
-        io: S,
-        remote: Option<std::net::SocketAddr>,
-        role: Role,
-        dial_host: Option<String>,
-    ) -> Self {
+    fn new(shared: Arc<Shared>, io: S, conn: Conn) -> Self {
+        let Conn {
+            remote,
+            role,
+            dialled,
+            certificate,
+        } = conn;
         let (reg, outbound_rx) = shared.peers.register();
-        if let Some(h) = &dial_host {
+        if let Some(h) = &dialled {
             shared.peers.dialling(&reg, h);
         }
         let fsm = PeerConnection::new(
@@ -117,11 +140,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
             io,
             remote,
             role,
+            dialled,
+            certificate,
             reg,
             fsm,
             peer: None,
-            buf: BytesMut::with_capacity(64 * 1024),
-            out: BytesMut::with_capacity(64 * 1024),
+            peer_role: PeerRole::Gateway,
+            peer_label: None,
+            buf: BytesMut::with_capacity(BEFORE_CER),
+            out: BytesMut::with_capacity(BEFORE_CER),
             later: Later::new(),
             held: Held::default(),
             released: Vec::new(),
@@ -144,7 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
                     let answer = dispatch(
                         &self.shared,
                         frame,
-                        self.peer.as_ref(),
+                        (self.peer.as_ref(), self.peer_role),
                         &mut self.later,
                         &self.inflight,
                         &mut self.held,
@@ -172,15 +199,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
     }
 
     fn peer_up(&mut self, caps: PeerCapabilities) {
-        tracing::info!(peer = %caps.origin_host, realm = %caps.origin_realm, product = %caps.product_name, remote = ?self.remote, role = ?self.role, "peer up");
-        metrics::gauge!(mn::PEER_UP, "peer" => caps.origin_host.clone()).set(1.0);
+        let admitted = self.reg.admitted();
+        self.peer_role = admitted.map(|a| a.role).unwrap_or_default();
+        let listed = admitted.is_some_and(|a| a.listed);
+        tracing::info!(peer = %caps.origin_host, realm = %caps.origin_realm, product = %caps.product_name, remote = ?self.remote, direction = ?self.role, role = self.peer_role.as_str(), listed, "peer up");
+        // Peers no rule lists share one time series: the number of them up.
+        if listed {
+            let label: metrics::SharedString = caps.origin_host.to_ascii_lowercase().into();
+            metrics::gauge!(mn::PEER_UP, "peer" => label.clone()).set(1.0);
+            self.peer_label = Some(label);
+        } else {
+            metrics::gauge!(mn::PEER_UP, "peer" => OTHER_PEER).increment(1.0);
+        }
+        // Now that the peer is known, its traffic gets the full buffers.
+        self.buf.reserve(OPEN_BUFFER);
+        self.out.reserve(OPEN_BUFFER);
         self.peer = Some(Arc::new(caps));
     }
 
     fn watchdog(&self, state: WatchdogState) {
         let name = self.peer_name().cloned().unwrap_or_default();
         tracing::info!(peer = %name, state = state.as_str(), "watchdog");
-        metrics::gauge!(mn::PEER_WATCHDOG, "peer" => name).set(state as u8 as f64);
+        if let Some(label) = &self.peer_label {
+            metrics::gauge!(mn::PEER_WATCHDOG, "peer" => label.clone()).set(state as u8 as f64);
+        }
     }
 
     fn peer_name(&self) -> Option<&String> {
@@ -257,11 +299,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         // One clock reading per read: the frames arrived together.
         let now = Instant::now();
         loop {
+            let before_cer = matches!(self.fsm.state(), ConnState::WaitCer | ConnState::WaitCea);
+            if before_cer && claimed_length(&self.buf) > BEFORE_CER {
+                metrics::counter!(mn::CONNECTIONS_REFUSED, "reason" => "oversized_cer")
+                    .increment(1);
+                tracing::warn!(remote = ?self.remote, "first message larger than a CER may be, closing");
+                return Flow::Close;
+            }
             match self.shared.framer.next_frame(&mut self.buf) {
                 Ok(Some(frame)) => {
                     count_message("in", &frame);
-                    self.fsm
-                        .handle_frame(frame, now, &self.shared.peers.policy(&self.reg));
+                    let names =
+                        |host: &str| self.certificate.as_ref().is_some_and(|c| c.names(host));
+                    let arrival = Arrival {
+                        remote: self.remote.map(|a| a.ip()),
+                        certificate: self
+                            .certificate
+                            .is_some()
+                            .then_some(&names as &dyn Fn(&str) -> bool),
+                        dialled: self.dialled.as_deref(),
+                    };
+                    let policy = self.shared.peers.policy(&self.reg, arrival);
+                    self.fsm.handle_frame(frame, now, &policy);
                 }
                 Ok(None) => return Flow::Continue,
                 Err(e) => {
@@ -288,8 +347,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
 
     /// Answers still being made (`Reply::Later`) go out before the close.
     async fn finish(mut self) -> Option<CloseReason> {
-        if let Some(p) = &self.peer {
-            metrics::gauge!(mn::PEER_UP, "peer" => p.origin_host.clone()).set(0.0);
+        match (&self.peer, &self.peer_label) {
+            (Some(_), Some(label)) => {
+                metrics::gauge!(mn::PEER_UP, "peer" => label.clone()).set(0.0);
+            }
+            (Some(_), None) => metrics::gauge!(mn::PEER_UP, "peer" => OTHER_PEER).decrement(1.0),
+            (None, _) => {}
         }
         self.outbound.close();
         while let Some(b) = self.later.next().await {
@@ -302,6 +365,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Driver<S> {
         }
         let _ = self.io.shutdown().await;
         self.close_reason
+    }
+}
+
+/// The length the message at the start of `buf` claims (0 before its
+/// header's first four octets are in).
+fn claimed_length(buf: &[u8]) -> usize {
+    match buf.get(..4) {
+        Some(h) => u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize,
+        None => 0,
     }
 }
 

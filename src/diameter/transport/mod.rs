@@ -13,6 +13,7 @@ pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -24,12 +25,12 @@ pub use app::{AppContext, Application, Reply, Request};
 pub use count::result_label;
 pub use outbound::{SendError, SendResult};
 pub use peers::PeerTable;
-pub use tls::{Identity, TlsDial, TlsError};
+pub use tls::{Identity, PeerCertificate, TlsDial, TlsError};
 pub use tokio_rustls::TlsAcceptor;
 
 use crate::diameter::dictionary::Dictionary;
 use crate::diameter::framer::Framer;
-use crate::diameter::peer::{ConnConfig, LocalNode, Role};
+use crate::diameter::peer::{ConnConfig, LocalNode, PeerRules, Role};
 
 /// Prometheus metric names.
 pub mod metrics_names {
@@ -49,6 +50,40 @@ pub mod metrics_names {
     pub const LATE_ANSWERS: &str = "gyro_diameter_late_answers_total";
     /// TLS handshakes that failed, by `direction` (in: accepted, out: dialled).
     pub const TLS_HANDSHAKE_FAILURES: &str = "gyro_diameter_tls_handshake_failures_total";
+    /// Connections closed before their CER was read, by `reason`.
+    pub const CONNECTIONS_REFUSED: &str = "gyro_diameter_connections_refused_total";
+    /// Peers refused at CER/CEA (CEA 3010 or close), by `reason`.
+    pub const PEERS_REFUSED: &str = "gyro_diameter_peers_refused_total";
+    /// Requests refused because the peer's role may not send them, by
+    /// `role` and `command`.
+    pub const ROLE_REFUSALS: &str = "gyro_diameter_role_refusals_total";
+    /// Requests answered 3004 because the node had too many in flight.
+    pub const BUSY_REFUSALS: &str = "gyro_diameter_busy_refusals_total";
+}
+
+/// The `peer` label of a peer no rule lists: names a peer chooses must not
+/// make new time series.
+pub const OTHER_PEER: &str = "other";
+
+/// What the node lets in, and how much at once.
+#[derive(Debug, Clone)]
+pub struct Door {
+    pub rules: PeerRules,
+    /// Open connections, accepted ones (TCP and TLS together); past it a
+    /// new connection is closed at once.
+    pub max_connections: usize,
+    /// Requests in flight in the whole node; past it a request gets 3004.
+    pub max_inflight: usize,
+}
+
+impl Default for Door {
+    fn default() -> Self {
+        Door {
+            rules: PeerRules::default(),
+            max_connections: 1024,
+            max_inflight: 65_536,
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -62,6 +97,12 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     relays: bool,
     wall_time: fn() -> SystemTime,
+    /// Accepted connections open now, against `max_connections`.
+    accepted: Arc<AtomicUsize>,
+    max_connections: usize,
+    /// Requests in flight in the node, against `max_inflight`.
+    inflight: Arc<AtomicUsize>,
+    max_inflight: usize,
 }
 
 /// An outbound peer gyro keeps a connection to.
@@ -78,8 +119,8 @@ pub struct NodeSettings {
     pub dictionary: Arc<Dictionary>,
     pub conn: ConnConfig,
     pub max_message_size: u32,
-    /// None accepts any peer.
-    pub allowed_peers: Option<Vec<String>>,
+    /// Who may connect, and the caps on connections and requests.
+    pub door: Door,
     pub reconnect_interval: Duration,
     /// How long shutdown waits for DPA and in-flight requests.
     pub shutdown_grace: Duration,
@@ -101,7 +142,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(s: NodeSettings, apps: Vec<Arc<dyn Application>>) -> Node {
-        let peers = PeerTable::new(&s.local.origin.host, s.allowed_peers);
+        let peers = PeerTable::new(&s.local.origin.host, s.door.rules);
         let app_ctx = AppContext {
             origin: s.local.origin.clone(),
             dictionary: s.dictionary.clone(),
@@ -117,6 +158,10 @@ impl Node {
             shutdown: watch::channel(false).0,
             relays: s.relays,
             wall_time: s.wall_time,
+            accepted: Arc::new(AtomicUsize::new(0)),
+            max_connections: s.door.max_connections,
+            inflight: Arc::new(AtomicUsize::new(0)),
+            max_inflight: s.door.max_inflight,
         });
         Node {
             shared,
@@ -156,9 +201,16 @@ impl Node {
                 tokio::select! {
                     r = listener.accept() => match r {
                         Ok((stream, addr)) => {
+                            let Some(slot) = Slot::take(&shared) else {
+                                metrics::counter!(metrics_names::CONNECTIONS_REFUSED, "reason" => "max_connections").increment(1);
+                                tracing::warn!(%addr, max = shared.max_connections, "connection refused: diameter.max_connections reached");
+                                drop(stream);
+                                continue;
+                            };
                             tracing::debug!(%addr, tls = tls.is_some(), "accepted connection");
                             let (s, tls) = (shared.clone(), tls.clone());
                             conns.spawn(async move {
+                                let _slot = slot;
                                 metrics::gauge!(metrics_names::CONNECTIONS).increment(1.0);
                                 serve_accepted(s, stream, addr, tls).await;
                                 metrics::gauge!(metrics_names::CONNECTIONS).decrement(1.0);
@@ -224,6 +276,28 @@ impl Node {
     }
 }
 
+/// One of the `max_connections` places, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(shared: &Shared) -> Option<Slot> {
+        let max = shared.max_connections;
+        shared
+            .accepted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(shared.accepted.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// One accepted connection: the TLS handshake first when the listener has
 /// one, then the peer state machine on whichever stream results.
 async fn serve_accepted(
@@ -233,15 +307,21 @@ async fn serve_accepted(
     tls: Option<TlsAcceptor>,
 ) {
     let _ = stream.set_nodelay(true);
-    let remote = Some(addr);
+    let mut conn = driver::Conn {
+        remote: Some(addr),
+        role: Role::Responder,
+        dialled: None,
+        certificate: None,
+    };
     match tls {
         None => {
-            driver::run(shared, stream, remote, Role::Responder, None).await;
+            driver::run(shared, stream, conn).await;
         }
         Some(acceptor) => {
             let timeout = shared.conn_cfg.handshake_timeout;
-            if let Some(s) = tls::accept(&acceptor, stream, addr, timeout).await {
-                driver::run(shared, s, remote, Role::Responder, None).await;
+            if let Some((s, cert)) = tls::accept(&acceptor, stream, addr, timeout).await {
+                conn.certificate = cert;
+                driver::run(shared, s, conn).await;
             }
         }
     }
@@ -250,15 +330,20 @@ async fn serve_accepted(
 /// One dialled connection (see `serve_accepted`).
 async fn serve_dialled(shared: &Arc<Shared>, stream: TcpStream, peer: &OutboundPeer) {
     let _ = stream.set_nodelay(true);
-    let (remote, host) = (Some(peer.address), Some(peer.origin_host.clone()));
+    let conn = driver::Conn {
+        remote: Some(peer.address),
+        role: Role::Initiator,
+        dialled: Some(peer.origin_host.clone()),
+        certificate: None,
+    };
     match &peer.tls {
         None => {
-            driver::run(shared.clone(), stream, remote, Role::Initiator, host).await;
+            driver::run(shared.clone(), stream, conn).await;
         }
         Some(dial) => {
             let timeout = shared.conn_cfg.handshake_timeout;
             if let Some(s) = tls::connect(dial, stream, peer.address, timeout).await {
-                driver::run(shared.clone(), s, remote, Role::Initiator, host).await;
+                driver::run(shared.clone(), s, conn).await;
             }
         }
     }

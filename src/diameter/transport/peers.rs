@@ -14,6 +14,7 @@ use tokio::sync::{oneshot, Notify};
 use super::outbound::{self, OutboundRequest, OutboundRx, OutboundTx, SendError, SendResult};
 use crate::diameter::codes::result;
 use crate::diameter::header::{flags, HEADER_LEN};
+use crate::diameter::peer::admission::{Admitted, Arrival, PeerRules, UnknownPeers};
 use crate::diameter::peer::{Admission, PeerCapabilities, PeerPolicy, Role};
 
 #[derive(Debug)]
@@ -29,7 +30,7 @@ struct Conn {
 
 pub struct PeerTable {
     local_host: String,
-    allowed: Option<Vec<String>>,
+    rules: PeerRules,
     conns: Mutex<HashMap<String, Vec<Conn>>>,
     next_id: AtomicU64,
 }
@@ -41,6 +42,15 @@ pub struct Registration {
     pub kill: Arc<Notify>,
     identity: Mutex<Option<String>>,
     outbound: OutboundTx,
+    /// Set when the peer was let in.
+    admitted: Mutex<Option<Admitted>>,
+}
+
+impl Registration {
+    /// The role and standing the peer was admitted with.
+    pub fn admitted(&self) -> Option<Admitted> {
+        self.admitted.lock().ok().and_then(|g| *g)
+    }
 }
 
 impl Drop for Registration {
@@ -59,11 +69,11 @@ impl Drop for Registration {
 }
 
 impl PeerTable {
-    /// `allowed`: Origin-Hosts allowed to connect; None accepts any peer.
-    pub fn new(local_host: &str, allowed: Option<Vec<String>>) -> Arc<Self> {
+    /// `rules`: who may connect, from where, in which role.
+    pub fn new(local_host: &str, rules: PeerRules) -> Arc<Self> {
         Arc::new(PeerTable {
             local_host: local_host.to_ascii_lowercase(),
-            allowed: allowed.map(|v| v.into_iter().map(|h| h.to_ascii_lowercase()).collect()),
+            rules,
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         })
@@ -79,6 +89,7 @@ impl PeerTable {
             kill: Arc::new(Notify::new()),
             identity: Mutex::new(None),
             outbound,
+            admitted: Mutex::new(None),
         };
         (reg, rx)
     }
@@ -193,27 +204,44 @@ impl PeerTable {
         v.iter().find(|c| c.open).map(|c| c.outbound.clone())
     }
 
-    /// The admission decision for one connection.
-    pub fn policy<'a>(&'a self, reg: &'a Registration) -> impl PeerPolicy + 'a {
-        TablePolicy { table: self, reg }
+    /// The admission decision for one connection, on what is known of it.
+    pub fn policy<'a>(
+        &'a self,
+        reg: &'a Registration,
+        arrival: Arrival<'a>,
+    ) -> impl PeerPolicy + 'a {
+        TablePolicy {
+            table: self,
+            reg,
+            arrival,
+        }
     }
 }
 
 struct TablePolicy<'a> {
     table: &'a PeerTable,
     reg: &'a Registration,
+    arrival: Arrival<'a>,
 }
 
 impl PeerPolicy for TablePolicy<'_> {
     fn admit(&self, caps: &PeerCapabilities, role: Role) -> Admission {
         let host = caps.origin_host.to_ascii_lowercase();
-        if let Some(allowed) = &self.table.allowed {
-            if !allowed.contains(&host) {
+        let admitted = match self.table.rules.decide(&caps.origin_host, &self.arrival) {
+            Ok(a) => a,
+            Err(refusal) => {
+                let reason = refusal.reason;
+                metrics::counter!(super::metrics_names::PEERS_REFUSED, "reason" => reason)
+                    .increment(1);
+                tracing::warn!(peer = %caps.origin_host, remote = ?self.arrival.remote, reason, why = %refusal.message, "peer refused");
                 return Admission::Reject {
                     result_code: result::UNKNOWN_PEER,
-                    message: format!("peer {} is not configured", caps.origin_host),
+                    message: refusal.message,
                 };
             }
+        };
+        if !admitted.listed && self.table.rules.unknown() == UnknownPeers::Anyone {
+            tracing::warn!(peer = %caps.origin_host, remote = ?self.arrival.remote, "unknown peer admitted because accept_unknown_peers = true");
         }
         if role == Role::Responder {
             // Election: we are dialling the same peer and its CER raced ours.
@@ -247,6 +275,9 @@ impl PeerPolicy for TablePolicy<'_> {
             }
         }
         self.table.insert(self.reg, &host, role, true);
+        if let Ok(mut g) = self.reg.admitted.lock() {
+            *g = Some(admitted);
+        }
         Admission::Accept
     }
 }

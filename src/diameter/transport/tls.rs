@@ -230,6 +230,23 @@ impl TlsDial {
     }
 }
 
+/// A TLS client's certificate, kept to check the Origin-Host its CER
+/// claims: the handshake proved the peer holds the key of a certificate
+/// the CA issued, and only the names in it say whom the CA issued it to.
+pub struct PeerCertificate(CertificateDer<'static>);
+
+impl PeerCertificate {
+    /// Whether a subjectAltName dNSName of the certificate matches `host`,
+    /// as RFC 6125 compares them (case-insensitive; the CN is not read).
+    pub fn names(&self, host: &str) -> bool {
+        let Ok(name) = ServerName::try_from(host) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(&self.0)
+            .is_ok_and(|c| c.verify_is_valid_for_subject_name(&name).is_ok())
+    }
+}
+
 fn log_up(direction: &'static str, addr: SocketAddr, s: &CommonState) {
     let version = s.protocol_version().and_then(|v| v.as_str()).unwrap_or("?");
     let cipher = s.negotiated_cipher_suite().and_then(|c| c.suite().as_str());
@@ -248,13 +265,14 @@ pub(super) fn register_metrics(direction: &'static str) {
 }
 
 /// The server side of the handshake, bounded by `timeout` so that a client
-/// that never finishes it does not hold the connection.
+/// that never finishes it does not hold the connection; the stream, and
+/// the client's certificate when it showed one.
 pub(super) async fn accept(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
     addr: SocketAddr,
     timeout: Duration,
-) -> Option<TlsStream<TcpStream>> {
+) -> Option<(TlsStream<TcpStream>, Option<PeerCertificate>)> {
     let handshake = async {
         // A port probe (connect, then close) is not a failed handshake:
         // neither warned about nor counted.
@@ -265,8 +283,11 @@ pub(super) async fn accept(
     };
     match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(s)) => {
-            log_up("in", addr, s.get_ref().1);
-            Some(s.into())
+            let state = s.get_ref().1;
+            log_up("in", addr, state);
+            let leaf = state.peer_certificates().and_then(|c| c.first());
+            let certificate = leaf.map(|c| PeerCertificate(c.clone().into_owned()));
+            Some((s.into(), certificate))
         }
         Ok(Err(None)) => {
             tracing::debug!(%addr, "closed before any TLS handshake");

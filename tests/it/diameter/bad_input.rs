@@ -204,7 +204,7 @@ fn unknown_peers_are_refused_when_an_allow_list_is_configured() {
     let dir = temp_dir("allow-list-2");
     let port = free_port();
     let cfg = config_text(&dir, port, free_port(), free_port(), "").replace(
-        "accept_unknown_peers = true",
+        "accept_unknown_peers = \"loopback\"",
         "accept_unknown_peers = false\n[[diameter.peers]]\norigin_host = \"pgw.test.local\"",
     );
     std::fs::write(dir.join("gyro.toml"), cfg).unwrap();

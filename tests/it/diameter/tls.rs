@@ -14,7 +14,7 @@ use crate::support::pki::Pki;
 use crate::support::*;
 
 /// `[node]` lines for gyro's own certificate, and a TLS listener when `tls_port`.
-fn node_tls(pki: &Pki, tls_port: Option<u16>, client_ca: Option<&str>) -> String {
+pub(super) fn node_tls(pki: &Pki, tls_port: Option<u16>, client_ca: Option<&str>) -> String {
     let mut s = format!(
         "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
         pki.path("gyro.pem"),
@@ -30,7 +30,7 @@ fn node_tls(pki: &Pki, tls_port: Option<u16>, client_ca: Option<&str>) -> String
 }
 
 /// The value of the first /metrics sample starting with `prefix`; 0 when absent.
-fn metric(g: &Gyro, prefix: &str) -> f64 {
+pub(super) fn metric(g: &Gyro, prefix: &str) -> f64 {
     let url = format!("http://127.0.0.1:{}/metrics", g.metrics_port);
     let text = reqwest::blocking::get(url).unwrap().text().unwrap();
     text.lines()
@@ -269,8 +269,13 @@ fn proxy_upstream_over_tls() {
 }
 
 /// A rustls client on gyro's TLS port presenting `identity` (certificate
-/// and key files), or none: the CEA to its CER, or what stopped it.
-fn rustls_cer(pki: &Pki, port: u16, identity: Option<(&str, &str)>) -> Result<Vec<u8>, String> {
+/// and key files), or none: the CEA to its CER as `host`, or what stopped it.
+pub(super) fn rustls_cer(
+    pki: &Pki,
+    port: u16,
+    identity: Option<(&str, &str)>,
+    host: &str,
+) -> Result<Vec<u8>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = |f: &str| -> Vec<CertificateDer<'static>> {
@@ -301,7 +306,7 @@ fn rustls_cer(pki: &Pki, port: u16, identity: Option<(&str, &str)>) -> Result<Ve
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let e = |e: std::io::Error| e.to_string();
-    tls.write_all(&cer("rustls.test.local")).map_err(e)?;
+    tls.write_all(&cer(host)).map_err(e)?;
     let mut hdr = [0u8; 4];
     tls.read_exact(&mut hdr).map_err(e)?;
     let len = u32::from_be_bytes([0, hdr[1], hdr[2], hdr[3]]) as usize;
@@ -310,7 +315,7 @@ fn rustls_cer(pki: &Pki, port: u16, identity: Option<(&str, &str)>) -> Result<Ve
     Ok([hdr.to_vec(), msg].concat())
 }
 
-fn result_code(msg: &[u8]) -> Option<u32> {
+pub(super) fn result_code(msg: &[u8]) -> Option<u32> {
     gyro::diameter::Message::new(msg).and_then(|m| m.result_code())
 }
 
@@ -334,7 +339,7 @@ fn client_certificates_are_required_with_a_client_ca() {
     let counted = metric(&gyro, FAILED_IN);
     assert!(counted >= 1.0, "{}", gyro.log_text());
     for identity in [Some(("self-pgw.pem", "self-pgw.key")), None] {
-        let r = rustls_cer(&pki, tls_port, identity);
+        let r = rustls_cer(&pki, tls_port, identity, "pgw.test.local");
         assert!(r.is_err(), "{identity:?} got an answer: {r:?}");
     }
     assert!(metric(&gyro, FAILED_IN) >= counted + 2.0);
@@ -345,7 +350,13 @@ fn client_certificates_are_required_with_a_client_ca() {
     );
     assert!(!log.contains("peer up"), "{log}");
 
-    let cea = rustls_cer(&pki, tls_port, Some(("pgw.pem", "pgw.key"))).unwrap();
+    let cea = rustls_cer(
+        &pki,
+        tls_port,
+        Some(("pgw.pem", "pgw.key")),
+        "pgw.test.local",
+    )
+    .unwrap();
     assert_eq!(result_code(&cea), Some(2001));
     let out = fd_client(&peers, &pki, tls_port, ("pgw.pem", "pgw.key", "ca.pem"), 60);
     assert!(out.contains("all CCA Result-Code 2001"), "{out}");

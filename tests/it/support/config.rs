@@ -31,8 +31,8 @@ pub fn config_text(dir: &Path, port: u16, metrics: u16, api: u16, diameter_extra
         ),
         ("level = \"info\"", "level = \"debug\"".to_string()),
         (
-            "accept_unknown_peers = true",
-            format!("accept_unknown_peers = true\n{diameter_extra}"),
+            "accept_unknown_peers = \"loopback\"",
+            format!("accept_unknown_peers = \"loopback\"\n{diameter_extra}"),
         ),
     ];
     for (from, to) in pairs {

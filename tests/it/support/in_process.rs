@@ -8,7 +8,7 @@ pub fn in_process_node(
     apps: Vec<std::sync::Arc<dyn gyro::diameter::transport::Application>>,
 ) -> gyro::diameter::transport::Node {
     use gyro::diameter::peer::{ConnConfig, LocalNode};
-    use gyro::diameter::transport::{Node, NodeSettings};
+    use gyro::diameter::transport::{Door, Node, NodeSettings};
     let local = std::sync::Arc::new(LocalNode::new(
         gyro::diameter::answer::Origin {
             host: "gyro.test.local".into(),
@@ -25,7 +25,7 @@ pub fn in_process_node(
             dictionary: std::sync::Arc::new(gyro::diameter::Dictionary::builtin()),
             conn: ConnConfig::default(),
             max_message_size: 65536,
-            allowed_peers: None,
+            door: Door::default(),
             reconnect_interval: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             relays: false,

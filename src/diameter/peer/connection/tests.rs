@@ -286,6 +286,37 @@ fn handshake_times_out() {
 }
 
 #[test]
+fn a_peer_that_connects_has_cer_timeout_to_name_itself() {
+    let t0 = Instant::now();
+    let quick = ConnConfig {
+        cer_timeout: Duration::from_secs(2),
+        ..cfg()
+    };
+    let mut s = PeerConnection::new(
+        Role::Responder,
+        node("b.test.local", vec![4]),
+        dict(),
+        quick.clone(),
+        t0,
+    );
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+    s.handle_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(
+        drain(&mut s),
+        vec![Action::Close(CloseReason::HandshakeTimeout)]
+    );
+    // A connection gyro opens waits handshake_timeout for its CEA.
+    let c = PeerConnection::new(
+        Role::Initiator,
+        node("a.test.local", vec![4]),
+        dict(),
+        quick,
+        t0,
+    );
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+}
+
+#[test]
 fn dpr_without_disconnect_cause_gets_5005() {
     let t0 = Instant::now();
     let (_c, mut s) = open_pair(t0);
