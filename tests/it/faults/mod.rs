@@ -63,16 +63,12 @@ fn short(tag: &'static str, faults: &'static [nemesis::Fault]) -> Settings {
 
 /// The short run of CI: every fault, kill -9 included.
 #[test]
-#[ignore = "finds double charges on main: answers kept for retransmissions are in memory \
-            only, so a request resent after kill -9 is charged again (durable kept answers fix it)"]
 fn every_fault_charges_each_acknowledged_octet_once() {
     run_and_check(short("faults-every", EVERY_FAULT));
 }
 
 /// The short run without crashes: cuts, delays and store failures.
 #[test]
-#[ignore = "finds double charges on main: a CCR-U delayed on the network past its \
-            retransmission and the session's end is answered 5002 and charged again"]
 fn network_and_store_faults_charge_each_acknowledged_octet_once() {
     run_and_check(short("faults-no-crash", NO_CRASH));
 }
@@ -98,8 +94,9 @@ fn long_run_with_every_fault() {
 /// Proxy mode: gyro in front of gyro as the OCS, faults on both and on the
 /// link between them.
 #[test]
-#[ignore = "finds double charges on main: kept answers lost by kill -9, late copies charged \
-            again, and a request relayed again after the front restarts costed twice"]
+#[ignore = "no octet charged twice, but a 60 s run still finds 2 duplicate xDRs (seed \
+            11800140584908053359): a request relayed again after the front restarts is \
+            written twice; still to be fixed"]
 fn proxy_mode_charges_each_acknowledged_octet_once() {
     run_and_check(Settings {
         scenario: Scenario::Proxy,
