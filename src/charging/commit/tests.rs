@@ -16,13 +16,18 @@ fn commit(account: u64, data_octets: u64) -> Commit {
     }
 }
 
-/// Traffic that goes on past the store's 100 ms: every commit becomes
-/// durable (the watermark never falls back when the store takes a
-/// group), and at the end the store has each account's latest total.
-#[test]
-fn every_commit_becomes_durable_across_store_applies() {
+/// A committer on a temporary store and an xDR directory named `tag`, and
+/// a runtime to wait on its watermark.
+fn committer(
+    tag: &str,
+) -> (
+    Arc<Inventory>,
+    std::path::PathBuf,
+    Committer,
+    tokio::runtime::Runtime,
+) {
     let inv = Arc::new(Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap());
-    let dir = std::env::temp_dir().join(format!("gyro-commit-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let xdr = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
     let c = Committer::start(inv.clone(), xdr, CommitLimits::default()).unwrap();
@@ -30,6 +35,15 @@ fn every_commit_becomes_durable_across_store_applies() {
         .enable_time()
         .build()
         .unwrap();
+    (inv, dir, c, rt)
+}
+
+/// Traffic that goes on past the store's 100 ms: every commit becomes
+/// durable (the watermark never falls back when the store takes a
+/// group), and at the end the store has each account's latest total.
+#[test]
+fn every_commit_becomes_durable_across_store_applies() {
+    let (inv, dir, c, rt) = committer("gyro-commit");
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_millis(350) {
@@ -55,15 +69,7 @@ fn every_commit_becomes_durable_across_store_applies() {
 /// sequence: a restart replays the xDR log only after it.
 #[test]
 fn a_shutdown_with_nothing_left_to_store_keeps_the_sequence() {
-    let inv = Arc::new(Inventory::open(Arc::new(SledStore::temporary().unwrap())).unwrap());
-    let dir = std::env::temp_dir().join(format!("gyro-commit-idle-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let xdr = XdrWriter::new(dir.clone(), 1 << 20).unwrap();
-    let c = Committer::start(inv.clone(), xdr, CommitLimits::default()).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let (inv, dir, c, rt) = committer("gyro-commit-idle");
     let seq = c.submit(commit(7, 1000));
     let done =
         rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), c.durable(seq)).await });
