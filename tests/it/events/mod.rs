@@ -1,7 +1,8 @@
 //! Provisioning events: signed webhooks delivered to Debian's `webhook`
-//! daemon, and the receiver harness itself.
+//! daemon (both signatures checked), and the receiver harness itself.
 
 mod delivery;
 mod failures;
 mod hooks;
 mod receiver;
+mod standard_signature;
