@@ -1,6 +1,8 @@
 //! The admin HTTP API (`/api/v1/…`, JSON, bearer token): inventory
 //! definitions, imports, onboarding, the lifecycle, stock, export, look-ups
 //! and the rating reload. Errors are JSON bodies naming the field at fault.
+//! `door` checks the token before any body is read and gates the imports;
+//! `webhook` is the location webhooks' own listener (`ota.listen`).
 
 use std::sync::Arc;
 

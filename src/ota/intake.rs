@@ -3,6 +3,8 @@
 //! or ICCID is resolved to a profile, and they go into the durable,
 //! de-duplicated, per-profile coalescing queue of `inventory::location_updates`.
 //! A drain task hands what falls due to a `LocationSink` (the swap engine).
+//! `signed` checks who may post one on the webhook listener; a sighting
+//! further ahead of the node's clock than `OBSERVED_AT_SKEW` is refused.
 
 use std::sync::Arc;
 
