@@ -92,6 +92,24 @@ impl Api {
         }
         api_call(req.bearer_auth(&self.token).json(body), what)
     }
+    /// POSTs a CSV file as it is read (the API spools it), with `query`.
+    fn post_csv(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        file: &std::path::Path,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        let label = file.display().to_string();
+        let f = std::fs::File::open(file).with_context(|| format!("{label}: cannot read"))?;
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .query(query)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(reqwest::blocking::Body::new(f));
+        api_call(req, &label)
+    }
 }
 
 fn mode(t: &Target) -> anyhow::Result<Mode> {

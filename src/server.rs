@@ -223,7 +223,8 @@ fn start_smdp(
     (orders, wake)
 }
 
-/// Serves the admin API on `api.listen`, when set.
+/// Serves the admin API on `api.listen` and the location webhooks on
+/// `ota.listen`, each when set.
 async fn start_api(
     cfg: &Config,
     inventory: &Arc<Inventory>,
@@ -231,10 +232,7 @@ async fn start_api(
     rating: &Arc<RatingSource>,
     services: Services,
 ) -> anyhow::Result<()> {
-    let Some(addr) = cfg.api.listen else {
-        return Ok(());
-    };
-    if cfg.api.token == crate::config::DEV_TOKEN {
+    if cfg.api.token == crate::config::DEV_TOKEN && cfg.api.listen.is_some() {
         tracing::warn!("api.token is the development default: set your own in production");
     }
     let state = Arc::new(ApiState {
@@ -250,13 +248,44 @@ async fn start_api(
         orders_created: Some(services.orders_created),
         location: Some(services.location),
     });
+    if let Some(addr) = cfg.ota.listen {
+        let app = crate::api::webhook_router(state.clone());
+        serve_http(
+            addr,
+            "ota.listen",
+            app,
+            "location webhooks at /api/v1/events/location",
+        )
+        .await?;
+    } else if cfg.ota.webhook_secret.is_some() {
+        tracing::warn!("ota.webhook_secret is set but ota.listen is not: signed location webhooks are served only on ota.listen");
+    }
+    if let Some(addr) = cfg.api.listen {
+        serve_http(
+            addr,
+            "api.listen",
+            crate::api::router(state),
+            "admin API at /api/v1",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Binds `addr` (the error names `key`) and serves `app` there.
+async fn serve_http(
+    addr: std::net::SocketAddr,
+    key: &'static str,
+    app: axum::Router,
+    what: &'static str,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
-        .with_context(|| format!("api.listen: cannot listen on {addr}"))?;
-    tracing::info!(%addr, "admin API at /api/v1");
+        .with_context(|| format!("{key}: cannot listen on {addr}"))?;
+    tracing::info!(%addr, "{what}");
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, crate::api::router(state)).await {
-            tracing::error!(error = %e, "admin API stopped");
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "{what}: stopped");
         }
     });
     Ok(())

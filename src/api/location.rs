@@ -1,9 +1,10 @@
-//! MVNE location webhooks:
+//! MVNE location events on the admin listener:
 //! - `POST /api/v1/events/location` `{"event_id", "imsi" | "iccid", "mcc",
-//!   "mnc", "observed_at"}`, with the bearer token or an
-//!   `X-Gyro-Signature-256` HMAC of the body under `[ota] webhook_secret`:
-//!   202 once durably queued, 200 `{"duplicate": true}` for an event id
-//!   seen before, 422 naming the field of a bad body;
+//!   "mnc", "observed_at"}` with the bearer token, as an operator injects
+//!   one (the MVNE's signed webhooks have a listener of their own,
+//!   `webhook`): 202 once durably queued, 200 `{"duplicate": true}` for an
+//!   event id seen before, 422 naming the field of a bad body, 400 for an
+//!   `observed_at` ahead of the node's clock;
 //! - `GET /api/v1/events/location/pending`: the pending records, earliest
 //!   due first, and how many were drained since the start.
 
@@ -18,11 +19,9 @@ use serde_json::json;
 use super::{authorize, blocking, ApiError, St};
 use crate::inventory::location_updates::{Offered, PendingLocation};
 use crate::model::rfc3339;
-use crate::ota::intake::{Intake, IntakeError, EVENTS};
+use crate::ota::intake::{Intake, IntakeError};
 
-pub(super) const SIGNATURE: &str = "x-gyro-signature-256";
-
-fn intake(st: &super::ApiState) -> Result<Arc<Intake>, ApiError> {
+pub(super) fn intake(st: &super::ApiState) -> Result<Arc<Intake>, ApiError> {
     st.location.clone().ok_or_else(|| {
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +37,10 @@ impl From<IntakeError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": message, "field": field}),
             ),
+            IntakeError::Future { field, message } => ApiError(
+                StatusCode::BAD_REQUEST,
+                json!({"error": message, "field": field}),
+            ),
             IntakeError::Inventory(e) => e.into(),
         }
     }
@@ -45,22 +48,22 @@ impl From<IntakeError> for ApiError {
 
 pub(super) async fn post_location(
     State(st): St,
-    h: HeaderMap,
     b: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let intake = intake(&st)?;
-    let signature = h.get(SIGNATURE).and_then(|v| v.to_str().ok());
-    // Either proof will do: the MVNE signs, an operator uses the token.
-    if !intake.signed(signature, &b) {
-        if let Err(e) = authorize(&st, &h) {
-            metrics::counter!(EVENTS, "result" => "rejected").increment(1);
-            return Err(e);
-        }
-    }
+    let (status, body) = accept(&intake, &b).await?;
+    Ok((status, Json(body)))
+}
+
+/// Takes a checked and authenticated body in: its status and answer.
+pub(super) async fn accept(
+    intake: &Intake,
+    b: &[u8],
+) -> Result<(StatusCode, serde_json::Value), ApiError> {
     // No blocking-pool hop: the parse and the apply stay on this worker,
     // and the task alone waits for the flusher.
-    let a = intake.accept_async(&b).await?;
-    let reply = match a.outcome {
+    let a = intake.accept_async(b).await?;
+    Ok(match a.outcome {
         Offered::Duplicate => (
             StatusCode::OK,
             json!({"duplicate": true, "event_id": a.event_id, "iccid": a.iccid}),
@@ -74,8 +77,7 @@ pub(super) async fn post_location(
                 "iccid": a.iccid,
             }),
         ),
-    };
-    Ok((reply.0, Json(reply.1)))
+    })
 }
 
 fn pending_json(p: &PendingLocation) -> serde_json::Value {

@@ -1,6 +1,8 @@
 //! The admin HTTP API (`/api/v1/…`, JSON, bearer token): inventory
 //! definitions, imports, onboarding, the lifecycle, stock, export, look-ups
 //! and the rating reload. Errors are JSON bodies naming the field at fault.
+//! `door` checks the token before any body is read and gates the imports;
+//! `webhook` is the location webhooks' own listener (`ota.listen`).
 
 use std::sync::Arc;
 
@@ -12,7 +14,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::inventory::import::BatchSpec;
 use crate::inventory::stock::StockBy;
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::*;
@@ -22,7 +23,9 @@ mod accounts;
 mod audit;
 mod batches;
 mod bundle;
+mod door;
 mod events;
+mod imports;
 mod lifecycle;
 mod location;
 mod orders;
@@ -30,6 +33,10 @@ mod ota;
 mod proxy;
 mod reload;
 mod sessions;
+mod webhook;
+
+pub use door::IMPORTS_AT_ONCE;
+pub use webhook::webhook_router;
 
 pub struct ApiState {
     pub inventory: Arc<Inventory>,
@@ -125,13 +132,18 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Largest import request body.
-const IMPORT_BODY_LIMIT: usize = 1 << 30;
-
 /// Largest location webhook body: a few short fields.
 const LOCATION_BODY_LIMIT: usize = 16 << 10;
 
+/// Largest Perso or Standard output file taken by `orders/ingest`.
+const INGEST_BODY_LIMIT: usize = 1 << 30;
+
+/// The admin API. Every route is behind the bearer token, checked from
+/// the headers before any body is read; the imports share a gate of
+/// `IMPORTS_AT_ONCE`.
 pub fn router(state: Arc<ApiState>) -> Router {
+    let gate = Arc::new(tokio::sync::Semaphore::new(IMPORTS_AT_ONCE));
+    let gated = || axum::middleware::from_fn_with_state(gate.clone(), door::import_gate);
     Router::new()
         .route("/api/v1/sponsors", post(post_sponsor))
         .route("/api/v1/products", post(post_product))
@@ -140,15 +152,14 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
         .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
         .route("/api/v1/hold-policy", put(put_hold_policy))
-        // Imports carry whole files: a 1 M-IMSI batch or profile CSV is tens
-        // to hundreds of MB, far past axum's 2 MB default.
+        // Imports carry whole files, streamed (`imports`), a few at once.
         .route(
             "/api/v1/batches",
-            post(post_batch).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            post(imports::post_batch).route_layer(gated()),
         )
         .route(
             "/api/v1/profiles",
-            post(post_profiles).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            post(imports::post_profiles).route_layer(gated()),
         )
         .route("/api/v1/batches/{name}", batches::routes())
         .route("/api/v1/profiles/{iccid}", get(get_profile))
@@ -162,7 +173,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/orders", get(orders::get_orders))
         .route(
             "/api/v1/orders/ingest",
-            post(orders::post_ingest).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            post(orders::post_ingest)
+                .layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT))
+                .route_layer(gated()),
         )
         .route(
             "/api/v1/orders/{id}",
@@ -208,6 +221,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/api/v1/export", get(get_export))
         .route("/api/v1/reload", post(reload::post_reload))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            door::require_token,
+        ))
         .with_state(state)
 }
 
@@ -233,75 +250,6 @@ define!(post_product, Product, define_product);
 define!(post_pool, EsimPool, define_pool);
 define!(post_dynamic_pool, DynamicImsiPool, define_dynamic_pool);
 define!(put_hold_policy, HoldPolicy, set_hold_policy);
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    sponsor: String,
-    name: String,
-    #[serde(default)]
-    recycling: bool,
-    #[serde(default)]
-    end_of_life: bool,
-    /// Either a list of IMSIs or the CSV text.
-    #[serde(default)]
-    imsis: Option<Vec<String>>,
-    #[serde(default)]
-    csv: Option<String>,
-}
-
-async fn post_batch(
-    State(st): St,
-    h: HeaderMap,
-    b: axum::body::Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    authorize(&st, &h)?;
-    let v: BatchBody = body(&b)?;
-    let text = match (v.imsis, v.csv) {
-        (Some(list), None) => list.join("\n"),
-        (None, Some(csv)) => csv,
-        _ => {
-            return Err(bad(
-                "imsis",
-                "give exactly one of imsis (a list) or csv (text)",
-            ))
-        }
-    };
-    let inv = st.inventory.clone();
-    let report = blocking(move || {
-        let spec = BatchSpec {
-            sponsor: &v.sponsor,
-            name: &v.name,
-            recycling: v.recycling,
-            end_of_life: v.end_of_life,
-        };
-        inv.import_batch("api", &spec, "request body", text.as_bytes(), &|_| {})
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(report)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProfilesBody {
-    pool: String,
-    csv: String,
-}
-
-async fn post_profiles(
-    State(st): St,
-    h: HeaderMap,
-    b: axum::body::Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    authorize(&st, &h)?;
-    let v: ProfilesBody = body(&b)?;
-    let inv = st.inventory.clone();
-    let report = blocking(move || {
-        inv.import_profiles("api", &v.pool, "request body", v.csv.as_bytes(), &|_| {})
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(report)))
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

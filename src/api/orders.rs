@@ -206,7 +206,7 @@ pub(super) async fn get_perso(
         .chain(p.fields.iter().map(|(k, _)| k.as_str()))
         .collect();
     let row: Vec<&str> = std::iter::once(p.iccid.as_str())
-        .chain(p.fields.iter().map(|(_, v)| v.as_str()))
+        .chain(p.fields.iter().map(|(_, v)| v.expose()))
         .collect();
     Ok(Json(json!({
         "iccid": p.iccid,

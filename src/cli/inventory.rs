@@ -132,10 +132,14 @@ fn import_batch(
             println!("imported {} IMSIs into batch {}", r.imported, r.name);
         }
         Mode::Api(api) => {
-            let csv =
-                std::fs::read_to_string(&file).with_context(|| format!("{label}: cannot read"))?;
-            let body = json!({"sponsor": sponsor, "name": name, "recycling": recycling, "end_of_life": end_of_life, "csv": csv});
-            let v: Value = api.post("/api/v1/batches", &body, &label)?.json()?;
+            let (rec, eol) = (recycling.to_string(), end_of_life.to_string());
+            let query = [
+                ("sponsor", sponsor.as_str()),
+                ("name", name.as_str()),
+                ("recycling", rec.as_str()),
+                ("end_of_life", eol.as_str()),
+            ];
+            let v: Value = api.post_csv("/api/v1/batches", &query, &file)?.json()?;
             println!(
                 "imported {} IMSIs into batch {}",
                 v["imported"],
@@ -158,10 +162,8 @@ fn import_profiles(m: Mode, pool: String, file: PathBuf) -> anyhow::Result<()> {
             println!("imported {} profiles into pool {}", r?.imported, pool);
         }
         Mode::Api(api) => {
-            let csv =
-                std::fs::read_to_string(&file).with_context(|| format!("{label}: cannot read"))?;
-            let body = json!({"pool": pool, "csv": csv});
-            let v: Value = api.post("/api/v1/profiles", &body, &label)?.json()?;
+            let query = [("pool", pool.as_str())];
+            let v: Value = api.post_csv("/api/v1/profiles", &query, &file)?.json()?;
             println!("imported {} profiles into pool {}", v["imported"], pool);
         }
     }

@@ -26,6 +26,15 @@ pub(super) fn validate(s: &OtaSettings, file: &str) -> Result<(), ConfigError> {
     if matches!(&s.webhook_secret, Some(secret) if secret.len() < 16) {
         return Err(bad("webhook_secret", "must be at least 16 characters"));
     }
+    if s.listen.is_some() && s.webhook_secret.is_none() {
+        return Err(bad(
+            "listen",
+            "the webhook listener needs ota.webhook_secret to check signatures",
+        ));
+    }
+    if s.webhook_tolerance.0 < Duration::from_secs(1) {
+        return Err(bad("webhook_tolerance", "must be at least 1s"));
+    }
     if s.min_saving < Decimal::ZERO {
         return Err(bad("min_saving", "must not be negative"));
     }

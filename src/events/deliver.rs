@@ -267,11 +267,13 @@ async fn attempt(
     now: UnixTime,
 ) -> Attempt {
     let signature = wire::signature(&hook.secret, &body);
+    let standard = wire::standard_signature(&hook.secret, id, now, &body);
     let sent = client
         .post(&hook.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("Webhook-Id", id.to_string())
         .header("Webhook-Timestamp", now.to_string())
+        .header("Webhook-Signature", standard)
         .header("X-Gyro-Signature-256", signature)
         .body(body)
         .send()

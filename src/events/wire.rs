@@ -1,4 +1,6 @@
-//! What a receiver gets: the event's JSON envelope and its signature.
+//! What a receiver gets: the event's JSON envelope and its signatures,
+//! the Standard Webhooks one over id, timestamp and body, and the older
+//! body-only one that GitHub-style receivers check.
 
 use serde_json::{json, Value};
 
@@ -33,6 +35,19 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
         let _ = write!(out, "{b:02x}");
     }
     out
+}
+
+/// `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of
+/// `id.timestamp.body` under the hook's secret (Standard Webhooks), so
+/// that the id and the time are signed with the body.
+pub fn standard_signature(secret: &str, id: u64, timestamp: i64, body: &[u8]) -> String {
+    use crate::model::signature::{sign_v1, webhook_key};
+    sign_v1(
+        &webhook_key(secret),
+        &id.to_string(),
+        &timestamp.to_string(),
+        body,
+    )
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! IMSI batches and IMSIs, eSIM profile pools and profiles, dynamic IMSI
 //! pools, products (bundles), accounts, the hold policy, usage and humane
 //! durations; the networks and rate codes tariffs are keyed by (`Plmn`,
-//! `RateCode`); instants in RFC 3339; and the node clock, the one source of
-//! "now". It imports no other module of gyro.
+//! `RateCode`); instants in RFC 3339; webhook signatures (both ways); and
+//! the node clock, the one source of "now". It imports no other module of
+//! gyro.
 //!
 //! The records: sponsors, IMSI batches and IMSIs, eSIM
 //! profile pools and profiles, dynamic IMSI pools, products (bundles),
@@ -20,6 +21,7 @@ pub mod lifecycle;
 pub mod order;
 pub mod ota;
 mod plmn;
+pub mod signature;
 mod usage;
 mod utc;
 

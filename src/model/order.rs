@@ -95,8 +95,10 @@ pub const KEPT_REJECTIONS: usize = 20;
 pub struct Perso {
     pub iccid: String,
     pub order: u64,
-    /// The file's `var_Out` names and this profile's values, in order.
-    pub fields: Vec<(String, String)>,
+    /// The file's `var_Out` names and this profile's values, in order. The
+    /// values may be codes that download the profile (matching ids,
+    /// confirmation codes): secrets, never shown by `Debug` or logs.
+    pub fields: Vec<(String, super::Secret)>,
 }
 
 impl std::fmt::Display for OrderState {

@@ -3,6 +3,8 @@
 //! or ICCID is resolved to a profile, and they go into the durable,
 //! de-duplicated, per-profile coalescing queue of `inventory::location_updates`.
 //! A drain task hands what falls due to a `LocationSink` (the swap engine).
+//! `signed` checks who may post one on the webhook listener; a sighting
+//! further ahead of the node's clock than `OBSERVED_AT_SKEW` is refused.
 
 use std::sync::Arc;
 
@@ -15,10 +17,12 @@ use crate::model::{parse_rfc3339, ImsiState, UnixTime};
 use crate::ota::OtaSettings;
 
 mod drain;
+mod signed;
 #[cfg(test)]
 mod tests;
 
 pub use drain::{drain_once, spawn_drain, LocationSink, LogSink, SEEN_KEEP};
+pub use signed::{Refused, SignedHeaders, Verdict, Verifier};
 
 /// `gyro_location_events_total{result=queued|duplicate|coalesced|rejected}`.
 pub const EVENTS: &str = "gyro_location_events_total";
@@ -28,6 +32,11 @@ pub const MAX_EVENT_ID: usize = 128;
 
 /// 9999-12-31T23:59:59Z.
 const LAST_INSTANT: UnixTime = 253_402_300_799;
+
+/// How far in the node's future an `observed_at` may be: the MVNE's clock
+/// may run a little ahead, but a sighting from the future would outrank
+/// every real one after it and silence the profile.
+pub const OBSERVED_AT_SKEW: UnixTime = 300;
 
 /// Whom the MVNE says it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +159,13 @@ pub enum IntakeError {
         field: &'static str,
         message: String,
     },
+    /// `observed_at` is further ahead of the node's clock than
+    /// `OBSERVED_AT_SKEW` (400).
+    #[error("{field}: {message}")]
+    Future {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Inventory(#[from] InventoryError),
 }
@@ -169,17 +185,22 @@ enum Prepared {
     Fresh(Located),
 }
 
-/// The webhook's receiving end: the queue and the secret.
+/// The webhook's receiving end: the queue, and the signature check when
+/// a webhook secret is set.
 pub struct Intake {
     queue: Arc<LocationQueue>,
-    secret: Option<String>,
+    verifier: Option<Verifier>,
 }
 
 impl Intake {
     pub fn new(inventory: Arc<Inventory>, cfg: &OtaSettings) -> Result<Intake, InventoryError> {
+        let tolerance = i64::try_from(cfg.webhook_tolerance.0.as_secs()).unwrap_or(i64::MAX);
         Ok(Intake {
             queue: Arc::new(LocationQueue::new(inventory, cfg.aggregate.0)?),
-            secret: cfg.webhook_secret.clone(),
+            verifier: cfg
+                .webhook_secret
+                .as_deref()
+                .map(|s| Verifier::new(s, tolerance, cfg.accept_body_signature)),
         })
     }
 
@@ -187,13 +208,14 @@ impl Intake {
         &self.queue
     }
 
-    /// Whether `header` (`X-Gyro-Signature-256`) signs `body` with the
-    /// webhook secret; never without a secret.
-    pub fn signed(&self, header: Option<&str>, body: &[u8]) -> bool {
-        match (&self.secret, header) {
-            (Some(s), Some(h)) => signature_ok(s, body, h),
-            _ => false,
-        }
+    /// The signature check of the webhook listener; none without a secret.
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_ref()
+    }
+
+    /// The node's time, as the queue's inventory tells it.
+    pub fn now(&self) -> UnixTime {
+        self.queue.inventory().now()
     }
 
     /// Takes a webhook body in; blocks until it is durable. Counted in
@@ -239,6 +261,17 @@ impl Intake {
     /// Parses and resolves a body: a known event id, or the event to offer.
     fn prepare(&self, body: &[u8]) -> Result<Prepared, IntakeError> {
         let b = parse(body).map_err(|(field, message)| IntakeError::Invalid { field, message })?;
+        let now = self.queue.inventory().now();
+        if b.observed_at > now.saturating_add(OBSERVED_AT_SKEW) {
+            return Err(IntakeError::Future {
+                field: "observed_at",
+                message: format!(
+                    "{} is more than {OBSERVED_AT_SKEW} s ahead of the node's time {}",
+                    crate::model::rfc3339(b.observed_at),
+                    crate::model::rfc3339(now)
+                ),
+            });
+        }
         // A retry of an event taken in before is a duplicate even when its
         // IMSI has since left the profile. (The writer checks again: this
         // only spares the look-up.)
@@ -257,7 +290,7 @@ impl Intake {
             mcc: b.mcc,
             mnc: b.mnc,
             observed_at: b.observed_at,
-            received_at: self.queue.inventory().now(),
+            received_at: now,
         }))
     }
 
@@ -295,7 +328,7 @@ fn counted(out: Result<Accepted, IntakeError>) -> Result<Accepted, IntakeError> 
             Offered::Duplicate => "duplicate",
             Offered::Replaced | Offered::Superseded => "coalesced",
         },
-        Err(IntakeError::Invalid { .. }) => "rejected",
+        Err(IntakeError::Invalid { .. } | IntakeError::Future { .. }) => "rejected",
         Err(IntakeError::Inventory(_)) => "error",
     };
     metrics::counter!(EVENTS, "result" => result).increment(1);

@@ -2,6 +2,7 @@
 //! in, when a cheaper IMSI is worth a swap, and where Over-The-Air IMSI
 //! swaps are ordered. The configuration reads and checks it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -19,9 +20,20 @@ pub struct OtaSettings {
     pub token: Option<String>,
     /// `functionRequesterIdentifier` of gyro's calls.
     pub requester: String,
-    /// HMAC-SHA256 key of `X-Gyro-Signature-256` on location webhooks (the
-    /// admin API's bearer token is accepted too).
+    /// Where the MVNE's signed location webhooks are served: a listener
+    /// of their own, where no admin route answers. Unset, there is none
+    /// (the admin API still takes location events with its bearer token).
+    pub listen: Option<SocketAddr>,
+    /// The Standard Webhooks secret of location webhooks (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`); `whsec_` and base64 for
+    /// a binary key.
     pub webhook_secret: Option<String>,
+    /// How far a `webhook-timestamp` may be from the node's clock, either
+    /// way; a webhook-id taken in within it is answered as a duplicate.
+    pub webhook_tolerance: HumaneDuration,
+    /// Also accept the older `X-Gyro-Signature-256` (the body alone, no
+    /// timestamp, no replay window), for an MVNE not yet moved over.
+    pub accept_body_signature: bool,
     /// Location events for one profile within this window coalesce to the
     /// latest (the MVNE reports about a minute late).
     pub aggregate: HumaneDuration,
@@ -43,7 +55,10 @@ impl Default for OtaSettings {
             url: None,
             token: None,
             requester: "gyro".into(),
+            listen: None,
             webhook_secret: None,
+            webhook_tolerance: HumaneDuration(Duration::from_secs(300)),
+            accept_body_signature: false,
             aggregate: HumaneDuration(Duration::from_secs(60)),
             min_saving: Decimal::ZERO,
             timeout: HumaneDuration(Duration::from_secs(10)),

@@ -304,13 +304,36 @@ fn rejected_by_store(file: &str, order: u64, e: InventoryError) -> DeskError {
 /// Writes `name` into `dir` whole or not at all (a reader of the folder
 /// never sees half a file).
 fn copy_atomic(dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let base = std::path::Path::new(name)
         .file_name()
         .ok_or_else(|| format!("'{name}' has no file name"))?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let fail = |what: &str, e: std::io::Error| format!("{what}: {e}");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| fail("creating the folder", e))?;
     let part = dir.join(format!("{}.part", base.to_string_lossy()));
-    std::fs::write(&part, bytes).map_err(|e| e.to_string())?;
-    std::fs::rename(&part, dir.join(base)).map_err(|e| e.to_string())
+    // The file holds the SM-DP+'s secrets: only gyro's user reads it, and
+    // it is on disk (its name in the folder too) before the answer says so.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&part)
+        .map_err(|e| fail("creating the file", e))?;
+    // A .part left by an older run keeps its mode: set it again.
+    std::fs::set_permissions(&part, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| fail("setting its mode", e))?;
+    f.write_all(bytes).map_err(|e| fail("writing", e))?;
+    f.sync_all().map_err(|e| fail("syncing the file", e))?;
+    std::fs::rename(&part, dir.join(base)).map_err(|e| fail("renaming", e))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail("syncing the folder", e))
 }
 
 #[cfg(test)]

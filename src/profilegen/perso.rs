@@ -22,6 +22,7 @@ use super::file::{header_fields, sections, write_header, FileErrors, WriteError,
 use super::standard::{check_header, OUTPUT_VARIABLES};
 use super::OrderView;
 use crate::model::order::Perso;
+use crate::model::Secret;
 
 /// Which output file a text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +110,7 @@ pub fn parse_perso(text: &str, expect: &OrderView, order: u64) -> Result<Vec<Per
                     fields: names[1..]
                         .iter()
                         .zip(&f[1..])
-                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .map(|(k, v)| (k.clone(), Secret(v.to_string())))
                         .collect(),
                 });
             }
@@ -183,6 +184,9 @@ mod tests {
         assert_eq!(rows[0].iccid, order.profiles[0].iccid);
         assert_eq!(rows[0].order, 7);
         assert_eq!(rows[0].fields[0].0, "MATCHING_ID");
+        let shown = format!("{:?}", rows[0]);
+        assert!(shown.contains("MATCHING_ID"), "{shown}");
+        assert!(!shown.contains("MID-"), "a Perso value in Debug: {shown}");
     }
 
     #[test]

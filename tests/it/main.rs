@@ -6,6 +6,7 @@
 //! the documentation and the imports between src/ modules. docs/testing.md
 //! says how to run them and what each module needs.
 
+mod api;
 mod charging;
 mod diameter;
 mod docs;

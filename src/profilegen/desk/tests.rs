@@ -289,7 +289,7 @@ fn perso_rows_are_kept_per_iccid() {
     let p = inv.perso(&order.profiles[1].iccid).unwrap().unwrap();
     let want = (
         "MATCHING_ID".to_string(),
-        format!("MID-{}", order.profiles[1].iccid),
+        crate::model::Secret(format!("MID-{}", order.profiles[1].iccid)),
     );
     assert_eq!(p.fields, vec![want]);
     assert!(inv.order(order.id).unwrap().perso);

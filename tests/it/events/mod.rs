@@ -1,9 +1,10 @@
 //! Provisioning events: signed webhooks delivered to Debian's `webhook`
-//! daemon, the delivery loop over a failing store, and the receiver
-//! harness itself.
+//! daemon (both signatures checked), the delivery loop over a failing
+//! store, and the receiver harness itself.
 
 mod delivery;
 mod failures;
 mod hooks;
 mod receiver;
 mod supervision;
+mod standard_signature;

@@ -71,7 +71,7 @@ fn body(c: u64, k: u64) -> Value {
         "imsi": (262019000000001u64 + n % 40).to_string(),
         "mcc": "276",
         "mnc": "02",
-        "observed_at": gyro::diameter::dump::rfc3339(1_800_000_000 + n as i64),
+        "observed_at": gyro::diameter::dump::rfc3339(1_760_000_000 + n as i64),
     })
 }
 

@@ -1,5 +1,6 @@
 //! MVNE location webhooks over real sockets: the answers and their
-//! status codes, bearer and HMAC authentication, de-duplication, coalescing
+//! status codes, the bearer token on the admin listener and Standard
+//! Webhooks signatures on the webhook listener, de-duplication, coalescing
 //! seen through `GET /api/v1/events/location/pending` and the drain (on a
 //! test clock, so that nothing falls due before the test says), pending
 //! records across a restart, and 32 threads posting at once with nothing
@@ -9,6 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
+use crate::support::ota::{fresh_webhook_id, now_secs, standard_signature};
 use crate::support::*;
 use serde_json::{json, Value};
 
@@ -17,8 +19,26 @@ const ICCID: &str = "894910262010000012345";
 const IMSI: &str = "262019000000001";
 const TEST_CLOCK: (&str, &str) = ("test_clock = false", "test_clock = true");
 
-fn ota(aggregate: &str) -> String {
-    format!("[ota]\naggregate = \"{aggregate}\"\nwebhook_secret = \"{SECRET}\"\n")
+/// `[ota]` with the webhook listener on `port`.
+fn ota(aggregate: &str, port: u16) -> String {
+    format!(
+        "[ota]\naggregate = \"{aggregate}\"\nwebhook_secret = \"{SECRET}\"\n\
+         listen = \"127.0.0.1:{port}\"\n"
+    )
+}
+
+/// The admin listener and the webhook listener of one node.
+#[derive(Clone)]
+struct Ends {
+    api: String,
+    hook: String,
+}
+
+fn ends(g: &Gyro, port: u16) -> Ends {
+    Ends {
+        api: g.api(),
+        hook: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -28,21 +48,26 @@ enum Auth<'a> {
     Nothing,
 }
 
-fn sign(secret: &str, body: &[u8]) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = ring::hmac::sign(&key, body);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
-fn post(c: &reqwest::blocking::Client, api: &str, body: &Value, auth: Auth) -> (u16, Value) {
+/// A bearer or unsigned post goes to the admin listener, a signed one to
+/// the webhook listener (under a webhook-id never used before).
+fn post(c: &reqwest::blocking::Client, to: &Ends, body: &Value, auth: Auth) -> (u16, Value) {
     let raw = body.to_string().into_bytes();
+    let base = match auth {
+        Auth::Signed(_) => &to.hook,
+        _ => &to.api,
+    };
     let mut req = c
-        .post(format!("{api}/api/v1/events/location"))
+        .post(format!("{base}/api/v1/events/location"))
         .header("content-type", "application/json");
     req = match auth {
         Auth::Bearer => req.bearer_auth("gyro-dev-token"),
-        Auth::Signed(secret) => req.header("X-Gyro-Signature-256", sign(secret, &raw)),
+        Auth::Signed(secret) => {
+            let (id, ts) = (fresh_webhook_id(), now_secs());
+            let sig = standard_signature(secret, &id, &ts.to_string(), &raw);
+            req.header("webhook-id", id)
+                .header("webhook-timestamp", ts.to_string())
+                .header("webhook-signature", sig)
+        }
         Auth::Nothing => req,
     };
     let r = req.body(raw).send().unwrap();
@@ -61,7 +86,11 @@ fn pending(g: &Gyro) -> Value {
 }
 
 fn rejected_field(g: &Gyro, c: &reqwest::blocking::Client, body: Value) -> Value {
-    let (status, r) = post(c, &g.api(), &body, Auth::Bearer);
+    let to = Ends {
+        api: g.api(),
+        hook: String::new(),
+    };
+    let (status, r) = post(c, &to, &body, Auth::Bearer);
     assert_eq!(status, 422, "{body} → {r}");
     r["field"].clone()
 }
@@ -69,17 +98,18 @@ fn rejected_field(g: &Gyro, c: &reqwest::blocking::Client, body: Value) -> Value
 #[test]
 fn webhooks_are_checked_authenticated_deduplicated_and_coalesced_then_drained() {
     let tag = "loc-answers";
-    let mut g = Gyro::start_replacing(tag, &[TEST_CLOCK], &ota("60s"));
+    let port = free_port();
+    let mut g = Gyro::start_replacing(tag, &[TEST_CLOCK], &ota("60s", port));
     let c = reqwest::blocking::Client::new();
-    let albania = queued_then_duplicate_then_coalesced(&c, &g.api());
-    unsigned_or_malformed_webhooks_are_refused(&g, &c);
+    let albania = queued_then_duplicate_then_coalesced(&c, &ends(&g, port));
+    unsigned_or_malformed_webhooks_are_refused(&g, &c, &ends(&g, port));
     let due = one_record_pending_with_its_due_time(&g);
     // A restart keeps the pending record, its due time and the seen ids.
     g.stop();
     let dir = g.dir.clone();
-    let mut g = Gyro::restart_replacing(tag, &dir, &[TEST_CLOCK], &ota("60s"));
+    let mut g = Gyro::restart_replacing(tag, &dir, &[TEST_CLOCK], &ota("60s", port));
     assert_eq!(pending(&g)["pending"][0]["due"], due.as_str());
-    let (s, _) = post(&c, &g.api(), &albania, Auth::Bearer);
+    let (s, _) = post(&c, &ends(&g, port), &albania, Auth::Bearer);
     assert_eq!(s, 200, "still a duplicate after the restart");
     // Nothing falls due on its own: the test clock moves only when told.
     assert_eq!(pending(&g)["count"], 1);
@@ -104,13 +134,13 @@ fn webhooks_are_checked_authenticated_deduplicated_and_coalesced_then_drained() 
 /// Albania by IMSI is queued, then a duplicate; Kosovo by ICCID, later,
 /// replaces it; one observed earlier is acknowledged, not queued. Returns
 /// the Albania event.
-fn queued_then_duplicate_then_coalesced(c: &reqwest::blocking::Client, api: &str) -> Value {
+fn queued_then_duplicate_then_coalesced(c: &reqwest::blocking::Client, api: &Ends) -> Value {
     let albania = event(
         "mvne-1",
         ("imsi", IMSI),
         "276",
         "02",
-        "2029-12-31T23:59:00Z",
+        "2026-11-30T23:59:00Z",
     );
     let (s, r) = post(c, api, &albania, Auth::Bearer);
     assert_eq!(
@@ -126,7 +156,7 @@ fn queued_then_duplicate_then_coalesced(c: &reqwest::blocking::Client, api: &str
         ("iccid", ICCID),
         "221",
         "01",
-        "2029-12-31T23:59:30Z",
+        "2026-11-30T23:59:30Z",
     );
     let (s, r) = post(c, api, &kosovo, Auth::Signed(SECRET));
     assert_eq!(
@@ -140,7 +170,7 @@ fn queued_then_duplicate_then_coalesced(c: &reqwest::blocking::Client, api: &str
         ("imsi", IMSI),
         "297",
         "01",
-        "2029-12-31T23:58:00Z",
+        "2026-11-30T23:58:00Z",
     );
     let (s, r) = post(c, api, &late, Auth::Bearer);
     assert_eq!(
@@ -151,25 +181,29 @@ fn queued_then_duplicate_then_coalesced(c: &reqwest::blocking::Client, api: &str
     albania
 }
 
-/// No or a wrong signature: 401; each malformed or unknown field: 422
-/// naming it.
-fn unsigned_or_malformed_webhooks_are_refused(g: &Gyro, c: &reqwest::blocking::Client) {
-    for auth in [Auth::Nothing, Auth::Signed("not-the-webhook-secret")] {
+/// No token or a wrong signature: 401 naming what is missing; each
+/// malformed or unknown field: 422 naming it.
+fn unsigned_or_malformed_webhooks_are_refused(g: &Gyro, c: &reqwest::blocking::Client, to: &Ends) {
+    let wants = [
+        (Auth::Nothing, "Authorization"),
+        (Auth::Signed("not-the-webhook-secret"), "webhook-signature"),
+    ];
+    for (auth, field) in wants {
         let (s, r) = post(
             c,
-            &g.api(),
+            to,
             &event(
                 "mvne-4",
                 ("imsi", IMSI),
                 "297",
                 "01",
-                "2030-01-01T00:00:00Z",
+                "2026-12-01T00:00:00Z",
             ),
             auth,
         );
-        assert_eq!((s, &r["field"]), (401, &json!("Authorization")), "{r}");
+        assert_eq!((s, &r["field"]), (401, &json!(field)), "{r}");
     }
-    let good = event("bad", ("imsi", IMSI), "297", "01", "2030-01-01T00:00:00Z");
+    let good = event("bad", ("imsi", IMSI), "297", "01", "2026-12-01T00:00:00Z");
     let mut cases: Vec<(Value, &str)> = vec![];
     let mut case = |edit: &dyn Fn(&mut Value), field: &'static str| {
         let mut b = good.clone();
@@ -243,9 +277,10 @@ fn drained_ids(log: &str) -> HashSet<String> {
 
 #[test]
 fn thirty_two_threads_posting_at_once_lose_no_event() {
-    let mut g = Gyro::start_with_tail("loc-parallel", "", &ota("1s"));
+    let port = free_port();
+    let mut g = Gyro::start_with_tail("loc-parallel", "", &ota("1s", port));
     let imsis: Vec<String> = seed_imsis().into_iter().take(200).collect();
-    let api = g.api();
+    let api = ends(&g, port);
     let threads: Vec<_> = (0..32u64)
         .map(|t| {
             let (imsis, api) = (imsis.clone(), api.clone());
@@ -254,7 +289,7 @@ fn thirty_two_threads_posting_at_once_lose_no_event() {
                 let mut got = vec![];
                 for k in 0..60u64 {
                     let imsi = &imsis[((t * 7 + k * 13) % 200) as usize];
-                    let at = 1_800_000_000 + t * 1000 + k;
+                    let at = 1_760_000_000 + t * 1000 + k;
                     let id = format!("par-{t}-{k}");
                     let when = time_text(at);
                     let body = event(&id, ("imsi", imsi), "276", "02", &when);
@@ -347,11 +382,14 @@ fn env_or(key: &str, default: usize) -> usize {
 
 /// One signed post from the async load client; its status.
 async fn post_async(c: &reqwest::Client, url: &str, body: Vec<u8>) -> u16 {
-    let sig = sign(SECRET, &body);
+    let (id, ts) = (fresh_webhook_id(), now_secs().to_string());
+    let sig = standard_signature(SECRET, &id, &ts, &body);
     let r = c
         .post(url)
         .header("content-type", "application/json")
-        .header("X-Gyro-Signature-256", sig)
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts)
+        .header("webhook-signature", sig)
         .body(body)
         .send()
         .await
@@ -366,9 +404,9 @@ async fn post_async(c: &reqwest::Client, url: &str, body: Vec<u8>) -> u16 {
 /// client on a single thread, so that the load generator takes as little
 /// of the 2 cores as it can) post `per_client` signed events each, with
 /// distinct ids, across the seed's profiles.
-fn load_run(g: &Gyro, run: usize, clients: usize, per_client: usize) -> (f64, f64) {
+fn load_run(g: &Gyro, port: u16, run: usize, clients: usize, per_client: usize) -> (f64, f64) {
     let imsis = std::sync::Arc::new(seed_imsis());
-    let url = format!("{}/api/v1/events/location", g.api());
+    let url = format!("http://127.0.0.1:{port}/api/v1/events/location");
     let pid = g.child.id();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -388,7 +426,7 @@ fn load_run(g: &Gyro, run: usize, clients: usize, per_client: usize) -> (f64, f6
                     for k in 0..per_client {
                         let n = t * per_client + k;
                         let imsi = &imsis[n % imsis.len()];
-                        let when = time_text(1_800_000_000 + n as u64);
+                        let when = time_text(1_760_000_000 + n as u64);
                         let id = format!("load-{run}-{n}");
                         let body = event(&id, ("imsi", imsi), "276", "02", &when);
                         let s = post_async(&c, &url, body.to_string().into_bytes()).await;
@@ -415,10 +453,11 @@ fn location_webhook_load() {
     let threads = env_or("GYRO_LOAD_CLIENTS", 32);
     let per_thread = env_or("GYRO_LOAD_EVENTS", 30_000) / threads;
     let quiet = [("level = \"debug\"", "level = \"info\"")];
-    let mut g = Gyro::start_replacing("loc-load", &quiet, &ota("60s"));
+    let port = free_port();
+    let mut g = Gyro::start_replacing("loc-load", &quiet, &ota("60s", port));
     let mut runs: Vec<(f64, f64)> = (0..3)
         .map(|run| {
-            let (rate, cpu_us) = load_run(&g, run, threads, per_thread);
+            let (rate, cpu_us) = load_run(&g, port, run, threads, per_thread);
             println!("run {run}: {rate:.0} webhooks/s, gyro CPU {cpu_us:.1} µs per webhook");
             (rate, cpu_us)
         })

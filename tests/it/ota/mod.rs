@@ -1,6 +1,7 @@
 //! Over-the-air IMSI swaps driven by the MVNE's location webhooks: the
-//! webhooks themselves, the swap end to end through the Erlang/OTP PGW and
-//! the vendor double, concurrency, the vendor client, and failing stores.
+//! webhooks themselves and their own signed listener, the swap end to end
+//! through the Erlang/OTP PGW and the vendor double, concurrency, the
+//! vendor client, and failing stores.
 
 mod concurrency;
 mod location_store_failure;
@@ -8,3 +9,4 @@ mod location_webhook;
 mod store_failure;
 mod swap;
 mod vendor;
+mod webhook_listener;

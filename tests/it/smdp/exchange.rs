@@ -250,6 +250,17 @@ fn the_output_files_are_processed_and_the_profiles_loaded(
         perso_dir.join("Perso_1.txt").is_file(),
         "copied to smdp.perso_dir"
     );
+    let mode = std::fs::metadata(perso_dir.join("Perso_1.txt"))
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap();
+    assert_eq!(
+        mode, 0o600,
+        "the Perso copy is {mode:o}: others may read it"
+    );
+    assert!(
+        !g.log_text().contains(&format!("MID-{}", &iccid[12..])),
+        "a Perso value reached the log"
+    );
     let profile = get(g, &format!("/api/v1/profiles/{iccid}"));
     assert_eq!(profile["pool"], OWN_X, "{profile}");
     // Secrets reach the store, never the log.

@@ -4,6 +4,7 @@
 //!
 //! - `node`, `config`, `cli`: a real `gyro serve` and the `gyro` command line.
 //! - `raw_peer`, `ccr`: a hand-driven Diameter peer and the requests it sends.
+//! - `raw_http`: HTTP requests whose body is held back (the API's door).
 //! - `api`: the admin API and what tests read through it.
 //! - `in_process`: a Diameter node inside the test process.
 //! - `peers`, `capture`: the third-party peers and tshark.
@@ -23,6 +24,7 @@ mod in_process;
 mod machine;
 mod node;
 mod peers;
+mod raw_http;
 mod raw_peer;
 
 pub mod daemon;
@@ -43,4 +45,5 @@ pub use in_process::*;
 pub use machine::*;
 pub use node::*;
 pub use peers::*;
+pub use raw_http::*;
 pub use raw_peer::*;

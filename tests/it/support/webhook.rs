@@ -1,7 +1,9 @@
 //! Debian's `webhook` daemon (adnanh/webhook 2.8) as the receiver of gyro's
 //! signed event POSTs: one hook, `gyro`, accepts a request only when
 //! `X-Gyro-Signature-256` is the HMAC-SHA256 of the raw body under the secret,
-//! and appends it to `received.jsonl` before the 200 goes back.
+//! and appends it to `received.jsonl` before the 200 goes back, with whether
+//! its Standard Webhooks `Webhook-Signature` (over id, timestamp and body)
+//! verified with openssl.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -36,6 +38,9 @@ pub struct Received {
     pub timestamp: String,
     /// The request body, parsed.
     pub body: serde_json::Value,
+    /// "ok" when a `v1,` signature of `Webhook-Signature` is openssl's
+    /// HMAC-SHA256 of `id.timestamp.body` under the secret, else "bad".
+    pub v1: String,
 }
 
 pub struct Receiver {
@@ -46,12 +51,16 @@ pub struct Receiver {
 }
 
 /// Appends one accepted request to received.jsonl (in the working directory):
-/// $1 the Webhook-Id header, $2 Webhook-Timestamp, $3 the raw body. The line
-/// goes out in one printf under an exclusive flock, so concurrent requests
-/// never interleave; a failure exits non-zero and webhook answers 500.
+/// $1 the Webhook-Id header, $2 Webhook-Timestamp, $3 the raw body, $4
+/// Webhook-Signature, checked against openssl's HMAC under the `secret`
+/// file. The line goes out in one printf under an exclusive flock, so
+/// concurrent requests never interleave; a failure exits non-zero and
+/// webhook answers 500.
 const APPEND_SH: &str = r#"#!/bin/sh
 set -e
 q() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+want=$(printf '%s.%s.%s' "$1" "$2" "$3" | openssl dgst -sha256 -hmac "$(cat secret)" -binary | base64 -w0)
+case " $4 " in *" v1,$want "*) v1=ok ;; *) v1=bad ;; esac
 id=$(q "$1")
 ts=$(q "$2")
 # CR/LF are whitespace between JSON tokens (never raw inside strings): as
@@ -60,7 +69,7 @@ body=$(printf '%s' "$3" | tr '\r\n' '  ')
 [ -n "$body" ] || body=null
 exec 9>>received.jsonl
 flock -x 9
-printf '{"webhook_id":"%s","timestamp":"%s","body":%s}\n' "$id" "$ts" "$body" >&9
+printf '{"webhook_id":"%s","timestamp":"%s","v1":"%s","body":%s}\n' "$id" "$ts" "$v1" "$body" >&9
 "#;
 
 impl Receiver {
@@ -71,6 +80,7 @@ impl Receiver {
         let dir = super::temp_dir(&format!("{tag}-webhook"));
         let script = dir.join("append.sh");
         std::fs::write(&script, APPEND_SH).unwrap();
+        std::fs::write(dir.join("secret"), secret).unwrap();
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -151,6 +161,7 @@ impl Receiver {
                     webhook_id: s("webhook_id"),
                     timestamp: s("timestamp"),
                     body: v["body"].clone(),
+                    v1: s("v1"),
                 }
             })
             .collect()
@@ -207,7 +218,8 @@ fn hooks(dir: &Path, script: &Path, secret: &str) -> serde_json::Value {
         "pass-arguments-to-command": [
             {"source": "header", "name": "Webhook-Id"},
             {"source": "header", "name": "Webhook-Timestamp"},
-            {"source": "raw-request-body"}
+            {"source": "raw-request-body"},
+            {"source": "header", "name": "Webhook-Signature"}
         ],
         // A wrong signature is an error: 500 "Error occurred while
         // evaluating hook rules.". No signature header at all does not
