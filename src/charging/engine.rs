@@ -130,6 +130,8 @@ pub struct Engine {
 pub type Encode<'a> = dyn Fn(&Decision) -> Bytes + 'a;
 
 const BUSY: &str = "usage cannot be made durable in time; retry";
+const STALE: &str =
+    "CC-Request-Number below one already answered: an old copy, charged when first answered";
 
 /// Tries at locating a session that other requests keep moving.
 const LOCATE_TRIES: usize = 4;
@@ -276,8 +278,15 @@ impl Engine {
         seq: &dyn Sequencer,
         encode: &Encode<'_>,
     ) -> Charged {
-        if !seq.accepting() {
-            let d = Decision::fail(result::TOO_BUSY, BUSY);
+        let starts = matches!(rt, RequestType::Initial | RequestType::Event);
+        let refusal = if !starts && session.is_stale(ccr.request_number) {
+            Some(Decision::fail(result::UNABLE_TO_COMPLY, STALE))
+        } else if !seq.accepting() {
+            Some(Decision::fail(result::TOO_BUSY, BUSY))
+        } else {
+            None
+        };
+        if let Some(d) = refusal {
             return Charged {
                 result_code: d.result_code,
                 answer: encode(&d),

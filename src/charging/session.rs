@@ -86,6 +86,14 @@ impl Session {
             .find(|a| a.number == number && a.end_to_end == end_to_end)
     }
 
+    /// A request numbered below one already answered in this session is an
+    /// old copy (numbers grow within a session, and a gateway sends the next
+    /// request once the last is answered): its answer may have left the
+    /// kept ones, but it was charged when it was first answered.
+    pub fn is_stale(&self, number: u32) -> bool {
+        self.answers.iter().any(|a| a.number > number)
+    }
+
     pub fn remember(&mut self, a: KeptAnswer) {
         if self.answers.len() == KEPT_ANSWERS {
             self.answers.pop_front();

@@ -305,3 +305,62 @@ fn an_answer_restored_after_a_restart_answers_its_retransmission() {
     assert!(charge_with(&e, &rec, &u, 33, 63).duplicate);
     assert_eq!(e.ledger.balance(1).used.data_octets, 70);
 }
+
+#[test]
+fn an_old_copy_arriving_after_its_answer_left_the_kept_ones_is_not_charged() {
+    let e = engine();
+    let rec = Recorder::default();
+    let i = ccr(
+        "late",
+        RequestType::Initial,
+        0,
+        Some(100),
+        0,
+        "26201",
+        "pgw",
+    );
+    charge_with(&e, &rec, &i, 1, 0);
+    let old = ccr(
+        "late",
+        RequestType::Update,
+        1,
+        Some(100),
+        50,
+        "26201",
+        "pgw",
+    );
+    charge_with(&e, &rec, &old, 2, 1);
+    for n in 2..=20 {
+        let u = ccr(
+            "late",
+            RequestType::Update,
+            n,
+            Some(100),
+            10,
+            "26201",
+            "pgw",
+        );
+        charge_with(&e, &rec, &u, 100 + n, 1);
+    }
+    let t = ccr(
+        "late",
+        RequestType::Termination,
+        21,
+        None,
+        0,
+        "26201",
+        "pgw",
+    );
+    charge_with(&e, &rec, &t, 200, 2);
+    let used = e.ledger.balance(1).used.data_octets;
+    assert_eq!(used, 50 + 19 * 10);
+    // The first copy of request 1, delayed in the network, arrives last.
+    let late = charge_with(&e, &rec, &old, 2, 3);
+    assert_eq!(late.d.result_code, UNABLE_TO_COMPLY);
+    assert!(late.commit.is_none(), "nothing to make durable");
+    assert_eq!(
+        e.ledger.balance(1).used.data_octets,
+        used,
+        "not charged twice"
+    );
+}

@@ -6,5 +6,5 @@ mod delivery;
 mod failures;
 mod hooks;
 mod receiver;
-mod supervision;
 mod standard_signature;
+mod supervision;
