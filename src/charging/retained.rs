@@ -80,6 +80,18 @@ impl Retained {
             .cloned()
     }
 
+    /// Whether an answer to a later request of `session` is held: a
+    /// request numbered `number` is then an old copy (see
+    /// `Session::is_stale`).
+    pub fn is_stale(&self, session: &str, number: u32) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        self.by_session
+            .get(session)
+            .is_some_and(|e| e.iter().any(|a| a.number > number))
+    }
+
     /// Takes the answers of a session the ledger now knows again.
     pub fn take(&self, session: &str) -> Vec<KeptAnswer> {
         if self.is_empty() {

@@ -16,6 +16,7 @@ use super::wholesale::{usage_commit, Answered};
 use crate::charging::app::with_hop_by_hop;
 use crate::charging::ccr::{Ccr, RequestType};
 use crate::charging::identity::{location, subscriber};
+use crate::charging::session::KeptAnswer;
 use crate::diameter::answer::Origin;
 use crate::diameter::codes::{avp, result};
 use crate::diameter::header::command;
@@ -29,6 +30,17 @@ pub(super) struct Upstream {
     pub host: String,
     pub answer: Bytes,
 }
+
+/// A relayed request's usage: when and where, and the answer it got.
+struct Wholesale<'a> {
+    e2e: u32,
+    now: i64,
+    usage_at: Option<RateCode>,
+    answer: &'a Bytes,
+}
+
+/// Retransmissions of relayed requests answered from the kept answer.
+const RELAYED_AGAIN: &str = "gyro_proxy_retransmissions_answered_total";
 
 /// Why no upstream answered: how many were sent the request, and how many
 /// were passed over at their in-flight bound.
@@ -72,6 +84,23 @@ impl Proxy {
         {
             metrics::counter!(super::replay::RETRANSMISSIONS).increment(1);
             return Some(with_hop_by_hop(&a, req.header.hop_by_hop));
+        }
+        // One the OCS answered and gyro recorded: the OCS's answer again,
+        // so that its wholesale cost is recorded once (its first xDR line
+        // keeps the answer across a restart).
+        let retained = &self.local.engine.retained;
+        let e2e = req.header.end_to_end;
+        if let Some(k) = retained.answer_for(ccr.session_id, ccr.request_number, e2e) {
+            metrics::counter!(RELAYED_AGAIN).increment(1);
+            return Some(with_hop_by_hop(&k.bytes, req.header.hop_by_hop));
+        }
+        let continues = matches!(
+            ccr.request_type,
+            Some(RequestType::Update | RequestType::Termination)
+        );
+        if continues && retained.is_stale(ccr.session_id, ccr.request_number) {
+            let why = "CC-Request-Number below one already answered: an old copy, relayed when first answered";
+            return Some(refuse(origin, req, result::UNABLE_TO_COMPLY, why.into()));
         }
         let sub = match subscriber(&self.index, &ccr, now) {
             Ok(s) => s,
@@ -123,9 +152,15 @@ impl Proxy {
             upstream: &up.host,
             result_code: a.result_code().unwrap_or(0),
         };
-        self.record_wholesale(&ccr, &sub, req.header.end_to_end, now, usage_at.or(at), &by)
-            .await;
-        Some(relay_back(origin, req, &up.answer))
+        let back = relay_back(origin, req, &up.answer);
+        let wholesale = Wholesale {
+            e2e: req.header.end_to_end,
+            now,
+            usage_at: usage_at.or(at),
+            answer: &back,
+        };
+        self.record_wholesale(&ccr, &sub, &wholesale, &by).await;
+        Some(back)
     }
 
     fn remember_gateway(
@@ -277,17 +312,19 @@ impl Proxy {
         &self,
         ccr: &Ccr<'_>,
         sub: &Subscriber,
-        e2e: u32,
-        now: i64,
-        usage_at: Option<RateCode>,
+        w: &Wholesale<'_>,
         by: &Answered<'_>,
     ) {
-        let Some(at) = usage_at else { return };
+        let Some(at) = w.usage_at else { return };
         let rating = self.local.engine.rating();
         let catalog = self.index.catalog();
-        let Some(c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
+        let (e2e, now) = (w.e2e, w.now);
+        let Some(mut c) = usage_commit(&rating, &catalog, sub, ccr, e2e, now, at, by) else {
             return;
         };
+        if let Some(first) = c.xdrs.first_mut() {
+            first.answer = Some(w.answer.clone());
+        }
         let committer = &self.local.committer;
         if !committer.accepting() {
             metrics::counter!(WHOLESALE_UNRECORDED).increment(c.xdrs.len() as u64);
@@ -296,6 +333,17 @@ impl Proxy {
         }
         let seq = committer.submit(c);
         self.durable(seq).await;
+        let kept = KeptAnswer {
+            number: ccr.request_number,
+            end_to_end: e2e,
+            bytes: w.answer.clone(),
+            seq,
+            at: now,
+        };
+        self.local
+            .engine
+            .retained
+            .keep(ccr.session_id, [&kept], now);
     }
 
     pub(super) async fn durable(&self, seq: u64) {

@@ -125,3 +125,67 @@ fn a_retransmission_after_recovery_is_answered_from_the_journal_across_kill_9() 
         metrics(&proxy)
     );
 }
+
+/// The proxy's xDR lines for one request of session `sid`.
+fn lines_for(proxy: &Gyro, sid: &str, number: u64) -> usize {
+    xdrs(proxy)
+        .iter()
+        .filter(|x| x["session_id"] == sid && x["request_number"] == number)
+        .count()
+}
+
+#[test]
+fn a_relayed_request_resent_is_recorded_once_across_kill_9_and_an_old_copy_is_not_relayed() {
+    let ocs = Gyro::start_as("px-again-ocs", "ocs.test.local", "", "");
+    let extra = answering_locally(ocs.port, 500);
+    let mut proxy = Gyro::start_as("px-again", "gyro-proxy.test.local", &extra, PROXY);
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    ask(&mut gw, &gy("again", 1, 0, 21, 0));
+    let first = ask(&mut gw, &gy("again", 2, 1, 22, 300));
+    assert_eq!(result_code(&first), Some(2001));
+    let resent = |number: u32, e2e: u32| {
+        gy_ccr(&GyCcr {
+            session: "again",
+            kind: 2,
+            number,
+            e2e,
+            used: 300,
+            requested: Some(1000),
+            retransmit: true,
+            ..GyCcr::BASE
+        })
+    };
+    // The answer was lost on the way down; the gateway resends, twice.
+    assert_eq!(
+        ask(&mut gw, &resent(1, 22)),
+        first,
+        "the OCS's answer again"
+    );
+    drop(gw);
+    proxy.child.kill().unwrap();
+    let _ = proxy.child.wait();
+    let dir = proxy.dir.clone();
+    let host = "gyro-proxy.test.local";
+    let proxy = Gyro::restart_as("px-again", &dir, host, &extra, PROXY, free_port());
+    wait_upstreams(&proxy, &["ocs.test.local"]);
+    let mut gw = open_peer(&proxy, "pgw.test.local");
+    assert_eq!(ask(&mut gw, &resent(1, 22)), first, "across kill -9");
+    assert_eq!(lines_for(&proxy, "again", 1), 1);
+
+    // Ten more updates, then the first copy of update 1, delayed in the
+    // network, arrives: neither relayed nor recorded again.
+    for n in 2..12 {
+        let a = ask(&mut gw, &gy("again", 2, n, 22 + n, 10));
+        assert_eq!(result_code(&a), Some(2001));
+    }
+    let late = ask(&mut gw, &gy("again", 2, 1, 22, 300));
+    assert_eq!(result_code(&late), Some(5012));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(lines_for(&proxy, "again", 1), 1);
+    assert_eq!(
+        data_balance(&ocs, IMSI).0,
+        300 + 10 * 10,
+        "every octet once"
+    );
+}
