@@ -138,21 +138,11 @@ const LOCATION_BODY_LIMIT: usize = 16 << 10;
 /// Largest Perso or Standard output file taken by `orders/ingest`.
 const INGEST_BODY_LIMIT: usize = 1 << 30;
 
-/// The admin API. Every route is behind the bearer token, checked from
-/// the headers before any body is read; the imports share a gate of
-/// `IMPORTS_AT_ONCE`.
-pub fn router(state: Arc<ApiState>) -> Router {
+/// The routes that carry whole files, streamed (`imports`), a few at once.
+fn imports_routes() -> Router<Arc<ApiState>> {
     let gate = Arc::new(tokio::sync::Semaphore::new(IMPORTS_AT_ONCE));
     let gated = || axum::middleware::from_fn_with_state(gate.clone(), door::import_gate);
     Router::new()
-        .route("/api/v1/sponsors", post(post_sponsor))
-        .route("/api/v1/products", post(post_product))
-        .route("/api/v1/pools", post(post_pool))
-        .route("/api/v1/pools/{name}", patch(batches::patch_pool))
-        .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
-        .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
-        .route("/api/v1/hold-policy", put(put_hold_policy))
-        // Imports carry whole files, streamed (`imports`), a few at once.
         .route(
             "/api/v1/batches",
             post(imports::post_batch).route_layer(gated()),
@@ -161,6 +151,26 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/profiles",
             post(imports::post_profiles).route_layer(gated()),
         )
+        .route(
+            "/api/v1/orders/ingest",
+            post(orders::post_ingest)
+                .layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT))
+                .route_layer(gated()),
+        )
+}
+
+/// The admin API. Every route is behind the bearer token, checked from
+/// the headers before any body is read; the imports share a gate of
+/// `IMPORTS_AT_ONCE`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    imports_routes()
+        .route("/api/v1/sponsors", post(post_sponsor))
+        .route("/api/v1/products", post(post_product))
+        .route("/api/v1/pools", post(post_pool))
+        .route("/api/v1/pools/{name}", patch(batches::patch_pool))
+        .route("/api/v1/dynamic-pools", post(post_dynamic_pool))
+        .route("/api/v1/dynamic-pools/{name}/fill", post(post_fill))
+        .route("/api/v1/hold-policy", put(put_hold_policy))
         .route("/api/v1/batches/{name}", batches::routes())
         .route("/api/v1/profiles/{iccid}", get(get_profile))
         .route("/api/v1/profiles/{iccid}/perso", get(orders::get_perso))
@@ -171,12 +181,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/profiles/{iccid}/swaps", get(ota::get_swaps))
         .route("/api/v1/pools/{name}/orders", post(orders::post_order))
         .route("/api/v1/orders", get(orders::get_orders))
-        .route(
-            "/api/v1/orders/ingest",
-            post(orders::post_ingest)
-                .layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT))
-                .route_layer(gated()),
-        )
         .route(
             "/api/v1/orders/{id}",
             get(orders::get_order).delete(orders::delete_order),

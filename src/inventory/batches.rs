@@ -56,7 +56,7 @@ impl Inventory {
     /// Every IMSI of `batch`, in key order. The store keeps no IMSIs by
     /// batch: this is one pass over all of them, which decodes only the
     /// batch's own (admin operations, not the charging path).
-    fn batch_imsis(&self, batch: &str) -> Result<Vec<Imsi>, InventoryError> {
+    pub(super) fn batch_imsis(&self, batch: &str) -> Result<Vec<Imsi>, InventoryError> {
         let mut out = vec![];
         self.store.visit(b"imsi/", &mut |k, v| {
             let maybe_ours = view::<ImsiW>(k, v)?.is_none_or(|w| w.batch == batch);

@@ -128,6 +128,9 @@ impl Inventory {
         self.upgrade_store()?;
         let generation: u64 = self.store.get(GENERATION_KEY)?.unwrap_or(0);
         self.generation.store(generation, SeqCst);
+        // Its deletions go through the feed, so after the generation.
+        self.finish_interrupted_imports()?;
+        let generation = self.generation.load(SeqCst);
         self.checkpointed.store(generation, SeqCst);
         let Some(path) = self.checkpoint.clone() else {
             return self.rebuild();

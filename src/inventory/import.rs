@@ -1,11 +1,11 @@
 //! IMSI batch and eSIM profile imports from CSV. Every line is checked before
 //! anything is written; one bad line rejects the file whole, and the report
-//! names each bad line, field and reason. A good file commits as one batch.
+//! names each bad line, field and reason. A good file is imported whole or not
+//! at all (an IMSI batch under a marker, see `commit_batch`).
 //! IMSI batches are read here; `profiles` reads eSIM profiles.
 
 mod profiles;
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use serde::Serialize;
@@ -120,16 +120,16 @@ impl Inventory {
             let batch = spec.name.into();
             return Err(Conflict::BatchExists { batch }.into());
         }
-        let imsis = self.read_batch(&sponsor, file, input, progress)?;
+        let listed = self.read_batch(&sponsor, file, input, progress)?;
         let batch = ImsiBatch {
             name: spec.name.into(),
             sponsor: sponsor.id.clone(),
             recycling: spec.recycling,
             end_of_life: spec.end_of_life,
-            count: imsis.len() as u64,
+            count: listed.len() as u64,
             imported_at: self.now(),
         };
-        self.commit_batch(actor, file, &batch, imsis)?;
+        self.commit_batch(actor, file, &batch, &listed)?;
         progress(batch.count);
         Ok(ImportReport {
             name: batch.name,
@@ -137,32 +137,35 @@ impl Inventory {
         })
     }
 
-    /// The file's IMSIs in line order, every line checked; the file is
-    /// rejected whole if any line is bad or none holds an IMSI.
+    /// The file's IMSIs, every line checked; the file is rejected whole if
+    /// any line is bad or none holds an IMSI. Held as numbers, so that a
+    /// file of millions costs 16 octets an IMSI here.
     fn read_batch(
         &self,
         sponsor: &Sponsor,
         file: &str,
         input: impl Read,
         progress: &dyn Fn(u64),
-    ) -> Result<Vec<String>, InventoryError> {
+    ) -> Result<Vec<Listed>, InventoryError> {
         let mut errors = vec![];
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut order = vec![];
+        let mut listed = vec![];
         let mut records = Records::new(reader(input).into_records(), 1, progress);
         for (line, rec) in &mut records {
             let v = rec.get(0).unwrap_or("");
             if line == 1 && v.eq_ignore_ascii_case("imsi") {
                 continue;
             }
-            match self.imsi_fault(sponsor, &seen, v)? {
-                Some(why) => err(&mut errors, line, "imsi", v, &why),
-                None => {
-                    seen.insert(v.to_string(), line);
-                    order.push(v.to_string());
-                }
+            match (self.imsi_fault(sponsor, v)?, v.parse::<u64>()) {
+                (None, Ok(value)) => listed.push(Listed {
+                    value,
+                    line: line as u32,
+                    digits: v.len() as u8,
+                }),
+                (Some(why), _) => err(&mut errors, line, "imsi", v, &why),
+                (None, Err(_)) => err(&mut errors, line, "imsi", v, "digits only"),
             }
         }
+        duplicates(&mut listed, &mut errors);
         let errors = records.finish(errors);
         if !errors.is_empty() {
             return Err(InventoryError::Rejected {
@@ -170,20 +173,15 @@ impl Inventory {
                 errors,
             });
         }
-        if order.is_empty() {
+        if listed.is_empty() {
             return Err(invalid("file", format!("{file}: no IMSI in the file")));
         }
-        Ok(order)
+        Ok(listed)
     }
 
-    /// What is wrong with IMSI `v` of a batch of `sponsor`, if anything;
-    /// `seen` holds the file's good IMSIs so far, by line.
-    fn imsi_fault(
-        &self,
-        sponsor: &Sponsor,
-        seen: &HashMap<String, usize>,
-        v: &str,
-    ) -> Result<Option<String>, InventoryError> {
+    /// What is wrong with IMSI `v` of a batch of `sponsor`, if anything
+    /// (duplicates within the file are found after, see `duplicates`).
+    fn imsi_fault(&self, sponsor: &Sponsor, v: &str) -> Result<Option<String>, InventoryError> {
         Ok(if v.is_empty() {
             Some("empty".into())
         } else if !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -196,8 +194,6 @@ impl Inventory {
                 sponsor.id,
                 sponsor.plmns.join(", ")
             ))
-        } else if let Some(first) = seen.get(v) {
-            Some(format!("duplicate of line {first}"))
         } else if self.store.exists(&format!("imsi/{v}"))? {
             Some("already in the inventory".into())
         } else {
@@ -205,39 +201,131 @@ impl Inventory {
         })
     }
 
-    /// The batch and its IMSIs, available, in one audited commit.
+    /// The batch and its IMSIs, available. Written a chunk at a time under
+    /// a marker, so that a store never holds a million-record write at
+    /// once; the batch record, the audit line and the marker's removal
+    /// come last, in one commit. Until then the IMSIs belong to no batch
+    /// and the index does not know them; a failure on the way takes them
+    /// back, and a crash leaves the marker for `finish_interrupted_imports`.
     fn commit_batch(
         &self,
         actor: &str,
         file: &str,
         batch: &ImsiBatch,
-        imsis: Vec<String>,
+        listed: &[Listed],
     ) -> Result<(), InventoryError> {
+        let marker = format!("{IMPORTING}{}", batch.name);
         let mut b = WriteBatch::default();
-        let mut records = Vec::with_capacity(imsis.len());
-        for imsi in imsis {
-            let rec = Imsi {
-                imsi,
-                batch: batch.name.clone(),
-                sponsor: batch.sponsor.clone(),
-                state: ImsiState::Available,
-            };
-            b.put(format!("imsi/{}", rec.imsi), &rec);
-            records.push(rec);
-        }
-        b.put(format!("batch/{}", batch.name), batch);
-        self.audit(
-            &mut b,
-            actor,
-            "import-batch",
-            &batch.name,
-            None,
-            Some(serde_json::json!({"sponsor": batch.sponsor, "count": batch.count, "file": file})),
-        )?;
+        b.put(marker.clone(), &batch.name);
         self.commit(b)?;
-        for r in &records {
-            self.index.put_imsi(r);
+        let written = self.write_imsis(batch, listed).and_then(|()| {
+            let mut b = WriteBatch::default();
+            b.put(format!("batch/{}", batch.name), batch);
+            b.delete(marker);
+            let detail =
+                serde_json::json!({"sponsor": batch.sponsor, "count": batch.count, "file": file});
+            self.audit(
+                &mut b,
+                actor,
+                "import-batch",
+                &batch.name,
+                None,
+                Some(detail),
+            )?;
+            self.commit(b).map(|_| ())
+        });
+        if let Err(e) = written {
+            if let Err(undo) = self.undo_import(&batch.name) {
+                tracing::error!(batch = %batch.name, error = %undo, "an import that failed could not be taken back; it is at the next start");
+            }
+            return Err(e);
+        }
+        for l in listed {
+            self.index.put_imsi(&l.record(batch));
+        }
+        Ok(())
+    }
+
+    fn write_imsis(&self, batch: &ImsiBatch, listed: &[Listed]) -> Result<(), InventoryError> {
+        for chunk in listed.chunks(CHUNK) {
+            let mut b = WriteBatch::default();
+            for l in chunk {
+                let rec = l.record(batch);
+                b.put(format!("imsi/{}", rec.imsi), &rec);
+            }
+            self.commit(b)?;
+        }
+        Ok(())
+    }
+
+    /// Takes back what an unfinished import of `batch` wrote: its IMSIs,
+    /// then its marker.
+    fn undo_import(&self, batch: &str) -> Result<usize, InventoryError> {
+        let imsis = self.batch_imsis(batch)?;
+        for chunk in imsis.chunks(CHUNK) {
+            let mut b = WriteBatch::default();
+            for i in chunk {
+                b.delete(format!("imsi/{}", i.imsi));
+            }
+            self.commit(b)?;
+        }
+        let mut b = WriteBatch::default();
+        b.delete(format!("{IMPORTING}{batch}"));
+        self.commit(b)?;
+        Ok(imsis.len())
+    }
+
+    /// At start: imports a crash interrupted are taken back.
+    pub(crate) fn finish_interrupted_imports(&self) -> Result<(), InventoryError> {
+        let pending: Vec<String> = self.store.scan(IMPORTING)?;
+        for batch in pending {
+            let n = self.undo_import(&batch)?;
+            tracing::warn!(%batch, imsis = n, "an import interrupted by a crash was taken back; import the file again");
         }
         Ok(())
     }
 }
+
+/// IMSIs written per commit of an import.
+const CHUNK: usize = 10_000;
+
+/// The marker of an import under way, by batch name.
+const IMPORTING: &str = "importing/";
+
+/// An IMSI of a file, as a number with its count of digits, and its line.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    value: u64,
+    line: u32,
+    digits: u8,
+}
+
+impl Listed {
+    fn imsi(&self) -> String {
+        format!("{:0w$}", self.value, w = usize::from(self.digits))
+    }
+
+    fn record(&self, batch: &ImsiBatch) -> Imsi {
+        Imsi {
+            imsi: self.imsi(),
+            batch: batch.name.clone(),
+            sponsor: batch.sponsor.clone(),
+            state: ImsiState::Available,
+        }
+    }
+}
+
+/// Each IMSI the file lists twice is reported on its later lines, naming
+/// the first.
+fn duplicates(listed: &mut [Listed], errors: &mut Vec<LineError>) {
+    listed.sort_unstable_by_key(|l| (l.value, l.line));
+    for w in listed.chunk_by(|a, b| a.value == b.value) {
+        for later in &w[1..] {
+            let why = format!("duplicate of line {}", w[0].line);
+            err(errors, later.line as usize, "imsi", &later.imsi(), &why);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
