@@ -94,9 +94,6 @@ fn long_run_with_every_fault() {
 /// Proxy mode: gyro in front of gyro as the OCS, faults on both and on the
 /// link between them.
 #[test]
-#[ignore = "no octet charged twice, but a 60 s run still finds 2 duplicate xDRs (seed \
-            11800140584908053359): a request relayed again after the front restarts is \
-            written twice; still to be fixed"]
 fn proxy_mode_charges_each_acknowledged_octet_once() {
     run_and_check(Settings {
         scenario: Scenario::Proxy,
