@@ -80,16 +80,16 @@ impl Retained {
             .cloned()
     }
 
-    /// Whether an answer to a later request of `session` is held: a
-    /// request numbered `number` is then an old copy (see
-    /// `Session::is_stale`).
+    /// Whether a request of `session` numbered `number` is an old copy:
+    /// below every answer held for it (see `Session::is_stale`).
     pub fn is_stale(&self, session: &str, number: u32) -> bool {
         if self.is_empty() {
             return false;
         }
         self.by_session
             .get(session)
-            .is_some_and(|e| e.iter().any(|a| a.number > number))
+            .and_then(|e| e.iter().map(|a| a.number).min())
+            .is_some_and(|m| number < m)
     }
 
     /// Takes the answers of a session the ledger now knows again.

@@ -86,12 +86,17 @@ impl Session {
             .find(|a| a.number == number && a.end_to_end == end_to_end)
     }
 
-    /// A request numbered below one already answered in this session is an
-    /// old copy (numbers grow within a session, and a gateway sends the next
-    /// request once the last is answered): its answer may have left the
-    /// kept ones, but it was charged when it was first answered.
+    /// A request numbered below every answer still kept is an old copy:
+    /// numbers grow within a session, and the kept answers are its latest,
+    /// so its own answer was kept once and has gone; it was charged when
+    /// first answered. (A request out of order among the kept ones is told
+    /// from a copy by its End-to-End id, in `answer_for`.)
     pub fn is_stale(&self, number: u32) -> bool {
-        self.answers.iter().any(|a| a.number > number)
+        self.answers
+            .iter()
+            .map(|a| a.number)
+            .min()
+            .is_some_and(|m| number < m)
     }
 
     pub fn remember(&mut self, a: KeptAnswer) {
