@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::app::{refuse, relay_back, GatewaySide, Proxy, WHOLESALE_UNRECORDED};
 use super::config::OnUpstreamDown;
+use super::relaying::Claim;
 use super::rewrite::{forward_request, identities, Canonical, Forward, Names, RewriteError};
 use super::wholesale::{usage_commit, Answered};
 use crate::charging::app::with_hop_by_hop;
@@ -99,10 +100,36 @@ impl Proxy {
             Some(RequestType::Update | RequestType::Termination)
         );
         if continues && retained.is_stale(ccr.session_id, ccr.request_number) {
-            let why = "CC-Request-Number below one already answered: an old copy, relayed when first answered";
+            let why = "CC-Request-Number below every answer kept: an old copy, relayed when first answered";
             return Some(refuse(origin, req, result::UNABLE_TO_COMPLY, why.into()));
         }
-        let sub = match subscriber(&self.index, &ccr, now) {
+        let first = match self.relaying.claim(ccr.session_id, ccr.request_number, e2e) {
+            Claim::First(f) => Some(f),
+            Claim::Copy(rx) => match super::relaying::wait(rx).await {
+                Some(a) => {
+                    metrics::counter!(RELAYED_AGAIN).increment(1);
+                    return Some(with_hop_by_hop(&a, req.header.hop_by_hop));
+                }
+                None => None,
+            },
+        };
+        let answer = self.relay_claimed(req, &ccr, origin, peer, now).await;
+        if let (Some(f), Some(a)) = (first, &answer) {
+            f.finish(a);
+        }
+        answer
+    }
+
+    /// `relay_ccr` once no other copy of the request is on its way up.
+    async fn relay_claimed(
+        self: &Arc<Self>,
+        req: &Message<'_>,
+        ccr: &Ccr<'_>,
+        origin: &Origin,
+        peer: &str,
+        now: i64,
+    ) -> Option<Bytes> {
+        let sub = match subscriber(&self.index, ccr, now) {
             Ok(s) => s,
             Err(u) => return Some(refuse(origin, req, result::USER_UNKNOWN, u.0)),
         };
@@ -113,7 +140,7 @@ impl Proxy {
             );
             return Some(refuse(origin, req, result::USER_UNKNOWN, why));
         };
-        let loc = location(&ccr);
+        let loc = location(ccr);
         let visited = loc.map(|p| p.to_string());
         let going_up = GoingUp {
             canonical: &canonical,
@@ -147,7 +174,7 @@ impl Proxy {
                 r.pin(ccr.session_id);
             }
         }
-        self.remember_gateway(req, &ccr, peer, (canonical, sub.account), now);
+        self.remember_gateway(req, ccr, peer, (canonical, sub.account), now);
         let by = Answered {
             upstream: &up.host,
             result_code: a.result_code().unwrap_or(0),
@@ -159,7 +186,7 @@ impl Proxy {
             usage_at: usage_at.or(at),
             answer: &back,
         };
-        self.record_wholesale(&ccr, &sub, &wholesale, &by).await;
+        self.record_wholesale(ccr, &sub, &wholesale, &by).await;
         Some(back)
     }
 

@@ -13,6 +13,7 @@ pub mod inflight;
 pub mod journal;
 mod local;
 pub mod peers;
+pub mod relaying;
 pub mod replay;
 pub mod rewrite;
 pub mod route;
