@@ -89,6 +89,9 @@ pub struct Proxy {
     pub in_flight: super::inflight::InFlight,
     /// The store the journal lives in.
     pub inventory: Arc<crate::inventory::Inventory>,
+    /// Requests being relayed: a retransmission that comes meanwhile waits
+    /// for the first one's answer.
+    pub relaying: super::relaying::Relaying,
 }
 
 impl Proxy {
@@ -118,6 +121,7 @@ impl Proxy {
             journal: super::journal::Journal::default(),
             in_flight,
             inventory,
+            relaying: Default::default(),
         }
     }
 
@@ -177,6 +181,17 @@ impl Proxy {
         match req.header.command {
             command::RE_AUTH | command::ABORT_SESSION if from_upstream => {
                 Some(self.relay_down(&req, &origin).await)
+            }
+            // Another OCS peer: its RAR or ASR goes neither down (the
+            // sessions are the upstreams') nor up (it came from there).
+            command::RE_AUTH | command::ABORT_SESSION => {
+                tracing::warn!(
+                    peer,
+                    "RAR/ASR from an OCS peer that is not an upstream: refused"
+                );
+                let why = "only the proxy's upstreams may send this command".to_string();
+                let code = crate::diameter::codes::result::COMMAND_UNSUPPORTED;
+                Some(refuse(&origin, &req, code, why))
             }
             command::CREDIT_CONTROL => self.relay_ccr(&req, &origin, &peer, now).await,
             _ => Some(self.relay_session(&req, &origin, &peer).await),

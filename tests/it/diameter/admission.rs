@@ -236,3 +236,31 @@ fn a_peer_posing_as_the_upstream_ocs_is_refused() {
     // A gateway on the same machine still connects, as a gateway.
     let _pgw = open_peer(&g, "pgw.test.local");
 }
+
+/// An OCS peer that is not one of the proxy's upstreams may connect, but
+/// its RAR and ASR go neither down to the gateways nor up: 3001.
+#[test]
+fn in_proxy_mode_only_the_upstreams_send_rar_or_asr() {
+    let extra = format!(
+        "[proxy]\n[[proxy.upstream]]\norigin_host = \"ocs.test.local\"\nconnect = \"127.0.0.2:{}\"\n\
+         [[diameter.peers]]\norigin_host = \"other-ocs.test.local\"\nrole = \"ocs\"\n\
+         addresses = [\"127.0.0.1\"]\n",
+        free_port()
+    );
+    let g = Gyro::start_as(
+        "adm-other-ocs",
+        "gyro.test.local",
+        &extra,
+        "mode = \"proxy\"",
+    );
+    let mut p = open_peer(&g, "other-ocs.test.local");
+    for command in [258, 274] {
+        let req = session_request(command, "adm-other;1", command, |b| {
+            b.utf8(gyro::diameter::codes::DESTINATION_HOST, "pgw.test.local");
+            b.i32(AvpDef::base(285), 0);
+        });
+        let (rc, e_bit, why) = refusal(&ask(&mut p, &req));
+        assert_eq!((rc, e_bit), (Some(3001), true), "{why}");
+        assert!(why.contains("upstreams"), "{why}");
+    }
+}
