@@ -218,6 +218,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/v1/events/location/pending",
             get(location::get_pending),
         )
+        .route("/api/v1/charging/parked", get(sessions::get_parked_usage))
         .route("/api/v1/proxy/journal/parked", get(proxy::get_parked))
         .route(
             "/api/v1/proxy/journal/parked/{id}/retry",

@@ -8,6 +8,10 @@
 //!
 //! Both answer once every session has its answer or its Tx passed, with
 //! one line per session: the gateway and the Result-Code, or the error.
+//!
+//! And `GET /api/v1/charging/parked`: the fair-usage events the store could
+//! never raise (a record that does not decode), set aside so that charging
+//! goes on, each with its account, its event and the error.
 
 use std::sync::Arc;
 
@@ -97,4 +101,14 @@ pub(super) async fn get_balance(
             "reserved": b.reserved_sms,
         },
     })))
+}
+
+pub(super) async fn get_parked_usage(
+    State(st): St,
+    h: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&st, &h)?;
+    let inv = st.inventory.clone();
+    let parked = super::blocking(move || inv.parked_usage()).await?;
+    Ok(Json(json!({"parked": parked})))
 }
