@@ -67,6 +67,12 @@ fn bench(c: &mut Criterion) {
         ("302", &before),
         ("310", &after),
     ];
+    // The Balkan pass's networks, as the engine asks the rating.
+    let balkan_networks: Vec<gyro::model::Plmn> = ["26201", "29701", "27602", "27603", "22101"]
+        .iter()
+        .map(|n| gyro::model::Plmn::parse(n).unwrap())
+        .collect();
+    let covers = |p: gyro::model::Plmn| balkan_networks.contains(&p);
     let mut g = c.benchmark_group("ota_decision");
     g.throughput(Throughput::Elements(mix.len() as u64));
     g.bench_function("balkan_mix_of_6_countries", |b| {
@@ -76,6 +82,7 @@ fn bench(c: &mut Criterion) {
                     iccid: "8949000000000000001",
                     mcc,
                     candidates,
+                    covers: &covers,
                 };
                 black_box(decide(black_box(&input), &book, Decimal::ZERO));
             }

@@ -52,7 +52,7 @@ pub struct Candidate {
 }
 
 /// What [`decide`] is asked about.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct DecisionInput<'a> {
     pub iccid: &'a str,
     /// The visited country's MCC, 3 digits.
@@ -60,6 +60,9 @@ pub struct DecisionInput<'a> {
     /// Every slot of the profile, each IMSI on hold for the subscriber, and
     /// one IMSI per (dynamic pool, sponsor) that has stock.
     pub candidates: &'a [Candidate],
+    /// The networks the subscriber's bundle covers: an IMSI is priced in
+    /// the country only through those.
+    pub covers: &'a dyn Fn(Plmn) -> bool,
 }
 
 /// A candidate with its price in the visited country.
@@ -135,63 +138,69 @@ pub struct Cheapest {
 pub struct PriceBook {
     /// Sorted by MCC: a sponsor prices a handful of countries, so a binary
     /// search beats hashing the MCC.
-    by_sponsor: FxHashMap<String, Vec<(u16, Cheapest)>>,
+    /// Per sponsor, per MCC: its networks there, cheapest first.
+    by_sponsor: FxHashMap<String, Vec<(u16, Vec<Cheapest>)>>,
     unconvertible: Vec<String>,
 }
 
 impl PriceBook {
-    /// A sponsor's home networks (its `plmns`) price 0 in their country,
-    /// unless its tariff prices a network there. A sponsor whose currency has
-    /// no exchange rate is left out (it cannot be compared), and listed by
-    /// [`PriceBook::unconvertible`] for the caller to report.
     pub fn new(rating: &Rating, sponsors: &[Sponsor]) -> PriceBook {
         let mut book = PriceBook::default();
         for s in sponsors {
-            let mut cheapest: FxHashMap<u16, Cheapest> = FxHashMap::default();
+            let mut by_mcc: FxHashMap<u16, Vec<Cheapest>> = FxHashMap::default();
             let mut convertible = true;
             for plmn in rating.tariffed(&s.id) {
                 let Some(price) = rating.price_in_reporting(&s.id, &s.currency, plmn) else {
                     convertible = false;
                     continue;
                 };
-                // `tariffed` is sorted, so at equal price the lower MNC stays.
-                let e = cheapest.entry(plmn.mcc()).or_insert(Cheapest {
+                by_mcc.entry(plmn.mcc()).or_default().push(Cheapest {
                     network: plmn,
                     price,
                 });
-                if price < e.price {
-                    *e = Cheapest {
-                        network: plmn,
-                        price,
-                    };
-                }
             }
             if !convertible {
                 book.unconvertible.push(s.id.clone());
                 continue;
             }
             for home in s.plmns.iter().filter_map(|p| Plmn::parse(p).ok()) {
-                cheapest.entry(home.mcc()).or_insert(Cheapest {
-                    network: home,
-                    price: Decimal::ZERO,
-                });
+                let there = by_mcc.entry(home.mcc()).or_default();
+                if !there.iter().any(|c| c.network == home) {
+                    there.push(Cheapest {
+                        network: home,
+                        price: Decimal::ZERO,
+                    });
+                }
             }
-            let mut v: Vec<(u16, Cheapest)> = cheapest.into_iter().collect();
+            let mut v: Vec<(u16, Vec<Cheapest>)> = by_mcc.into_iter().collect();
+            for (_, networks) in &mut v {
+                networks.sort_by_key(|c| (c.price, c.network));
+            }
             v.sort_unstable_by_key(|(mcc, _)| *mcc);
             book.by_sponsor.insert(s.id.clone(), v);
         }
         book
     }
 
-    /// The sponsor's cheapest network in the country; None when it has
-    /// neither a tariff nor its home there.
+    /// The sponsor's cheapest network in country `mcc`.
     pub fn cheapest(&self, sponsor: &str, mcc: u16) -> Option<Cheapest> {
-        let v = self.by_sponsor.get(sponsor)?;
-        let i = v.binary_search_by_key(&mcc, |(m, _)| *m).ok()?;
-        Some(v[i].1)
+        self.cheapest_covered(sponsor, mcc, &|_| true)
     }
 
-    /// Sponsors left out because their currency has no exchange rate.
+    /// The sponsor's cheapest network in country `mcc` among those `covers`
+    /// takes (the subscriber's bundle): the applet picks the network, but a
+    /// network the bundle does not cover would refuse the subscriber's data.
+    pub fn cheapest_covered(
+        &self,
+        sponsor: &str,
+        mcc: u16,
+        covers: &dyn Fn(Plmn) -> bool,
+    ) -> Option<Cheapest> {
+        let v = self.by_sponsor.get(sponsor)?;
+        let i = v.binary_search_by_key(&mcc, |(m, _)| *m).ok()?;
+        v[i].1.iter().copied().find(|c| covers(c.network))
+    }
+
     pub fn unconvertible(&self) -> &[String] {
         &self.unconvertible
     }
@@ -219,7 +228,7 @@ pub fn decide(input: &DecisionInput, book: &PriceBook, min_saving: Decimal) -> D
         .candidates
         .iter()
         .map(|c| {
-            let found = mcc.and_then(|m| book.cheapest(&c.sponsor, m));
+            let found = mcc.and_then(|m| book.cheapest_covered(&c.sponsor, m, input.covers));
             Priced {
                 imsi: c.imsi.clone(),
                 sponsor: c.sponsor.clone(),

@@ -17,7 +17,7 @@ use crate::inventory::ota_swap::{NewImsi, SwapOrder};
 use crate::inventory::{Inventory, InventoryError};
 use crate::model::ota::ImsiSwap;
 use crate::model::ota::Located;
-use crate::model::ProfileState;
+use crate::model::{Plmn, ProfileState};
 use crate::rating::Rating;
 
 /// The rating in force (the charging engine's).
@@ -61,13 +61,25 @@ impl OtaEngine {
 
     /// The decision for the profile in country `mcc`, recorded.
     pub fn decide_for(&self, iccid: &str, mcc: &str) -> Result<Decision, InventoryError> {
-        let candidates = self.candidates(iccid)?;
-        let sponsors = self.inventory.index().catalog().sponsors.clone();
-        let book = PriceBook::new(&(self.rating)(), &sponsors);
+        let (candidates, product) = self.candidates(iccid)?;
+        let catalog = self.inventory.index().catalog();
+        let rating = (self.rating)();
+        let book = PriceBook::new(&rating, &catalog.sponsors);
+        // The networks the subscriber's bundle covers; none without one.
+        let bundle = product.as_deref().and_then(|name| {
+            let i = catalog.product_index(name)?;
+            Some((catalog.product_rate_codes(i), &catalog.products[i as usize]))
+        });
+        let covers = |plmn: Plmn| {
+            bundle.is_some_and(|(codes, p)| {
+                rating.covers(codes, &p.rate_code_groups, plmn.rate_code())
+            })
+        };
         let input = DecisionInput {
             iccid,
             mcc,
             candidates: &candidates,
+            covers: &covers,
         };
         let d = decide(&input, &book, self.min_saving);
         let mut recorded = serde_json::to_value(&d).unwrap_or_default();
@@ -79,9 +91,10 @@ impl OtaEngine {
     }
 
     /// The profile's IMSIs, those held for its subscriber, and one entry
-    /// per (dynamic pool of its product, sponsor) with stock. A pool entry
-    /// names no IMSI: the store picks one when the swap is ordered.
-    fn candidates(&self, iccid: &str) -> Result<Vec<Candidate>, InventoryError> {
+    /// per (dynamic pool of its product, sponsor) with stock, with the
+    /// subscriber's product. A pool entry names no IMSI: the store picks
+    /// one when the swap is ordered.
+    fn candidates(&self, iccid: &str) -> Result<(Vec<Candidate>, Option<String>), InventoryError> {
         let inv = &self.inventory;
         let profile = inv
             .profile(iccid)?
@@ -90,7 +103,7 @@ impl OtaEngine {
                 id: iccid.into(),
             })?;
         let ProfileState::Assigned { account } = profile.state else {
-            return Ok(vec![]);
+            return Ok((vec![], None));
         };
         let mut out = vec![];
         for (i, imsi) in profile.imsis.iter().enumerate() {
@@ -122,7 +135,7 @@ impl OtaEngine {
                 });
             }
         }
-        Ok(out)
+        Ok((out, Some(product)))
     }
 
     /// Decides, and orders what the decision says (a swap already in

@@ -56,12 +56,41 @@ fn balkan(slot2: Candidate, held: Option<Candidate>) -> Vec<Candidate> {
 }
 
 fn run(mcc: &str, candidates: &[Candidate], book: &PriceBook, min_saving: Decimal) -> Decision {
+    run_covering(mcc, candidates, book, min_saving, &|_| true)
+}
+
+fn run_covering(
+    mcc: &str,
+    candidates: &[Candidate],
+    book: &PriceBook,
+    min_saving: Decimal,
+    covers: &dyn Fn(Plmn) -> bool,
+) -> Decision {
     let input = DecisionInput {
         iccid: "8949000000000000001",
         mcc,
         candidates,
+        covers,
     };
     decide(&input, book, min_saving)
+}
+
+#[test]
+fn a_network_the_bundle_does_not_cover_is_never_swapped_onto() {
+    let c = balkan(cand(Y, "partner-y", slot(2)), None);
+    let covered = |p: Plmn| p != Plmn::parse("27602").unwrap();
+    let dec = run_covering("276", &c, &story_book(), Decimal::ZERO, &covered);
+    assert_eq!(dec.action, keep(KeepReason::Cheapest), "{dec:?}");
+    assert_eq!(
+        price_of(&dec, W_POOL, 2),
+        None,
+        "W is priced only on 276 02"
+    );
+    assert_eq!(
+        run("276", &c, &story_book(), Decimal::ZERO).action,
+        y_to_pool_w(Some(d("0.3")), d("0.2")),
+        "with 276 02 covered, the story's swap to W"
+    );
 }
 
 fn price_of(dec: &Decision, imsi: &str, source_rank: u8) -> Option<Decimal> {

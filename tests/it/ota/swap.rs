@@ -24,7 +24,6 @@ fn montenegro_albania_kosovo_with_charging_before_and_after_each_swap() {
     let Some(peers) = peers_dir() else { return };
     let double = OtaDouble::start();
     let g = Gyro::start_with_tail("ota-story", "", &ota_tail(&double));
-    balkan_covers_both_albanian_networks(&g);
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let account = who["account"]["id"].as_u64().unwrap();
     let iccid = who["profile"]["iccid"].as_str().unwrap().to_string();
@@ -252,7 +251,6 @@ fn a_gbp_sponsor_cheaper_after_conversion_is_swapped_in_and_charged() {
     let double = OtaDouble::start();
     let charging = charging_with_partner_g("ota-gbp-rating", r#""27602" = "0.17""#);
     let g = Gyro::start_with_tail("ota-gbp", &charging, &ota_tail(&double));
-    balkan_covers_both_albanian_networks(&g);
     let g_imsis = partner_g_in_dynamic_pool(&g, 5);
     let who = api_get(&g, &format!("/api/v1/imsis/{Y_IMSI}"));
     let account = who["account"]["id"].as_u64().unwrap();
