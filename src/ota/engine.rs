@@ -90,7 +90,8 @@ impl OtaEngine {
         Ok(d)
     }
 
-    /// The profile's IMSIs, those held for its subscriber, and one entry
+    /// The profile's IMSIs, those held for its subscriber out of this very
+    /// profile, and one entry
     /// per (dynamic pool of its product, sponsor) with stock, with the
     /// subscriber's product. A pool entry names no IMSI: the store picks
     /// one when the swap is ordered.
@@ -115,6 +116,13 @@ impl OtaEngine {
             });
         }
         for h in inv.held_for(account)? {
+            // Held for this eSIM only (not the old profile's after an eSIM
+            // swap), and never from a batch at its end of life.
+            let this_esim = inv.last_profile_of(&h.imsi.imsi)?.as_deref() == Some(iccid);
+            let ending = inv.batch(&h.imsi.batch).map_or(true, |b| b.end_of_life);
+            if !this_esim || ending {
+                continue;
+            }
             out.push(Candidate {
                 imsi: h.imsi.imsi.clone(),
                 sponsor: h.imsi.sponsor.clone(),

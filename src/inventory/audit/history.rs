@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::inventory::store::{decode, Record, StoreError, WriteBatch};
+use crate::inventory::store::{decode, Record, StorageExt, StoreError, WriteBatch};
 use crate::inventory::{invalid, Inventory, InventoryError};
 use crate::model::lifecycle::ImsiHolding;
 use crate::model::rfc3339;
@@ -23,6 +23,12 @@ pub(crate) struct Holder<'a> {
 }
 
 impl Inventory {
+    /// The profile the IMSI was last embedded in, from its trail.
+    pub fn last_profile_of(&self, imsi: &str) -> Result<Option<String>, InventoryError> {
+        let trail: Vec<ImsiHolding> = self.store.scan(&format!("{HISTORY}{imsi}/"))?;
+        Ok(trail.into_iter().rev().find_map(|h| h.iccid))
+    }
+
     pub(crate) fn record_holding(
         &self,
         b: &mut WriteBatch,

@@ -315,3 +315,28 @@ fn a_store_failing_at_the_confirmation_keeps_the_order_and_the_resume_confirms_o
     assert_eq!(n.stock(), (before.0 - 1, before.1));
     assert_eq!(n.activations(), 1);
 }
+
+/// After an eSIM swap the old profile's IMSIs are on hold for the
+/// subscriber, but they never come back as candidates for the new eSIM.
+#[test]
+fn the_old_esim_s_imsis_are_never_candidates_for_the_new_one() {
+    let double = OtaDouble::start();
+    let n = Node::start(&double);
+    let old = n.balkan();
+    let account = n.resolves(Y_IMSI).unwrap();
+    let (swap, _) = n
+        .inv
+        .esim_swap("t", account, "Balkan Traveller 10-Day Pass")
+        .unwrap();
+    let y = n.inv.imsi(Y_IMSI).unwrap().unwrap();
+    assert!(matches!(y.state, ImsiState::Hold { .. }), "{y:?}");
+    let new = n.inv.account(account).unwrap().unwrap().profile.unwrap();
+    assert_ne!(new, old.iccid, "{swap:?}");
+    let d = n.engine.decide_for(&new, "297").unwrap();
+    let held: Vec<_> = d
+        .priced
+        .iter()
+        .filter(|p| p.source == gyro::ota::decision::Source::Held)
+        .collect();
+    assert!(held.is_empty(), "old IMSIs offered: {held:?}");
+}
