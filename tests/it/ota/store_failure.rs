@@ -303,10 +303,11 @@ fn a_store_failing_at_the_confirmation_keeps_the_order_and_the_resume_confirms_o
     wait_for("the swap confirmed", 20, || confirmed(&n, &p.iccid) == 1);
     assert_eq!(n.inv.imsi_swaps_of(&p.iccid).unwrap().len(), 1);
     assert_eq!(double.swaps().len(), 1, "the vendor swapped once");
-    assert!(
-        double.duplicates() >= 1,
-        "the resumed call was the same one"
-    );
+    // Whichever drive confirms it (the first one's retry may win once the
+    // store heals), every call the vendor got carries the one identifier.
+    let ids: std::collections::HashSet<String> =
+        double.calls().iter().map(|c| c.call_id.clone()).collect();
+    assert_eq!(ids.len(), 1, "the resumed call was the same one");
     let now = n.inv.profile(&p.iccid).unwrap().unwrap();
     assert_eq!(now.imsis, [p.imsis[0].clone(), s.new_imsi.clone()]);
     let held = n.inv.held_for(account).unwrap();
