@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use super::{authorize, bad, blocking, ApiError, St};
+use super::{authorize, bad, blocking, path_id, ApiError, St};
 use crate::events::EventState;
 
 const MAX_LIMIT: usize = 1000;
@@ -60,9 +60,7 @@ pub(super) async fn post_retry(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| bad("id", "an event id is a whole number"))?;
+    let id = path_id(&id, "an event")?;
     let ev = events(&st)?;
     let hooks = blocking(move || ev.retry(id)).await?;
     Ok(Json(json!({"event_id": id, "retried": hooks})))

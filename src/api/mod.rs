@@ -84,6 +84,12 @@ fn bad(field: &str, message: &str) -> ApiError {
     )
 }
 
+/// A numeric id from a path segment; 400 naming `what` it should be.
+fn path_id(id: &str, what: &str) -> Result<u64, ApiError> {
+    id.parse()
+        .map_err(|_| bad("id", &format!("{what} id is a whole number")))
+}
+
 fn authorize(st: &ApiState, h: &HeaderMap) -> Result<(), ApiError> {
     let ok = h
         .get(header::AUTHORIZATION)

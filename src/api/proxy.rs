@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use super::{authorize, bad, blocking, ApiError, St};
+use super::{authorize, blocking, path_id, ApiError, St};
 use crate::inventory::proxy_journal::JournalEntry;
 use crate::model::rfc3339;
 
@@ -52,9 +52,7 @@ pub(super) async fn post_retry(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     authorize(&st, &h)?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| bad("id", "a journal entry id is a whole number"))?;
+    let id = path_id(&id, "a journal entry")?;
     let inv = st.inventory.clone();
     match blocking(move || inv.journal_unpark(id)).await? {
         None => Err(ApiError(

@@ -5,6 +5,9 @@
 //! Session-Id the ledger does not know is looked up here first, so a
 //! retransmission gets its original answer instead of a second charge.
 //!
+//! In proxy mode the answers of relayed requests are kept here too, so that
+//! a retransmission is answered without going up again.
+//!
 //! Each answer lives for the retransmission window after it was sent, then
 //! is dropped: memory holds at most one window of them.
 
@@ -13,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use dashmap::DashMap;
 use rustc_hash::FxBuildHasher;
 
-use super::session::{KeptAnswer, KEPT_ANSWERS};
+use super::session::{below_every, KeptAnswer, KEPT_ANSWERS};
 use crate::model::UnixTime;
 
 pub struct Retained {
@@ -88,8 +91,7 @@ impl Retained {
         }
         self.by_session
             .get(session)
-            .and_then(|e| e.iter().map(|a| a.number).min())
-            .is_some_and(|m| number < m)
+            .is_some_and(|e| below_every(e.iter(), number))
     }
 
     /// Takes the answers of a session the ledger now knows again.

@@ -35,6 +35,14 @@ pub struct Reservation {
     pub units: u64,
 }
 
+/// Whether `number` is below every kept answer's (false with none kept).
+pub fn below_every<'a>(kept: impl IntoIterator<Item = &'a KeptAnswer>, number: u32) -> bool {
+    kept.into_iter()
+        .map(|a| a.number)
+        .min()
+        .is_some_and(|m| number < m)
+}
+
 /// An answer as sent, and the commit it had to wait for (0: none).
 #[derive(Debug, Clone)]
 pub struct KeptAnswer {
@@ -92,11 +100,7 @@ impl Session {
     /// first answered. (A request out of order among the kept ones is told
     /// from a copy by its End-to-End id, in `answer_for`.)
     pub fn is_stale(&self, number: u32) -> bool {
-        self.answers
-            .iter()
-            .map(|a| a.number)
-            .min()
-            .is_some_and(|m| number < m)
+        below_every(&self.answers, number)
     }
 
     pub fn remember(&mut self, a: KeptAnswer) {

@@ -49,10 +49,6 @@ impl Relaying {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.by_request.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.by_request.is_empty()
     }

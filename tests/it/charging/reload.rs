@@ -394,30 +394,13 @@ fn a_bad_file_is_refused_with_its_line_and_the_running_version_stays() {
 
 #[test]
 fn reload_without_charging_is_503() {
-    use gyro::api::{router, ApiState};
     use gyro::inventory::store::SledStore;
     use gyro::inventory::Inventory;
     let dir = temp_dir("reload-503");
     let store = SledStore::open(&dir).unwrap();
-    let state = Arc::new(ApiState {
-        inventory: Arc::new(Inventory::open(Arc::new(store)).unwrap()),
-        engine: None,
-        rating: None,
-        server_initiated: None,
-        token: "gyro-dev-token".into(),
-        stock_alert_below: 100,
-        events: None,
-        lifecycle: None,
-        orders: None,
-        orders_created: None,
-        location: None,
-    });
+    let inventory = Arc::new(Inventory::open(Arc::new(store)).unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, router(state)).await });
+    let addr = serve_api(&rt, api_state(inventory, "gyro-dev-token"));
     let r = reqwest::blocking::Client::new()
         .post(format!("http://{addr}/api/v1/reload"))
         .bearer_auth("gyro-dev-token")

@@ -244,7 +244,7 @@ fn a_corrupt_record_parks_one_event_and_charging_goes_on() {
     assert_eq!(parked[0].fup.as_ref().unwrap().used_octets, over);
     assert!(parked[0].error.contains(&iccid1), "{}", parked[0].error);
     // An operator sees it through the admin API.
-    let base = serve_api(&r);
+    let base = api_of(&r);
     let seen: serde_json::Value = reqwest::blocking::Client::new()
         .get(format!("{base}/api/v1/charging/parked"))
         .bearer_auth("parked-token")
@@ -259,26 +259,10 @@ fn a_corrupt_record_parks_one_event_and_charging_goes_on() {
 }
 
 /// The admin API over the running node's inventory and engine: its URL.
-fn serve_api(r: &Running) -> String {
-    let state = Arc::new(gyro::api::ApiState {
-        inventory: r.inventory.clone(),
+fn api_of(r: &Running) -> String {
+    let state = gyro::api::ApiState {
         engine: Some(r.engine.clone()),
-        rating: None,
-        server_initiated: None,
-        token: "parked-token".into(),
-        stock_alert_below: 100,
-        events: None,
-        lifecycle: None,
-        orders: None,
-        orders_created: None,
-        location: None,
-    });
-    let l = r
-        ._rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    r._rt
-        .spawn(async move { axum::serve(l, gyro::api::router(state)).await });
-    base
+        ..api_state(r.inventory.clone(), "parked-token")
+    };
+    format!("http://{}", serve_api(&r._rt, state))
 }

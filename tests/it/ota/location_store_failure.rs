@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::support::failing_store::FailingStore;
-use gyro::api::{router, ApiState};
+use crate::support::{api_state, serve_api};
+use gyro::api::ApiState;
 use gyro::ota::intake::Intake;
 use gyro::ota::OtaSettings;
 use serde_json::{json, Value};
@@ -28,32 +29,16 @@ struct Api {
 fn start(failing: Arc<AtomicBool>) -> Api {
     let inventory = FailingStore::seeded(failing);
     let intake = Arc::new(Intake::new(inventory.clone(), &OtaSettings::default()).unwrap());
-    let state = Arc::new(ApiState {
-        inventory,
-        engine: None,
-        rating: None,
-        server_initiated: None,
-        token: TOKEN.into(),
-        stock_alert_below: 100,
-        events: None,
-        lifecycle: None,
-        orders: None,
-        orders_created: None,
+    let state = ApiState {
         location: Some(intake.clone()),
-    });
+        ..api_state(inventory, TOKEN)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!(
-        "http://{}/api/v1/events/location",
-        listener.local_addr().unwrap()
-    );
-    rt.spawn(async move { axum::serve(listener, router(state)).await });
+    let url = format!("http://{}/api/v1/events/location", serve_api(&rt, state));
     Api {
         url,
         intake,

@@ -34,3 +34,35 @@ pub fn in_process_node(
         apps,
     )
 }
+
+/// The admin API's state over `inventory` alone: every service absent
+/// (a test sets the ones it serves with struct update syntax).
+pub fn api_state(
+    inventory: std::sync::Arc<gyro::inventory::Inventory>,
+    token: &str,
+) -> gyro::api::ApiState {
+    gyro::api::ApiState {
+        inventory,
+        engine: None,
+        rating: None,
+        server_initiated: None,
+        token: token.into(),
+        stock_alert_below: 100,
+        events: None,
+        lifecycle: None,
+        orders: None,
+        orders_created: None,
+        location: None,
+    }
+}
+
+/// Serves the admin API on `rt` from a free loopback port: its address.
+pub fn serve_api(rt: &tokio::runtime::Runtime, state: gyro::api::ApiState) -> std::net::SocketAddr {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = gyro::api::router(std::sync::Arc::new(state));
+    rt.spawn(async move { axum::serve(listener, app).await });
+    addr
+}
